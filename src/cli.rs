@@ -1,0 +1,206 @@
+//! The command line as clap sees it: flags, help text and unit parsers, nothing more.
+//!
+//! These structs stay dumb on purpose. Defaults that depend on other flags, and every check that
+//! spans flags, live in [`crate::config`], which turns a [`Cli`] into a validated [`crate::config::Config`].
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::status_set::StatusSet;
+
+/// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
+#[derive(Debug, Parser)]
+#[command(
+    name = "blip",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Exit codes: 0 done, 1 a gate failed, 2 bad usage or blip failed.\n\
+                  Try `blip demo` to see an outage measured on an embedded app."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// http:// or https:// URLs; each is probed on its own schedule, concurrently.
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe an embedded demo app through an outage, with no setup.
+    Demo(DemoArgs),
+}
+
+/// Flags of `blip demo`: the same probe and output flags as a real run (the demo probes at 50/s
+/// unless `--rate` says otherwise, and runs its own scenario, so `--duration` does not apply).
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How and how often each URL is probed, and what counts as up.
+#[derive(Clone, Debug, Args)]
+pub struct ProbeArgs {
+    /// Probes per second per URL; fractional rates are allowed (0.2 = every 5 s) [default: 20].
+    #[arg(short, long, value_name = "N", value_parser = parse_rate, help_heading = "Schedule")]
+    pub rate: Option<f64>,
+
+    /// Stop after this long (500ms, 10s, 2m); without it, run until Ctrl-C or SIGTERM.
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Schedule")]
+    pub duration: Option<Duration>,
+
+    /// Deadline of each probe; a probe past it fails as `timeout` [default: 1s].
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Schedule")]
+    pub timeout: Option<Duration>,
+
+    /// Most probes in flight per URL; a slot due at the cap is counted as failed (`skipped`)
+    /// [default: twice rate × timeout, plus 16, so the schedule never reaches it].
+    #[arg(short, long, value_name = "N", help_heading = "Schedule")]
+    pub concurrency: Option<usize>,
+
+    /// HTTP method.
+    #[arg(
+        short = 'X',
+        long,
+        value_name = "METHOD",
+        default_value = "GET",
+        help_heading = "Request"
+    )]
+    pub method: String,
+
+    /// Extra request header, 'Name: value'; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
+    pub headers: Vec<String>,
+
+    /// Request body.
+    #[arg(long, value_name = "BODY", help_heading = "Request")]
+    pub data: Option<String>,
+
+    /// Accept any TLS certificate (verified by default).
+    #[arg(short = 'k', long, help_heading = "Request")]
+    pub insecure: bool,
+
+    /// Open a new connection for every probe, as curl does, instead of reusing keep-alive ones.
+    #[arg(long, help_heading = "Request")]
+    pub fresh_connections: bool,
+
+    /// Status codes that count as up: 200, 200,204, 2xx, 200-299 (redirects are not followed).
+    #[arg(
+        long,
+        value_name = "SET",
+        default_value = "2xx,3xx",
+        value_parser = parse_status_set,
+        help_heading = "Success"
+    )]
+    pub expect_status: StatusSet,
+
+    /// Text the body must contain (searched in its first 64 KiB).
+    #[arg(long, value_name = "TEXT", help_heading = "Success")]
+    pub expect_body: Option<String>,
+
+    /// An answer slower than this fails as `slow`.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Success")]
+    pub slow: Option<Duration>,
+
+    /// Consecutive failed probes that open an outage window.
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Success")]
+    pub min_failures: u32,
+}
+
+/// Where results go.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the full report as JSON to PATH; `-` is stdout (then nothing else goes there).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub json: Option<String>,
+
+    /// How to show progress: `lines` prints state changes, `quiet` prints nothing.
+    #[arg(long, value_enum, default_value_t = UiChoice::Auto, help_heading = "Output")]
+    pub ui: UiChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UiChoice {
+    /// `lines`
+    Auto,
+    /// One line per state change, progress every few seconds, then a summary.
+    Lines,
+    /// Nothing but errors; reports still go to their files.
+    Quiet,
+}
+
+/// A probe rate: positive, finite, at most one million per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of probes per second"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!("`{text}` must be a positive number of probes per second"));
+    }
+    if rate > 1_000_000.0 {
+        return Err(format!("`{text}` is above the limit of 1000000 probes per second"));
+    }
+    Ok(rate)
+}
+
+/// A humantime duration such as `500ms`, `10s` or `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration like 500ms, 10s or 2m ({e})"))
+}
+
+fn parse_status_set(text: &str) -> Result<StatusSet, String> {
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates_must_be_positive_and_finite() {
+        assert_eq!(parse_rate("0.2"), Ok(0.2));
+        assert_eq!(parse_rate("5000"), Ok(5000.0));
+        for bad in ["0", "-1", "nan", "inf", "fast", "", "2000000"] {
+            assert!(parse_rate(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn durations_use_humantime_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn urls_and_demo_are_exclusive() {
+        let cli = Cli::try_parse_from(["blip", "demo", "--json", "-"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Demo(_))));
+        assert!(Cli::try_parse_from(["blip"]).is_err());
+        let cli = Cli::try_parse_from(["blip", "-r", "5", "http://a/", "http://b/"]).unwrap();
+        assert_eq!(cli.urls.len(), 2);
+        assert_eq!(cli.probe.rate, Some(5.0));
+    }
+}

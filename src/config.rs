@@ -1,0 +1,248 @@
+//! Validation: turns the parsed command line into one typed [`Config`], in one place.
+//!
+//! Every error here names the input that is wrong and the flag that fixes it; the caller maps
+//! any of them to exit code 2 before a single probe is sent.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::cli::{OutputArgs, ProbeArgs, UiChoice};
+use crate::status_set::StatusSet;
+
+/// Probes per second per URL when `--rate` is not given.
+pub const DEFAULT_RATE: f64 = 20.0;
+/// Deadline of one probe when `--timeout` is not given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A configuration error: the message names the flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+fn bad(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// Everything a run needs, checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub urls: Vec<Url>,
+    pub rate: f64,
+    pub duration: Option<Duration>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub request: RequestSpec,
+    pub expect: Expect,
+    pub min_failures: u32,
+    pub output: Output,
+}
+
+/// What every probe sends.
+#[derive(Clone, Debug)]
+pub struct RequestSpec {
+    pub method: reqwest::Method,
+    pub headers: HeaderMap,
+    pub body: Option<String>,
+    pub insecure: bool,
+    pub fresh_connections: bool,
+}
+
+/// What counts as up.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub status: StatusSet,
+    pub body: Option<String>,
+    pub slow: Option<Duration>,
+}
+
+/// Where results go.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// `None`: no JSON; `Some(Stdout)`: `--json -`.
+    pub json: Option<Destination>,
+    pub ui: UiMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(std::path::PathBuf),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UiMode {
+    Lines,
+    Quiet,
+}
+
+impl Config {
+    /// Validates probe flags against a list of URLs (from the command line, or the demo's own).
+    pub fn new(urls: &[String], probe: &ProbeArgs, output: &OutputArgs) -> Result<Config, ConfigError> {
+        let urls = urls.iter().map(|u| parse_url(u)).collect::<Result<Vec<_>, _>>()?;
+        let rate = probe.rate.unwrap_or(DEFAULT_RATE);
+        let timeout = probe.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(bad("--timeout must be longer than 0s"));
+        }
+        if probe.duration.is_some_and(|d| d.is_zero()) {
+            return Err(bad("--duration must be longer than 0s"));
+        }
+        let concurrency = match probe.concurrency {
+            Some(0) => return Err(bad("--concurrency must be at least 1")),
+            Some(n) => n,
+            None => default_concurrency(rate, timeout),
+        };
+        if probe.min_failures == 0 {
+            return Err(bad("--min-failures must be at least 1"));
+        }
+        let method = reqwest::Method::from_bytes(probe.method.as_bytes())
+            .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
+        let headers = parse_headers(&probe.headers)?;
+        if probe.expect_body.as_deref() == Some("") {
+            return Err(bad("--expect-body needs some text to look for"));
+        }
+        Ok(Config {
+            urls,
+            rate,
+            duration: probe.duration,
+            timeout,
+            concurrency,
+            request: RequestSpec {
+                method,
+                headers,
+                body: probe.data.clone(),
+                insecure: probe.insecure,
+                fresh_connections: probe.fresh_connections,
+            },
+            expect: Expect {
+                status: probe.expect_status.clone(),
+                body: probe.expect_body.clone(),
+                slow: probe.slow,
+            },
+            min_failures: probe.min_failures,
+            output: Output::new(output)?,
+        })
+    }
+}
+
+impl Output {
+    pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
+        let json = match args.json.as_deref() {
+            None => None,
+            Some("-") => Some(Destination::Stdout),
+            Some("") => return Err(bad("--json needs a path, or - for stdout")),
+            Some(path) => Some(Destination::File(path.into())),
+        };
+        let ui = match args.ui {
+            UiChoice::Auto | UiChoice::Lines => UiMode::Lines,
+            UiChoice::Quiet => UiMode::Quiet,
+        };
+        Ok(Output { json, ui })
+    }
+}
+
+/// A cap the schedule never reaches: a probe lives at most `timeout`, so at most
+/// `rate × timeout` (+1) are in flight; twice that plus 16 leaves room for timer jitter.
+pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
+    let in_flight = (rate * timeout.as_secs_f64()).ceil();
+    (in_flight * 2.0 + 16.0).min(1_000_000.0) as usize
+}
+
+fn parse_url(text: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| bad(format!("`{text}` is not a URL ({e}); give one like https://host/path")))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(bad(format!(
+                "`{text}` has scheme `{other}`; blip probes http:// and https:// URLs"
+            )));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad(format!("`{text}` has no host")));
+    }
+    Ok(url)
+}
+
+fn parse_headers(lines: &[String]) -> Result<HeaderMap, ConfigError> {
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let invalid = || bad(format!("`{line}` is not a header like 'Name: value': fix --header"));
+        let (name, value) = line.split_once(':').ok_or_else(invalid)?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid())?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|_| invalid())?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("blip").chain(args.iter().copied())).unwrap();
+        Config::new(&cli.urls, &cli.probe, &cli.output)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&["http://127.0.0.1:8080/health"]).unwrap();
+        assert_eq!(c.rate, 20.0);
+        assert_eq!(c.timeout, Duration::from_secs(1));
+        assert!(c.concurrency as f64 > c.rate * c.timeout.as_secs_f64());
+        assert!(c.expect.status.contains(200) && c.expect.status.contains(302));
+        assert!(!c.expect.status.contains(404));
+        assert_eq!(c.output.ui, UiMode::Lines);
+    }
+
+    #[test]
+    fn default_cap_is_never_reached_by_the_schedule() {
+        for (rate, timeout_ms) in [(0.2, 1000), (20.0, 1000), (5000.0, 1000), (1000.0, 30_000)] {
+            let timeout = Duration::from_millis(timeout_ms);
+            let cap = default_concurrency(rate, timeout);
+            assert!(cap as f64 >= rate * timeout.as_secs_f64() + 1.0, "{rate} {timeout_ms}");
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["ftp://example.com/"], "scheme `ftp`"),
+            (&["notaurl"], "`notaurl` is not a URL"),
+            (&["-t", "0s", "http://a/"], "--timeout"),
+            (&["-d", "0s", "http://a/"], "--duration"),
+            (&["-c", "0", "http://a/"], "--concurrency"),
+            (&["--min-failures", "0", "http://a/"], "--min-failures"),
+            (&["-H", "nocolon", "http://a/"], "--header"),
+            (&["-X", "GE T", "http://a/"], "--method"),
+            (&["--json", "", "http://a/"], "--json"),
+        ];
+        for (args, needle) in cases {
+            let err = config(args).unwrap_err().to_string();
+            assert!(err.contains(needle), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn headers_keep_repeats() {
+        let c = config(&[
+            "-H",
+            "X-A: 1",
+            "-H",
+            "X-A: 2",
+            "-H",
+            "Authorization: Bearer t",
+            "http://a/",
+        ])
+        .unwrap();
+        assert_eq!(c.request.headers.get_all("x-a").iter().count(), 2);
+        assert_eq!(c.request.headers["authorization"], "Bearer t");
+    }
+}

@@ -1,0 +1,45 @@
+//! blip: knows, to the millisecond, whether an HTTP service stayed up while it was deployed.
+//!
+//! `main` is thin: parse, build the runtime, call [`run::run`], map the outcome to an exit code.
+
+mod cli;
+mod clock;
+mod config;
+mod demo;
+mod exit;
+mod outage;
+mod probe;
+mod recorder;
+mod report;
+mod run;
+mod sample;
+mod scheduler;
+mod status_set;
+mod timeline;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
+        Err(err) => err.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("blip: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::USAGE_OR_FAILURE);
+        }
+    };
+    match runtime.block_on(run::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("blip: {err:#}");
+            ExitCode::from(exit::USAGE_OR_FAILURE)
+        }
+    }
+}

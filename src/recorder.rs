@@ -1,0 +1,376 @@
+//! The recorder: everything blip knows about a run, built from the Sample stream alone.
+//!
+//! It is pure (no I/O, no clock of its own) and aggregates instead of hoarding: per URL two
+//! HdrHistograms, counters, a bounded timeline and the outage detector, so memory stays flat at
+//! any rate for any length of run. UIs read [`Recorder::snapshot`]; the run ends with
+//! [`Recorder::finish`], which returns the [`Report`].
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::clock::{RunClock, millis, rfc3339_ms};
+use crate::outage::{Failure, OutageDetector, Transition, Verdict, Window};
+use crate::report::{Latency, OutageReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint};
+use crate::sample::{Cause, ErrorKind, Outcome, Sample};
+use crate::timeline::Timeline;
+
+/// Latencies are recorded in microseconds up to an hour, to three significant digits.
+const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
+
+/// A state change of one URL, for UIs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub target: usize,
+    pub transition: Transition,
+}
+
+pub struct Recorder {
+    clock: RunClock,
+    rate: f64,
+    targets: Vec<TargetRecorder>,
+}
+
+struct TargetRecorder {
+    url: String,
+    probes: u64,
+    ok: u64,
+    failed: u64,
+    latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    status_counts: BTreeMap<u16, u64>,
+    error_counts: [u64; ErrorKind::ALL.len()],
+    timeline: Timeline,
+    detector: OutageDetector,
+}
+
+/// What a UI shows of one URL while the run goes on.
+#[derive(Clone, Debug)]
+pub struct TargetSnapshot {
+    pub url: String,
+    pub probes: u64,
+    pub failed: u64,
+    /// Start of the window open now, as an offset from the start of the run.
+    pub down_since: Option<Duration>,
+    pub windows: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Recorder {
+    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock) -> Recorder {
+        let targets = urls
+            .iter()
+            .map(|url| TargetRecorder {
+                url: url.clone(),
+                probes: 0,
+                ok: 0,
+                failed: 0,
+                latency: histogram(),
+                send_lag: histogram(),
+                status_counts: BTreeMap::new(),
+                error_counts: [0; ErrorKind::ALL.len()],
+                timeline: Timeline::default(),
+                detector: OutageDetector::new(min_failures),
+            })
+            .collect();
+        Recorder { clock, rate, targets }
+    }
+
+    /// Takes one sample and returns the state changes it completes.
+    pub fn record(&mut self, sample: &Sample) -> Vec<Event> {
+        let Some(t) = self.targets.get_mut(sample.target) else {
+            return Vec::new();
+        };
+        let due = self.clock.offset(sample.due);
+        t.probes += 1;
+        match &sample.outcome {
+            Outcome::Ok { status } => {
+                t.ok += 1;
+                *t.status_counts.entry(*status).or_default() += 1;
+                t.latency.saturating_record(micros(sample.latency()));
+            }
+            Outcome::BadStatus { status, .. } => {
+                t.failed += 1;
+                *t.status_counts.entry(*status).or_default() += 1;
+            }
+            Outcome::Error { kind, status, .. } => {
+                t.failed += 1;
+                t.error_counts[kind.index()] += 1;
+                if let Some(status) = status {
+                    *t.status_counts.entry(*status).or_default() += 1;
+                }
+            }
+        }
+        if !matches!(
+            sample.outcome,
+            Outcome::Error {
+                kind: ErrorKind::Skipped,
+                ..
+            }
+        ) {
+            t.send_lag.saturating_record(micros(sample.send_lag()));
+        }
+        t.timeline.record(due, sample.outcome.is_ok());
+        let failure = sample.outcome.cause().map(|cause| Failure {
+            cause,
+            text: sample.outcome.describe(),
+        });
+        let transitions = t.detector.observe(Verdict {
+            seq: sample.seq,
+            due,
+            failure,
+        });
+        let target = sample.target;
+        transitions
+            .into_iter()
+            .map(|transition| Event { target, transition })
+            .collect()
+    }
+
+    pub fn snapshot(&self) -> Vec<TargetSnapshot> {
+        self.targets
+            .iter()
+            .map(|t| TargetSnapshot {
+                url: t.url.clone(),
+                probes: t.probes,
+                failed: t.failed,
+                down_since: t.detector.current().map(|w| w.start),
+                windows: t.detector.window_count(),
+            })
+            .collect()
+    }
+
+    /// Ends the run at `end` (the end of the schedule) and returns the events of windows still
+    /// open, closed at `end`, and the report.
+    pub fn finish(mut self, end: Instant) -> (Vec<Event>, Report) {
+        let end = self.clock.offset(end);
+        let mut events = Vec::new();
+        for (target, t) in self.targets.iter_mut().enumerate() {
+            events.extend(
+                t.detector
+                    .finish(end)
+                    .into_iter()
+                    .map(|transition| Event { target, transition }),
+            );
+        }
+        let targets: Vec<TargetReport> = self.targets.iter().map(|t| t.report(&self.clock, end)).collect();
+        let report = Report {
+            schema_version: SCHEMA_VERSION,
+            blip_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: rfc3339_ms(self.clock.started_at),
+            duration_ms: millis(end),
+            rate: self.rate,
+            passed: true,
+            warnings: send_lag_warnings(&targets, self.rate),
+            targets,
+        };
+        (events, report)
+    }
+}
+
+/// blip sending late blurs every edge it measures; say so when the lag is a sizeable share of
+/// the probe interval (a quarter of it, and at least 2 ms).
+fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
+    let threshold_ms = (250.0 / rate).max(2.0);
+    targets
+        .iter()
+        .filter(|t| t.send_lag_ms.p99 > threshold_ms)
+        .map(|t| {
+            format!(
+                "blip sent probes of {} late: send lag p99 {:.3} ms (max {:.3} ms); this machine may be too busy to time probes well",
+                t.url, t.send_lag_ms.p99, t.send_lag_ms.max
+            )
+        })
+        .collect()
+}
+
+impl TargetRecorder {
+    fn report(&self, clock: &RunClock, end: Duration) -> TargetReport {
+        let downtime = self.detector.downtime();
+        let availability = if end.is_zero() {
+            1.0
+        } else {
+            (1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0)
+        };
+        TargetReport {
+            url: self.url.clone(),
+            probes: self.probes,
+            ok: self.ok,
+            failed: self.failed,
+            status_counts: self
+                .status_counts
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
+            error_counts: ErrorKind::ALL
+                .iter()
+                .filter(|k| self.error_counts[k.index()] > 0)
+                .map(|k| (k.to_string(), self.error_counts[k.index()]))
+                .collect(),
+            latency_ms: (!self.latency.is_empty()).then(|| latency(&self.latency)),
+            send_lag_ms: SendLag {
+                p50: us_to_ms(self.send_lag.value_at_quantile(0.5)),
+                p99: us_to_ms(self.send_lag.value_at_quantile(0.99)),
+                max: us_to_ms(self.send_lag.max()),
+            },
+            downtime_ms: millis(downtime),
+            availability,
+            outage_count: self.detector.window_count(),
+            outages: self
+                .detector
+                .windows()
+                .iter()
+                .map(|w| outage_report(clock, w))
+                .collect(),
+            timeline_width_s: self.timeline.width_s(),
+            timeline: self
+                .timeline
+                .slices()
+                .map(|(offset_s, s)| TimelinePoint {
+                    offset_s,
+                    ok: s.ok,
+                    failed: s.failed,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn latency(h: &Histogram<u64>) -> Latency {
+    Latency {
+        min: us_to_ms(h.min()),
+        mean: (h.mean()).round() / 1000.0,
+        p50: us_to_ms(h.value_at_quantile(0.5)),
+        p90: us_to_ms(h.value_at_quantile(0.9)),
+        p99: us_to_ms(h.value_at_quantile(0.99)),
+        p999: us_to_ms(h.value_at_quantile(0.999)),
+        max: us_to_ms(h.max()),
+    }
+}
+
+/// The report's view of a window; shared with the live UIs so both name causes alike.
+pub fn outage_report(clock: &RunClock, w: &Window) -> OutageReport {
+    OutageReport {
+        start: rfc3339_ms(clock.wall(w.start)),
+        end: rfc3339_ms(clock.wall(w.end)),
+        start_offset_ms: millis(w.start),
+        end_offset_ms: millis(w.end),
+        duration_ms: millis(w.duration()),
+        failed_probes: w.failed_probes,
+        causes: causes(&w.causes),
+        first_error: w.first_error.clone(),
+        open: w.open,
+    }
+}
+
+fn causes(causes: &BTreeMap<Cause, u64>) -> BTreeMap<String, u64> {
+    causes.iter().map(|(cause, n)| (cause.to_string(), *n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(clock: &RunClock, seq: u64, interval_ms: u64, outcome: Outcome) -> Sample {
+        let due = clock.start + Duration::from_millis(seq * interval_ms);
+        Sample {
+            target: 0,
+            seq,
+            due,
+            sent: due + Duration::from_micros(200),
+            done: due + Duration::from_millis(3),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn counts_latency_and_windows() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock);
+        let not_found = || Outcome::BadStatus {
+            status: 404,
+            text: "404 Not Found".into(),
+        };
+        let mut events = Vec::new();
+        for seq in 0..100 {
+            let outcome = if (40..60).contains(&seq) {
+                not_found()
+            } else {
+                Outcome::Ok { status: 200 }
+            };
+            events.extend(r.record(&sample(&clock, seq, 10, outcome)));
+        }
+        let timeout = Outcome::Error {
+            kind: ErrorKind::Timeout,
+            status: None,
+            text: "no answer".into(),
+        };
+        events.extend(r.record(&sample(&clock, 100, 10, timeout)));
+        let (last, report) = r.finish(clock.start + Duration::from_millis(1010));
+        events.extend(last);
+        assert_eq!(events.len(), 4, "{events:?}");
+
+        let t = &report.targets[0];
+        assert_eq!((t.probes, t.ok, t.failed), (101, 80, 21));
+        assert_eq!(
+            t.status_counts,
+            BTreeMap::from([("200".into(), 80), ("404".into(), 20)])
+        );
+        assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
+        let latency = t.latency_ms.unwrap();
+        assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
+        assert!((0.19..=0.21).contains(&t.send_lag_ms.p99), "{:?}", t.send_lag_ms);
+        assert_eq!(t.outage_count, 2);
+        assert_eq!(t.outages[0].duration_ms, 200.0);
+        assert_eq!(t.outages[0].causes, BTreeMap::from([("404".into(), 20)]));
+        assert!(!t.outages[0].open);
+        assert!(t.outages[1].open);
+        assert_eq!(t.outages[1].duration_ms, 10.0);
+        assert_eq!(t.downtime_ms, 210.0);
+        assert!((t.availability - (1.0 - 210.0 / 1010.0)).abs() < 1e-9);
+        assert_eq!(t.timeline.len(), 2);
+        assert_eq!((t.timeline[0].ok, t.timeline[0].failed), (80, 20));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn skipped_slots_are_failures_without_send_lag() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock);
+        let skipped = Outcome::Error {
+            kind: ErrorKind::Skipped,
+            status: None,
+            text: String::new(),
+        };
+        r.record(&sample(&clock, 0, 100, skipped));
+        let (_, report) = r.finish(clock.start + Duration::from_millis(100));
+        let t = &report.targets[0];
+        assert_eq!((t.probes, t.failed), (1, 1));
+        assert_eq!(t.error_counts["skipped"], 1);
+        assert_eq!(t.send_lag_ms.max, 0.0);
+        assert!(t.latency_ms.is_none());
+    }
+
+    #[test]
+    fn late_sends_are_reported() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock);
+        let mut s = sample(&clock, 0, 10, Outcome::Ok { status: 200 });
+        s.sent = s.due + Duration::from_millis(30);
+        r.record(&s);
+        let (_, report) = r.finish(clock.start + Duration::from_millis(10));
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    }
+}

@@ -1,0 +1,220 @@
+//! The human summary printed at the end of a run: per URL, the counts, the availability, the
+//! latency, and every outage window with its cause.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::report::{Report, TargetReport};
+
+/// Renders the whole summary. Pure, so it is tested by snapshot.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for target in &report.targets {
+        render_target(&mut out, target);
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}
+
+fn render_target(out: &mut String, t: &TargetReport) {
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", t.url);
+    let outages = match t.outage_count {
+        0 => "no outage".to_string(),
+        1 => "1 outage".to_string(),
+        n => format!("{n} outages"),
+    };
+    let _ = writeln!(
+        out,
+        "  probes     {} ({} ok, {} failed)   availability {:.3}%   downtime {:.3} s ({outages})",
+        t.probes,
+        t.ok,
+        t.failed,
+        t.availability * 100.0,
+        t.downtime_ms / 1000.0,
+    );
+    match &t.latency_ms {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (successful probes, from due time)",
+                ms(l.p50),
+                ms(l.p90),
+                ms(l.p99),
+                ms(l.p999),
+                ms(l.max),
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  latency    no successful probe");
+        }
+    }
+    if !t.status_counts.is_empty() {
+        let _ = writeln!(out, "  status     {}", counts(&t.status_counts));
+    }
+    if !t.error_counts.is_empty() {
+        let _ = writeln!(out, "  errors     {}", counts(&t.error_counts));
+    }
+    for (i, w) in t.outages.iter().enumerate() {
+        let label = if i == 0 { "outages" } else { "" };
+        let open = if w.open { " (open at end)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {label:<9}  +{:.3} s → +{:.3} s  {:.3} s{open}  {} probe{}  {}  {}",
+            w.start_offset_ms / 1000.0,
+            w.end_offset_ms / 1000.0,
+            w.duration_ms / 1000.0,
+            w.failed_probes,
+            if w.failed_probes == 1 { "" } else { "s" },
+            counts(&w.causes),
+            w.first_error,
+        );
+    }
+    if t.outage_count > t.outages.len() as u64 {
+        let _ = writeln!(
+            out,
+            "             … and {} more outages",
+            t.outage_count - t.outages.len() as u64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  send lag   p50 {}  p99 {}  max {}  (how late blip sent probes)",
+        ms(t.send_lag_ms.p50),
+        ms(t.send_lag_ms.p99),
+        ms(t.send_lag_ms.max),
+    );
+}
+
+fn ms(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.3} s", value / 1000.0)
+    } else {
+        format!("{value:.2} ms")
+    }
+}
+
+fn counts(counts: &BTreeMap<String, u64>) -> String {
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::*;
+
+    /// A report with one clean URL and one that had two outages, for renderer snapshots.
+    pub(crate) fn sample_report() -> Report {
+        let outage = |start: f64, end: f64, probes: u64, cause: &str, error: &str, open: bool| OutageReport {
+            start: format!("2026-11-26T12:00:{:06.3}Z", start / 1000.0),
+            end: format!("2026-11-26T12:00:{:06.3}Z", end / 1000.0),
+            start_offset_ms: start,
+            end_offset_ms: end,
+            duration_ms: end - start,
+            failed_probes: probes,
+            causes: BTreeMap::from([(cause.to_string(), probes)]),
+            first_error: error.to_string(),
+            open,
+        };
+        let healthy = TargetReport {
+            url: "http://127.0.0.1:8080/health".into(),
+            probes: 200,
+            ok: 200,
+            failed: 0,
+            status_counts: BTreeMap::from([("200".into(), 200)]),
+            error_counts: BTreeMap::new(),
+            latency_ms: Some(Latency {
+                min: 0.21,
+                mean: 0.4,
+                p50: 0.38,
+                p90: 0.52,
+                p99: 0.91,
+                p999: 1.4,
+                max: 1.52,
+            }),
+            send_lag_ms: SendLag {
+                p50: 0.41,
+                p99: 0.97,
+                max: 1.2,
+            },
+            downtime_ms: 0.0,
+            availability: 1.0,
+            outage_count: 0,
+            outages: vec![],
+            timeline_width_s: 1,
+            timeline: vec![TimelinePoint {
+                offset_s: 0,
+                ok: 20,
+                failed: 0,
+            }],
+        };
+        let deployed = TargetReport {
+            url: "http://127.0.0.1:8081/api/notes".into(),
+            probes: 200,
+            ok: 119,
+            failed: 81,
+            status_counts: BTreeMap::from([("200".into(), 119), ("404".into(), 75)]),
+            error_counts: BTreeMap::from([("refused".into(), 6)]),
+            latency_ms: Some(Latency {
+                min: 0.3,
+                mean: 0.8,
+                p50: 0.7,
+                p90: 1.1,
+                p99: 2.5,
+                p999: 1250.0,
+                max: 1250.0,
+            }),
+            send_lag_ms: SendLag {
+                p50: 0.4,
+                p99: 0.9,
+                max: 1.1,
+            },
+            downtime_ms: 1800.0,
+            availability: 0.82,
+            outage_count: 2,
+            outages: vec![
+                outage(
+                    2000.0,
+                    3500.0,
+                    75,
+                    "404",
+                    "404 Not Found: Requested route ('notes.demo') does not exist.",
+                    false,
+                ),
+                outage(
+                    9700.0,
+                    10000.0,
+                    6,
+                    "refused",
+                    "refused: tcp connect error: Connection refused (os error 111)",
+                    true,
+                ),
+            ],
+            timeline_width_s: 1,
+            timeline: vec![],
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            blip_version: "0.1.0".into(),
+            started_at: "2026-11-26T12:00:00.000Z".into(),
+            duration_ms: 10000.0,
+            rate: 20.0,
+            passed: true,
+            warnings: vec![],
+            targets: vec![healthy, deployed],
+        }
+    }
+
+    #[test]
+    fn summary() {
+        insta::assert_snapshot!(render(&sample_report()));
+    }
+}

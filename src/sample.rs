@@ -1,0 +1,164 @@
+//! The engine's one output: a [`Sample`] per scheduled probe.
+//!
+//! Every due slot of the schedule yields exactly one sample, including slots that could not be
+//! sent (`skipped`), so consumers can count on contiguous sequence numbers per URL.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// Why a probe failed when it did not get an acceptable answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The host name did not resolve.
+    Dns,
+    /// The connection was refused: nothing listens on the port.
+    Refused,
+    /// The connection was not established within the probe's deadline.
+    ConnectTimeout,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The connection was reset or closed before the answer was complete.
+    Reset,
+    /// No complete answer within the probe's deadline.
+    Timeout,
+    /// The answer's status was expected but its body lacked `--expect-body`.
+    BodyMismatch,
+    /// The answer was acceptable but slower than `--slow`.
+    Slow,
+    /// The slot was due while `--concurrency` probes were in flight, so it was not sent.
+    Skipped,
+    /// Anything else, described by the error text.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in report order.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::Dns,
+        ErrorKind::Refused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Tls,
+        ErrorKind::Reset,
+        ErrorKind::Timeout,
+        ErrorKind::BodyMismatch,
+        ErrorKind::Slow,
+        ErrorKind::Skipped,
+        ErrorKind::Other,
+    ];
+
+    /// The name used in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Dns => "dns",
+            ErrorKind::Refused => "refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::BodyMismatch => "body_mismatch",
+            ErrorKind::Slow => "slow",
+            ErrorKind::Skipped => "skipped",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// Position in [`ErrorKind::ALL`], for fixed-size counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a probe found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An acceptable answer with this status code.
+    Ok { status: u16 },
+    /// An answer whose status is not in `--expect-status`.
+    BadStatus { status: u16, text: String },
+    /// No acceptable answer, for this reason; `status` is set when an answer came but failed
+    /// another check (`body_mismatch`, `slow`).
+    Error {
+        kind: ErrorKind,
+        status: Option<u16>,
+        text: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok { .. })
+    }
+
+    /// The cause of a failure as reports name it: the status code or the error kind.
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Outcome::Ok { .. } => None,
+            Outcome::BadStatus { status, .. } => Some(Cause::Status(*status)),
+            Outcome::Error { kind, .. } => Some(Cause::Error(*kind)),
+        }
+    }
+
+    /// A one-line description of a failure: the cause, then its text.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Ok { status } => status.to_string(),
+            Outcome::BadStatus { text, status } if text.is_empty() => status.to_string(),
+            Outcome::BadStatus { text, .. } => text.clone(),
+            Outcome::Error { kind, text, .. } if text.is_empty() => kind.to_string(),
+            Outcome::Error { kind, text, .. } => format!("{kind}: {text}"),
+        }
+    }
+}
+
+/// A failure cause: a status code or an error kind. Ordered so reports list codes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    Status(u16),
+    Error(ErrorKind),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Status(code) => write!(f, "{code}"),
+            Cause::Error(kind) => f.write_str(kind.as_str()),
+        }
+    }
+}
+
+/// One scheduled probe of one URL, from its due time to its verdict.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// Index of the URL in the order given on the command line.
+    pub target: usize,
+    /// Slot number in this URL's schedule: 0, 1, 2, … without gaps.
+    pub seq: u64,
+    /// When the schedule wanted the probe sent.
+    pub due: Instant,
+    /// When it was actually sent; equal to `due` for a skipped slot.
+    pub sent: Instant,
+    /// When the verdict was known.
+    pub done: Instant,
+    pub outcome: Outcome,
+}
+
+impl Sample {
+    /// Latency measured from the due time, so a late send never hides server slowness.
+    pub fn latency(&self) -> std::time::Duration {
+        self.done.saturating_duration_since(self.due)
+    }
+
+    /// How late blip itself sent the probe.
+    pub fn send_lag(&self) -> std::time::Duration {
+        self.sent.saturating_duration_since(self.due)
+    }
+}

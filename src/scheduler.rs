@@ -1,0 +1,119 @@
+//! The scheduler: sends each URL's probes on a fixed, open-loop schedule.
+//!
+//! Probe `k` of a URL is due at `start + k / rate` and is sent then, whether or not earlier
+//! probes have answered, so a stalled server can neither slow the schedule nor hide failures.
+//! Each probe runs in its own task and reports one [`Sample`] on the engine's channel. The
+//! channel closes once the schedule has ended and every probe in flight has finished, which is
+//! how the consumer knows that nothing is lost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::probe::Prober;
+use crate::sample::{ErrorKind, Outcome, Sample};
+
+/// When each slot is due.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub start: Instant,
+    pub rate: f64,
+}
+
+impl Schedule {
+    /// Due time of slot `k`, computed from the start rather than from the previous slot, so
+    /// rounding never accumulates into drift.
+    pub fn due(&self, k: u64) -> Instant {
+        self.start + Duration::from_secs_f64(k as f64 / self.rate)
+    }
+}
+
+/// Starts one scheduling task per prober. Slots due before the value of `end` (once it is set)
+/// are sent; the task finishes at the first slot due at or after it.
+pub fn spawn(
+    probers: Vec<Prober>,
+    schedule: Schedule,
+    concurrency: usize,
+    end: watch::Receiver<Option<Instant>>,
+    samples: mpsc::UnboundedSender<Sample>,
+) {
+    for (target, prober) in probers.into_iter().enumerate() {
+        let cap = Arc::new(Semaphore::new(concurrency));
+        tokio::spawn(drive(target, prober, schedule, cap, end.clone(), samples.clone()));
+    }
+}
+
+async fn drive(
+    target: usize,
+    prober: Prober,
+    schedule: Schedule,
+    cap: Arc<Semaphore>,
+    mut end: watch::Receiver<Option<Instant>>,
+    samples: mpsc::UnboundedSender<Sample>,
+) {
+    let limit = cap.available_permits();
+    for seq in 0.. {
+        let due = schedule.due(seq);
+        loop {
+            if end.borrow_and_update().is_some_and(|end| due >= end) {
+                return;
+            }
+            tokio::select! {
+                biased;
+                changed = end.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(due.into()) => break,
+            }
+        }
+        match cap.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let prober = prober.clone();
+                let samples = samples.clone();
+                tokio::spawn(async move {
+                    let sample = prober.probe(target, seq, due).await;
+                    drop(permit);
+                    // The receiver outlives every sender; a send error means the run was torn down.
+                    let _ = samples.send(sample);
+                });
+            }
+            Err(_) => {
+                let _ = samples.send(Sample {
+                    target,
+                    seq,
+                    due,
+                    sent: due,
+                    done: due,
+                    outcome: Outcome::Error {
+                        kind: ErrorKind::Skipped,
+                        status: None,
+                        text: format!("{limit} probes already in flight (raise --concurrency)"),
+                    },
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_do_not_drift() {
+        let s = Schedule {
+            start: Instant::now(),
+            rate: 3.0,
+        };
+        assert_eq!(s.due(0), s.start);
+        let d = s.due(3_000_000) - s.start;
+        assert!(
+            d.abs_diff(Duration::from_secs(1_000_000)) < Duration::from_micros(1),
+            "{d:?}"
+        );
+        let slow = Schedule {
+            start: s.start,
+            rate: 0.2,
+        };
+        assert_eq!(slow.due(1) - s.start, Duration::from_secs(5));
+    }
+}

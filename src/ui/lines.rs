@@ -1,0 +1,113 @@
+//! The `lines` UI: one line per state change, a progress line every few seconds, then the
+//! summary. Suited to logs and CI, where a terminal dashboard would be noise.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::clock::{RunClock, time_of_day};
+use crate::outage::Transition;
+use crate::recorder::{Event, TargetSnapshot};
+use crate::report::{Report, text};
+use crate::ui::{RunInfo, Ui};
+
+/// Time between progress lines.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Lines<W: Write> {
+    out: W,
+    urls: Vec<String>,
+    next_progress: Duration,
+    clock: Option<RunClock>,
+}
+
+impl<W: Write> Lines<W> {
+    pub fn new(out: W) -> Lines<W> {
+        Lines {
+            out,
+            urls: Vec::new(),
+            next_progress: PROGRESS_EVERY,
+            clock: None,
+        }
+    }
+
+    // A UI that cannot write (a closed pipe) must not stop the measurement; the report files
+    // are still written, so write errors are ignored here.
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+    }
+}
+
+impl<W: Write> Ui for Lines<W> {
+    fn started(&mut self, info: &RunInfo) {
+        self.urls = info.urls.clone();
+        let until = match info.duration {
+            Some(d) => format!("for {}", humantime::format_duration(d)),
+            None => "until Ctrl-C".to_string(),
+        };
+        self.line(format_args!(
+            "blip: probing {} URL{} at {}/s each, timeout {}, {until}",
+            info.urls.len(),
+            if info.urls.len() == 1 { "" } else { "s" },
+            info.rate,
+            humantime::format_duration(info.timeout),
+        ));
+    }
+
+    fn event(&mut self, clock: &RunClock, event: &Event) {
+        self.clock = Some(*clock);
+        let url = self.urls.get(event.target).cloned().unwrap_or_default();
+        match &event.transition {
+            Transition::Down { start, first_error, .. } => {
+                let at = time_of_day(clock.wall(*start));
+                self.line(format_args!("{at}  DOWN  {url}  {first_error}"));
+            }
+            Transition::Up(w) => {
+                let at = time_of_day(clock.wall(w.end));
+                let failed = w.failed_probes;
+                let still = if w.open {
+                    "  (still down when the run ended)"
+                } else {
+                    ""
+                };
+                self.line(format_args!(
+                    "{at}  UP    {url}  after {:.3} s ({failed} probe{} failed){still}",
+                    w.duration().as_secs_f64(),
+                    if failed == 1 { "" } else { "s" },
+                ));
+            }
+        }
+    }
+
+    fn tick(&mut self, elapsed: Duration, snapshot: &[TargetSnapshot]) {
+        if elapsed < self.next_progress {
+            return;
+        }
+        self.next_progress = elapsed + PROGRESS_EVERY;
+        for t in snapshot {
+            let state = match t.down_since {
+                Some(since) => format!("DOWN for {:.1} s", elapsed.saturating_sub(since).as_secs_f64()),
+                None => "up".to_string(),
+            };
+            self.line(format_args!(
+                "{:>10.1} s  ..    {}  {} probes, {} failed, {} outage{}, {state}",
+                elapsed.as_secs_f64(),
+                t.url,
+                t.probes,
+                t.failed,
+                t.windows,
+                if t.windows == 1 { "" } else { "s" },
+            ));
+        }
+    }
+
+    fn notice(&mut self, text: &str) {
+        self.line(format_args!("blip: {text}"));
+    }
+
+    fn finished(&mut self, report: &Report) {
+        let summary = text::render(report);
+        let _ = write!(self.out, "\n{summary}");
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,44 @@
+//! User interfaces: interchangeable consumers of the recorder's events and snapshots.
+//!
+//! The engine never knows which one is there. Each gets the state changes as they are detected,
+//! a snapshot on every tick, and the final report.
+
+use std::time::Duration;
+
+use crate::clock::RunClock;
+use crate::recorder::{Event, TargetSnapshot};
+use crate::report::Report;
+
+pub mod lines;
+
+/// What a UI is told when the run starts.
+pub struct RunInfo {
+    pub urls: Vec<String>,
+    pub rate: f64,
+    pub timeout: Duration,
+    pub duration: Option<Duration>,
+}
+
+pub trait Ui {
+    fn started(&mut self, info: &RunInfo);
+    fn event(&mut self, clock: &RunClock, event: &Event);
+    /// Called about every [`TICK`]; `elapsed` is the time since the start of the run.
+    fn tick(&mut self, elapsed: Duration, snapshot: &[TargetSnapshot]);
+    /// A notice from blip itself, such as a stop request.
+    fn notice(&mut self, text: &str);
+    fn finished(&mut self, report: &Report);
+}
+
+/// How often UIs get a snapshot.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Prints nothing; reports still go to their files.
+pub struct Quiet;
+
+impl Ui for Quiet {
+    fn started(&mut self, _: &RunInfo) {}
+    fn event(&mut self, _: &RunClock, _: &Event) {}
+    fn tick(&mut self, _: Duration, _: &[TargetSnapshot]) {}
+    fn notice(&mut self, _: &str) {}
+    fn finished(&mut self, _: &Report) {}
+}

@@ -1,0 +1,1 @@
+//! Integration tests: the real blip binary against loopback test servers.
