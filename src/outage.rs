@@ -340,7 +340,10 @@ mod tests {
         d.observe(ok(0));
         d.observe(fail(2, REFUSED));
         let t = d.finish(MS * 30);
-        assert!(matches!(t.as_slice(), [Transition::Down { .. }, Transition::Up(w)] if w.open), "{t:?}");
+        assert!(
+            matches!(t.as_slice(), [Transition::Down { .. }, Transition::Up(w)] if w.open),
+            "{t:?}"
+        );
         assert_eq!(d.window_count(), 1);
     }
 

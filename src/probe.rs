@@ -208,27 +208,14 @@ pub fn classify(err: &reqwest::Error) -> (ErrorKind, String) {
 }
 
 fn kind_of(err: &reqwest::Error) -> ErrorKind {
-    use std::io::ErrorKind as Io;
     if err.is_dns() {
         return ErrorKind::Dns;
     }
     let connect = err.is_connect();
     let mut source = err.source();
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                Io::ConnectionRefused => return ErrorKind::Refused,
-                Io::InvalidData if connect => return ErrorKind::Tls,
-                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
-                    return ErrorKind::Reset;
-                }
-                _ => {}
-            }
-        }
-        if let Some(h) = e.downcast_ref::<hyper::Error>()
-            && (h.is_incomplete_message() || h.is_closed() || h.is_canceled())
-        {
-            return ErrorKind::Reset;
+        if let Some(kind) = kind_of_cause(e, connect) {
+            return kind;
         }
         source = e.source();
     }
@@ -240,6 +227,33 @@ fn kind_of(err: &reqwest::Error) -> ErrorKind {
         };
     }
     ErrorKind::Other
+}
+
+/// The kind one cause in the chain stands for, if it is telling. An `io::Error` may wrap
+/// another error (often another `io::Error`) that its `source()` skips, so those are unwrapped
+/// here through `get_ref`.
+fn kind_of_cause(e: &(dyn std::error::Error + 'static), connect: bool) -> Option<ErrorKind> {
+    use std::io::ErrorKind as Io;
+    if e.is::<rustls::Error>() {
+        return Some(ErrorKind::Tls);
+    }
+    if let Some(h) = e.downcast_ref::<hyper::Error>()
+        && (h.is_incomplete_message() || h.is_closed() || h.is_canceled())
+    {
+        return Some(ErrorKind::Reset);
+    }
+    let io = e.downcast_ref::<std::io::Error>()?;
+    if let Some(inner) = io.get_ref()
+        && let Some(kind) = kind_of_cause(inner, connect)
+    {
+        return Some(kind);
+    }
+    match io.kind() {
+        Io::ConnectionRefused => Some(ErrorKind::Refused),
+        Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => Some(ErrorKind::Reset),
+        Io::InvalidData if connect => Some(ErrorKind::Tls),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

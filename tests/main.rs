@@ -1,1 +1,5 @@
-//! Integration tests: the real blip binary against loopback test servers.
+//! Integration tests: the real blip binary against loopback test servers with injected faults.
+
+mod support;
+
+mod core;

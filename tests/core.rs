@@ -1,0 +1,339 @@
+//! The core contract: open-loop schedule, classified failures, outage windows that match the
+//! injected ones, nothing lost, bad input refused with exit 2.
+
+use std::time::Duration;
+
+use crate::support::server::{Mode, TestServer};
+use crate::support::{blip, blip_json, ms, tolerance};
+
+const NOT_FOUND: &str = "404 Not Found: Requested route ('notes.test') does not exist.\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_404_window_matches_the_injected_one() {
+    let server = TestServer::start().await;
+    let url = server.url("/api/notes");
+    let run = blip_json(&["-r", "100", "-d", "3s", &url], 0);
+    let fault = server.inject(
+        Duration::from_millis(1000),
+        Mode::Status(404, NOT_FOUND),
+        Duration::from_millis(500),
+    );
+    let (report, (start, end)) = tokio::join!(run, fault);
+
+    assert_eq!(report.schema_version, 1);
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.probes, 300, "3 s at 100/s");
+    assert_eq!(
+        server.requests(),
+        t.probes,
+        "every probe reached the server, none invented"
+    );
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    let injected = ms(end - start);
+    assert!(
+        (o.duration_ms - injected).abs() <= tolerance(100.0),
+        "measured {} ms, injected {injected} ms",
+        o.duration_ms
+    );
+    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["404"]);
+    assert_eq!(o.failed_probes, t.failed);
+    assert!(
+        (o.failed_probes as f64 - injected / 10.0).abs() <= 2.0,
+        "{} probes in {injected} ms",
+        o.failed_probes
+    );
+    assert_eq!(o.first_error, NOT_FOUND.trim());
+    assert!(!o.open);
+    assert!((900.0..1100.0).contains(&o.start_offset_ms), "{o:?}");
+    assert_eq!(t.status_counts["404"], t.failed);
+    assert_eq!(t.status_counts["200"], t.ok);
+    let expected_availability = 1.0 - o.duration_ms / report.duration_ms;
+    assert!((t.availability - expected_availability).abs() < 1e-6);
+    assert!(t.latency_ms.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_listener_is_a_refused_window() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let run = blip_json(&["-r", "100", "-d", "2s", "--fresh-connections", &url], 0);
+    let fault = server.inject(Duration::from_millis(600), Mode::Refused, Duration::from_millis(500));
+    let (report, (start, end)) = tokio::join!(run, fault);
+
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    assert!(
+        (o.duration_ms - ms(end - start)).abs() <= tolerance(100.0),
+        "{o:?} vs {:?}",
+        end - start
+    );
+    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["refused"]);
+    assert_eq!(t.error_counts["refused"], t.failed);
+    assert_eq!(server.requests(), t.ok, "refused probes never reach the server");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_server_neither_slows_the_schedule_nor_hides_the_outage() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let run = blip_json(&["-r", "50", "-d", "2s", "-t", "300ms", &url], 0);
+    let fault = server.inject(Duration::from_millis(500), Mode::Stall, Duration::from_millis(600));
+    let (report, (start, end)) = tokio::join!(run, fault);
+
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.probes, 100, "the schedule went on while probes stalled");
+    assert_eq!(server.requests(), t.probes);
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    assert!(
+        (o.duration_ms - ms(end - start)).abs() <= tolerance(50.0),
+        "{o:?} vs {:?}",
+        end - start
+    );
+    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["timeout"]);
+    // The detector ordered the late timeouts before the answers sent after them.
+    assert_eq!(t.error_counts["timeout"], o.failed_probes);
+}
+
+/// Runs blip against a server held in `mode` and returns the error kinds it counted.
+async fn kinds_in(mode: Mode, extra: &[&str]) -> (u64, std::collections::BTreeMap<String, u64>) {
+    let server = TestServer::start().await;
+    server.set(mode);
+    let url = server.url("/");
+    let mut args = vec!["-r", "20", "-d", "500ms", "-t", "300ms"];
+    args.extend(extra);
+    args.push(&url);
+    let report = blip_json(&args, 0).await;
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.probes, 10);
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    assert!(t.outages[0].open, "still down at the end");
+    (t.failed, t.error_counts.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_servers_are_classified_failures() {
+    let (failed, kinds) = kinds_in(Mode::Reset, &[]).await;
+    assert_eq!(kinds.get("reset"), Some(&failed), "{kinds:?}");
+    let (failed, kinds) = kinds_in(Mode::EndlessBody, &[]).await;
+    assert_eq!(kinds.get("timeout"), Some(&failed), "{kinds:?}");
+    let (failed, kinds) = kinds_in(Mode::Truncated, &[]).await;
+    assert_eq!(kinds.get("reset"), Some(&failed), "{kinds:?}");
+    let (failed, kinds) = kinds_in(Mode::Ok, &["--expect-body", "no such text"]).await;
+    assert_eq!(kinds.get("body_mismatch"), Some(&failed), "{kinds:?}");
+    let (failed, kinds) = kinds_in(Mode::Delay(Duration::from_millis(60)), &["--slow", "30ms"]).await;
+    assert_eq!(kinds.get("slow"), Some(&failed), "{kinds:?}");
+    let (failed, kinds) = kinds_in(Mode::Status(503, "draining"), &["--expect-status", "200"]).await;
+    assert!(kinds.is_empty() && failed == 10, "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_to_a_plain_listener_is_a_tls_failure() {
+    let server = TestServer::start().await;
+    let url = format!("https://{}/", server.addr);
+    let report = blip_json(&["-r", "20", "-d", "300ms", &url], 0).await;
+    let t = &report.targets[0];
+    assert_eq!(t.error_counts.get("tls"), Some(&t.probes), "{t:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn min_failures_ignores_blips_shorter_than_the_streak() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let run = blip_json(&["-r", "100", "-d", "1500ms", "--min-failures", "15", &url], 0);
+    let faults = async {
+        // Two short blips of a few probes each, then one long outage.
+        server
+            .inject(
+                Duration::from_millis(200),
+                Mode::Status(503, ""),
+                Duration::from_millis(30),
+            )
+            .await;
+        server
+            .inject(
+                Duration::from_millis(200),
+                Mode::Status(503, ""),
+                Duration::from_millis(30),
+            )
+            .await;
+        server
+            .inject(
+                Duration::from_millis(200),
+                Mode::Status(503, ""),
+                Duration::from_millis(400),
+            )
+            .await
+    };
+    let (report, (start, end)) = tokio::join!(run, faults);
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    assert!(
+        t.failed > t.outages[0].failed_probes,
+        "the short blips failed probes without opening windows"
+    );
+    let o = &t.outages[0];
+    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance(100.0), "{o:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reached_concurrency_cap_counts_skipped_slots() {
+    let server = TestServer::start().await;
+    server.set(Mode::Stall);
+    let url = server.url("/");
+    let report = blip_json(&["-r", "50", "-d", "1s", "-t", "2s", "-c", "3", &url], 0).await;
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.probes, 50, "no slot dropped silently");
+    assert_eq!(t.error_counts["skipped"], 47, "{t:#?}");
+    assert_eq!(t.error_counts["timeout"], 3);
+    assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_urls_are_probed_independently() {
+    let up = TestServer::start().await;
+    let down = TestServer::start().await;
+    down.set(Mode::Status(502, ""));
+    let report = blip_json(&["-r", "40", "-d", "500ms", &up.url("/a"), &down.url("/b")], 0).await;
+    assert_eq!(report.targets.len(), 2);
+    assert_eq!(report.targets[0].url, up.url("/a"));
+    assert_eq!((report.targets[0].ok, report.targets[0].outage_count), (20, 0));
+    assert_eq!((report.targets[1].failed, report.targets[1].outage_count), (20, 1));
+    assert_eq!(report.targets[1].status_counts["502"], 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_the_run_with_a_whole_report() {
+    let server = TestServer::start().await;
+    let dir = tempdir();
+    let path = dir.join("report.json");
+    let child = tokio::process::Command::new(crate::support::BLIP)
+        .args([
+            "-r",
+            "50",
+            "--json",
+            path.to_str().unwrap(),
+            "--ui",
+            "quiet",
+            &server.url("/"),
+        ])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert!(t.probes >= 20, "probed until the signal: {}", t.probes);
+    assert_eq!(server.requests(), t.probes);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().count() == 1,
+        "no temporary file left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_one_line_and_exit_2() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let cases: &[(&[&str], &str)] = &[
+        (&["ftp://example.com/"], "ftp"),
+        (&["not a url"], "not a URL"),
+        (&["-r", "0", &url], "--rate"),
+        (&["-r", "fast", &url], "--rate"),
+        (&["-d", "10", &url], "--duration"),
+        (&["--expect-status", "2x", &url], "--expect-status"),
+        (&["-H", "broken", &url], "--header"),
+        (
+            &["--json", "/nonexistent-dir/report.json", "-d", "1s", &url],
+            "--json /nonexistent-dir/report.json",
+        ),
+        (&["demo", "-d", "5s"], "--duration"),
+    ];
+    for (args, needle) in cases {
+        let out = blip(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(needle),
+            "{args:?}: first line `{first}` should name {needle}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(server.requests(), 0, "nothing was probed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_one_404_outage_of_about_1_5_s() {
+    let report = blip_json(&["demo"], 0).await;
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["404"]);
+    assert!(o.first_error.contains("Requested route ('notes.demo') does not exist."));
+    assert!((o.duration_ms - 1500.0).abs() <= tolerance(report.rate), "{o:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_mode_prints_state_changes_and_a_summary() {
+    let server = TestServer::start().await;
+    let url = server.url("/api/notes");
+    let run = blip(&["-r", "100", "-d", "1s", &url]);
+    let fault = server.inject(
+        Duration::from_millis(300),
+        Mode::Status(404, NOT_FOUND),
+        Duration::from_millis(300),
+    );
+    let (out, _) = tokio::join!(run, fault);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let down = stdout
+        .lines()
+        .find(|l| l.contains("  DOWN  "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(down.contains(&url) && down.ends_with(NOT_FOUND.trim()), "{down}");
+    let up = stdout
+        .lines()
+        .find(|l| l.contains("  UP    "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(up.contains("after 0.") && up.contains("probes failed"), "{up}");
+    assert!(
+        stdout.contains("availability") && stdout.contains("send lag"),
+        "{stdout}"
+    );
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "blip-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,152 @@
+//! Shared test support: the fault-injecting server, a runner for the real binary, and the JSON
+//! report decoded into typed structs written from the README's schema (not from blip's source,
+//! so a change of the public contract breaks these tests).
+
+#![allow(dead_code)]
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::process::Output;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const BLIP: &str = env!("CARGO_BIN_EXE_blip");
+
+/// Runs blip with `args` to completion. The arguments are copied, so the future can be joined
+/// with the fault injection that runs beside it.
+pub fn blip(args: &[&str]) -> impl Future<Output = Output> + use<> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    async move {
+        tokio::process::Command::new(BLIP)
+            .args(&args)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("blip runs")
+    }
+}
+
+/// Runs blip with `--json -` appended, checks it exited with `code`, and decodes the report.
+pub fn blip_json(args: &[&str], code: i32) -> impl Future<Output = Report> + use<> {
+    let mut all = args.to_vec();
+    all.extend(["--json", "-"]);
+    let run = blip(&all);
+    let shown = format!("{all:?}");
+    async move {
+        let out = run.await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "blip {shown}\nstderr:\n{stderr}");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is one JSON report ({e}):\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+/// One probe interval at `rate`, plus the few milliseconds the issue allows for the run itself.
+pub fn tolerance(rate: f64) -> f64 {
+    1000.0 / rate + 5.0
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema_version: u32,
+    pub blip_version: String,
+    pub started_at: String,
+    pub duration_ms: f64,
+    pub rate: f64,
+    pub passed: bool,
+    pub warnings: Vec<String>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub url: String,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub status_counts: BTreeMap<String, u64>,
+    pub error_counts: BTreeMap<String, u64>,
+    pub latency_ms: Option<Latency>,
+    pub send_lag_ms: SendLag,
+    pub downtime_ms: f64,
+    pub availability: f64,
+    pub outage_count: u64,
+    pub outages: Vec<Outage>,
+    pub timeline_width_s: u64,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendLag {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub start: String,
+    pub end: String,
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub duration_ms: f64,
+    pub failed_probes: u64,
+    pub causes: BTreeMap<String, u64>,
+    pub first_error: String,
+    pub open: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelinePoint {
+    pub offset_s: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+impl Target {
+    /// The report's own consistency: counts add up, the timeline covers every probe, downtime is
+    /// the sum of its windows.
+    pub fn check_consistency(&self) {
+        assert_eq!(self.ok + self.failed, self.probes, "{self:#?}");
+        let timeline: u64 = self.timeline.iter().map(|p| p.ok + p.failed).sum();
+        assert_eq!(timeline, self.probes, "timeline covers every probe");
+        let windows: f64 = self.outages.iter().map(|o| o.duration_ms).sum();
+        assert!(
+            (windows - self.downtime_ms).abs() < 0.01,
+            "downtime {} = windows {windows}",
+            self.downtime_ms
+        );
+        assert_eq!(self.outage_count, self.outages.len() as u64);
+        for o in &self.outages {
+            assert_eq!(o.failed_probes, o.causes.values().sum::<u64>());
+            assert!((o.end_offset_ms - o.start_offset_ms - o.duration_ms).abs() < 0.01);
+        }
+    }
+}
