@@ -21,7 +21,7 @@ use crate::status_set::StatusSet;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub subcommand: Option<Command>,
 
     /// http:// or https:// URLs; each is probed on its own schedule, concurrently.
     #[arg(required = true, value_name = "URL")]
@@ -31,21 +31,69 @@ pub struct Cli {
     pub probe: ProbeArgs,
 
     #[command(flatten)]
+    pub deploy: DeployArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
+
+    /// A deploy command to wrap: blip probes before, during and after it, and reports its downtime.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Probe an embedded demo app through an outage, with no setup.
-    Demo(DemoArgs),
+    /// Probe an embedded demo app through a simulated deploy, with no setup.
+    Demo(Box<DemoArgs>),
+    /// The simulated deploy that `blip demo` wraps (internal).
+    #[command(hide = true)]
+    DemoDeploy(DemoDeployArgs),
 }
 
-/// Flags of `blip demo`: the same probe and output flags as a real run (the demo probes at 50/s
-/// unless `--rate` says otherwise, and runs its own scenario, so `--duration` does not apply).
+/// How a wrapped COMMAND is framed.
+#[derive(Clone, Debug, Args)]
+pub struct DeployArgs {
+    /// Probe this long before starting COMMAND, for a baseline [default: 2s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Deploy")]
+    pub warmup: Option<Duration>,
+
+    /// Keep probing this long after COMMAND exits [default: 5s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Deploy")]
+    pub cooldown: Option<Duration>,
+}
+
+/// How the demo's simulated deploy replaces the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoStyle {
+    /// Stop the old instance, then start the new one: the route is unmapped in between (404s).
+    Restart,
+    /// Start the new instance, map it, then unmap and stop the old one: no failure.
+    BlueGreen,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoDeployArgs {
+    #[arg(long, value_enum)]
+    pub style: DemoStyle,
+    /// Base URL of the demo router's admin listener.
+    #[arg(long)]
+    pub admin: String,
+}
+
+/// Flags of `blip demo`: the same probe, deploy and output flags as a real run (the demo probes
+/// at 50/s with a 1s warmup and 2s cooldown unless told otherwise, and wraps its own simulated
+/// deploy, so `--duration` does not apply).
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// How the simulated deploy replaces the app.
+    #[arg(long, value_enum, default_value_t = DemoStyle::Restart)]
+    pub style: DemoStyle,
+
     #[command(flatten)]
     pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -72,13 +120,7 @@ pub struct ProbeArgs {
     pub concurrency: Option<usize>,
 
     /// HTTP method.
-    #[arg(
-        short = 'X',
-        long,
-        value_name = "METHOD",
-        default_value = "GET",
-        help_heading = "Request"
-    )]
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", help_heading = "Request")]
     pub method: String,
 
     /// Extra request header, 'Name: value'; repeatable.
@@ -144,10 +186,7 @@ pub enum UiChoice {
 
 /// A probe rate: positive, finite, at most one million per second.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of probes per second"))?;
+    let rate: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of probes per second"))?;
     if !rate.is_finite() || rate <= 0.0 {
         return Err(format!("`{text}` must be a positive number of probes per second"));
     }
@@ -197,10 +236,18 @@ mod tests {
     #[test]
     fn urls_and_demo_are_exclusive() {
         let cli = Cli::try_parse_from(["blip", "demo", "--json", "-"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Demo(_))));
+        assert!(matches!(cli.subcommand, Some(Command::Demo(_))));
         assert!(Cli::try_parse_from(["blip"]).is_err());
         let cli = Cli::try_parse_from(["blip", "-r", "5", "http://a/", "http://b/"]).unwrap();
         assert_eq!(cli.urls.len(), 2);
         assert_eq!(cli.probe.rate, Some(5.0));
+    }
+
+    #[test]
+    fn a_command_follows_the_double_dash() {
+        let cli = Cli::try_parse_from(["blip", "--warmup", "1s", "http://a/", "--", "cf", "push", "-f", "x"]).unwrap();
+        assert_eq!(cli.urls, ["http://a/"]);
+        assert_eq!(cli.command, ["cf", "push", "-f", "x"]);
+        assert_eq!(cli.deploy.warmup, Some(Duration::from_secs(1)));
     }
 }

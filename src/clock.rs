@@ -11,10 +11,7 @@ pub struct RunClock {
 
 impl RunClock {
     pub fn now() -> RunClock {
-        RunClock {
-            start: Instant::now(),
-            started_at: SystemTime::now(),
-        }
+        RunClock { start: Instant::now(), started_at: SystemTime::now() }
     }
 
     /// Time from the start of the run to `instant` (zero for instants before it).

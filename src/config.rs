@@ -8,13 +8,17 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::cli::{OutputArgs, ProbeArgs, UiChoice};
+use crate::cli::{DeployArgs, OutputArgs, ProbeArgs, UiChoice};
 use crate::status_set::StatusSet;
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;
 /// Deadline of one probe when `--timeout` is not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Probing before a wrapped command starts, when `--warmup` is not given.
+pub const DEFAULT_WARMUP: Duration = Duration::from_secs(2);
+/// Probing after a wrapped command exits, when `--cooldown` is not given.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// A configuration error: the message names the flag.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,16 @@ pub struct Config {
     pub expect: Expect,
     pub min_failures: u32,
     pub output: Output,
+    /// The deploy command to wrap, if any.
+    pub wrap: Option<Wrap>,
+}
+
+/// A wrapped COMMAND and the probing around it.
+#[derive(Clone, Debug)]
+pub struct Wrap {
+    pub argv: Vec<String>,
+    pub warmup: Duration,
+    pub cooldown: Duration,
 }
 
 /// What every probe sends.
@@ -78,8 +92,15 @@ pub enum UiMode {
 }
 
 impl Config {
-    /// Validates probe flags against a list of URLs (from the command line, or the demo's own).
-    pub fn new(urls: &[String], probe: &ProbeArgs, output: &OutputArgs) -> Result<Config, ConfigError> {
+    /// Validates the flags against a list of URLs (from the command line, or the demo's own) and
+    /// an optional COMMAND to wrap.
+    pub fn new(
+        urls: &[String],
+        probe: &ProbeArgs,
+        deploy: &DeployArgs,
+        command: &[String],
+        output: &OutputArgs,
+    ) -> Result<Config, ConfigError> {
         let urls = urls.iter().map(|u| parse_url(u)).collect::<Result<Vec<_>, _>>()?;
         let rate = probe.rate.unwrap_or(DEFAULT_RATE);
         let timeout = probe.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -100,6 +121,22 @@ impl Config {
         let method = reqwest::Method::from_bytes(probe.method.as_bytes())
             .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
         let headers = parse_headers(&probe.headers)?;
+        let wrap = match command {
+            [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
+            [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
+            [] => None,
+            [program, ..] if program.is_empty() => return Err(bad("the COMMAND after -- is empty")),
+            _ if probe.duration.is_some() => {
+                return Err(bad(
+                    "--duration does not apply with a COMMAND: the run lasts --warmup, the command, then --cooldown",
+                ));
+            }
+            argv => Some(Wrap {
+                argv: argv.to_vec(),
+                warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
+                cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
+            }),
+        };
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
         }
@@ -116,13 +153,10 @@ impl Config {
                 insecure: probe.insecure,
                 fresh_connections: probe.fresh_connections,
             },
-            expect: Expect {
-                status: probe.expect_status.clone(),
-                body: probe.expect_body.clone(),
-                slow: probe.slow,
-            },
+            expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,
             output: Output::new(output)?,
+            wrap,
         })
     }
 }
@@ -156,9 +190,7 @@ fn parse_url(text: &str) -> Result<Url, ConfigError> {
     match url.scheme() {
         "http" | "https" => {}
         other => {
-            return Err(bad(format!(
-                "`{text}` has scheme `{other}`; blip probes http:// and https:// URLs"
-            )));
+            return Err(bad(format!("`{text}` has scheme `{other}`; blip probes http:// and https:// URLs")));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -187,7 +219,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
         let cli = Cli::try_parse_from(std::iter::once("blip").chain(args.iter().copied())).unwrap();
-        Config::new(&cli.urls, &cli.probe, &cli.output)
+        Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.command, &cli.output)
     }
 
     #[test]
@@ -222,6 +254,8 @@ mod tests {
             (&["-H", "nocolon", "http://a/"], "--header"),
             (&["-X", "GE T", "http://a/"], "--method"),
             (&["--json", "", "http://a/"], "--json"),
+            (&["--warmup", "1s", "http://a/"], "--warmup"),
+            (&["-d", "1s", "http://a/", "--", "true"], "--duration"),
         ];
         for (args, needle) in cases {
             let err = config(args).unwrap_err().to_string();
@@ -231,17 +265,17 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_command_gets_default_warmup_and_cooldown() {
+        let c = config(&["http://a/", "--", "cf", "push", "notes"]).unwrap();
+        let wrap = c.wrap.unwrap();
+        assert_eq!(wrap.argv, ["cf", "push", "notes"]);
+        assert_eq!((wrap.warmup, wrap.cooldown), (DEFAULT_WARMUP, DEFAULT_COOLDOWN));
+        assert!(config(&["http://a/"]).unwrap().wrap.is_none());
+    }
+
+    #[test]
     fn headers_keep_repeats() {
-        let c = config(&[
-            "-H",
-            "X-A: 1",
-            "-H",
-            "X-A: 2",
-            "-H",
-            "Authorization: Bearer t",
-            "http://a/",
-        ])
-        .unwrap();
+        let c = config(&["-H", "X-A: 1", "-H", "X-A: 2", "-H", "Authorization: Bearer t", "http://a/"]).unwrap();
         assert_eq!(c.request.headers.get_all("x-a").iter().count(), 2);
         assert_eq!(c.request.headers["authorization"], "Bearer t");
     }

@@ -58,11 +58,7 @@ impl Window {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transition {
     /// A window opened at `start`; `first_error` describes its first failed probe.
-    Down {
-        start: Duration,
-        cause: Cause,
-        first_error: String,
-    },
+    Down { start: Duration, cause: Cause, first_error: String },
     /// A window closed.
     Up(Window),
 }
@@ -201,20 +197,12 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn ok(seq: u64) -> Verdict {
-        Verdict {
-            seq,
-            due: MS * 10 * seq as u32,
-            failure: None,
-        }
+        Verdict { seq, due: MS * 10 * seq as u32, failure: None }
     }
 
     fn fail(seq: u64, cause: Cause) -> Verdict {
         let text = format!("{cause} at {seq}");
-        Verdict {
-            seq,
-            due: MS * 10 * seq as u32,
-            failure: Some(Failure { cause, text }),
-        }
+        Verdict { seq, due: MS * 10 * seq as u32, failure: Some(Failure { cause, text }) }
     }
 
     const NOT_FOUND: Cause = Cause::Status(404);
@@ -227,26 +215,9 @@ mod tests {
     #[test]
     fn window_spans_first_failure_to_next_success() {
         let mut d = OutageDetector::new(1);
-        let t = feed(
-            &mut d,
-            vec![
-                ok(0),
-                fail(1, NOT_FOUND),
-                fail(2, NOT_FOUND),
-                fail(3, REFUSED),
-                ok(4),
-                ok(5),
-            ],
-        );
+        let t = feed(&mut d, vec![ok(0), fail(1, NOT_FOUND), fail(2, NOT_FOUND), fail(3, REFUSED), ok(4), ok(5)]);
         assert_eq!(t.len(), 2);
-        assert_eq!(
-            t[0],
-            Transition::Down {
-                start: MS * 10,
-                cause: NOT_FOUND,
-                first_error: "404 at 1".into()
-            }
-        );
+        assert_eq!(t[0], Transition::Down { start: MS * 10, cause: NOT_FOUND, first_error: "404 at 1".into() });
         let Transition::Up(w) = &t[1] else { panic!("{t:?}") };
         assert_eq!((w.start, w.end, w.duration()), (MS * 10, MS * 40, MS * 30));
         assert_eq!(w.failed_probes, 3);
@@ -258,14 +229,7 @@ mod tests {
 
     #[test]
     fn out_of_order_completions_give_the_same_windows() {
-        let in_order = vec![
-            ok(0),
-            fail(1, NOT_FOUND),
-            fail(2, NOT_FOUND),
-            ok(3),
-            fail(4, REFUSED),
-            ok(5),
-        ];
+        let in_order = vec![ok(0), fail(1, NOT_FOUND), fail(2, NOT_FOUND), ok(3), fail(4, REFUSED), ok(5)];
         let mut shuffled = in_order.clone();
         shuffled.swap(0, 5);
         shuffled.swap(1, 3);
@@ -294,20 +258,10 @@ mod tests {
         let mut d = OutageDetector::new(3);
         let t = feed(&mut d, vec![ok(0), fail(1, NOT_FOUND), fail(2, NOT_FOUND), ok(3)]);
         assert!(t.is_empty(), "{t:?}");
-        let t = feed(
-            &mut d,
-            vec![fail(4, REFUSED), fail(5, NOT_FOUND), fail(6, NOT_FOUND), ok(7)],
-        );
+        let t = feed(&mut d, vec![fail(4, REFUSED), fail(5, NOT_FOUND), fail(6, NOT_FOUND), ok(7)]);
         assert_eq!(t.len(), 2);
         // The window opens at the first failure of the streak, not at the third.
-        assert_eq!(
-            t[0],
-            Transition::Down {
-                start: MS * 40,
-                cause: REFUSED,
-                first_error: "refused at 4".into()
-            }
-        );
+        assert_eq!(t[0], Transition::Down { start: MS * 40, cause: REFUSED, first_error: "refused at 4".into() });
         let Transition::Up(w) = &t[1] else { panic!() };
         assert_eq!((w.start, w.end, w.failed_probes), (MS * 40, MS * 70, 3));
     }
@@ -318,9 +272,7 @@ mod tests {
         feed(&mut d, vec![ok(0), fail(1, REFUSED), fail(2, REFUSED)]);
         assert!(d.current().is_some());
         let t = d.finish(MS * 35);
-        let [Transition::Up(w)] = t.as_slice() else {
-            panic!("{t:?}")
-        };
+        let [Transition::Up(w)] = t.as_slice() else { panic!("{t:?}") };
         assert!(w.open);
         assert_eq!((w.start, w.end), (MS * 10, MS * 35));
         assert_eq!(d.downtime(), MS * 25);
@@ -340,10 +292,7 @@ mod tests {
         d.observe(ok(0));
         d.observe(fail(2, REFUSED));
         let t = d.finish(MS * 30);
-        assert!(
-            matches!(t.as_slice(), [Transition::Down { .. }, Transition::Up(w)] if w.open),
-            "{t:?}"
-        );
+        assert!(matches!(t.as_slice(), [Transition::Down { .. }, Transition::Up(w)] if w.open), "{t:?}");
         assert_eq!(d.window_count(), 1);
     }
 

@@ -67,27 +67,11 @@ impl Prober {
             },
             Ok(Err(err)) => {
                 let (kind, text) = classify(&err);
-                Outcome::Error {
-                    kind,
-                    status: None,
-                    text,
-                }
+                Outcome::Error { kind, status: None, text }
             }
-            Ok(Ok(answer)) => judge(
-                &self.expect,
-                answer.status,
-                &answer.head,
-                done.saturating_duration_since(due),
-            ),
+            Ok(Ok(answer)) => judge(&self.expect, answer.status, &answer.head, done.saturating_duration_since(due)),
         };
-        Sample {
-            target,
-            seq,
-            due,
-            sent,
-            done,
-            outcome,
-        }
+        Sample { target, seq, due, sent, done, outcome }
     }
 
     async fn exchange(&self) -> Result<Answer, reqwest::Error> {
@@ -125,10 +109,7 @@ fn build_client(config: &Config) -> anyhow::Result<Client> {
 pub fn judge(expect: &Expect, status: reqwest::StatusCode, head: &[u8], latency: Duration) -> Outcome {
     let code = status.as_u16();
     if !expect.status.contains(code) {
-        return Outcome::BadStatus {
-            status: code,
-            text: status_text(status, head),
-        };
+        return Outcome::BadStatus { status: code, text: status_text(status, head) };
     }
     if let Some(needle) = &expect.body
         && !contains(head, needle.as_bytes())
@@ -199,11 +180,7 @@ pub fn classify(err: &reqwest::Error) -> (ErrorKind, String) {
         }
         source = e.source();
     }
-    let text = if chain.is_empty() {
-        err.to_string()
-    } else {
-        chain.join(": ")
-    };
+    let text = if chain.is_empty() { err.to_string() } else { chain.join(": ") };
     (kind_of(err), text)
 }
 
@@ -220,11 +197,7 @@ fn kind_of(err: &reqwest::Error) -> ErrorKind {
         source = e.source();
     }
     if err.is_timeout() {
-        return if connect {
-            ErrorKind::ConnectTimeout
-        } else {
-            ErrorKind::Timeout
-        };
+        return if connect { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
     }
     ErrorKind::Other
 }
@@ -262,11 +235,7 @@ mod tests {
     use reqwest::StatusCode;
 
     fn expect(status: &str, body: Option<&str>, slow: Option<u64>) -> Expect {
-        Expect {
-            status: status.parse().unwrap(),
-            body: body.map(String::from),
-            slow: slow.map(Duration::from_millis),
-        }
+        Expect { status: status.parse().unwrap(), body: body.map(String::from), slow: slow.map(Duration::from_millis) }
     }
 
     #[test]
@@ -280,19 +249,11 @@ mod tests {
         assert_eq!(text, "404 Not Found: nope");
         assert!(matches!(
             judge(&e, StatusCode::OK, b"[]", fast),
-            Outcome::Error {
-                kind: ErrorKind::BodyMismatch,
-                status: Some(200),
-                ..
-            }
+            Outcome::Error { kind: ErrorKind::BodyMismatch, status: Some(200), .. }
         ));
         assert!(matches!(
             judge(&e, StatusCode::OK, b"notes", Duration::from_millis(150)),
-            Outcome::Error {
-                kind: ErrorKind::Slow,
-                status: Some(200),
-                ..
-            }
+            Outcome::Error { kind: ErrorKind::Slow, status: Some(200), .. }
         ));
     }
 
@@ -303,14 +264,8 @@ mod tests {
             status_text(StatusCode::NOT_FOUND, cf),
             "404 Not Found: Requested route ('notes.demo') does not exist."
         );
-        assert_eq!(
-            status_text(StatusCode::BAD_GATEWAY, b"<html><body>bad</body></html>"),
-            "502 Bad Gateway"
-        );
-        assert_eq!(
-            status_text(StatusCode::SERVICE_UNAVAILABLE, b""),
-            "503 Service Unavailable"
-        );
+        assert_eq!(status_text(StatusCode::BAD_GATEWAY, b"<html><body>bad</body></html>"), "502 Bad Gateway");
+        assert_eq!(status_text(StatusCode::SERVICE_UNAVAILABLE, b""), "503 Service Unavailable");
         assert_eq!(
             status_text(StatusCode::SERVICE_UNAVAILABLE, b"\n  draining\n"),
             "503 Service Unavailable: draining"

@@ -12,7 +12,11 @@ use hdrhistogram::Histogram;
 
 use crate::clock::{RunClock, millis, rfc3339_ms};
 use crate::outage::{Failure, OutageDetector, Transition, Verdict, Window};
-use crate::report::{Latency, OutageReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint};
+use crate::phase::{Phase, PhaseClock, split};
+use crate::report::{
+    DeployTiming, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION, SendLag, TargetReport,
+    TimelinePoint,
+};
 use crate::sample::{Cause, ErrorKind, Outcome, Sample};
 use crate::timeline::Timeline;
 
@@ -29,7 +33,17 @@ pub struct Event {
 pub struct Recorder {
     clock: RunClock,
     rate: f64,
+    phases: PhaseClock,
     targets: Vec<TargetRecorder>,
+}
+
+/// Counts of one URL in one phase of a wrapped deploy.
+struct PhaseStats {
+    probes: u64,
+    ok: u64,
+    failed: u64,
+    latency: Histogram<u64>,
+    downtime: Duration,
 }
 
 struct TargetRecorder {
@@ -43,6 +57,13 @@ struct TargetRecorder {
     error_counts: [u64; ErrorKind::ALL.len()],
     timeline: Timeline,
     detector: OutageDetector,
+    /// Per phase, in [`Phase::ALL`] order; empty when no command is wrapped.
+    by_phase: Vec<PhaseStats>,
+    /// Due times of the first and last failed probes after the deploy began.
+    first_deploy_failure: Option<Duration>,
+    last_deploy_failure: Option<Duration>,
+    /// End of the last window that closed with a success.
+    last_recovery: Option<Duration>,
 }
 
 /// What a UI shows of one URL while the run goes on.
@@ -65,7 +86,17 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Recorder {
-    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock) -> Recorder {
+    /// A recorder for `urls`; with `phased`, it also keeps figures per phase of a wrapped deploy.
+    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock, phased: bool) -> Recorder {
+        let by_phase = || {
+            if !phased {
+                return Vec::new();
+            }
+            Phase::ALL
+                .iter()
+                .map(|_| PhaseStats { probes: 0, ok: 0, failed: 0, latency: histogram(), downtime: Duration::ZERO })
+                .collect()
+        };
         let targets = urls
             .iter()
             .map(|url| TargetRecorder {
@@ -79,9 +110,24 @@ impl Recorder {
                 error_counts: [0; ErrorKind::ALL.len()],
                 timeline: Timeline::default(),
                 detector: OutageDetector::new(min_failures),
+                by_phase: by_phase(),
+                first_deploy_failure: None,
+                last_deploy_failure: None,
+                last_recovery: None,
             })
             .collect();
-        Recorder { clock, rate, targets }
+        Recorder { clock, rate, phases: PhaseClock::default(), targets }
+    }
+
+    /// Marks the start of a phase. Call it when the phase begins: samples due after `at` are
+    /// still to come, so each lands in the phase its due time falls in.
+    pub fn begin_phase(&mut self, phase: Phase, at: Instant) {
+        self.phases.begin(phase, self.clock.offset(at));
+    }
+
+    /// Failed and total probes of each URL in `phase` so far.
+    pub fn phase_failures(&self, phase: Phase) -> Vec<(u64, u64)> {
+        self.targets.iter().map(|t| t.by_phase.get(phase.index()).map_or((0, 0), |s| (s.failed, s.probes))).collect()
     }
 
     /// Takes one sample and returns the state changes it completes.
@@ -90,6 +136,20 @@ impl Recorder {
             return Vec::new();
         };
         let due = self.clock.offset(sample.due);
+        let phase = self.phases.phase_at(due);
+        if let Some(stats) = phase.and_then(|p| t.by_phase.get_mut(p.index())) {
+            stats.probes += 1;
+            if let Outcome::Ok { .. } = sample.outcome {
+                stats.ok += 1;
+                stats.latency.saturating_record(micros(sample.latency()));
+            } else {
+                stats.failed += 1;
+            }
+        }
+        if !sample.outcome.is_ok() && matches!(phase, Some(Phase::Deploy | Phase::Cooldown)) {
+            t.first_deploy_failure = Some(t.first_deploy_failure.map_or(due, |d| d.min(due)));
+            t.last_deploy_failure = Some(t.last_deploy_failure.map_or(due, |d| d.max(due)));
+        }
         t.probes += 1;
         match &sample.outcome {
             Outcome::Ok { status } => {
@@ -109,30 +169,18 @@ impl Recorder {
                 }
             }
         }
-        if !matches!(
-            sample.outcome,
-            Outcome::Error {
-                kind: ErrorKind::Skipped,
-                ..
-            }
-        ) {
+        if !matches!(sample.outcome, Outcome::Error { kind: ErrorKind::Skipped, .. }) {
             t.send_lag.saturating_record(micros(sample.send_lag()));
         }
         t.timeline.record(due, sample.outcome.is_ok());
-        let failure = sample.outcome.cause().map(|cause| Failure {
-            cause,
-            text: sample.outcome.describe(),
-        });
-        let transitions = t.detector.observe(Verdict {
-            seq: sample.seq,
-            due,
-            failure,
-        });
+        let failure = sample.outcome.cause().map(|cause| Failure { cause, text: sample.outcome.describe() });
+        let transitions = t.detector.observe(Verdict { seq: sample.seq, due, failure });
         let target = sample.target;
-        transitions
-            .into_iter()
-            .map(|transition| Event { target, transition })
-            .collect()
+        let spans = self.phases.spans(Duration::MAX);
+        for transition in &transitions {
+            t.closed(transition, &spans);
+        }
+        transitions.into_iter().map(|transition| Event { target, transition }).collect()
     }
 
     pub fn snapshot(&self) -> Vec<TargetSnapshot> {
@@ -152,16 +200,18 @@ impl Recorder {
     /// open, closed at `end`, and the report.
     pub fn finish(mut self, end: Instant) -> (Vec<Event>, Report) {
         let end = self.clock.offset(end);
+        let spans = self.phases.spans(end);
         let mut events = Vec::new();
         for (target, t) in self.targets.iter_mut().enumerate() {
-            events.extend(
-                t.detector
-                    .finish(end)
-                    .into_iter()
-                    .map(|transition| Event { target, transition }),
-            );
+            for transition in t.detector.finish(end) {
+                t.closed(&transition, &spans);
+                events.push(Event { target, transition });
+            }
         }
-        let targets: Vec<TargetReport> = self.targets.iter().map(|t| t.report(&self.clock, end)).collect();
+        let targets: Vec<TargetReport> =
+            self.targets.iter().map(|t| t.report(&self.clock, &self.phases, end)).collect();
+        let mut warnings = send_lag_warnings(&targets, self.rate);
+        warnings.extend(warmup_warnings(&targets));
         let report = Report {
             schema_version: SCHEMA_VERSION,
             blip_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -169,7 +219,8 @@ impl Recorder {
             duration_ms: millis(end),
             rate: self.rate,
             passed: true,
-            warnings: send_lag_warnings(&targets, self.rate),
+            warnings,
+            deploy: None,
             targets,
         };
         (events, report)
@@ -192,24 +243,95 @@ fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
         .collect()
 }
 
+/// Downtime before the deploy started is not the deploy's doing; say so loudly.
+fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            let warmup = t.phases.as_ref()?.get(&Phase::Warmup)?;
+            (warmup.failed > 0).then(|| {
+                format!(
+                    "{} was already failing before the deploy started: {} of {} warmup probes failed; that downtime is not the deploy's",
+                    t.url, warmup.failed, warmup.probes
+                )
+            })
+        })
+        .collect()
+}
+
 impl TargetRecorder {
-    fn report(&self, clock: &RunClock, end: Duration) -> TargetReport {
-        let downtime = self.detector.downtime();
-        let availability = if end.is_zero() {
-            1.0
-        } else {
-            (1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0)
+    /// Books a closed window's downtime to the phases it spans, and notes the last recovery.
+    fn closed(&mut self, transition: &Transition, spans: &[(Phase, Duration, Duration)]) {
+        let Transition::Up(window) = transition else { return };
+        for (phase, overlap) in split(spans, window.start, window.end) {
+            if let Some(stats) = self.by_phase.get_mut(phase.index()) {
+                stats.downtime += overlap;
+            }
+        }
+        if !window.open {
+            self.last_recovery = Some(self.last_recovery.map_or(window.end, |r| r.max(window.end)));
+        }
+    }
+
+    fn phase_reports(&self, phases: &PhaseClock, end: Duration) -> Option<BTreeMap<Phase, PhaseReport>> {
+        if self.by_phase.is_empty() {
+            return None;
+        }
+        let reports = phases
+            .spans(end)
+            .into_iter()
+            .map(|(phase, start, stop)| {
+                let s = &self.by_phase[phase.index()];
+                let latency = (!s.latency.is_empty()).then(|| PhaseLatency {
+                    p50: us_to_ms(s.latency.value_at_quantile(0.5)),
+                    p99: us_to_ms(s.latency.value_at_quantile(0.99)),
+                    max: us_to_ms(s.latency.max()),
+                });
+                let report = PhaseReport {
+                    start_offset_ms: millis(start),
+                    end_offset_ms: millis(stop),
+                    probes: s.probes,
+                    ok: s.ok,
+                    failed: s.failed,
+                    downtime_ms: millis(s.downtime),
+                    latency_ms: latency,
+                };
+                (phase, report)
+            })
+            .collect();
+        Some(reports)
+    }
+
+    fn deploy_timing(&self, phases: &PhaseClock) -> Option<DeployTiming> {
+        if self.by_phase.is_empty() {
+            return None;
+        }
+        let Some(deploy_start) = phases.start_of(Phase::Deploy) else {
+            return Some(DeployTiming::default());
         };
+        let since = |at: Duration| millis(at.saturating_sub(deploy_start));
+        let recovered = match (self.last_deploy_failure, self.last_recovery) {
+            (Some(last), Some(recovery)) if recovery > last && self.detector.current().is_none() => Some(recovery),
+            _ => None,
+        };
+        Some(DeployTiming {
+            first_failure_ms: self.first_deploy_failure.map(since),
+            last_failure_ms: self.last_deploy_failure.map(since),
+            recovered_ms: recovered.map(since),
+            recovery_ms: recovered.zip(self.last_deploy_failure).map(|(r, l)| millis(r - l)),
+        })
+    }
+
+    fn report(&self, clock: &RunClock, phases: &PhaseClock, end: Duration) -> TargetReport {
+        let downtime = self.detector.downtime();
+        let availability =
+            if end.is_zero() { 1.0 } else { (1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0) };
         TargetReport {
             url: self.url.clone(),
             probes: self.probes,
             ok: self.ok,
             failed: self.failed,
-            status_counts: self
-                .status_counts
-                .iter()
-                .map(|(code, n)| (code.to_string(), *n))
-                .collect(),
+            status_counts: self.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
             error_counts: ErrorKind::ALL
                 .iter()
                 .filter(|k| self.error_counts[k.index()] > 0)
@@ -228,18 +350,16 @@ impl TargetRecorder {
                 .detector
                 .windows()
                 .iter()
-                .map(|w| outage_report(clock, w))
+                .map(|w| outage_report(clock, w, phases.phase_at(w.start)))
                 .collect(),
             timeline_width_s: self.timeline.width_s(),
             timeline: self
                 .timeline
                 .slices()
-                .map(|(offset_s, s)| TimelinePoint {
-                    offset_s,
-                    ok: s.ok,
-                    failed: s.failed,
-                })
+                .map(|(offset_s, s)| TimelinePoint { offset_s, ok: s.ok, failed: s.failed })
                 .collect(),
+            phases: self.phase_reports(phases, end),
+            deploy_timing: self.deploy_timing(phases),
         }
     }
 }
@@ -260,8 +380,8 @@ fn latency(h: &Histogram<u64>) -> Latency {
     }
 }
 
-/// The report's view of a window; shared with the live UIs so both name causes alike.
-pub fn outage_report(clock: &RunClock, w: &Window) -> OutageReport {
+/// The report's view of a window, which started in `phase` of a wrapped deploy.
+pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> OutageReport {
     OutageReport {
         start: rfc3339_ms(clock.wall(w.start)),
         end: rfc3339_ms(clock.wall(w.end)),
@@ -272,6 +392,7 @@ pub fn outage_report(clock: &RunClock, w: &Window) -> OutageReport {
         causes: causes(&w.causes),
         first_error: w.first_error.clone(),
         open: w.open,
+        phase,
     }
 }
 
@@ -282,6 +403,7 @@ fn causes(causes: &BTreeMap<Cause, u64>) -> BTreeMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phase::Phase;
 
     fn sample(clock: &RunClock, seq: u64, interval_ms: u64, outcome: Outcome) -> Sample {
         let due = clock.start + Duration::from_millis(seq * interval_ms);
@@ -298,25 +420,14 @@ mod tests {
     #[test]
     fn counts_latency_and_windows() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock);
-        let not_found = || Outcome::BadStatus {
-            status: 404,
-            text: "404 Not Found".into(),
-        };
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, false);
+        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into() };
         let mut events = Vec::new();
         for seq in 0..100 {
-            let outcome = if (40..60).contains(&seq) {
-                not_found()
-            } else {
-                Outcome::Ok { status: 200 }
-            };
+            let outcome = if (40..60).contains(&seq) { not_found() } else { Outcome::Ok { status: 200 } };
             events.extend(r.record(&sample(&clock, seq, 10, outcome)));
         }
-        let timeout = Outcome::Error {
-            kind: ErrorKind::Timeout,
-            status: None,
-            text: "no answer".into(),
-        };
+        let timeout = Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() };
         events.extend(r.record(&sample(&clock, 100, 10, timeout)));
         let (last, report) = r.finish(clock.start + Duration::from_millis(1010));
         events.extend(last);
@@ -324,10 +435,7 @@ mod tests {
 
         let t = &report.targets[0];
         assert_eq!((t.probes, t.ok, t.failed), (101, 80, 21));
-        assert_eq!(
-            t.status_counts,
-            BTreeMap::from([("200".into(), 80), ("404".into(), 20)])
-        );
+        assert_eq!(t.status_counts, BTreeMap::from([("200".into(), 80), ("404".into(), 20)]));
         assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
         let latency = t.latency_ms.unwrap();
         assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
@@ -348,12 +456,8 @@ mod tests {
     #[test]
     fn skipped_slots_are_failures_without_send_lag() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock);
-        let skipped = Outcome::Error {
-            kind: ErrorKind::Skipped,
-            status: None,
-            text: String::new(),
-        };
+        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock, false);
+        let skipped = Outcome::Error { kind: ErrorKind::Skipped, status: None, text: String::new() };
         r.record(&sample(&clock, 0, 100, skipped));
         let (_, report) = r.finish(clock.start + Duration::from_millis(100));
         let t = &report.targets[0];
@@ -366,11 +470,49 @@ mod tests {
     #[test]
     fn late_sends_are_reported() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock);
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, false);
         let mut s = sample(&clock, 0, 10, Outcome::Ok { status: 200 });
         s.sent = s.due + Duration::from_millis(30);
         r.record(&s);
         let (_, report) = r.finish(clock.start + Duration::from_millis(10));
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn phases_split_counts_and_downtime() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, true);
+        r.begin_phase(Phase::Warmup, clock.start);
+        let record = |r: &mut Recorder, range: std::ops::Range<u64>, ok: bool| {
+            for seq in range {
+                let outcome = if ok {
+                    Outcome::Ok { status: 200 }
+                } else {
+                    Outcome::BadStatus { status: 404, text: "404".into() }
+                };
+                r.record(&sample(&clock, seq, 10, outcome));
+            }
+        };
+        record(&mut r, 0..100, true);
+        r.begin_phase(Phase::Deploy, clock.start + Duration::from_millis(1000));
+        record(&mut r, 100..150, true);
+        record(&mut r, 150..180, false);
+        r.begin_phase(Phase::Cooldown, clock.start + Duration::from_millis(1700));
+        record(&mut r, 180..190, false);
+        record(&mut r, 190..200, true);
+        let (_, report) = r.finish(clock.start + Duration::from_millis(2000));
+        let t = &report.targets[0];
+        let phases = t.phases.as_ref().unwrap();
+        let (w, d, c) = (&phases[&Phase::Warmup], &phases[&Phase::Deploy], &phases[&Phase::Cooldown]);
+        assert_eq!((w.probes, w.failed, d.probes, d.failed, c.probes, c.failed), (100, 0, 80, 30, 20, 10));
+        // One window from 1500 ms to 1900 ms: 200 ms in deploy, 200 ms in cooldown.
+        assert_eq!((d.downtime_ms, c.downtime_ms), (200.0, 200.0));
+        assert_eq!(t.outages[0].phase, Some(Phase::Deploy));
+        let timing = t.deploy_timing.unwrap();
+        assert_eq!(timing.first_failure_ms, Some(500.0));
+        assert_eq!(timing.last_failure_ms, Some(890.0));
+        assert_eq!(timing.recovered_ms, Some(900.0));
+        assert_eq!(timing.recovery_ms, Some(10.0));
+        assert!(report.warnings.is_empty());
     }
 }

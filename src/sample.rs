@@ -86,11 +86,7 @@ pub enum Outcome {
     BadStatus { status: u16, text: String },
     /// No acceptable answer, for this reason; `status` is set when an answer came but failed
     /// another check (`body_mismatch`, `slow`).
-    Error {
-        kind: ErrorKind,
-        status: Option<u16>,
-        text: String,
-    },
+    Error { kind: ErrorKind, status: Option<u16>, text: String },
 }
 
 impl Outcome {

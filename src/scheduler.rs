@@ -100,20 +100,11 @@ mod tests {
 
     #[test]
     fn due_times_do_not_drift() {
-        let s = Schedule {
-            start: Instant::now(),
-            rate: 3.0,
-        };
+        let s = Schedule { start: Instant::now(), rate: 3.0 };
         assert_eq!(s.due(0), s.start);
         let d = s.due(3_000_000) - s.start;
-        assert!(
-            d.abs_diff(Duration::from_secs(1_000_000)) < Duration::from_micros(1),
-            "{d:?}"
-        );
-        let slow = Schedule {
-            start: s.start,
-            rate: 0.2,
-        };
+        assert!(d.abs_diff(Duration::from_secs(1_000_000)) < Duration::from_micros(1), "{d:?}");
+        let slow = Schedule { start: s.start, rate: 0.2 };
         assert_eq!(slow.due(1) - s.start, Duration::from_secs(5));
     }
 }

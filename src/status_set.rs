@@ -37,14 +37,8 @@ impl FromStr for StatusSet {
     type Err = StatusSetError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fail = |reason: String| StatusSetError {
-            input: input.to_string(),
-            reason,
-        };
-        let mut set = StatusSet {
-            bits: [0; 16],
-            text: String::new(),
-        };
+        let fail = |reason: String| StatusSetError { input: input.to_string(), reason };
+        let mut set = StatusSet { bits: [0; 16], text: String::new() };
         let mut parts = Vec::new();
         for part in input.split(',') {
             let part = part.trim().to_ascii_lowercase();

@@ -22,10 +22,7 @@ pub struct Timeline {
 
 impl Default for Timeline {
     fn default() -> Self {
-        Timeline {
-            width_s: 1,
-            slices: Vec::new(),
-        }
+        Timeline { width_s: 1, slices: Vec::new() }
     }
 }
 
@@ -53,10 +50,7 @@ impl Timeline {
             .slices
             .chunks(2)
             .map(|pair| {
-                pair.iter().fold(Slice::default(), |a, s| Slice {
-                    ok: a.ok + s.ok,
-                    failed: a.failed + s.failed,
-                })
+                pair.iter().fold(Slice::default(), |a, s| Slice { ok: a.ok + s.ok, failed: a.failed + s.failed })
             })
             .collect();
         self.width_s *= 2;
@@ -69,10 +63,7 @@ impl Timeline {
 
     /// `(offset in seconds, counts)` for every slice from the start of the run.
     pub fn slices(&self) -> impl Iterator<Item = (u64, Slice)> + '_ {
-        self.slices
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i as u64 * self.width_s, *s))
+        self.slices.iter().enumerate().map(|(i, s)| (i as u64 * self.width_s, *s))
     }
 }
 
@@ -89,11 +80,7 @@ mod tests {
         let slices: Vec<_> = t.slices().collect();
         assert_eq!(
             slices,
-            vec![
-                (0, Slice { ok: 1, failed: 1 }),
-                (1, Slice::default()),
-                (2, Slice { ok: 1, failed: 0 })
-            ]
+            vec![(0, Slice { ok: 1, failed: 1 }), (1, Slice::default()), (2, Slice { ok: 1, failed: 0 })]
         );
     }
 

@@ -1,18 +1,21 @@
-//! The demo's notes app, behind a router that answers like Cloud Foundry's gorouter: while the
-//! app's route is unmapped, every request gets `404 Not Found: Requested route ('notes.demo')
-//! does not exist.`, which is what users see during a `cf push` without blue-green.
+//! The demo's notes app: two instances behind a router that answers like Cloud Foundry's
+//! gorouter. A request on the app's route goes to one of the instances mapped to it, in turn;
+//! with none mapped the router answers `404 Not Found: Requested route ('notes.demo') does not
+//! exist.`, and a mapped instance that is not running gives `502 Bad Gateway`.
+//!
+//! A second listener, the admin one, maps, unmaps, starts and stops instances; the simulated
+//! deploy drives it from a child process, exactly as a real deploy tool drives a platform.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
@@ -20,69 +23,124 @@ use tokio::net::TcpListener;
 pub const ROUTE: &str = "notes.demo";
 /// The path blip probes.
 pub const PATH: &str = "/api/notes";
+/// The instance serving when the demo starts, and the one a deploy brings up.
+pub const BLUE: &str = "notes-blue";
+pub const GREEN: &str = "notes-green";
 
-/// A running demo app on a loopback port of its own.
+#[derive(Debug)]
+struct Instance {
+    name: &'static str,
+    running: bool,
+    mapped: bool,
+}
+
+#[derive(Debug)]
+struct Platform {
+    instances: Mutex<Vec<Instance>>,
+    turn: AtomicUsize,
+}
+
+/// A running demo platform on two loopback ports of its own.
 pub struct DemoApp {
-    addr: SocketAddr,
-    mapped: Arc<AtomicBool>,
+    router: SocketAddr,
+    admin: SocketAddr,
 }
 
 impl DemoApp {
-    /// Binds 127.0.0.1 on a free port and serves until the runtime ends.
+    /// Binds 127.0.0.1 on two free ports and serves until the runtime ends.
     pub async fn start() -> std::io::Result<DemoApp> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let mapped = Arc::new(AtomicBool::new(true));
-        tokio::spawn(serve(listener, mapped.clone()));
-        Ok(DemoApp { addr, mapped })
+        let platform = Arc::new(Platform {
+            instances: Mutex::new(vec![
+                Instance { name: BLUE, running: true, mapped: true },
+                Instance { name: GREEN, running: false, mapped: false },
+            ]),
+            turn: AtomicUsize::new(0),
+        });
+        let router = TcpListener::bind("127.0.0.1:0").await?;
+        let admin = TcpListener::bind("127.0.0.1:0").await?;
+        let app = DemoApp { router: router.local_addr()?, admin: admin.local_addr()? };
+        tokio::spawn(serve(router, platform.clone(), route));
+        tokio::spawn(serve(admin, platform, administer));
+        Ok(app)
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}{PATH}", self.addr)
+        format!("http://{}{PATH}", self.router)
     }
 
-    /// Maps or unmaps the app's route.
-    pub fn set_mapped(&self, mapped: bool) {
-        self.mapped.store(mapped, Ordering::SeqCst);
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
     }
 }
 
-async fn serve(listener: TcpListener, mapped: Arc<AtomicBool>) {
+async fn serve(
+    listener: TcpListener,
+    platform: Arc<Platform>,
+    handle: fn(&Platform, &Uri) -> (StatusCode, String, Option<&'static str>),
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let mapped = mapped.clone();
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let platform = platform.clone();
         let service = service_fn(move |request| {
-            let mapped = mapped.load(Ordering::SeqCst);
-            async move { Ok::<_, Infallible>(answer(&request, mapped)) }
+            let (status, body, router_error) = handle(&platform, request.uri());
+            async move { Ok::<_, Infallible>(response(status, body, router_error)) }
         });
         tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
     }
 }
 
-fn answer(request: &Request<Incoming>, mapped: bool) -> Response<Full<Bytes>> {
-    let (status, body, router_error) = if !mapped {
+fn lock(platform: &Platform) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+    // A panic while holding the lock cannot leave the instance list half-changed: every change
+    // is a single field write.
+    platform.instances.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The router: what a client of the app sees.
+fn route(platform: &Platform, uri: &Uri) -> (StatusCode, String, Option<&'static str>) {
+    let instances = lock(platform);
+    let mapped: Vec<&Instance> = instances.iter().filter(|i| i.mapped).collect();
+    if mapped.is_empty() {
         let text = format!("404 Not Found: Requested route ('{ROUTE}') does not exist.\n");
-        (StatusCode::NOT_FOUND, text, Some("unknown_route"))
-    } else if request.uri().path() == PATH {
-        (StatusCode::OK, r#"[{"id":1,"text":"ship it"}]"#.to_string(), None)
-    } else {
-        (StatusCode::NOT_FOUND, "no such page\n".to_string(), None)
+        return (StatusCode::NOT_FOUND, text, Some("unknown_route"));
+    }
+    let instance = mapped[platform.turn.fetch_add(1, Ordering::Relaxed) % mapped.len()];
+    if !instance.running {
+        let text = "502 Bad Gateway: Registered endpoint failed to handle the request.\n".to_string();
+        return (StatusCode::BAD_GATEWAY, text, Some("endpoint_failure"));
+    }
+    if uri.path() != PATH {
+        return (StatusCode::NOT_FOUND, "no such page\n".to_string(), None);
+    }
+    (StatusCode::OK, format!(r#"[{{"id":1,"text":"ship it","instance":"{}"}}]"#, instance.name), None)
+}
+
+/// The admin listener: `/{map|unmap|start|stop}/{instance}`.
+fn administer(platform: &Platform, uri: &Uri) -> (StatusCode, String, Option<&'static str>) {
+    let mut parts = uri.path().trim_matches('/').split('/');
+    let (Some(verb), Some(name)) = (parts.next(), parts.next()) else {
+        return (StatusCode::NOT_FOUND, "use /{map|unmap|start|stop}/{instance}\n".into(), None);
     };
+    let mut instances = lock(platform);
+    let Some(instance) = instances.iter_mut().find(|i| i.name == name) else {
+        return (StatusCode::NOT_FOUND, format!("no instance {name}\n"), None);
+    };
+    match verb {
+        "map" => instance.mapped = true,
+        "unmap" => instance.mapped = false,
+        "start" => instance.running = true,
+        "stop" => instance.running = false,
+        _ => return (StatusCode::NOT_FOUND, format!("no action {verb}\n"), None),
+    }
+    (StatusCode::OK, "ok\n".into(), None)
+}
+
+fn response(status: StatusCode, body: String, router_error: Option<&'static str>) -> Response<Full<Bytes>> {
     let mut response = Response::builder().status(status);
     if let Some(error) = router_error {
         response = response.header("X-Cf-Routererror", error);
     }
     response
-        .header(
-            "Content-Type",
-            if status == StatusCode::OK {
-                "application/json"
-            } else {
-                "text/plain"
-            },
-        )
+        .header("Content-Type", if status == StatusCode::OK { "application/json" } else { "text/plain" })
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
 }

@@ -1,60 +1,128 @@
 //! `blip demo`: the whole story on an embedded app, with no setup.
 //!
-//! It starts the notes app on loopback inside the process, unmaps its route for 1.5 s midway
-//! through a 6 s run (as a `cf push` without blue-green does), probes it exactly as a real URL is
-//! probed, and prints the report.
+//! It starts the notes app (two instances behind a Cloud Foundry–like router) on loopback inside
+//! the process, and wraps a simulated deploy exactly as a real command is wrapped: blip runs
+//! itself as a child process (`blip demo-deploy`), which drives the platform the way `cf push`
+//! does. `--style restart` stops the old instance before starting the new one, so the route has
+//! no backend for 1.5 s (404s); `--style blue-green` starts the new instance, maps it beside the
+//! old one, then unmaps and stops the old one (no failure).
 
 mod app;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::DemoArgs;
-use crate::config::Config;
-use crate::run::{exit_code, monitor};
+use crate::cli::{DemoArgs, DemoDeployArgs, DemoStyle};
+use crate::config::{Config, Destination, UiMode};
+use crate::run::monitor;
 
 /// Probes per second of the demo unless `--rate` says otherwise: fine enough to time a 1.5 s
 /// outage to 20 ms.
 const DEMO_RATE: f64 = 50.0;
-const RUN: Duration = Duration::from_secs(6);
-const OUTAGE_AT: Duration = Duration::from_secs(2);
-const OUTAGE_FOR: Duration = Duration::from_millis(1500);
+const DEMO_WARMUP: Duration = Duration::from_secs(1);
+const DEMO_COOLDOWN: Duration = Duration::from_secs(2);
+/// How long a restart-style deploy leaves the route without a backend.
+pub const RESTART_GAP: Duration = Duration::from_millis(1500);
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.probe.duration.is_some() {
-        anyhow::bail!(
-            "blip demo runs its own {} scenario; leave out --duration",
-            humantime::format_duration(RUN)
-        );
+        anyhow::bail!("blip demo lasts as long as its simulated deploy; leave out --duration");
     }
-    let app = app::DemoApp::start()
-        .await
-        .context("cannot start the demo app on 127.0.0.1")?;
+    let app = app::DemoApp::start().await.context("cannot start the demo app on 127.0.0.1")?;
+    let exe = std::env::current_exe().context("cannot find blip's own executable to run the simulated deploy")?;
+    let style = match args.style {
+        DemoStyle::Restart => "restart",
+        DemoStyle::BlueGreen => "blue-green",
+    };
+    let command = vec![
+        exe.to_string_lossy().into_owned(),
+        "demo-deploy".to_string(),
+        "--style".to_string(),
+        style.to_string(),
+        "--admin".to_string(),
+        app.admin_url(),
+    ];
     let mut probe = args.probe.clone();
     probe.rate = probe.rate.or(Some(DEMO_RATE));
-    probe.duration = Some(RUN);
-    let config = Config::new(&[app.url()], &probe, &args.output)?;
-    if config.output.ui == crate::config::UiMode::Lines {
-        let intro = format!(
-            "blip demo: the notes app's route ('{}') will be unmapped {} into the run for {}, as in a `cf push` without blue-green.",
-            app::ROUTE,
-            humantime::format_duration(OUTAGE_AT),
-            humantime::format_duration(OUTAGE_FOR),
-        );
-        if config.output.json == Some(crate::config::Destination::Stdout) {
+    let mut deploy = args.deploy.clone();
+    deploy.warmup = deploy.warmup.or(Some(DEMO_WARMUP));
+    deploy.cooldown = deploy.cooldown.or(Some(DEMO_COOLDOWN));
+    let config = Config::new(&[app.url()], &probe, &deploy, &command, &args.output)?;
+    if config.output.ui == UiMode::Lines {
+        let intro = match args.style {
+            DemoStyle::Restart => format!(
+                "blip demo: a {style} deploy of the notes app (route '{}'): the old instance stops before the new one starts, as in a `cf push` without blue-green. Try --style blue-green.",
+                app::ROUTE
+            ),
+            DemoStyle::BlueGreen => format!(
+                "blip demo: a {style} deploy of the notes app (route '{}'): the new instance is mapped before the old one is unmapped.",
+                app::ROUTE
+            ),
+        };
+        if config.output.json == Some(Destination::Stdout) {
             eprintln!("{intro}");
         } else {
             println!("{intro}");
         }
     }
-    let scenario = async {
-        tokio::time::sleep(OUTAGE_AT).await;
-        app.set_mapped(false);
-        tokio::time::sleep(OUTAGE_FOR).await;
-        app.set_mapped(true);
+    Ok(monitor(&config, Some(&exe)).await?.exit_code())
+}
+
+/// The simulated deploy, run as blip's child: prints what a deploy tool prints and drives the
+/// demo platform's admin listener.
+pub async fn deploy(args: DemoDeployArgs) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::new();
+    let admin = |action: &'static str, instance: &'static str| {
+        let request = client.post(format!("{}/{action}/{instance}", args.admin));
+        async move {
+            let response = request.send().await.with_context(|| format!("cannot {action} {instance}"))?;
+            anyhow::ensure!(response.status().is_success(), "cannot {action} {instance}: {}", response.status());
+            Ok::<_, anyhow::Error>(())
+        }
     };
-    let (report, ()) = tokio::join!(monitor(&config), scenario);
-    Ok(exit_code(&report?))
+    let say = |line: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
+    match args.style {
+        DemoStyle::Restart => {
+            say("Pushing app notes to org demo / space demo as demo@example.com...");
+            pause(300).await;
+            say("Uploading app files... done");
+            say("Stopping app notes...");
+            admin("unmap", app::BLUE).await?;
+            // The gap is timed from the unmap, so it is RESTART_GAP whatever the steps between take.
+            let remap_at = tokio::time::Instant::now() + RESTART_GAP;
+            admin("stop", app::BLUE).await?;
+            say("Staging app and tracing logs...");
+            pause(800).await;
+            say("   Downloading binary_buildpack... done");
+            say("Starting app notes...");
+            admin("start", app::GREEN).await?;
+            tokio::time::sleep_until(remap_at).await;
+            admin("map", app::GREEN).await?;
+            say("     state     since                  cpu    memory");
+            say("#0   running   just now               0.0%   24M of 256M");
+        }
+        DemoStyle::BlueGreen => {
+            say("Pushing app notes-venerable beside notes...");
+            admin("start", app::GREEN).await?;
+            pause(600).await;
+            say("Mapping route notes.demo to the new instance...");
+            admin("map", app::GREEN).await?;
+            pause(400).await;
+            say("Unmapping route notes.demo from the old instance...");
+            admin("unmap", app::BLUE).await?;
+            pause(200).await;
+            say("Stopping the old instance...");
+            admin("stop", app::BLUE).await?;
+            say("Renaming notes-venerable to notes... done");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

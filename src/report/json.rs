@@ -15,9 +15,7 @@ pub fn write(report: &Report, destination: &Destination) -> anyhow::Result<()> {
     match destination {
         Destination::Stdout => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .context("cannot write the JSON report to stdout")
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the JSON report to stdout")
         }
         Destination::File(path) => {
             write_whole(path, text.as_bytes()).with_context(|| format!("cannot write --json {}", path.display()))
@@ -28,9 +26,7 @@ pub fn write(report: &Report, destination: &Destination) -> anyhow::Result<()> {
 /// Writes `bytes` to `path` through a temporary sibling and a rename, so readers never see half
 /// a file and a failed write leaves any earlier file in place.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("the path names no file"))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);
     temp_name.push(format!(".{}.tmp", std::process::id()));

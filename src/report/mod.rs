@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::phase::Phase;
+
 pub mod json;
 pub mod text;
 
@@ -25,7 +27,31 @@ pub struct Report {
     pub passed: bool,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
     pub warnings: Vec<String>,
+    /// The wrapped command; null when none was given.
+    pub deploy: Option<DeployReport>,
     pub targets: Vec<TargetReport>,
+}
+
+/// The wrapped COMMAND and how it went.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployReport {
+    pub command: Vec<String>,
+    pub warmup_ms: f64,
+    pub cooldown_ms: f64,
+    /// When the command started and ended, from the start of the run; null if it never started.
+    pub start_offset_ms: Option<f64>,
+    pub end_offset_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    /// Exit code, or null when a signal ended it or it never started.
+    pub exit_code: Option<i32>,
+    /// Name of the signal that ended it (`SIGTERM`).
+    pub signal: Option<String>,
+    /// Why it could not be started.
+    pub error: Option<String>,
+    /// Whether the command succeeded (exit code 0).
+    pub succeeded: bool,
+    /// The last lines of its output, stdout and stderr interleaved as they arrived.
+    pub output_tail: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -49,6 +75,43 @@ pub struct TargetReport {
     /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
     pub timeline_width_s: u64,
     pub timeline: Vec<TimelinePoint>,
+    /// Per phase of a wrapped deploy (only phases that began); null when no command is wrapped.
+    pub phases: Option<BTreeMap<Phase, PhaseReport>>,
+    /// When the deploy hurt this URL; null when no command is wrapped.
+    pub deploy_timing: Option<DeployTiming>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseReport {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Downtime that fell within the phase (a window may span phases).
+    pub downtime_ms: f64,
+    /// Of successful probes; null when none succeeded.
+    pub latency_ms: Option<PhaseLatency>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PhaseLatency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Offsets from the start of the deploy command; each null when it does not apply.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct DeployTiming {
+    /// To the first failed probe after the command started.
+    pub first_failure_ms: Option<f64>,
+    /// To the last failed probe after the command started.
+    pub last_failure_ms: Option<f64>,
+    /// To full recovery: the end of the last outage window (null while still down at the end).
+    pub recovered_ms: Option<f64>,
+    /// From the last failed probe to full recovery.
+    pub recovery_ms: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -81,6 +144,8 @@ pub struct OutageReport {
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
     pub open: bool,
+    /// The phase the window started in; null when no command is wrapped.
+    pub phase: Option<Phase>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

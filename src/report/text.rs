@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::report::{Report, TargetReport};
+use crate::report::{DeployReport, Report, TargetReport};
 
 /// Renders the whole summary. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(deploy) = &report.deploy {
+        render_deploy(&mut out, deploy);
+    }
     for target in &report.targets {
         render_target(&mut out, target);
     }
@@ -16,6 +19,24 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "warning: {warning}");
     }
     out
+}
+
+fn render_deploy(out: &mut String, d: &DeployReport) {
+    let how = match (&d.error, d.exit_code, &d.signal) {
+        (Some(error), _, _) => error.clone(),
+        (None, Some(code), _) => format!("exit code {code}"),
+        (None, None, Some(signal)) => format!("killed by {signal}"),
+        (None, None, None) => "did not finish".to_string(),
+    };
+    let _ = writeln!(out, "deploy `{}`", d.command.join(" "));
+    match (d.start_offset_ms, d.duration_ms) {
+        (Some(start), Some(duration)) => {
+            let _ = writeln!(out, "  {how} after {:.3} s, started at +{:.3} s", duration / 1000.0, start / 1000.0);
+        }
+        _ => {
+            let _ = writeln!(out, "  {how}");
+        }
+    }
 }
 
 fn render_target(out: &mut String, t: &TargetReport) {
@@ -62,9 +83,10 @@ fn render_target(out: &mut String, t: &TargetReport) {
     for (i, w) in t.outages.iter().enumerate() {
         let label = if i == 0 { "outages" } else { "" };
         let open = if w.open { " (open at end)" } else { "" };
+        let phase = w.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {label:<9}  +{:.3} s → +{:.3} s  {:.3} s{open}  {} probe{}  {}  {}",
+            "  {label:<9}  {phase}+{:.3} s → +{:.3} s  {:.3} s{open}  {} probe{}  {}  {}",
             w.start_offset_ms / 1000.0,
             w.end_offset_ms / 1000.0,
             w.duration_ms / 1000.0,
@@ -75,11 +97,37 @@ fn render_target(out: &mut String, t: &TargetReport) {
         );
     }
     if t.outage_count > t.outages.len() as u64 {
-        let _ = writeln!(
-            out,
-            "             … and {} more outages",
-            t.outage_count - t.outages.len() as u64
-        );
+        let _ = writeln!(out, "             … and {} more outages", t.outage_count - t.outages.len() as u64);
+    }
+    if let Some(phases) = &t.phases {
+        for (i, (phase, p)) in phases.iter().enumerate() {
+            let label = if i == 0 { "phases" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {label:<9}  {:<8} {:>7.3} s  {} probes, {} failed, downtime {:.3} s{}",
+                phase.as_str(),
+                (p.end_offset_ms - p.start_offset_ms) / 1000.0,
+                p.probes,
+                p.failed,
+                p.downtime_ms / 1000.0,
+                p.latency_ms.map(|l| format!(", p50 {} p99 {}", ms(l.p50), ms(l.p99))).unwrap_or_default(),
+            );
+        }
+    }
+    if let Some(timing) = &t.deploy_timing
+        && let Some(first) = timing.first_failure_ms
+    {
+        let recovered = match (timing.recovered_ms, timing.recovery_ms) {
+            (Some(at), Some(after)) => {
+                format!(
+                    ", recovered {:.3} s after it started ({:.3} s after the last failure)",
+                    at / 1000.0,
+                    after / 1000.0
+                )
+            }
+            _ => ", not recovered by the end of the run".to_string(),
+        };
+        let _ = writeln!(out, "  deploy     first failure {:.3} s after the deploy started{recovered}", first / 1000.0);
     }
     let _ = writeln!(
         out,
@@ -91,24 +139,17 @@ fn render_target(out: &mut String, t: &TargetReport) {
 }
 
 fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.3} s", value / 1000.0)
-    } else {
-        format!("{value:.2} ms")
-    }
+    if value >= 1000.0 { format!("{:.3} s", value / 1000.0) } else { format!("{value:.2} ms") }
 }
 
 fn counts(counts: &BTreeMap<String, u64>) -> String {
-    counts
-        .iter()
-        .map(|(k, n)| format!("{k} ×{n}"))
-        .collect::<Vec<_>>()
-        .join("  ")
+    counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join("  ")
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::phase::Phase;
     use crate::report::*;
 
     /// A report with one clean URL and one that had two outages, for renderer snapshots.
@@ -123,6 +164,7 @@ pub(crate) mod tests {
             causes: BTreeMap::from([(cause.to_string(), probes)]),
             first_error: error.to_string(),
             open,
+            phase: None,
         };
         let healthy = TargetReport {
             url: "http://127.0.0.1:8080/health".into(),
@@ -131,30 +173,16 @@ pub(crate) mod tests {
             failed: 0,
             status_counts: BTreeMap::from([("200".into(), 200)]),
             error_counts: BTreeMap::new(),
-            latency_ms: Some(Latency {
-                min: 0.21,
-                mean: 0.4,
-                p50: 0.38,
-                p90: 0.52,
-                p99: 0.91,
-                p999: 1.4,
-                max: 1.52,
-            }),
-            send_lag_ms: SendLag {
-                p50: 0.41,
-                p99: 0.97,
-                max: 1.2,
-            },
+            latency_ms: Some(Latency { min: 0.21, mean: 0.4, p50: 0.38, p90: 0.52, p99: 0.91, p999: 1.4, max: 1.52 }),
+            send_lag_ms: SendLag { p50: 0.41, p99: 0.97, max: 1.2 },
             downtime_ms: 0.0,
             availability: 1.0,
             outage_count: 0,
             outages: vec![],
             timeline_width_s: 1,
-            timeline: vec![TimelinePoint {
-                offset_s: 0,
-                ok: 20,
-                failed: 0,
-            }],
+            timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0 }],
+            phases: None,
+            deploy_timing: None,
         };
         let deployed = TargetReport {
             url: "http://127.0.0.1:8081/api/notes".into(),
@@ -163,20 +191,8 @@ pub(crate) mod tests {
             failed: 81,
             status_counts: BTreeMap::from([("200".into(), 119), ("404".into(), 75)]),
             error_counts: BTreeMap::from([("refused".into(), 6)]),
-            latency_ms: Some(Latency {
-                min: 0.3,
-                mean: 0.8,
-                p50: 0.7,
-                p90: 1.1,
-                p99: 2.5,
-                p999: 1250.0,
-                max: 1250.0,
-            }),
-            send_lag_ms: SendLag {
-                p50: 0.4,
-                p99: 0.9,
-                max: 1.1,
-            },
+            latency_ms: Some(Latency { min: 0.3, mean: 0.8, p50: 0.7, p90: 1.1, p99: 2.5, p999: 1250.0, max: 1250.0 }),
+            send_lag_ms: SendLag { p50: 0.4, p99: 0.9, max: 1.1 },
             downtime_ms: 1800.0,
             availability: 0.82,
             outage_count: 2,
@@ -200,6 +216,8 @@ pub(crate) mod tests {
             ],
             timeline_width_s: 1,
             timeline: vec![],
+            phases: None,
+            deploy_timing: None,
         };
         Report {
             schema_version: SCHEMA_VERSION,
@@ -209,12 +227,61 @@ pub(crate) mod tests {
             rate: 20.0,
             passed: true,
             warnings: vec![],
+            deploy: None,
             targets: vec![healthy, deployed],
         }
+    }
+
+    /// The same run as a wrapped deploy: phases, the command, and where the outages fell.
+    pub(crate) fn deploy_report() -> Report {
+        let mut report = sample_report();
+        report.warnings.push("http://127.0.0.1:8081/api/notes was already failing before the deploy started: 1 of 40 warmup probes failed; that downtime is not the deploy's".into());
+        report.deploy = Some(DeployReport {
+            command: vec!["cf".into(), "push".into(), "notes".into()],
+            warmup_ms: 2000.0,
+            cooldown_ms: 5000.0,
+            start_offset_ms: Some(1500.0),
+            end_offset_ms: Some(5000.0),
+            duration_ms: Some(3500.0),
+            exit_code: Some(0),
+            signal: None,
+            error: None,
+            succeeded: true,
+            output_tail: vec!["Starting app notes...".into()],
+        });
+        let phase = |start: f64, end: f64, probes: u64, failed: u64, downtime_ms: f64| PhaseReport {
+            start_offset_ms: start,
+            end_offset_ms: end,
+            probes,
+            ok: probes - failed,
+            failed,
+            downtime_ms,
+            latency_ms: Some(PhaseLatency { p50: 0.7, p99: 2.5, max: 3.1 }),
+        };
+        let t = &mut report.targets[1];
+        t.outages[0].phase = Some(Phase::Deploy);
+        t.outages[1].phase = Some(Phase::Cooldown);
+        t.phases = Some(BTreeMap::from([
+            (Phase::Warmup, phase(0.0, 1500.0, 30, 0, 0.0)),
+            (Phase::Deploy, phase(1500.0, 5000.0, 80, 75, 1500.0)),
+            (Phase::Cooldown, phase(5000.0, 10000.0, 90, 6, 300.0)),
+        ]));
+        t.deploy_timing = Some(DeployTiming {
+            first_failure_ms: Some(500.0),
+            last_failure_ms: Some(8450.0),
+            recovered_ms: None,
+            recovery_ms: None,
+        });
+        report
     }
 
     #[test]
     fn summary() {
         insta::assert_snapshot!(render(&sample_report()));
+    }
+
+    #[test]
+    fn summary_of_a_wrapped_deploy() {
+        insta::assert_snapshot!(render(&deploy_report()));
     }
 }

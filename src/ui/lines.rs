@@ -4,8 +4,12 @@
 use std::io::Write;
 use std::time::Duration;
 
+use std::time::SystemTime;
+
 use crate::clock::{RunClock, time_of_day};
+use crate::deploy::Stream;
 use crate::outage::Transition;
+use crate::phase::Phase;
 use crate::recorder::{Event, TargetSnapshot};
 use crate::report::{Report, text};
 use crate::ui::{RunInfo, Ui};
@@ -22,12 +26,7 @@ pub struct Lines<W: Write> {
 
 impl<W: Write> Lines<W> {
     pub fn new(out: W) -> Lines<W> {
-        Lines {
-            out,
-            urls: Vec::new(),
-            next_progress: PROGRESS_EVERY,
-            clock: None,
-        }
+        Lines { out, urls: Vec::new(), next_progress: PROGRESS_EVERY, clock: None }
     }
 
     // A UI that cannot write (a closed pipe) must not stop the measurement; the report files
@@ -44,6 +43,10 @@ impl<W: Write> Ui for Lines<W> {
         let until = match info.duration {
             Some(d) => format!("for {}", humantime::format_duration(d)),
             None => "until Ctrl-C".to_string(),
+        };
+        let until = match &info.command {
+            Some(argv) => format!("around `{}`", argv.join(" ")),
+            None => until,
         };
         self.line(format_args!(
             "blip: probing {} URL{} at {}/s each, timeout {}, {until}",
@@ -65,11 +68,7 @@ impl<W: Write> Ui for Lines<W> {
             Transition::Up(w) => {
                 let at = time_of_day(clock.wall(w.end));
                 let failed = w.failed_probes;
-                let still = if w.open {
-                    "  (still down when the run ended)"
-                } else {
-                    ""
-                };
+                let still = if w.open { "  (still down when the run ended)" } else { "" };
                 self.line(format_args!(
                     "{at}  UP    {url}  after {:.3} s ({failed} probe{} failed){still}",
                     w.duration().as_secs_f64(),
@@ -103,6 +102,24 @@ impl<W: Write> Ui for Lines<W> {
 
     fn notice(&mut self, text: &str) {
         self.line(format_args!("blip: {text}"));
+    }
+
+    fn phase(&mut self, phase: Phase) {
+        let at = time_of_day(SystemTime::now());
+        let what = match phase {
+            Phase::Warmup => "warmup: probing before the command starts",
+            Phase::Deploy => "deploy: the command is running",
+            Phase::Cooldown => "cooldown: probing after the command exited",
+        };
+        self.line(format_args!("{at}  ----  {what}"));
+    }
+
+    fn output(&mut self, stream: Stream, line: &str) {
+        let mark = match stream {
+            Stream::Stdout => '|',
+            Stream::Stderr => '!',
+        };
+        self.line(format_args!("              {mark} {line}"));
     }
 
     fn finished(&mut self, report: &Report) {

@@ -18,38 +18,38 @@ pub const BLIP: &str = env!("CARGO_BIN_EXE_blip");
 /// with the fault injection that runs beside it.
 pub fn blip(args: &[&str]) -> impl Future<Output = Output> + use<> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    async move {
-        tokio::process::Command::new(BLIP)
-            .args(&args)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("blip runs")
-    }
+    async move { tokio::process::Command::new(BLIP).args(&args).kill_on_drop(true).output().await.expect("blip runs") }
 }
 
-/// Runs blip with `--json -` appended, checks it exited with `code`, and decodes the report.
+/// Runs blip with `--json -` added, checks it exited with `code`, and decodes the report.
 pub fn blip_json(args: &[&str], code: i32) -> impl Future<Output = Report> + use<> {
-    let mut all = args.to_vec();
+    // In front (after a subcommand), so a COMMAND after `--` stays last.
+    let split = usize::from(args.first() == Some(&"demo"));
+    let mut all = args[..split].to_vec();
     all.extend(["--json", "-"]);
+    all.extend(&args[split..]);
     let run = blip(&all);
     let shown = format!("{all:?}");
     async move {
         let out = run.await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "blip {shown}\nstderr:\n{stderr}");
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is one JSON report ({e}):\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is one JSON report ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
     }
 }
 
 /// One probe interval at `rate`, plus the few milliseconds the issue allows for the run itself.
 pub fn tolerance(rate: f64) -> f64 {
     1000.0 / rate + 5.0
+}
+
+/// A fresh directory for one test's files.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("blip-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 pub fn ms(d: Duration) -> f64 {
@@ -66,7 +66,53 @@ pub struct Report {
     pub rate: f64,
     pub passed: bool,
     pub warnings: Vec<String>,
+    pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub command: Vec<String>,
+    pub warmup_ms: f64,
+    pub cooldown_ms: f64,
+    pub start_offset_ms: Option<f64>,
+    pub end_offset_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+    pub output_tail: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub downtime_ms: f64,
+    pub latency_ms: Option<PhaseLatency>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseLatency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployTiming {
+    pub first_failure_ms: Option<f64>,
+    pub last_failure_ms: Option<f64>,
+    pub recovered_ms: Option<f64>,
+    pub recovery_ms: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +132,8 @@ pub struct Target {
     pub outages: Vec<Outage>,
     pub timeline_width_s: u64,
     pub timeline: Vec<TimelinePoint>,
+    pub phases: Option<BTreeMap<String, Phase>>,
+    pub deploy_timing: Option<DeployTiming>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +168,7 @@ pub struct Outage {
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
     pub open: bool,
+    pub phase: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,11 +187,7 @@ impl Target {
         let timeline: u64 = self.timeline.iter().map(|p| p.ok + p.failed).sum();
         assert_eq!(timeline, self.probes, "timeline covers every probe");
         let windows: f64 = self.outages.iter().map(|o| o.duration_ms).sum();
-        assert!(
-            (windows - self.downtime_ms).abs() < 0.01,
-            "downtime {} = windows {windows}",
-            self.downtime_ms
-        );
+        assert!((windows - self.downtime_ms).abs() < 0.01, "downtime {} = windows {windows}", self.downtime_ms);
         assert_eq!(self.outage_count, self.outages.len() as u64);
         for o in &self.outages {
             assert_eq!(o.failed_probes, o.causes.values().sum::<u64>());

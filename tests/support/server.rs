@@ -44,8 +44,12 @@ type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    mode: watch::Sender<Mode>,
+    /// A line-based control port: a deploy script writes `404`, `503`, `refused`, `stall` or `ok`
+    /// to it (`echo 404 >/dev/tcp/127.0.0.1/PORT` in bash) to switch the mode.
+    pub control: SocketAddr,
+    mode: Arc<watch::Sender<Mode>>,
     requests: Arc<AtomicU64>,
+    changes: Arc<std::sync::Mutex<Vec<(Instant, Mode)>>>,
 }
 
 impl TestServer {
@@ -53,9 +57,19 @@ impl TestServer {
         let listener = bind(None).await;
         let addr = listener.local_addr().unwrap();
         let (mode, _) = watch::channel(Mode::Ok);
+        let mode = Arc::new(mode);
         let requests = Arc::new(AtomicU64::new(0));
         tokio::spawn(accept_loop(listener, addr, mode.subscribe(), requests.clone()));
-        TestServer { addr, mode, requests }
+        let control_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let control = control_listener.local_addr().unwrap();
+        let changes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        tokio::spawn(control_loop(control_listener, mode.clone(), changes.clone()));
+        TestServer { addr, control, mode, requests, changes }
+    }
+
+    /// The mode changes made through the control port, with the instants they took effect.
+    pub fn changes(&self) -> Vec<(Instant, Mode)> {
+        self.changes.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -84,12 +98,32 @@ impl TestServer {
     }
 }
 
+async fn control_loop(
+    listener: TcpListener,
+    mode: Arc<watch::Sender<Mode>>,
+    changes: Arc<std::sync::Mutex<Vec<(Instant, Mode)>>>,
+) {
+    use tokio::io::AsyncBufReadExt as _;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let mut lines = tokio::io::BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let next = match line.trim() {
+                "ok" => Mode::Ok,
+                "refused" => Mode::Refused,
+                "stall" => Mode::Stall,
+                code => Mode::Status(code.parse().expect("a mode or a status code"), "down for a deploy"),
+            };
+            mode.send_replace(next.clone());
+            changes.lock().unwrap().push((Instant::now(), next));
+        }
+    }
+}
+
 async fn bind(addr: Option<SocketAddr>) -> TcpListener {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_reuseaddr(true).unwrap();
-    socket
-        .bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    socket.bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap())).unwrap();
     socket.listen(1024).unwrap()
 }
 
@@ -126,9 +160,7 @@ async fn accept_loop(
 async fn serve(stream: TcpStream, mut mode: watch::Receiver<Mode>, requests: Arc<AtomicU64>) {
     // Linger 0 turns every close by the server into a reset, which is what `Reset` needs; in the
     // other modes the client closes first, so it changes nothing there.
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
     let kill = Arc::new(tokio::sync::Notify::new());
     let service = {
         let mode = mode.clone();
@@ -172,9 +204,7 @@ fn reply(status: StatusCode, body: BoxBody<Bytes, std::io::Error>) -> Reply {
 }
 
 fn full(bytes: &'static [u8]) -> BoxBody<Bytes, std::io::Error> {
-    Full::new(Bytes::from_static(bytes))
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(Bytes::from_static(bytes)).map_err(|never| match never {}).boxed()
 }
 
 /// A body that never ends.

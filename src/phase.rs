@@ -1,0 +1,116 @@
+//! Phases of a wrapped deploy: `warmup` before the command starts, `deploy` while it runs,
+//! `cooldown` after it exits. The phase of a probe is the phase its due time falls in.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Warmup,
+    Deploy,
+    Cooldown,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Warmup, Phase::Deploy, Phase::Cooldown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Deploy => "deploy",
+            Phase::Cooldown => "cooldown",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When each phase began, as offsets from the start of the run. Empty when no command is wrapped.
+#[derive(Clone, Debug, Default)]
+pub struct PhaseClock {
+    starts: Vec<(Duration, Phase)>,
+}
+
+impl PhaseClock {
+    /// Records that `phase` began at `offset`; phases begin in order.
+    pub fn begin(&mut self, phase: Phase, offset: Duration) {
+        if self.starts.last().is_none_or(|(at, p)| *p < phase && *at <= offset) {
+            self.starts.push((offset, phase));
+        }
+    }
+
+    /// The phase `offset` falls in: the last one that began at or before it.
+    pub fn phase_at(&self, offset: Duration) -> Option<Phase> {
+        self.starts.iter().rev().find(|(at, _)| *at <= offset).map(|(_, p)| *p)
+    }
+
+    /// When `phase` began, if it did.
+    pub fn start_of(&self, phase: Phase) -> Option<Duration> {
+        self.starts.iter().find(|(_, p)| *p == phase).map(|(at, _)| *at)
+    }
+
+    /// `[start, end)` of every phase that began, the last one ending at `run_end`.
+    pub fn spans(&self, run_end: Duration) -> Vec<(Phase, Duration, Duration)> {
+        self.starts
+            .iter()
+            .enumerate()
+            .map(|(i, (start, phase))| {
+                let end = self.starts.get(i + 1).map_or(run_end, |(next, _)| *next);
+                (*phase, *start, end.max(*start))
+            })
+            .collect()
+    }
+}
+
+/// How much of `[start, end)` falls in each phase span.
+pub fn split(spans: &[(Phase, Duration, Duration)], start: Duration, end: Duration) -> Vec<(Phase, Duration)> {
+    spans
+        .iter()
+        .filter_map(|(phase, s, e)| {
+            let overlap = end.min(*e).saturating_sub(start.max(*s));
+            (!overlap.is_zero()).then_some((*phase, overlap))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn phase_lookup_and_split() {
+        let mut c = PhaseClock::default();
+        c.begin(Phase::Warmup, Duration::ZERO);
+        c.begin(Phase::Deploy, S * 2);
+        c.begin(Phase::Cooldown, S * 5);
+        assert_eq!(c.phase_at(S), Some(Phase::Warmup));
+        assert_eq!(c.phase_at(S * 2), Some(Phase::Deploy));
+        assert_eq!(c.phase_at(S * 9), Some(Phase::Cooldown));
+        assert_eq!(c.start_of(Phase::Cooldown), Some(S * 5));
+        let spans = c.spans(S * 8);
+        assert_eq!(spans.last(), Some(&(Phase::Cooldown, S * 5, S * 8)));
+        assert_eq!(split(&spans, S * 4, S * 6), vec![(Phase::Deploy, S), (Phase::Cooldown, S)]);
+        assert_eq!(split(&spans, S, S * 2), vec![(Phase::Warmup, S)]);
+    }
+
+    #[test]
+    fn phases_only_move_forward() {
+        let mut c = PhaseClock::default();
+        c.begin(Phase::Deploy, S);
+        c.begin(Phase::Warmup, S * 2);
+        assert_eq!(c.spans(S * 3), vec![(Phase::Deploy, S, S * 3)]);
+    }
+}

@@ -1,0 +1,201 @@
+//! Wrapping a deploy: phases, the command's exit and output, signals, exit code 3.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::support::server::{Mode, TestServer};
+use crate::support::{BLIP, Report, blip, blip_json, ms, tempdir, tolerance};
+
+/// Writes an executable bash script; `CONTROL` in `body` becomes the server's control port.
+fn script(server: &TestServer, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempdir(name);
+    let path = dir.join(format!("{name}.sh"));
+    let control = format!("/dev/tcp/127.0.0.1/{}", server.control.port());
+    std::fs::write(&path, format!("#!/usr/bin/env bash\n{}", body.replace("CONTROL", &control))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The injected span from the first change away from `ok` to the next `ok`.
+fn injected(server: &TestServer) -> f64 {
+    let changes = server.changes();
+    let down = changes.iter().find(|(_, m)| *m != Mode::Ok).expect("the script injected a fault").0;
+    let up = changes.iter().find(|(at, m)| *m == Mode::Ok && *at > down).expect("and cleared it").0;
+    ms(up - down)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_deploy_outage_lands_in_the_deploy_phase() {
+    let server = TestServer::start().await;
+    let deploy = script(
+        &server,
+        "restart",
+        "echo 'Stopping app notes...'\necho 404 >CONTROL\nsleep 0.5\necho ok >CONTROL\necho 'Starting app notes... done'\nsleep 0.2\n",
+    );
+    let url = server.url("/api/notes");
+    let report =
+        blip_json(&["--warmup", "1s", "--cooldown", "1s", "-r", "100", &url, "--", deploy.to_str().unwrap()], 0).await;
+
+    let d = report.deploy.as_ref().expect("a deploy object");
+    assert_eq!((d.exit_code, d.succeeded, d.signal.as_deref()), (Some(0), true, None));
+    assert_eq!(d.command, [deploy.to_str().unwrap()]);
+    assert!(d.output_tail.iter().any(|l| l == "Starting app notes... done"), "{:?}", d.output_tail);
+    let (start, duration) = (d.start_offset_ms.unwrap(), d.duration_ms.unwrap());
+    assert!((1000.0..1100.0).contains(&start), "the deploy started after the warmup: {start}");
+    assert!(duration >= 700.0, "{duration}");
+    assert!(report.duration_ms >= start + duration + 1000.0 - 1.0, "the cooldown ran");
+
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    assert_eq!(o.phase.as_deref(), Some("deploy"));
+    assert!((o.duration_ms - injected(&server)).abs() <= tolerance(100.0), "{o:?}");
+    let phases = t.phases.as_ref().expect("phases");
+    assert_eq!(phases["warmup"].failed, 0);
+    assert_eq!(phases["deploy"].failed, o.failed_probes);
+    assert_eq!(phases["cooldown"].failed, 0);
+    let probes: u64 = phases.values().map(|p| p.probes).sum();
+    assert_eq!(probes, t.probes, "every probe is in one phase");
+    assert!((phases["deploy"].downtime_ms - o.duration_ms).abs() < 0.01);
+    let timing = t.deploy_timing.as_ref().unwrap();
+    let first = timing.first_failure_ms.unwrap();
+    assert!((0.0..duration).contains(&first), "{timing:?}");
+    assert!((timing.recovered_ms.unwrap() - (first + o.duration_ms)).abs() < 0.01, "{timing:?}");
+    assert!(!report.warnings.iter().any(|w| w.contains("before the deploy")), "{:?}", report.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_after_the_command_exits_lands_in_cooldown() {
+    let server = TestServer::start().await;
+    let deploy = script(
+        &server,
+        "late",
+        "(sleep 0.3; echo 503 >CONTROL; sleep 0.4; echo ok >CONTROL) >/dev/null 2>&1 &\necho deployed\n",
+    );
+    let report = blip_json(
+        &["--warmup", "300ms", "--cooldown", "1500ms", "-r", "100", &server.url("/"), "--", deploy.to_str().unwrap()],
+        0,
+    )
+    .await;
+    let t = &report.targets[0];
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    assert_eq!(t.outages[0].phase.as_deref(), Some("cooldown"));
+    assert!((t.outages[0].duration_ms - injected(&server)).abs() <= tolerance(100.0));
+    assert_eq!(t.phases.as_ref().unwrap()["deploy"].failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_failing_before_the_deploy_is_called_out() {
+    let server = TestServer::start().await;
+    server.set(Mode::Status(503, ""));
+    let deploy = script(&server, "fix", "echo ok >CONTROL\n");
+    let out = blip(&[
+        "--warmup",
+        "500ms",
+        "--cooldown",
+        "300ms",
+        "-r",
+        "50",
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("WARNING") && stdout.contains("already failing before the deploy"), "{stdout}");
+    assert!(stdout.contains("[warmup]"), "the window is booked to warmup: {stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_command_exits_3_after_the_report() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "fails", "echo 'staging failed' >&2\nexit 7\n");
+    let dir = tempdir("fails-report");
+    let path = dir.join("report.json");
+    let out = blip(&[
+        "--warmup",
+        "200ms",
+        "--cooldown",
+        "200ms",
+        "--json",
+        path.to_str().unwrap(),
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("! staging failed"), "the command's stderr is shown whole: {stdout}");
+    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let d = report.deploy.unwrap();
+    assert_eq!((d.exit_code, d.succeeded), (Some(7), false));
+    assert_eq!(d.output_tail, ["staging failed"]);
+    assert!(report.targets[0].probes > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_command_exits_3_without_probing() {
+    let server = TestServer::start().await;
+    for missing in ["./no-such-deploy.sh", "no-such-deploy-tool"] {
+        let started = Instant::now();
+        let out = blip(&["--warmup", "2s", &server.url("/"), "--", missing, "push"]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(missing), "{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(2), "no warmup was spent");
+    }
+    assert_eq!(server.requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_reaches_the_command_and_the_report_is_written() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "slow", "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
+    let dir = tempdir("slow-report");
+    let path = dir.join("report.json");
+    let child = tokio::process::Command::new(BLIP)
+        .args(["--warmup", "300ms", "--cooldown", "5s", "--ui", "quiet", "--json", path.to_str().unwrap()])
+        .args([&server.url("/"), "--", deploy.to_str().unwrap()])
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let signalled = Instant::now();
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().await.unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(4), "no cooldown after a stop request");
+    assert_eq!(out.status.code(), Some(3), "the command failed: it was stopped");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("got TERM"), "quiet still passes the command's output through: {stdout}");
+    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let d = report.deploy.unwrap();
+    assert_eq!(d.exit_code, Some(143), "{d:?}");
+    assert!(d.output_tail.contains(&"got TERM".to_string()));
+    assert!(report.targets[0].probes > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_tells_restart_from_blue_green() {
+    let (restart, blue_green) =
+        tokio::join!(blip_json(&["demo"], 0), blip_json(&["demo", "--style", "blue-green", "-r", "200"], 0));
+    let t = &restart.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    let o = &t.outages[0];
+    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["404"]);
+    assert_eq!(o.phase.as_deref(), Some("deploy"));
+    assert!(o.first_error.contains("Requested route ('notes.demo') does not exist."));
+    assert!((o.duration_ms - 1500.0).abs() <= tolerance(restart.rate), "{o:?}");
+    assert!(restart.deploy.unwrap().succeeded);
+
+    let t = &blue_green.targets[0];
+    t.check_consistency();
+    assert_eq!((t.failed, t.outage_count), (0, 0), "{t:#?}");
+    assert!(t.phases.as_ref().unwrap()["deploy"].probes > 100);
+}
