@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
 use crate::status_set::StatusSet;
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
@@ -32,6 +33,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub deploy: DeployArgs,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -96,7 +100,45 @@ pub struct DemoArgs {
     pub deploy: DeployArgs,
 
     #[command(flatten)]
+    pub gates: GateArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Limits for CI: a failed gate ends blip with exit code 1.
+#[derive(Clone, Debug, Args)]
+pub struct GateArgs {
+    /// Fail if any probe is answered with one of these codes (404, 5xx); repeatable.
+    #[arg(long, value_name = "SET", value_parser = parse_status_set, help_heading = "Gates")]
+    pub fail_on_status: Vec<StatusSet>,
+
+    /// Fail if the total downtime is above DUR; 0s fails on any outage.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Gates")]
+    pub max_downtime: Option<Duration>,
+
+    /// Fail if the longest outage is above DUR.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Gates")]
+    pub max_outage: Option<Duration>,
+
+    /// Fail if more probes failed than a count (10) or a share of all probes (0.5%).
+    #[arg(long, value_name = "N|P%", value_parser = parse_failed_limit, help_heading = "Gates")]
+    pub max_failed: Option<FailedLimit>,
+
+    /// Fail if a latency quantile of successful probes is above a limit: p99=300ms, p99.9=1s,
+    /// max=2s; repeatable.
+    #[arg(long, value_name = "pNN=DUR", value_parser = parse_latency_limit, help_heading = "Gates")]
+    pub max_latency: Vec<LatencyLimit>,
+
+    /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
+    /// the deploy [default: deploy+cooldown].
+    #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
+    pub gate_phase: Option<GatePhases>,
+
+    /// Stop the run (and the COMMAND, as Ctrl-C does) at the first failed gate that can no
+    /// longer pass.
+    #[arg(long, help_heading = "Gates")]
+    pub fail_fast: bool,
 }
 
 /// How and how often each URL is probed, and what counts as up.
@@ -172,6 +214,23 @@ pub struct OutputArgs {
     /// How to show progress: `lines` prints state changes, `quiet` prints nothing.
     #[arg(long, value_enum, default_value_t = UiChoice::Auto, help_heading = "Output")]
     pub ui: UiChoice,
+
+    /// Write a JUnit XML report to PATH: a testsuite per URL, a testcase per gate.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub junit: Option<String>,
+
+    /// Write a Markdown summary to PATH (by default appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub markdown: Option<String>,
+
+    /// Write NDJSON events to PATH (`-` is stdout), flushed line by line: run start, state
+    /// changes, per-second counts, gate verdicts, run end.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub events: Option<String>,
+
+    /// With --events: also one event per probe.
+    #[arg(long, help_heading = "Output")]
+    pub events_probes: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -204,6 +263,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_status_set(text: &str) -> Result<StatusSet, String> {
     text.parse().map_err(|e| format!("{e}"))
+}
+
+fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
+    text.parse()
+}
+
+fn parse_latency_limit(text: &str) -> Result<LatencyLimit, String> {
+    text.parse()
 }
 
 #[cfg(test)]

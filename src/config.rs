@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::cli::{DeployArgs, OutputArgs, ProbeArgs, UiChoice};
+use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs, UiChoice};
+use crate::gates::{Gate, GatePhases};
 use crate::status_set::StatusSet;
 
 /// Probes per second per URL when `--rate` is not given.
@@ -43,6 +44,10 @@ pub struct Config {
     pub output: Output,
     /// The deploy command to wrap, if any.
     pub wrap: Option<Wrap>,
+    pub gates: Vec<Gate>,
+    /// Which phases of a wrapped deploy the gates judge.
+    pub gate_phases: GatePhases,
+    pub fail_fast: bool,
 }
 
 /// A wrapped COMMAND and the probing around it.
@@ -77,6 +82,21 @@ pub struct Output {
     /// `None`: no JSON; `Some(Stdout)`: `--json -`.
     pub json: Option<Destination>,
     pub ui: UiMode,
+    pub junit: Option<std::path::PathBuf>,
+    /// Where the Markdown summary goes; `$GITHUB_STEP_SUMMARY` is appended to.
+    pub markdown: Option<Markdown>,
+    pub events: Option<Destination>,
+    pub events_probes: bool,
+    /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
+    pub annotations: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Markdown {
+    /// `--markdown PATH`: written whole.
+    File(std::path::PathBuf),
+    /// `$GITHUB_STEP_SUMMARY`: appended to, as GitHub expects.
+    StepSummary(std::path::PathBuf),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +118,7 @@ impl Config {
         urls: &[String],
         probe: &ProbeArgs,
         deploy: &DeployArgs,
+        gates: &GateArgs,
         command: &[String],
         output: &OutputArgs,
     ) -> Result<Config, ConfigError> {
@@ -137,6 +158,13 @@ impl Config {
                 cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
             }),
         };
+        if gates.gate_phase.is_some() && wrap.is_none() {
+            return Err(bad("--gate-phase applies only to a COMMAND given after --"));
+        }
+        let gate_list = gate_list(gates);
+        if gates.fail_fast && gate_list.is_empty() {
+            return Err(bad("--fail-fast needs a gate such as --fail-on-status 404 or --max-downtime 0s"));
+        }
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
         }
@@ -157,6 +185,9 @@ impl Config {
             min_failures: probe.min_failures,
             output: Output::new(output)?,
             wrap,
+            gates: gate_list,
+            gate_phases: gates.gate_phase.unwrap_or_default(),
+            fail_fast: gates.fail_fast,
         })
     }
 }
@@ -173,8 +204,49 @@ impl Output {
             UiChoice::Auto | UiChoice::Lines => UiMode::Lines,
             UiChoice::Quiet => UiMode::Quiet,
         };
-        Ok(Output { json, ui })
+        let path = |flag: &str, value: &Option<String>| match value.as_deref() {
+            Some("") => Err(bad(format!("{flag} needs a path"))),
+            Some(path) => Ok(Some(std::path::PathBuf::from(path))),
+            None => Ok(None),
+        };
+        let events = match args.events.as_deref() {
+            None => None,
+            Some("-") if json == Some(Destination::Stdout) => {
+                return Err(bad("--events - and --json - cannot both use stdout: give one of them a path"));
+            }
+            Some("-") => Some(Destination::Stdout),
+            Some("") => return Err(bad("--events needs a path, or - for stdout")),
+            Some(path) => Some(Destination::File(path.into())),
+        };
+        if args.events_probes && events.is_none() {
+            return Err(bad("--events-probes goes with --events PATH"));
+        }
+        let markdown = match path("--markdown", &args.markdown)? {
+            Some(path) => Some(Markdown::File(path)),
+            None => std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|p| !p.is_empty())
+                .map(|p| Markdown::StepSummary(p.into())),
+        };
+        Ok(Output {
+            json,
+            ui,
+            junit: path("--junit", &args.junit)?,
+            markdown,
+            events,
+            events_probes: args.events_probes,
+            annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        })
     }
+}
+
+/// The gates in the order a report lists them.
+fn gate_list(args: &GateArgs) -> Vec<Gate> {
+    let mut gates: Vec<Gate> = args.fail_on_status.iter().cloned().map(Gate::FailOnStatus).collect();
+    gates.extend(args.max_downtime.map(Gate::MaxDowntime));
+    gates.extend(args.max_outage.map(Gate::MaxOutage));
+    gates.extend(args.max_failed.map(Gate::MaxFailed));
+    gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
+    gates
 }
 
 /// A cap the schedule never reaches: a probe lives at most `timeout`, so at most
@@ -219,7 +291,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
         let cli = Cli::try_parse_from(std::iter::once("blip").chain(args.iter().copied())).unwrap();
-        Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.command, &cli.output)
+        Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)
     }
 
     #[test]
@@ -256,6 +328,10 @@ mod tests {
             (&["--json", "", "http://a/"], "--json"),
             (&["--warmup", "1s", "http://a/"], "--warmup"),
             (&["-d", "1s", "http://a/", "--", "true"], "--duration"),
+            (&["--gate-phase", "deploy", "http://a/"], "--gate-phase"),
+            (&["--fail-fast", "http://a/"], "--fail-fast"),
+            (&["--json", "-", "--events", "-", "http://a/"], "--events"),
+            (&["--events-probes", "http://a/"], "--events-probes"),
         ];
         for (args, needle) in cases {
             let err = config(args).unwrap_err().to_string();
@@ -271,6 +347,25 @@ mod tests {
         assert_eq!(wrap.argv, ["cf", "push", "notes"]);
         assert_eq!((wrap.warmup, wrap.cooldown), (DEFAULT_WARMUP, DEFAULT_COOLDOWN));
         assert!(config(&["http://a/"]).unwrap().wrap.is_none());
+    }
+
+    #[test]
+    fn gates_in_order() {
+        let c = config(&[
+            "--max-latency",
+            "p99=300ms",
+            "--fail-on-status",
+            "404",
+            "--fail-on-status",
+            "5xx",
+            "--max-downtime",
+            "0s",
+            "http://a/",
+        ])
+        .unwrap();
+        let names: Vec<String> = c.gates.iter().map(Gate::name).collect();
+        assert_eq!(names, ["fail-on-status 404", "fail-on-status 5xx", "max-downtime 0s", "max-latency p99=300ms"]);
+        assert_eq!(c.gate_phases, GatePhases::DeployCooldown);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod deploy;
 mod exit;
+mod gates;
 mod outage;
 mod phase;
 mod probe;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::clock::{RunClock, millis, rfc3339_ms};
-use crate::outage::{Failure, OutageDetector, Transition, Verdict, Window};
+use crate::gates::{self, Gate, GatePhases, Judged, JudgedWindow, Offender};
+use crate::outage::{Failure, MAX_WINDOWS, OutageDetector, Transition, Verdict, Window};
 use crate::phase::{Phase, PhaseClock, split};
 use crate::report::{
-    DeployTiming, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION, SendLag, TargetReport,
-    TimelinePoint,
+    DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION,
+    SendLag, TargetReport, TimelinePoint,
 };
 use crate::sample::{Cause, ErrorKind, Outcome, Sample};
 use crate::timeline::Timeline;
@@ -34,7 +35,41 @@ pub struct Recorder {
     clock: RunClock,
     rate: f64,
     phases: PhaseClock,
+    /// Which phases the gates judge (every probe when no command is wrapped).
+    judge: GatePhases,
     targets: Vec<TargetRecorder>,
+}
+
+/// What the gates judge of one URL: probes and windows in judged phases only.
+struct JudgedStats {
+    probes: u64,
+    failed: u64,
+    status_counts: BTreeMap<u16, u64>,
+    first_status: BTreeMap<u16, Offender>,
+    first_failure: Option<Offender>,
+    latency: Histogram<u64>,
+    windows: Vec<JudgedWindow>,
+    downtime: Duration,
+    longest: Option<JudgedWindow>,
+}
+
+impl JudgedStats {
+    fn add_window(&mut self, window: JudgedWindow) {
+        self.downtime += window.judged;
+        if self.longest.as_ref().is_none_or(|l| window.judged > l.judged) {
+            self.longest = Some(window.clone());
+        }
+        if self.windows.len() < MAX_WINDOWS {
+            self.windows.push(window);
+        }
+    }
+}
+
+/// Keeps the earlier of two offenders.
+fn earliest(slot: &mut Option<Offender>, at: Duration, text: &str) {
+    if slot.as_ref().is_none_or(|o| at < o.at) {
+        *slot = Some(Offender { at, text: text.to_string() });
+    }
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
@@ -64,6 +99,7 @@ struct TargetRecorder {
     last_deploy_failure: Option<Duration>,
     /// End of the last window that closed with a success.
     last_recovery: Option<Duration>,
+    judged: JudgedStats,
 }
 
 /// What a UI shows of one URL while the run goes on.
@@ -86,10 +122,11 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Recorder {
-    /// A recorder for `urls`; with `phased`, it also keeps figures per phase of a wrapped deploy.
-    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock, phased: bool) -> Recorder {
+    /// A recorder for `urls`. `phased` is set when a command is wrapped: figures are then also
+    /// kept per phase, and the gates judge only the given phases.
+    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock, phased: Option<GatePhases>) -> Recorder {
         let by_phase = || {
-            if !phased {
+            if phased.is_none() {
                 return Vec::new();
             }
             Phase::ALL
@@ -114,15 +151,62 @@ impl Recorder {
                 first_deploy_failure: None,
                 last_deploy_failure: None,
                 last_recovery: None,
+                judged: JudgedStats {
+                    probes: 0,
+                    failed: 0,
+                    status_counts: BTreeMap::new(),
+                    first_status: BTreeMap::new(),
+                    first_failure: None,
+                    latency: histogram(),
+                    windows: Vec::new(),
+                    downtime: Duration::ZERO,
+                    longest: None,
+                },
             })
             .collect();
-        Recorder { clock, rate, phases: PhaseClock::default(), targets }
+        Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
     }
 
     /// Marks the start of a phase. Call it when the phase begins: samples due after `at` are
     /// still to come, so each lands in the phase its due time falls in.
     pub fn begin_phase(&mut self, phase: Phase, at: Instant) {
         self.phases.begin(phase, self.clock.offset(at));
+    }
+
+    /// What the gates see of each URL. With `now`, a window still open counts up to `now`, for
+    /// judging while the run goes on.
+    pub fn judged_views(&self, now: Option<Instant>) -> Vec<Judged<'_>> {
+        let now = now.map(|now| self.clock.offset(now));
+        self.targets
+            .iter()
+            .map(|t| {
+                let j = &t.judged;
+                let mut view = Judged {
+                    url: &t.url,
+                    probes: j.probes,
+                    failed: j.failed,
+                    status_counts: &j.status_counts,
+                    first_status: &j.first_status,
+                    first_failure: j.first_failure.as_ref(),
+                    windows: j.windows.clone(),
+                    downtime: j.downtime,
+                    longest: j.longest.clone(),
+                    latency: &j.latency,
+                };
+                if let (Some(now), Some(open)) = (now, t.detector.current()) {
+                    let spans = self.phases.spans(now);
+                    let index = usize::try_from(t.detector.window_count()).unwrap_or(usize::MAX);
+                    if let Some(w) = judged_window(open, now, index, &spans, self.judge) {
+                        view.downtime += w.judged;
+                        if view.longest.as_ref().is_none_or(|l| w.judged > l.judged) {
+                            view.longest = Some(w.clone());
+                        }
+                        view.windows.push(w);
+                    }
+                }
+                view
+            })
+            .collect()
     }
 
     /// Failed and total probes of each URL in `phase` so far.
@@ -144,6 +228,29 @@ impl Recorder {
                 stats.latency.saturating_record(micros(sample.latency()));
             } else {
                 stats.failed += 1;
+            }
+        }
+        if self.judge.judges(phase) {
+            let j = &mut t.judged;
+            j.probes += 1;
+            let status = match &sample.outcome {
+                Outcome::Ok { status } => {
+                    j.latency.saturating_record(micros(sample.latency()));
+                    Some(*status)
+                }
+                Outcome::BadStatus { status, .. } => Some(*status),
+                Outcome::Error { status, .. } => *status,
+            };
+            if !sample.outcome.is_ok() {
+                j.failed += 1;
+                earliest(&mut j.first_failure, due, &sample.outcome.describe());
+            }
+            if let Some(code) = status {
+                *j.status_counts.entry(code).or_default() += 1;
+                let first = j.first_status.remove(&code);
+                let mut slot = first;
+                earliest(&mut slot, due, &sample.outcome.describe());
+                j.first_status.extend(slot.map(|o| (code, o)));
             }
         }
         if !sample.outcome.is_ok() && matches!(phase, Some(Phase::Deploy | Phase::Cooldown)) {
@@ -178,7 +285,7 @@ impl Recorder {
         let target = sample.target;
         let spans = self.phases.spans(Duration::MAX);
         for transition in &transitions {
-            t.closed(transition, &spans);
+            t.closed(transition, &spans, self.judge);
         }
         transitions.into_iter().map(|transition| Event { target, transition }).collect()
     }
@@ -198,18 +305,22 @@ impl Recorder {
 
     /// Ends the run at `end` (the end of the schedule) and returns the events of windows still
     /// open, closed at `end`, and the report.
-    pub fn finish(mut self, end: Instant) -> (Vec<Event>, Report) {
+    pub fn finish(mut self, end: Instant, gate_list: &[Gate]) -> (Vec<Event>, Report) {
         let end = self.clock.offset(end);
         let spans = self.phases.spans(end);
         let mut events = Vec::new();
         for (target, t) in self.targets.iter_mut().enumerate() {
             for transition in t.detector.finish(end) {
-                t.closed(&transition, &spans);
+                t.closed(&transition, &spans, self.judge);
                 events.push(Event { target, transition });
             }
         }
-        let targets: Vec<TargetReport> =
+        let mut targets: Vec<TargetReport> =
             self.targets.iter().map(|t| t.report(&self.clock, &self.phases, end)).collect();
+        for (report, view) in targets.iter_mut().zip(self.judged_views(None)) {
+            report.gates = gate_list.iter().map(|gate| gate_report(&self.clock, gates::judge(gate, &view))).collect();
+        }
+        let passed = targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
         let mut warnings = send_lag_warnings(&targets, self.rate);
         warnings.extend(warmup_warnings(&targets));
         let report = Report {
@@ -218,7 +329,8 @@ impl Recorder {
             started_at: rfc3339_ms(self.clock.started_at),
             duration_ms: millis(end),
             rate: self.rate,
-            passed: true,
+            passed,
+            gate_phases: (!self.phases.spans(end).is_empty()).then_some(self.judge),
             warnings,
             deploy: None,
             targets,
@@ -243,6 +355,38 @@ fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
         .collect()
 }
 
+/// The part of `window` (ending at `end`) inside judged phases; `None` when there is none.
+fn judged_window(
+    window: &Window,
+    end: Duration,
+    index: usize,
+    spans: &[(Phase, Duration, Duration)],
+    judge: GatePhases,
+) -> Option<JudgedWindow> {
+    let judged = if spans.is_empty() {
+        end.saturating_sub(window.start)
+    } else {
+        split(spans, window.start, end).into_iter().filter(|(p, _)| judge.judges(Some(*p))).map(|(_, d)| d).sum()
+    };
+    (!judged.is_zero()).then(|| JudgedWindow {
+        index,
+        start: window.start,
+        judged,
+        first_error: window.first_error.clone(),
+        causes: window.causes.keys().copied().collect(),
+    })
+}
+
+fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
+    let evidence = (!v.passed).then(|| Evidence {
+        first_at: v.first.as_ref().map(|o| rfc3339_ms(clock.wall(o.at))),
+        first_offset_ms: v.first.as_ref().map(|o| millis(o.at)),
+        first_error: v.first.map(|o| o.text),
+        outages: v.windows,
+    });
+    GateReport { gate: v.gate, limit: v.limit, observed: v.observed, passed: v.passed, evidence }
+}
+
 /// Downtime before the deploy started is not the deploy's doing; say so loudly.
 fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
     targets
@@ -260,9 +404,14 @@ fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
 }
 
 impl TargetRecorder {
-    /// Books a closed window's downtime to the phases it spans, and notes the last recovery.
-    fn closed(&mut self, transition: &Transition, spans: &[(Phase, Duration, Duration)]) {
+    /// Books a closed window's downtime to the phases it spans and to the gates, and notes the
+    /// last recovery.
+    fn closed(&mut self, transition: &Transition, spans: &[(Phase, Duration, Duration)], judge: GatePhases) {
         let Transition::Up(window) = transition else { return };
+        let index = usize::try_from(self.detector.window_count().saturating_sub(1)).unwrap_or(usize::MAX);
+        if let Some(judged) = judged_window(window, window.end, index, spans, judge) {
+            self.judged.add_window(judged);
+        }
         for (phase, overlap) in split(spans, window.start, window.end) {
             if let Some(stats) = self.by_phase.get_mut(phase.index()) {
                 stats.downtime += overlap;
@@ -324,8 +473,12 @@ impl TargetRecorder {
 
     fn report(&self, clock: &RunClock, phases: &PhaseClock, end: Duration) -> TargetReport {
         let downtime = self.detector.downtime();
-        let availability =
-            if end.is_zero() { 1.0 } else { (1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0) };
+        // Six decimals: 99.9999 % resolves a 3.6 ms outage in an hour.
+        let availability = if end.is_zero() {
+            1.0
+        } else {
+            ((1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0) * 1e6).round() / 1e6
+        };
         TargetReport {
             url: self.url.clone(),
             probes: self.probes,
@@ -360,6 +513,7 @@ impl TargetRecorder {
                 .collect(),
             phases: self.phase_reports(phases, end),
             deploy_timing: self.deploy_timing(phases),
+            gates: Vec::new(),
         }
     }
 }
@@ -420,7 +574,7 @@ mod tests {
     #[test]
     fn counts_latency_and_windows() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, false);
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
         let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into() };
         let mut events = Vec::new();
         for seq in 0..100 {
@@ -429,7 +583,7 @@ mod tests {
         }
         let timeout = Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() };
         events.extend(r.record(&sample(&clock, 100, 10, timeout)));
-        let (last, report) = r.finish(clock.start + Duration::from_millis(1010));
+        let (last, report) = r.finish(clock.start + Duration::from_millis(1010), &[]);
         events.extend(last);
         assert_eq!(events.len(), 4, "{events:?}");
 
@@ -447,7 +601,7 @@ mod tests {
         assert!(t.outages[1].open);
         assert_eq!(t.outages[1].duration_ms, 10.0);
         assert_eq!(t.downtime_ms, 210.0);
-        assert!((t.availability - (1.0 - 210.0 / 1010.0)).abs() < 1e-9);
+        assert!((t.availability - (1.0 - 210.0 / 1010.0)).abs() < 1e-6);
         assert_eq!(t.timeline.len(), 2);
         assert_eq!((t.timeline[0].ok, t.timeline[0].failed), (80, 20));
         assert!(report.warnings.is_empty());
@@ -456,10 +610,10 @@ mod tests {
     #[test]
     fn skipped_slots_are_failures_without_send_lag() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock, false);
+        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock, None);
         let skipped = Outcome::Error { kind: ErrorKind::Skipped, status: None, text: String::new() };
         r.record(&sample(&clock, 0, 100, skipped));
-        let (_, report) = r.finish(clock.start + Duration::from_millis(100));
+        let (_, report) = r.finish(clock.start + Duration::from_millis(100), &[]);
         let t = &report.targets[0];
         assert_eq!((t.probes, t.failed), (1, 1));
         assert_eq!(t.error_counts["skipped"], 1);
@@ -470,18 +624,18 @@ mod tests {
     #[test]
     fn late_sends_are_reported() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, false);
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
         let mut s = sample(&clock, 0, 10, Outcome::Ok { status: 200 });
         s.sent = s.due + Duration::from_millis(30);
         r.record(&s);
-        let (_, report) = r.finish(clock.start + Duration::from_millis(10));
+        let (_, report) = r.finish(clock.start + Duration::from_millis(10), &[]);
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     }
 
     #[test]
     fn phases_split_counts_and_downtime() {
         let clock = RunClock::now();
-        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, true);
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, Some(GatePhases::DeployCooldown));
         r.begin_phase(Phase::Warmup, clock.start);
         let record = |r: &mut Recorder, range: std::ops::Range<u64>, ok: bool| {
             for seq in range {
@@ -500,7 +654,7 @@ mod tests {
         r.begin_phase(Phase::Cooldown, clock.start + Duration::from_millis(1700));
         record(&mut r, 180..190, false);
         record(&mut r, 190..200, true);
-        let (_, report) = r.finish(clock.start + Duration::from_millis(2000));
+        let (_, report) = r.finish(clock.start + Duration::from_millis(2000), &[]);
         let t = &report.targets[0];
         let phases = t.phases.as_ref().unwrap();
         let (w, d, c) = (&phases[&Phase::Warmup], &phases[&Phase::Deploy], &phases[&Phase::Cooldown]);

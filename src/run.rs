@@ -13,13 +13,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cli::{Cli, Command};
 use crate::clock::{RunClock, millis};
-use crate::config::{Config, Destination, UiMode, Wrap};
+use crate::config::{Config, Destination, Markdown, UiMode, Wrap};
 use crate::deploy::{self, ChildEvent, RunningCommand, Termination};
 use crate::exit;
+use crate::gates::{self, Gate};
 use crate::phase::Phase;
 use crate::probe::Prober;
 use crate::recorder::Recorder;
-use crate::report::{DeployReport, Report, json};
+use crate::report::events::EventLog;
+use crate::report::{DeployReport, Report, annotations, json, junit, markdown};
 use crate::scheduler::{self, Schedule};
 use crate::ui::{self, RunInfo, Ui};
 
@@ -36,16 +38,20 @@ pub struct Finished {
 }
 
 impl Finished {
-    /// Precedence: a failed command (3) before a failed gate (1); blip's own failures (2) never
-    /// get here.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(if self.command_failed {
-            exit::COMMAND_FAILED
-        } else if !self.report.passed {
-            exit::GATE_FAILED
-        } else {
-            exit::OK
-        })
+        ExitCode::from(exit_status(self.command_failed, self.report.passed))
+    }
+}
+
+/// Precedence: a failed command (3) before a failed gate (1); blip's own failures (2) never get
+/// here.
+fn exit_status(command_failed: bool, passed: bool) -> u8 {
+    if command_failed {
+        exit::COMMAND_FAILED
+    } else if !passed {
+        exit::GATE_FAILED
+    } else {
+        exit::OK
     }
 }
 
@@ -55,7 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(args)) => crate::demo::run(*args).await,
         Some(Command::DemoDeploy(args)) => crate::demo::deploy(args).await,
         None => {
-            let config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.command, &cli.output)?;
+            let config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
             // A command that cannot start is found before anything is probed.
             let program = match &config.wrap {
                 Some(wrap) => match deploy::resolve(&wrap.argv[0]) {
@@ -101,6 +107,12 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     if let Some(Destination::File(path)) = &config.output.json {
         check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
     }
+    if let Some(path) = &config.output.junit {
+        check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
+    }
+    if let Some(Markdown::File(path)) = &config.output.markdown {
+        check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+    }
     let probers = Prober::for_config(config)?;
     let mut ui = make_ui(config);
     let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
@@ -113,7 +125,15 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     });
 
     let clock = RunClock::now();
-    let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, config.wrap.is_some());
+    let mut events = match &config.output.events {
+        Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
+        None => None,
+    };
+    if let Some(log) = events.as_mut() {
+        log.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+    }
+    let phased = config.wrap.as_ref().map(|_| config.gate_phases);
+    let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     scheduler::spawn(
@@ -130,6 +150,9 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     if let Some(wrap) = &config.wrap {
         recorder.begin_phase(Phase::Warmup, clock.start);
         ui.phase(Phase::Warmup);
+        if let Some(log) = events.as_mut() {
+            log.phase(Phase::Warmup, Duration::ZERO);
+        }
         stage = Stage::Warmup;
         log = Some(DeployLog {
             wrap: wrap.clone(),
@@ -146,9 +169,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let mut tick = tokio::time::interval(ui::TICK);
     let mut signals = Signals::new();
     let mut stopping = false;
-    let end_now = |end_tx: &watch::Sender<Option<Instant>>, at: Instant| {
-        end_tx.send_modify(|end| *end = Some(end.map_or(at, |e| e.min(at))));
-    };
+    // A command that blip stopped because a gate failed did not fail on its own.
+    let mut stopped_by_gate = false;
     loop {
         let kill_at = match &stage {
             Stage::Running { kill_at: Some(at), .. } => Some(*at),
@@ -157,35 +179,38 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         tokio::select! {
             sample = samples.recv() => match sample {
                 Some(sample) => {
+                    if let Some(log) = events.as_mut() {
+                        log.probe(&sample);
+                    }
                     for event in recorder.record(&sample) {
                         ui.event(&clock, &event);
+                        if let Some(log) = events.as_mut() {
+                            log.transition(&event);
+                        }
                     }
                 }
                 // The schedule ended and every probe in flight has reported.
                 None => break,
             },
-            _ = tick.tick() => ui.tick(clock.offset(Instant::now()), &recorder.snapshot()),
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let snapshot = recorder.snapshot();
+                ui.tick(clock.offset(now), &snapshot);
+                if let Some(log) = events.as_mut() {
+                    log.tick(clock.offset(now), &snapshot);
+                }
+                if config.fail_fast && !stopping
+                    && let Some(reason) = settled_gate_failure(&recorder, &config.gates, now)
+                {
+                    ui.notice(&format!("{reason}; stopping (--fail-fast)"));
+                    request_stop(&mut stage, &end_tx, ui.as_mut(), Signal::SIGTERM, config.timeout, stopping);
+                    stopping = true;
+                    stopped_by_gate = true;
+                }
+            }
             signal = signals.recv() => {
-                match &mut stage {
-                    Stage::Running { command, kill_at } => {
-                        // Forward the stop to the deploy; a second one kills it.
-                        let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
-                        command.signal(forward);
-                        kill_at.get_or_insert(Instant::now() + KILL_AFTER);
-                        ui.notice(&format!("{signal} received: sent {forward} to the command; probing until it exits"));
-                    }
-                    _ if !stopping => {
-                        end_now(&end_tx, Instant::now());
-                        ui.notice(&format!(
-                            "stopping: waiting up to {} for probes in flight",
-                            humantime::format_duration(config.timeout)
-                        ));
-                    }
-                    _ => {}
-                }
-                if matches!(stage, Stage::Warmup) {
-                    stage = Stage::Done;
-                }
+                ui.notice(&format!("{signal} received"));
+                request_stop(&mut stage, &end_tx, ui.as_mut(), signal, config.timeout, stopping);
                 stopping = true;
             }
             () = tokio::time::sleep_until(warmup_end.into()), if matches!(stage, Stage::Warmup) => {
@@ -202,13 +227,16 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                     Ok(command) => {
                         recorder.begin_phase(Phase::Deploy, start);
                         ui.phase(Phase::Deploy);
+                        if let Some(events) = events.as_mut() {
+                            events.phase(Phase::Deploy, clock.offset(start));
+                        }
                         log.start = Some(start);
                         stage = Stage::Running { command, kill_at: None };
                     }
                     Err(err) => {
                         ui.notice(&err.to_string());
                         log.error = Some(err.to_string());
-                        end_now(&end_tx, start);
+                        end_at(&end_tx, start);
                         stage = Stage::Done;
                     }
                 }
@@ -233,13 +261,16 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                     let cooldown = if stopping { Duration::ZERO } else { log.wrap.cooldown };
                     recorder.begin_phase(Phase::Cooldown, at);
                     ui.phase(Phase::Cooldown);
+                    if let Some(events) = events.as_mut() {
+                        events.phase(Phase::Cooldown, clock.offset(at));
+                    }
                     let how = log.termination.as_ref().map_or("ended".to_string(), Termination::describe);
                     ui.notice(&format!(
                         "command finished ({how}) after {:.3} s; cooldown {}",
                         at.saturating_duration_since(log.start.unwrap_or(at)).as_secs_f64(),
                         humantime::format_duration(cooldown)
                     ));
-                    end_now(&end_tx, at + cooldown);
+                    end_at(&end_tx, at + cooldown);
                     stage = Stage::Done;
                 }
             },
@@ -254,17 +285,112 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     }
 
     let end = end_tx.borrow().unwrap_or_else(Instant::now);
-    let (events, mut report) = recorder.finish(end);
-    for event in &events {
+    let (last, mut report) = recorder.finish(end, &config.gates);
+    for event in &last {
         ui.event(&clock, event);
+        if let Some(log) = events.as_mut() {
+            log.transition(event);
+        }
     }
-    let command_failed = log.as_ref().is_some_and(|l| !l.termination.as_ref().is_some_and(Termination::succeeded));
+    let command_failed =
+        !stopped_by_gate && log.as_ref().is_some_and(|l| !l.termination.as_ref().is_some_and(Termination::succeeded));
     report.deploy = log.map(|l| deploy_report(&clock, l));
     ui.finished(&report);
-    if let Some(destination) = &config.output.json {
-        json::write(&report, destination)?;
+    let written = write_reports(&report, config);
+    if let Some(log) = events.as_mut() {
+        let code = if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
+        log.finish(&report, code);
     }
+    written?;
     Ok(Finished { report, command_failed })
+}
+
+/// Sets the end of the schedule to `at`, unless it ends earlier already.
+fn end_at(end_tx: &watch::Sender<Option<Instant>>, at: Instant) {
+    end_tx.send_modify(|end| *end = Some(end.map_or(at, |e| e.min(at))));
+}
+
+/// Ends the run the one normal way, for Ctrl-C, SIGTERM and `--fail-fast` alike: a running
+/// command is signalled (SIGKILL if asked twice) and the run ends when it exits; otherwise the
+/// schedule ends now.
+fn request_stop(
+    stage: &mut Stage,
+    end_tx: &watch::Sender<Option<Instant>>,
+    ui: &mut dyn Ui,
+    signal: Signal,
+    timeout: Duration,
+    already_stopping: bool,
+) {
+    match stage {
+        Stage::Running { command, kill_at } => {
+            let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
+            command.signal(forward);
+            kill_at.get_or_insert(Instant::now() + KILL_AFTER);
+            ui.notice(&format!("sent {forward} to the command; probing until it exits"));
+        }
+        _ if !already_stopping => {
+            end_at(end_tx, Instant::now());
+            *stage = Stage::Done;
+            ui.notice(&format!("stopping: waiting up to {} for probes in flight", humantime::format_duration(timeout)));
+        }
+        _ => {}
+    }
+}
+
+/// The first gate that failed for good, as a line for the user.
+fn settled_gate_failure(recorder: &Recorder, gate_list: &[Gate], now: Instant) -> Option<String> {
+    recorder.judged_views(Some(now)).iter().find_map(|view| {
+        gate_list
+            .iter()
+            .map(|gate| gates::judge(gate, view))
+            .find(|v| v.settled)
+            .map(|v| format!("gate {} failed for {}: observed {}, limit {}", v.gate, view.url, v.observed, v.limit))
+    })
+}
+
+/// Writes every requested report; a failure does not keep the others from being written.
+fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    if let Some(destination) = &config.output.json {
+        results.push(json::write(report, destination));
+    }
+    if let Some(path) = &config.output.junit {
+        results.push(junit::render(report).and_then(|xml| {
+            json::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
+        }));
+    }
+    match &config.output.markdown {
+        Some(Markdown::File(path)) => results.push(
+            json::write_whole(path, markdown::render(report).as_bytes())
+                .with_context(|| format!("cannot write --markdown {}", path.display())),
+        ),
+        Some(Markdown::StepSummary(path)) => results.push(append(path, &markdown::render(report))),
+        None => {}
+    }
+    if config.output.annotations {
+        // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.
+        let to_stderr =
+            config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout);
+        for line in annotations::render(report) {
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    results.into_iter().collect()
+}
+
+/// Appends to GitHub's job summary file, which other steps write to as well.
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))
 }
 
 fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {

@@ -55,9 +55,14 @@ async fn a_closed_listener_is_a_refused_window() {
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     let o = &t.outages[0];
     assert!((o.duration_ms - ms(end - start)).abs() <= tolerance(100.0), "{o:?} vs {:?}", end - start);
-    assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["refused"]);
-    assert_eq!(t.error_counts["refused"], t.failed);
-    assert_eq!(server.requests(), t.ok, "refused probes never reach the server");
+    // A probe whose connection was open when the listener closed sees a reset; all later ones
+    // are refused.
+    let reset = t.error_counts.get("reset").copied().unwrap_or(0);
+    assert!(reset <= 1, "{:?}", t.error_counts);
+    assert_eq!(t.error_counts["refused"] + reset, t.failed);
+    assert!(o.causes["refused"] >= o.failed_probes - 1);
+    // Refused probes never reach the server; a cut one may or may not have been read.
+    assert!((t.ok..=t.ok + reset).contains(&server.requests()), "{} requests, {} ok", server.requests(), t.ok);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,21 +1,9 @@
 //! Wrapping a deploy: phases, the command's exit and output, signals, exit code 3.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::support::server::{Mode, TestServer};
-use crate::support::{BLIP, Report, blip, blip_json, ms, tempdir, tolerance};
-
-/// Writes an executable bash script; `CONTROL` in `body` becomes the server's control port.
-fn script(server: &TestServer, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempdir(name);
-    let path = dir.join(format!("{name}.sh"));
-    let control = format!("/dev/tcp/127.0.0.1/{}", server.control.port());
-    std::fs::write(&path, format!("#!/usr/bin/env bash\n{}", body.replace("CONTROL", &control))).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
+use crate::support::{BLIP, Report, blip, blip_json, ms, script, tempdir, tolerance};
 
 /// The injected span from the first change away from `ok` to the next `ok`.
 fn injected(server: &TestServer) -> f64 {

@@ -50,7 +50,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut deploy = args.deploy.clone();
     deploy.warmup = deploy.warmup.or(Some(DEMO_WARMUP));
     deploy.cooldown = deploy.cooldown.or(Some(DEMO_COOLDOWN));
-    let config = Config::new(&[app.url()], &probe, &deploy, &command, &args.output)?;
+    let config = Config::new(&[app.url()], &probe, &deploy, &args.gates, &command, &args.output)?;
     if config.output.ui == UiMode::Lines {
         let intro = match args.style {
             DemoStyle::Restart => format!(

@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use crate::phase::Phase;
 
+pub mod annotations;
+pub mod events;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod text;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,8 +27,10 @@ pub struct Report {
     pub duration_ms: f64,
     /// Probes per second per URL.
     pub rate: f64,
-    /// The overall verdict.
+    /// The overall verdict: every gate passed for every URL.
     pub passed: bool,
+    /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
+    pub gate_phases: Option<crate::gates::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
     pub warnings: Vec<String>,
     /// The wrapped command; null when none was given.
@@ -79,6 +85,29 @@ pub struct TargetReport {
     pub phases: Option<BTreeMap<Phase, PhaseReport>>,
     /// When the deploy hurt this URL; null when no command is wrapped.
     pub deploy_timing: Option<DeployTiming>,
+    /// One entry per gate given, judged on this URL.
+    pub gates: Vec<GateReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GateReport {
+    /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
+    pub gate: String,
+    pub limit: String,
+    pub observed: String,
+    pub passed: bool,
+    /// Why it failed; null when it passed.
+    pub evidence: Option<Evidence>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// The first offending probe (or window start): when, and what it got.
+    pub first_at: Option<String>,
+    pub first_offset_ms: Option<f64>,
+    pub first_error: Option<String>,
+    /// Indexes into this URL's `outages` of the windows involved.
+    pub outages: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]

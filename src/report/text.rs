@@ -18,6 +18,15 @@ pub fn render(report: &Report) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
+    let gates: usize = report.targets.iter().map(|t| t.gates.len()).sum();
+    let failed: usize = report.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
+    if gates > 0 {
+        let _ = if failed == 0 {
+            writeln!(out, "\npassed: every gate held ({gates} of {gates})")
+        } else {
+            writeln!(out, "\nFAILED: {failed} of {gates} gates failed")
+        };
+    }
     out
 }
 
@@ -37,6 +46,13 @@ fn render_deploy(out: &mut String, d: &DeployReport) {
             let _ = writeln!(out, "  {how}");
         }
     }
+}
+
+/// One URL's part of the summary, on its own (for JUnit's system-out).
+pub fn render_target_alone(t: &TargetReport) -> String {
+    let mut out = String::new();
+    render_target(&mut out, t);
+    out
 }
 
 fn render_target(out: &mut String, t: &TargetReport) {
@@ -136,6 +152,14 @@ fn render_target(out: &mut String, t: &TargetReport) {
         ms(t.send_lag_ms.p99),
         ms(t.send_lag_ms.max),
     );
+    for (i, g) in t.gates.iter().enumerate() {
+        let label = if i == 0 { "gates" } else { "" };
+        let mark = if g.passed { "passed" } else { "FAILED" };
+        let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.gate, g.observed);
+        if let Some(first) = g.evidence.as_ref().and_then(|e| e.first_error.as_ref().zip(e.first_offset_ms)) {
+            let _ = writeln!(out, "                     first at +{:.3} s: {}", first.1 / 1000.0, first.0);
+        }
+    }
 }
 
 fn ms(value: f64) -> String {
@@ -183,6 +207,7 @@ pub(crate) mod tests {
             timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0 }],
             phases: None,
             deploy_timing: None,
+            gates: vec![],
         };
         let deployed = TargetReport {
             url: "http://127.0.0.1:8081/api/notes".into(),
@@ -218,6 +243,7 @@ pub(crate) mod tests {
             timeline: vec![],
             phases: None,
             deploy_timing: None,
+            gates: vec![],
         };
         Report {
             schema_version: SCHEMA_VERSION,
@@ -226,6 +252,7 @@ pub(crate) mod tests {
             duration_ms: 10000.0,
             rate: 20.0,
             passed: true,
+            gate_phases: None,
             warnings: vec![],
             deploy: None,
             targets: vec![healthy, deployed],
@@ -266,6 +293,37 @@ pub(crate) mod tests {
             (Phase::Deploy, phase(1500.0, 5000.0, 80, 75, 1500.0)),
             (Phase::Cooldown, phase(5000.0, 10000.0, 90, 6, 300.0)),
         ]));
+        t.gates = vec![
+            GateReport {
+                gate: "fail-on-status 404".into(),
+                limit: "404".into(),
+                observed: "75 probes".into(),
+                passed: false,
+                evidence: Some(Evidence {
+                    first_at: Some("2026-11-26T12:00:02.000Z".into()),
+                    first_offset_ms: Some(2000.0),
+                    first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
+                    outages: vec![0],
+                }),
+            },
+            GateReport {
+                gate: "max-latency p99=300ms".into(),
+                limit: "300ms".into(),
+                observed: "2.500 ms".into(),
+                passed: true,
+                evidence: None,
+            },
+        ];
+        report.targets[0].gates = vec![GateReport {
+            gate: "fail-on-status 404".into(),
+            limit: "404".into(),
+            observed: "0 probes".into(),
+            passed: true,
+            evidence: None,
+        }];
+        report.passed = false;
+        report.gate_phases = Some(crate::gates::GatePhases::DeployCooldown);
+        let t = &mut report.targets[1];
         t.deploy_timing = Some(DeployTiming {
             first_failure_ms: Some(500.0),
             last_failure_ms: Some(8450.0),

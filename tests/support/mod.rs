@@ -6,6 +6,8 @@
 
 pub mod server;
 
+use std::path::PathBuf;
+
 use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::Duration;
@@ -44,6 +46,17 @@ pub fn tolerance(rate: f64) -> f64 {
     1000.0 / rate + 5.0
 }
 
+/// Writes an executable bash script; `CONTROL` in `body` becomes the server's control port.
+pub fn script(server: &server::TestServer, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempdir(name);
+    let path = dir.join(format!("{name}.sh"));
+    let control = format!("/dev/tcp/127.0.0.1/{}", server.control.port());
+    std::fs::write(&path, format!("#!/usr/bin/env bash\n{}", body.replace("CONTROL", &control))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
 /// A fresh directory for one test's files.
 pub fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("blip-test-{}-{name}", std::process::id()));
@@ -65,6 +78,7 @@ pub struct Report {
     pub duration_ms: f64,
     pub rate: f64,
     pub passed: bool,
+    pub gate_phases: Option<String>,
     pub warnings: Vec<String>,
     pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
@@ -134,6 +148,26 @@ pub struct Target {
     pub timeline: Vec<TimelinePoint>,
     pub phases: Option<BTreeMap<String, Phase>>,
     pub deploy_timing: Option<DeployTiming>,
+    pub gates: Vec<GateResult>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateResult {
+    pub gate: String,
+    pub limit: String,
+    pub observed: String,
+    pub passed: bool,
+    pub evidence: Option<Evidence>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub first_at: Option<String>,
+    pub first_offset_ms: Option<f64>,
+    pub first_error: Option<String>,
+    pub outages: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize)]

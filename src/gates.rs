@@ -1,0 +1,431 @@
+//! The gates: limits a run must stay within for CI to pass it.
+//!
+//! Gates are judged per URL on a [`Judged`] view the recorder builds from the phases being judged
+//! (by default all but the warmup of a wrapped deploy). Judging is pure: it takes that view and
+//! returns a [`Verdict`] with the evidence a CI log needs. Gates that can no longer recover once
+//! failed (a forbidden status was seen, the downtime is already past its limit) are what
+//! `--fail-fast` stops on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::phase::Phase;
+use crate::status_set::StatusSet;
+
+/// One gate, as given on the command line.
+#[derive(Clone, Debug)]
+pub enum Gate {
+    /// Any probe answered with one of these codes fails the run.
+    FailOnStatus(StatusSet),
+    /// Total downtime above this fails; zero means any outage fails.
+    MaxDowntime(Duration),
+    /// The longest window above this fails.
+    MaxOutage(Duration),
+    MaxFailed(FailedLimit),
+    MaxLatency(LatencyLimit),
+}
+
+/// `--max-failed`: a count of failed probes, or a share of all probes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FailedLimit {
+    Count(u64),
+    Percent(f64),
+}
+
+/// `--max-latency`: a quantile of successful probes' latency and its limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencyLimit {
+    /// From 0 to 100; 100 is `max`.
+    pub percentile: f64,
+    pub limit: Duration,
+}
+
+/// Which phases of a wrapped deploy the gates judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+pub enum GatePhases {
+    /// Every phase, warmup included.
+    #[value(name = "all")]
+    #[serde(rename = "all")]
+    All,
+    /// Only while the command runs.
+    #[value(name = "deploy")]
+    #[serde(rename = "deploy")]
+    Deploy,
+    /// While the command runs and after it exits (not the warmup).
+    #[default]
+    #[value(name = "deploy+cooldown")]
+    #[serde(rename = "deploy+cooldown")]
+    DeployCooldown,
+}
+
+impl GatePhases {
+    /// Whether a probe due in `phase` is judged; without a wrapped command every probe is.
+    pub fn judges(self, phase: Option<Phase>) -> bool {
+        match (self, phase) {
+            (_, None) | (GatePhases::All, _) => true,
+            (GatePhases::Deploy, Some(p)) => p == Phase::Deploy,
+            (GatePhases::DeployCooldown, Some(p)) => p != Phase::Warmup,
+        }
+    }
+}
+
+impl FromStr for FailedLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a count like 10 or a share like 0.5%");
+        match text.trim().strip_suffix('%') {
+            Some(percent) => {
+                let p: f64 = percent.trim().parse().map_err(|_| bad())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(format!("`{text}` must be a share from 0% to 100%"));
+                }
+                Ok(FailedLimit::Percent(p))
+            }
+            None => text.trim().parse().map(FailedLimit::Count).map_err(|_| bad()),
+        }
+    }
+}
+
+impl fmt::Display for FailedLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailedLimit::Count(n) => write!(f, "{n}"),
+            FailedLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl FromStr for LatencyLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a latency limit like p99=300ms, p99.9=1s or max=2s");
+        let (quantile, limit) = text.split_once('=').ok_or_else(bad)?;
+        let percentile = match quantile.trim().to_ascii_lowercase().as_str() {
+            "max" => 100.0,
+            q => {
+                let p: f64 = q.strip_prefix('p').ok_or_else(bad)?.parse().map_err(|_| bad())?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(bad());
+                }
+                p
+            }
+        };
+        let limit = humantime::parse_duration(limit.trim()).map_err(|_| bad())?;
+        Ok(LatencyLimit { percentile, limit })
+    }
+}
+
+impl LatencyLimit {
+    fn quantile_name(&self) -> String {
+        if self.percentile >= 100.0 { "max".to_string() } else { format!("p{}", self.percentile) }
+    }
+}
+
+impl Gate {
+    /// The gate as the command line names it: `max-downtime 0s`, `max-latency p99=300ms`.
+    pub fn name(&self) -> String {
+        match self {
+            Gate::FailOnStatus(set) => format!("fail-on-status {set}"),
+            Gate::MaxDowntime(d) => format!("max-downtime {}", humantime::format_duration(*d)),
+            Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
+            Gate::MaxFailed(limit) => format!("max-failed {limit}"),
+            Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
+        }
+    }
+}
+
+/// A probe that broke a gate first: when it was due, and what it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offender {
+    /// Due time, from the start of the run.
+    pub at: Duration,
+    pub text: String,
+}
+
+/// An outage window as far as the judged phases cover it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgedWindow {
+    /// Position in the URL's list of outages in the report.
+    pub index: usize,
+    pub start: Duration,
+    /// The part of the window inside judged phases.
+    pub judged: Duration,
+    pub first_error: String,
+    pub causes: Vec<crate::sample::Cause>,
+}
+
+/// What the gates see of one URL: only probes and windows in judged phases.
+#[derive(Debug)]
+pub struct Judged<'a> {
+    pub url: &'a str,
+    pub probes: u64,
+    pub failed: u64,
+    pub status_counts: &'a BTreeMap<u16, u64>,
+    /// The first probe answered with each status code.
+    pub first_status: &'a BTreeMap<u16, Offender>,
+    pub first_failure: Option<&'a Offender>,
+    /// Windows with a judged part, in order (the first [`crate::outage::MAX_WINDOWS`], then the
+    /// one open now if any), for evidence.
+    pub windows: Vec<JudgedWindow>,
+    /// Judged downtime and the longest judged window, over every window.
+    pub downtime: Duration,
+    pub longest: Option<JudgedWindow>,
+    /// Latency of successful probes, µs.
+    pub latency: &'a Histogram<u64>,
+}
+
+/// The outcome of one gate for one URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub gate: String,
+    pub limit: String,
+    pub observed: String,
+    pub passed: bool,
+    /// True when the gate failed and nothing later in the run can make it pass.
+    pub settled: bool,
+    pub first: Option<Offender>,
+    /// Indexes of the windows involved, into the URL's outages.
+    pub windows: Vec<usize>,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Judges one gate on one URL's view of the run.
+pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
+    let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
+        gate: gate.name(),
+        limit,
+        observed,
+        passed,
+        settled: !passed && settled,
+        first: None,
+        windows: Vec::new(),
+    };
+    match gate {
+        Gate::FailOnStatus(set) => {
+            let hits: u64 = view.status_counts.iter().filter(|(code, _)| set.contains(**code)).map(|(_, n)| n).sum();
+            let mut v = verdict(set.to_string(), format!("{hits} probes"), hits == 0, true);
+            v.first = view
+                .first_status
+                .iter()
+                .filter(|(code, _)| set.contains(**code))
+                .map(|(_, o)| o)
+                .min_by_key(|o| o.at)
+                .cloned();
+            v.windows = view
+                .windows
+                .iter()
+                .filter(|w| w.causes.iter().any(|c| matches!(c, crate::sample::Cause::Status(s) if set.contains(*s))))
+                .map(|w| w.index)
+                .collect();
+            v
+        }
+        Gate::MaxDowntime(limit) => {
+            let any = view.longest.is_some();
+            let passed = if limit.is_zero() { !any } else { view.downtime <= *limit };
+            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime), passed, true);
+            v.windows = view.windows.iter().map(|w| w.index).collect();
+            v.first = view.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
+            v
+        }
+        Gate::MaxOutage(limit) => {
+            let longest = view.longest.as_ref();
+            let observed = longest.map_or(Duration::ZERO, |w| w.judged);
+            let passed = observed <= *limit && !(limit.is_zero() && longest.is_some());
+            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(observed), passed, true);
+            if let Some(w) = longest {
+                v.windows = vec![w.index];
+                v.first = Some(Offender { at: w.start, text: w.first_error.clone() });
+            }
+            v
+        }
+        Gate::MaxFailed(limit) => {
+            let (passed, settled, observed) = match limit {
+                FailedLimit::Count(n) => (view.failed <= *n, true, format!("{} probes", view.failed)),
+                FailedLimit::Percent(p) => {
+                    let share = if view.probes == 0 { 0.0 } else { view.failed as f64 * 100.0 / view.probes as f64 };
+                    (share <= *p, false, format!("{share:.3}% ({} of {})", view.failed, view.probes))
+                }
+            };
+            let mut v = verdict(limit.to_string(), observed, passed, settled);
+            v.first = view.first_failure.cloned();
+            v
+        }
+        Gate::MaxLatency(l) => {
+            let value = if view.latency.is_empty() {
+                None
+            } else if l.percentile >= 100.0 {
+                Some(view.latency.max())
+            } else {
+                Some(view.latency.value_at_quantile(l.percentile / 100.0))
+            };
+            let observed =
+                value.map_or("no successful probe".to_string(), |us| format!("{:.3} ms", us as f64 / 1000.0));
+            let passed = value.is_none_or(|us| Duration::from_micros(us) <= l.limit);
+            // Only the maximum can never come back down.
+            verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{Cause, ErrorKind};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    struct Fixture {
+        status_counts: BTreeMap<u16, u64>,
+        first_status: BTreeMap<u16, Offender>,
+        first_failure: Option<Offender>,
+        latency: Histogram<u64>,
+    }
+
+    fn fixture(statuses: &[(u16, u64)], latencies_ms: &[u64]) -> Fixture {
+        let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for ms in latencies_ms {
+            latency.record(ms * 1000).unwrap();
+        }
+        Fixture {
+            status_counts: statuses.iter().copied().collect(),
+            first_status: statuses
+                .iter()
+                .map(|(code, _)| (*code, Offender { at: MS * u32::from(*code), text: format!("{code} text") }))
+                .collect(),
+            first_failure: Some(Offender { at: MS * 7, text: "first".into() }),
+            latency,
+        }
+    }
+
+    fn view<'a>(f: &'a Fixture, probes: u64, failed: u64, windows: &[(u64, u64)]) -> Judged<'a> {
+        let windows: Vec<JudgedWindow> = windows
+            .iter()
+            .enumerate()
+            .map(|(index, (start, len))| JudgedWindow {
+                index,
+                start: MS * *start as u32,
+                judged: MS * *len as u32,
+                first_error: format!("window {index}"),
+                causes: vec![Cause::Status(404), Cause::Error(ErrorKind::Refused)],
+            })
+            .filter(|w| !w.judged.is_zero())
+            .collect();
+        Judged {
+            downtime: windows.iter().map(|w| w.judged).sum(),
+            longest: windows.iter().max_by_key(|w| w.judged).cloned(),
+            url: "http://a/",
+            probes,
+            failed,
+            status_counts: &f.status_counts,
+            first_status: &f.first_status,
+            first_failure: f.first_failure.as_ref(),
+            windows,
+            latency: &f.latency,
+        }
+    }
+
+    fn gate(flag: &str, value: &str) -> Gate {
+        match flag {
+            "fail-on-status" => Gate::FailOnStatus(value.parse().unwrap()),
+            "max-downtime" => Gate::MaxDowntime(humantime::parse_duration(value).unwrap()),
+            "max-outage" => Gate::MaxOutage(humantime::parse_duration(value).unwrap()),
+            "max-failed" => Gate::MaxFailed(value.parse().unwrap()),
+            "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn fail_on_status_fails_on_the_first_matching_answer() {
+        let clean = fixture(&[(200, 100), (503, 2)], &[]);
+        let v = judge(&gate("fail-on-status", "404"), &view(&clean, 102, 2, &[]));
+        assert!(v.passed && !v.settled, "{v:?}");
+        let dirty = fixture(&[(200, 100), (404, 1)], &[]);
+        let v = judge(&gate("fail-on-status", "404"), &view(&dirty, 101, 1, &[(50, 20)]));
+        assert!(!v.passed && v.settled);
+        assert_eq!(v.observed, "1 probes");
+        assert_eq!(v.first, Some(Offender { at: MS * 404, text: "404 text".into() }));
+        assert_eq!(v.windows, [0]);
+        assert!(!judge(&gate("fail-on-status", "4xx"), &view(&dirty, 101, 1, &[])).passed);
+    }
+
+    #[test]
+    fn max_downtime_edges() {
+        let f = fixture(&[], &[]);
+        let zero = gate("max-downtime", "0s");
+        assert!(judge(&zero, &view(&f, 10, 0, &[])).passed);
+        let v = judge(&zero, &view(&f, 10, 1, &[(30, 1)]));
+        assert!(!v.passed && v.settled, "0s: any outage fails");
+        assert_eq!(v.first.unwrap().text, "window 0");
+        let limit = gate("max-downtime", "500ms");
+        assert!(judge(&limit, &view(&f, 10, 1, &[(0, 300), (900, 200)])).passed, "exactly at the limit passes");
+        let v = judge(&limit, &view(&f, 10, 1, &[(0, 300), (900, 201)]));
+        assert!(!v.passed);
+        assert_eq!((v.observed.as_str(), v.windows.as_slice()), ("0.501 s", &[0, 1][..]));
+        assert!(judge(&zero, &view(&f, 10, 0, &[(30, 0)])).passed, "a window wholly outside judged phases");
+    }
+
+    #[test]
+    fn max_outage_judges_the_longest_window() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-outage", "250ms");
+        assert!(judge(&g, &view(&f, 10, 1, &[(0, 250), (900, 100)])).passed);
+        let v = judge(&g, &view(&f, 10, 1, &[(0, 100), (900, 251)]));
+        assert!(!v.passed);
+        assert_eq!(v.windows, [1]);
+    }
+
+    #[test]
+    fn max_failed_counts_and_shares() {
+        let f = fixture(&[], &[]);
+        assert!(judge(&gate("max-failed", "3"), &view(&f, 100, 3, &[])).passed);
+        let v = judge(&gate("max-failed", "3"), &view(&f, 100, 4, &[]));
+        assert!(!v.passed && v.settled);
+        assert_eq!(v.first.unwrap().text, "first");
+        assert!(judge(&gate("max-failed", "1%"), &view(&f, 200, 2, &[])).passed);
+        let v = judge(&gate("max-failed", "1%"), &view(&f, 200, 3, &[]));
+        assert!(!v.passed && !v.settled, "a share can still recover");
+        assert!(judge(&gate("max-failed", "0"), &view(&f, 0, 0, &[])).passed);
+    }
+
+    #[test]
+    fn max_latency_quantiles() {
+        let f = fixture(&[], &(1..=100).collect::<Vec<_>>());
+        // HdrHistogram reports the top of the value's bucket (3 significant digits): 99 ms reads as 99.0x ms.
+        assert!(judge(&gate("max-latency", "p99=100ms"), &view(&f, 100, 0, &[])).passed);
+        let v = judge(&gate("max-latency", "p99=98ms"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && !v.settled);
+        assert!(judge(&gate("max-latency", "max=101ms"), &view(&f, 100, 0, &[])).passed);
+        let v = judge(&gate("max-latency", "max=99ms"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && v.settled, "the maximum never comes down");
+        let none = fixture(&[], &[]);
+        assert!(judge(&gate("max-latency", "p50=1ms"), &view(&none, 0, 0, &[])).passed);
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!("5".parse::<FailedLimit>(), Ok(FailedLimit::Count(5)));
+        assert_eq!("0.5%".parse::<FailedLimit>(), Ok(FailedLimit::Percent(0.5)));
+        assert!("101%".parse::<FailedLimit>().is_err() && "x".parse::<FailedLimit>().is_err());
+        let l: LatencyLimit = "p99.9=1s".parse().unwrap();
+        assert_eq!((l.percentile, l.limit), (99.9, Duration::from_secs(1)));
+        assert_eq!("max=2s".parse::<LatencyLimit>().unwrap().percentile, 100.0);
+        for bad in ["p99", "99=1s", "p0=1s", "p101=1s", "p99=fast", "=1s"] {
+            assert!(bad.parse::<LatencyLimit>().is_err(), "{bad}");
+        }
+        assert_eq!(Gate::MaxLatency("p99=300ms".parse().unwrap()).name(), "max-latency p99=300ms");
+        assert!(GatePhases::DeployCooldown.judges(None) && !GatePhases::DeployCooldown.judges(Some(Phase::Warmup)));
+        assert!(GatePhases::Deploy.judges(Some(Phase::Deploy)) && !GatePhases::Deploy.judges(Some(Phase::Cooldown)));
+        assert!(GatePhases::All.judges(Some(Phase::Warmup)));
+    }
+}

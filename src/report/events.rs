@@ -1,0 +1,198 @@
+//! The NDJSON event log (`--events`): one JSON object per line, written and flushed as things
+//! happen, so `tail -f` follows the run and a crash keeps everything up to it.
+//!
+//! Events: `run_start`, `phase`, `down`, `up`, `second` (per URL, probes and failures that
+//! reported in the last second), `probe` (with `--events-probes`), `gate`, `run_end`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::clock::{RunClock, millis, rfc3339_ms};
+use crate::config::Destination;
+use crate::outage::Transition;
+use crate::phase::Phase;
+use crate::recorder::{Event, TargetSnapshot};
+use crate::report::Report;
+use crate::sample::{Outcome, Sample};
+
+pub struct EventLog {
+    out: Box<dyn Write + Send>,
+    name: String,
+    probes: bool,
+    urls: Vec<String>,
+    clock: RunClock,
+    /// Cumulative (probes, failed) per URL at the last `second` event.
+    reported: Vec<(u64, u64)>,
+    next_second: u64,
+    broken: bool,
+}
+
+impl EventLog {
+    /// Opens (truncates) the destination before anything is probed.
+    pub fn open(destination: &Destination, probes: bool, urls: &[String], clock: RunClock) -> anyhow::Result<EventLog> {
+        let (out, name): (Box<dyn Write + Send>, String) = match destination {
+            Destination::Stdout => (Box::new(std::io::stdout()), "-".to_string()),
+            Destination::File(path) => {
+                let file =
+                    std::fs::File::create(path).with_context(|| format!("cannot write --events {}", path.display()))?;
+                (Box::new(file), path.display().to_string())
+            }
+        };
+        Ok(EventLog {
+            out,
+            name,
+            probes,
+            urls: urls.to_vec(),
+            clock,
+            reported: vec![(0, 0); urls.len()],
+            next_second: 1,
+            broken: false,
+        })
+    }
+
+    fn emit(&mut self, value: Value) {
+        if self.broken {
+            return;
+        }
+        // One write per line: a reader never sees half an event, and the line is on its way
+        // to the file before the next event is produced.
+        let mut line = value.to_string();
+        line.push('\n');
+        if let Err(err) = self.out.write_all(line.as_bytes()).and_then(|()| self.out.flush()) {
+            eprintln!("blip: cannot write --events {}: {err}; no further events are written", self.name);
+            self.broken = true;
+        }
+    }
+
+    fn url(&self, target: usize) -> &str {
+        self.urls.get(target).map_or("", String::as_str)
+    }
+
+    pub fn run_start(&mut self, rate: f64, command: Option<&[String]>) {
+        let value = json!({
+            "event": "run_start",
+            "at": rfc3339_ms(self.clock.started_at),
+            "urls": self.urls,
+            "rate": rate,
+            "command": command,
+        });
+        self.emit(value);
+    }
+
+    pub fn phase(&mut self, phase: Phase, offset: Duration) {
+        let value = json!({
+            "event": "phase",
+            "phase": phase,
+            "at": rfc3339_ms(self.clock.wall(offset)),
+            "offset_ms": millis(offset),
+        });
+        self.emit(value);
+    }
+
+    pub fn transition(&mut self, event: &Event) {
+        let url = self.url(event.target).to_string();
+        let value = match &event.transition {
+            Transition::Down { start, cause, first_error } => json!({
+                "event": "down",
+                "url": url,
+                "at": rfc3339_ms(self.clock.wall(*start)),
+                "offset_ms": millis(*start),
+                "cause": cause.to_string(),
+                "error": first_error,
+            }),
+            Transition::Up(w) => json!({
+                "event": "up",
+                "url": url,
+                "at": rfc3339_ms(self.clock.wall(w.end)),
+                "offset_ms": millis(w.end),
+                "down_since_offset_ms": millis(w.start),
+                "duration_ms": millis(w.duration()),
+                "failed_probes": w.failed_probes,
+                "open": w.open,
+            }),
+        };
+        self.emit(value);
+    }
+
+    /// Emits a `second` event per URL for each whole second that passed since the last one.
+    pub fn tick(&mut self, elapsed: Duration, snapshot: &[TargetSnapshot]) {
+        while elapsed.as_secs() >= self.next_second {
+            for (i, t) in snapshot.iter().enumerate() {
+                let (probes, failed) = self.reported.get(i).copied().unwrap_or_default();
+                let value = json!({
+                    "event": "second",
+                    "url": t.url,
+                    "offset_s": self.next_second,
+                    "probes": t.probes - probes,
+                    "failed": t.failed - failed,
+                    "down": t.down_since.is_some(),
+                });
+                self.emit(value);
+                if let Some(slot) = self.reported.get_mut(i) {
+                    *slot = (t.probes, t.failed);
+                }
+            }
+            self.next_second += 1;
+        }
+    }
+
+    pub fn probe(&mut self, sample: &Sample) {
+        if !self.probes {
+            return;
+        }
+        let (status, kind, error) = match &sample.outcome {
+            Outcome::Ok { status } => (Some(*status), None, None),
+            Outcome::BadStatus { status, text } => (Some(*status), None, Some(text.as_str())),
+            Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str())),
+        };
+        let value = json!({
+            "event": "probe",
+            "url": self.url(sample.target),
+            "seq": sample.seq,
+            "due_offset_ms": millis(self.clock.offset(sample.due)),
+            "ok": sample.outcome.is_ok(),
+            "status": status,
+            "error_kind": kind,
+            "error": error,
+            "latency_ms": millis(sample.latency()),
+            "send_lag_ms": millis(sample.send_lag()),
+        });
+        self.emit(value);
+    }
+
+    /// Gate verdicts, then `run_end`.
+    pub fn finish(&mut self, report: &Report, exit_code: u8) {
+        for t in &report.targets {
+            for g in &t.gates {
+                let value = json!({
+                    "event": "gate",
+                    "url": t.url,
+                    "gate": g.gate,
+                    "limit": g.limit,
+                    "observed": g.observed,
+                    "passed": g.passed,
+                    "evidence": g.evidence,
+                });
+                self.emit(value);
+            }
+        }
+        let value = json!({
+            "event": "run_end",
+            "duration_ms": report.duration_ms,
+            "passed": report.passed,
+            "exit_code": exit_code,
+            "targets": report.targets.iter().map(|t| json!({
+                "url": t.url,
+                "probes": t.probes,
+                "failed": t.failed,
+                "downtime_ms": t.downtime_ms,
+                "availability": t.availability,
+                "outages": t.outage_count,
+            })).collect::<Vec<_>>(),
+        });
+        self.emit(value);
+    }
+}

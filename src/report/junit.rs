@@ -1,0 +1,93 @@
+//! The JUnit XML writer: a testsuite per URL and a testcase per gate, so CI systems show each
+//! gate as a test and a failed one with its evidence (the first offending probe, the windows).
+
+use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+
+use crate::report::{GateReport, Report, TargetReport};
+
+/// Renders the report as JUnit XML. Pure, so it is tested by snapshot and by an XML parser.
+pub fn render(report: &Report) -> anyhow::Result<String> {
+    let mut junit = Junit::new("blip");
+    junit.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
+    for target in &report.targets {
+        let mut suite = TestSuite::new(target.url.as_str());
+        suite.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
+        suite.set_system_out(crate::report::text::render_target_alone(target));
+        if target.gates.is_empty() {
+            // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.
+            let mut case = TestCase::new("probed", TestCaseStatus::success());
+            case.set_classname("blip");
+            suite.add_test_case(case);
+        }
+        for gate in &target.gates {
+            suite.add_test_case(testcase(target, gate));
+        }
+        junit.add_test_suite(suite);
+    }
+    Ok(junit.to_string()?)
+}
+
+fn testcase(target: &TargetReport, gate: &GateReport) -> TestCase {
+    let status = if gate.passed {
+        TestCaseStatus::success()
+    } else {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_type("gate");
+        status.set_message(format!("{}: observed {}, limit {}", gate.gate, gate.observed, gate.limit));
+        status.set_description(evidence(target, gate));
+        status
+    };
+    let mut case = TestCase::new(gate.gate.as_str(), status);
+    case.set_classname("blip");
+    case
+}
+
+/// The evidence of a failed gate as text: the first offender and the windows involved.
+pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
+    let mut lines = Vec::new();
+    let Some(e) = &gate.evidence else { return String::new() };
+    if let (Some(at), Some(offset), Some(error)) = (&e.first_at, e.first_offset_ms, &e.first_error) {
+        lines.push(format!("first at {at} (+{:.3} s): {error}", offset / 1000.0));
+    }
+    for index in &e.outages {
+        if let Some(w) = target.outages.get(*index) {
+            let phase = w.phase.map(|p| format!(" [{p}]")).unwrap_or_default();
+            lines.push(format!(
+                "outage{phase} {} → {} ({:.3} s, {} probes failed): {}",
+                w.start,
+                w.end,
+                w.duration_ms / 1000.0,
+                w.failed_probes,
+                w.first_error
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::text::tests::deploy_report;
+
+    #[test]
+    fn junit_snapshot() {
+        insta::assert_snapshot!(render(&deploy_report()).unwrap());
+    }
+
+    #[test]
+    fn junit_parses_with_a_testsuite_per_url_and_a_testcase_per_gate() {
+        let xml = render(&deploy_report()).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        assert_eq!((root.attribute("tests"), root.attribute("failures")), (Some("3"), Some("1")));
+        let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+        assert_eq!(suites.len(), 2);
+        assert_eq!(suites[1].attribute("name"), Some("http://127.0.0.1:8081/api/notes"));
+        let failure = suites[1].descendants().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(failure.parent().unwrap().attribute("name"), Some("fail-on-status 404"));
+        let text = failure.text().unwrap();
+        assert!(text.contains("first at 2026-11-26T12:00:02.000Z") && text.contains("outage [deploy]"), "{text}");
+    }
+}
