@@ -211,7 +211,8 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub json: Option<String>,
 
-    /// How to show progress: `lines` prints state changes, `quiet` prints nothing.
+    /// How to show progress: `dashboard` is a live terminal view, `lines` prints state changes,
+    /// `quiet` prints nothing.
     #[arg(long, value_enum, default_value_t = UiChoice::Auto, help_heading = "Output")]
     pub ui: UiChoice,
 
@@ -235,8 +236,10 @@ pub struct OutputArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum UiChoice {
-    /// `lines`
+    /// `dashboard` when stdout is a terminal, `lines` otherwise.
     Auto,
+    /// A live terminal view (needs a terminal on stdout).
+    Dashboard,
     /// One line per state change, progress every few seconds, then a summary.
     Lines,
     /// Nothing but errors; reports still go to their files.

@@ -3,6 +3,7 @@
 //! Every error here names the input that is wrong and the flag that fixes it; the caller maps
 //! any of them to exit code 2 before a single probe is sent.
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -107,6 +108,7 @@ pub enum Destination {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UiMode {
+    Dashboard,
     Lines,
     Quiet,
 }
@@ -200,9 +202,19 @@ impl Output {
             Some("") => return Err(bad("--json needs a path, or - for stdout")),
             Some(path) => Some(Destination::File(path.into())),
         };
+        let stdout_taken = args.json.as_deref() == Some("-") || args.events.as_deref() == Some("-");
+        let terminal = std::io::stdout().is_terminal();
         let ui = match args.ui {
+            UiChoice::Auto if terminal && !stdout_taken => UiMode::Dashboard,
             UiChoice::Auto | UiChoice::Lines => UiMode::Lines,
             UiChoice::Quiet => UiMode::Quiet,
+            UiChoice::Dashboard if stdout_taken => {
+                return Err(bad("--ui dashboard needs stdout, which --json - or --events - takes: give that a path"));
+            }
+            UiChoice::Dashboard if !terminal => {
+                return Err(bad("--ui dashboard needs a terminal on stdout; use --ui lines when piping or in CI"));
+            }
+            UiChoice::Dashboard => UiMode::Dashboard,
         };
         let path = |flag: &str, value: &Option<String>| match value.as_deref() {
             Some("") => Err(bad(format!("{flag} needs a path"))),
@@ -302,7 +314,8 @@ mod tests {
         assert!(c.concurrency as f64 > c.rate * c.timeout.as_secs_f64());
         assert!(c.expect.status.contains(200) && c.expect.status.contains(302));
         assert!(!c.expect.status.contains(404));
-        assert_eq!(c.output.ui, UiMode::Lines);
+        // `auto` picks the dashboard only when stdout is a terminal.
+        assert_eq!(c.output.ui == UiMode::Dashboard, std::io::stdout().is_terminal());
     }
 
     #[test]

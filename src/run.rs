@@ -114,7 +114,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
     }
     let probers = Prober::for_config(config)?;
-    let mut ui = make_ui(config);
+    let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
+    let mut ui = make_ui(config, ui_stop_tx)?;
     let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
     ui.started(&RunInfo {
         urls: urls.clone(),
@@ -194,10 +195,10 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             },
             _ = tick.tick() => {
                 let now = Instant::now();
-                let snapshot = recorder.snapshot();
-                ui.tick(clock.offset(now), &snapshot);
+                let due_until = end_tx.borrow().map_or(now, |end| end.min(now));
+                ui.tick(&ui::Tick { now, elapsed: clock.offset(now), due_until, recorder: &recorder });
                 if let Some(log) = events.as_mut() {
-                    log.tick(clock.offset(now), &snapshot);
+                    log.tick(clock.offset(now), &recorder.snapshot());
                 }
                 if config.fail_fast && !stopping
                     && let Some(reason) = settled_gate_failure(&recorder, &config.gates, now)
@@ -211,6 +212,11 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             signal = signals.recv() => {
                 ui.notice(&format!("{signal} received"));
                 request_stop(&mut stage, &end_tx, ui.as_mut(), signal, config.timeout, stopping);
+                stopping = true;
+            }
+            Some(()) = ui_stop.recv() => {
+                ui.notice("quit requested");
+                request_stop(&mut stage, &end_tx, ui.as_mut(), Signal::SIGINT, config.timeout, stopping);
                 stopping = true;
             }
             () = tokio::time::sleep_until(warmup_end.into()), if matches!(stage, Stage::Warmup) => {
@@ -412,14 +418,19 @@ fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
     }
 }
 
-fn make_ui(config: &Config) -> Box<dyn Ui> {
-    // With `--json -` stdout carries the JSON alone, so everything else goes to stderr.
-    let to_stderr = config.output.json == Some(Destination::Stdout);
-    match config.output.ui {
+fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<Box<dyn Ui>> {
+    // With `--json -` or `--events -` stdout carries those alone, so everything else goes to
+    // stderr.
+    let to_stderr =
+        config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout);
+    Ok(match config.output.ui {
         UiMode::Quiet => Box::new(ui::Quiet { to_stderr }),
         UiMode::Lines if to_stderr => Box::new(ui::lines::Lines::new(std::io::stderr())),
         UiMode::Lines => Box::new(ui::lines::Lines::new(std::io::stdout())),
-    }
+        UiMode::Dashboard => {
+            Box::new(ui::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
+        }
+    })
 }
 
 /// Fails early, before anything is probed, if the report could not be written at the end.

@@ -1,4 +1,5 @@
-//! The timeline: ok and failed probe counts per slice of the run, by due time.
+//! The timeline: ok and failed probe counts per slice of the run, by due time, with the mean and
+//! maximum latency of the successful ones for the dashboard's chart.
 //!
 //! Slices are one second wide. Memory grows with the length of the run, not with the rate, and
 //! stays bounded: past [`MAX_SLICES`] slices, neighbours are merged and the slice width doubles.
@@ -12,6 +13,25 @@ pub const MAX_SLICES: usize = 86_400;
 pub struct Slice {
     pub ok: u64,
     pub failed: u64,
+    /// Sum and maximum of successful probes' latency, µs.
+    pub latency_sum_us: u64,
+    pub latency_max_us: u64,
+}
+
+impl Slice {
+    fn merge(self, other: Slice) -> Slice {
+        Slice {
+            ok: self.ok + other.ok,
+            failed: self.failed + other.failed,
+            latency_sum_us: self.latency_sum_us + other.latency_sum_us,
+            latency_max_us: self.latency_max_us.max(other.latency_max_us),
+        }
+    }
+
+    /// Mean latency of the slice's successful probes.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        (self.ok > 0).then(|| Duration::from_micros(self.latency_sum_us / self.ok))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -27,8 +47,9 @@ impl Default for Timeline {
 }
 
 impl Timeline {
-    /// Counts one probe due at `offset` from the start of the run.
-    pub fn record(&mut self, offset: Duration, ok: bool) {
+    /// Counts one probe due at `offset` from the start of the run: a success with its latency,
+    /// or a failure.
+    pub fn record(&mut self, offset: Duration, ok: Option<Duration>) {
         let mut index = (offset.as_secs() / self.width_s) as usize;
         while index >= MAX_SLICES {
             self.coarsen();
@@ -38,21 +59,20 @@ impl Timeline {
             self.slices.resize(index + 1, Slice::default());
         }
         let slice = &mut self.slices[index];
-        if ok {
-            slice.ok += 1;
-        } else {
-            slice.failed += 1;
+        match ok {
+            Some(latency) => {
+                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+                slice.ok += 1;
+                slice.latency_sum_us = slice.latency_sum_us.saturating_add(us);
+                slice.latency_max_us = slice.latency_max_us.max(us);
+            }
+            None => slice.failed += 1,
         }
     }
 
     fn coarsen(&mut self) {
-        self.slices = self
-            .slices
-            .chunks(2)
-            .map(|pair| {
-                pair.iter().fold(Slice::default(), |a, s| Slice { ok: a.ok + s.ok, failed: a.failed + s.failed })
-            })
-            .collect();
+        self.slices =
+            self.slices.chunks(2).map(|pair| pair.iter().fold(Slice::default(), |a, s| a.merge(*s))).collect();
         self.width_s *= 2;
     }
 
@@ -65,6 +85,11 @@ impl Timeline {
     pub fn slices(&self) -> impl Iterator<Item = (u64, Slice)> + '_ {
         self.slices.iter().enumerate().map(|(i, s)| (i as u64 * self.width_s, *s))
     }
+
+    /// The last `n` slices (fewer early in the run).
+    pub fn last(&self, n: usize) -> &[Slice] {
+        &self.slices[self.slices.len().saturating_sub(n)..]
+    }
 }
 
 #[cfg(test)]
@@ -74,21 +99,24 @@ mod tests {
     #[test]
     fn counts_per_second_by_due_time() {
         let mut t = Timeline::default();
-        t.record(Duration::from_millis(10), true);
-        t.record(Duration::from_millis(990), false);
-        t.record(Duration::from_millis(2500), true);
+        let ms = Duration::from_millis;
+        t.record(ms(10), Some(ms(3)));
+        t.record(ms(20), Some(ms(5)));
+        t.record(ms(990), None);
+        t.record(ms(2500), Some(ms(1)));
         let slices: Vec<_> = t.slices().collect();
-        assert_eq!(
-            slices,
-            vec![(0, Slice { ok: 1, failed: 1 }), (1, Slice::default()), (2, Slice { ok: 1, failed: 0 })]
-        );
+        let first = Slice { ok: 2, failed: 1, latency_sum_us: 8000, latency_max_us: 5000 };
+        let third = Slice { ok: 1, failed: 0, latency_sum_us: 1000, latency_max_us: 1000 };
+        assert_eq!(slices, vec![(0, first), (1, Slice::default()), (2, third)]);
+        assert_eq!(first.mean_latency(), Some(ms(4)));
+        assert_eq!(t.last(2), &[Slice::default(), third]);
     }
 
     #[test]
     fn stays_bounded_on_long_runs() {
         let mut t = Timeline::default();
-        t.record(Duration::ZERO, true);
-        t.record(Duration::from_secs(MAX_SLICES as u64 * 3), false);
+        t.record(Duration::ZERO, Some(Duration::from_millis(1)));
+        t.record(Duration::from_secs(MAX_SLICES as u64 * 3), None);
         assert!(t.slices().count() <= MAX_SLICES);
         assert_eq!(t.width_s(), 4);
         let total: u64 = t.slices().map(|(_, s)| s.ok + s.failed).sum();

@@ -3,5 +3,6 @@
 mod support;
 
 mod core;
+mod dashboard;
 mod deploy;
 mod gates;

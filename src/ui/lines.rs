@@ -10,9 +10,9 @@ use crate::clock::{RunClock, time_of_day};
 use crate::deploy::Stream;
 use crate::outage::Transition;
 use crate::phase::Phase;
-use crate::recorder::{Event, TargetSnapshot};
+use crate::recorder::Event;
 use crate::report::{Report, text};
-use crate::ui::{RunInfo, Ui};
+use crate::ui::{RunInfo, Tick, Ui};
 
 /// Time between progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -78,12 +78,13 @@ impl<W: Write> Ui for Lines<W> {
         }
     }
 
-    fn tick(&mut self, elapsed: Duration, snapshot: &[TargetSnapshot]) {
+    fn tick(&mut self, tick: &Tick<'_>) {
+        let elapsed = tick.elapsed;
         if elapsed < self.next_progress {
             return;
         }
         self.next_progress = elapsed + PROGRESS_EVERY;
-        for t in snapshot {
+        for t in tick.recorder.snapshot() {
             let state = match t.down_since {
                 Some(since) => format!("DOWN for {:.1} s", elapsed.saturating_sub(since).as_secs_f64()),
                 None => "up".to_string(),

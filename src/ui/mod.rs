@@ -3,17 +3,19 @@
 //! The engine never knows which one is there. Each gets the state changes as they are detected,
 //! a snapshot on every tick, and the final report.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::io::Write as _;
 
 use crate::clock::RunClock;
 use crate::deploy::Stream;
 use crate::phase::Phase;
-use crate::recorder::{Event, TargetSnapshot};
+use crate::recorder::{Event, Recorder};
 use crate::report::Report;
 
+pub mod dashboard;
 pub mod lines;
+pub mod view;
 
 /// What a UI is told when the run starts.
 pub struct RunInfo {
@@ -28,8 +30,8 @@ pub struct RunInfo {
 pub trait Ui {
     fn started(&mut self, info: &RunInfo);
     fn event(&mut self, clock: &RunClock, event: &Event);
-    /// Called about every [`TICK`]; `elapsed` is the time since the start of the run.
-    fn tick(&mut self, elapsed: Duration, snapshot: &[TargetSnapshot]);
+    /// Called every [`TICK`]; the UI reads what it shows from the recorder.
+    fn tick(&mut self, tick: &Tick<'_>);
     /// A notice from blip itself, such as a stop request.
     fn notice(&mut self, text: &str);
     /// A phase of the wrapped deploy began.
@@ -39,8 +41,18 @@ pub trait Ui {
     fn finished(&mut self, report: &Report);
 }
 
-/// How often UIs get a snapshot.
-pub const TICK: Duration = Duration::from_millis(250);
+/// How often UIs are ticked: ten frames a second for the dashboard.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// What a UI gets on each tick.
+pub struct Tick<'a> {
+    pub now: Instant,
+    /// Time since the start of the run.
+    pub elapsed: Duration,
+    /// The end of the schedule so far: now, or the end of the run if that came first.
+    pub due_until: Instant,
+    pub recorder: &'a Recorder,
+}
 
 /// Prints nothing of blip's own; reports still go to their files. A wrapped command's output is
 /// passed through as it is, because hiding a deploy's log would hurt more than it quiets.
@@ -52,7 +64,7 @@ pub struct Quiet {
 impl Ui for Quiet {
     fn started(&mut self, _: &RunInfo) {}
     fn event(&mut self, _: &RunClock, _: &Event) {}
-    fn tick(&mut self, _: Duration, _: &[TargetSnapshot]) {}
+    fn tick(&mut self, _: &Tick<'_>) {}
     fn notice(&mut self, _: &str) {}
     fn phase(&mut self, _: Phase) {}
     fn output(&mut self, _: Stream, line: &str) {
