@@ -143,7 +143,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         config.concurrency,
         end_rx,
         sample_tx,
-    );
+    )
+    .context("cannot start the scheduler thread")?;
 
     let (child_tx, mut child_events) = mpsc::unbounded_channel();
     let mut stage = Stage::Unwrapped;
