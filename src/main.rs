@@ -19,6 +19,7 @@ mod sample;
 mod scheduler;
 mod status_set;
 mod timeline;
+mod timer;
 mod ui;
 
 use std::process::ExitCode;

@@ -3,22 +3,20 @@
 //! Probe `k` of a URL is due at `start + k / rate` and is sent then, whether or not earlier
 //! probes have answered, so a stalled server can neither slow the schedule nor hide failures.
 //!
-//! The timing runs on a thread of its own rather than on tokio's timer, whose wheel ticks once a
-//! millisecond: a millisecond of send lag is a whole probe interval at 1000 probes/s. The thread
-//! sleeps to each due time with the kernel's timer slack lowered to a microsecond, then hands
-//! every URL's slot to the runtime in one batch. Each probe runs in its own task and reports one
+//! One task keeps the schedule for every URL (they share it) and sleeps between slots on a
+//! [`PreciseTimer`], not on tokio's timer, whose millisecond ticks would make every probe up to a
+//! millisecond late. At each slot it spawns one probe task per URL. Each probe reports one
 //! [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
 //! probe in flight has finished, which is how the consumer knows that nothing is lost.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::probe::Prober;
 use crate::sample::{ErrorKind, Outcome, Sample};
+use crate::timer::PreciseTimer;
 
 /// When each slot is due.
 #[derive(Clone, Copy, Debug)]
@@ -47,66 +45,50 @@ pub fn spawn(
     probers: Vec<Prober>,
     schedule: Schedule,
     concurrency: usize,
-    mut end: watch::Receiver<Option<Instant>>,
+    end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
 ) -> std::io::Result<()> {
     let lanes: Vec<Lane> =
         probers.into_iter().map(|prober| Lane { prober, cap: Arc::new(Semaphore::new(concurrency)) }).collect();
-    let first_end = *end.borrow_and_update();
-    // The timing thread cannot await the watch channel, so changes of the end are forwarded to
-    // it; the forwarder ends, and so the thread, when the run drops the sender.
-    let (end_tx, end_rx) = std::sync::mpsc::channel();
-    tokio::spawn(async move {
-        while end.changed().await.is_ok() {
-            if end_tx.send(*end.borrow_and_update()).is_err() {
-                return;
-            }
-        }
-    });
-    let runtime = Handle::current();
-    std::thread::Builder::new()
-        .name("blip-scheduler".into())
-        .spawn(move || drive(&runtime, &lanes, schedule, concurrency, first_end, &end_rx, &samples))?;
+    let timer = PreciseTimer::new()?;
+    tokio::spawn(drive(timer, lanes, schedule, concurrency, end, samples));
     Ok(())
 }
 
-fn drive(
-    runtime: &Handle,
-    lanes: &[Lane],
+async fn drive(
+    timer: PreciseTimer,
+    lanes: Vec<Lane>,
     schedule: Schedule,
     concurrency: usize,
-    mut end: Option<Instant>,
-    end_changes: &Receiver<Option<Instant>>,
-    samples: &mpsc::UnboundedSender<Sample>,
+    mut end: watch::Receiver<Option<Instant>>,
+    samples: mpsc::UnboundedSender<Sample>,
 ) {
-    // Best effort: without it the kernel may let each sleep run 50 µs long.
-    let _ = nix::sys::prctl::set_timerslack(1_000);
     for seq in 0.. {
         let due = schedule.due(seq);
         loop {
-            if end.is_some_and(|end| due >= end) {
+            if end.borrow_and_update().is_some_and(|end| due >= end) {
                 return;
             }
-            let now = Instant::now();
-            if now >= due {
-                break;
-            }
-            match end_changes.recv_timeout(due - now) {
-                Ok(changed) => end = changed,
-                Err(RecvTimeoutError::Timeout) => {}
-                // The run is over without an end being set: nothing more is due.
-                Err(RecvTimeoutError::Disconnected) => return,
+            tokio::select! {
+                biased;
+                changed = end.changed() => if changed.is_err() { return },
+                slept = timer.sleep_until(due) => {
+                    if slept.is_err() {
+                        // The timerfd failed (it should not); tokio's timer keeps the schedule.
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    break;
+                }
             }
         }
         // Every URL shares the schedule, so one wake dispatches the slot for all of them.
         for (target, lane) in lanes.iter().enumerate() {
-            dispatch(runtime, lane, target, seq, due, concurrency, samples);
+            dispatch(lane, target, seq, due, concurrency, &samples);
         }
     }
 }
 
 fn dispatch(
-    runtime: &Handle,
     lane: &Lane,
     target: usize,
     seq: u64,
@@ -118,7 +100,7 @@ fn dispatch(
         Ok(permit) => {
             let prober = lane.prober.clone();
             let samples = samples.clone();
-            runtime.spawn(async move {
+            tokio::spawn(async move {
                 let sample = prober.probe(target, seq, due).await;
                 drop(permit);
                 // The receiver outlives every sender; a send error means the run was torn down.
