@@ -64,6 +64,15 @@ pub enum GatePhases {
 }
 
 impl GatePhases {
+    /// The name `--gate-phase` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatePhases::All => "all",
+            GatePhases::Deploy => "deploy",
+            GatePhases::DeployCooldown => "deploy+cooldown",
+        }
+    }
+
     /// Whether a probe due in `phase` is judged; without a wrapped command every probe is.
     pub fn judges(self, phase: Option<Phase>) -> bool {
         match (self, phase) {

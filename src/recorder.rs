@@ -66,9 +66,9 @@ impl JudgedStats {
 }
 
 /// Keeps the earlier of two offenders.
-fn earliest(slot: &mut Option<Offender>, at: Duration, text: &str) {
+fn earliest(slot: &mut Option<Offender>, at: Duration, text: impl FnOnce() -> String) {
     if slot.as_ref().is_none_or(|o| at < o.at) {
-        *slot = Some(Offender { at, text: text.to_string() });
+        *slot = Some(Offender { at, text: text() });
     }
 }
 
@@ -336,14 +336,14 @@ impl Recorder {
             };
             if !sample.outcome.is_ok() {
                 j.failed += 1;
-                earliest(&mut j.first_failure, due, &sample.outcome.describe());
+                earliest(&mut j.first_failure, due, || sample.outcome.describe());
             }
             if let Some(code) = status {
                 *j.status_counts.entry(code).or_default() += 1;
-                let first = j.first_status.remove(&code);
-                let mut slot = first;
-                earliest(&mut slot, due, &sample.outcome.describe());
-                j.first_status.extend(slot.map(|o| (code, o)));
+                // Only the earliest answer per code is kept; describing it allocates, so only then.
+                if j.first_status.get(&code).is_none_or(|o| due < o.at) {
+                    j.first_status.insert(code, Offender { at: due, text: sample.outcome.describe() });
+                }
             }
         }
         if !sample.outcome.is_ok() && matches!(phase, Some(Phase::Deploy | Phase::Cooldown)) {

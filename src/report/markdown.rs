@@ -8,8 +8,7 @@ use crate::report::Report;
 /// Renders the report as Markdown. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let gates: usize = report.targets.iter().map(|t| t.gates.len()).sum();
-    let failed: usize = report.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
+    let (gates, failed) = report.gate_counts();
     let verdict = match (gates, failed) {
         (0, _) => "measured".to_string(),
         (_, 0) => format!("passed ({gates} gate{})", if gates == 1 { "" } else { "s" }),
@@ -17,12 +16,7 @@ pub fn render(report: &Report) -> String {
     };
     let _ = writeln!(out, "## blip: {verdict}\n");
     if let Some(d) = &report.deploy {
-        let how = match (&d.error, d.exit_code, &d.signal) {
-            (Some(error), _, _) => error.clone(),
-            (None, Some(code), _) => format!("exit code {code}"),
-            (None, None, Some(signal)) => format!("killed by {signal}"),
-            (None, None, None) => "did not finish".to_string(),
-        };
+        let how = d.outcome();
         let took = d.duration_ms.map(|ms| format!(" after {:.3} s", ms / 1000.0)).unwrap_or_default();
         let _ = writeln!(out, "Deploy `{}`: {how}{took}.\n", cell(&d.command.join(" ")));
     }
@@ -42,7 +36,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     if gates > 0 {
-        let phases = report.gate_phases.map(|p| format!(" (judged on phases: {})", phase_name(p))).unwrap_or_default();
+        let phases = report.gate_phases.map(|p| format!(" (judged on phases: {})", p.as_str())).unwrap_or_default();
         let _ = writeln!(out, "\n### Gates{phases}\n");
         let _ = writeln!(out, "| URL | gate | observed | result |");
         let _ = writeln!(out, "|---|---|---|---|");
@@ -80,14 +74,6 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n> warning: {}", cell(warning));
     }
     out
-}
-
-fn phase_name(phases: crate::gates::GatePhases) -> &'static str {
-    match phases {
-        crate::gates::GatePhases::All => "all",
-        crate::gates::GatePhases::Deploy => "deploy",
-        crate::gates::GatePhases::DeployCooldown => "deploy+cooldown",
-    }
 }
 
 /// Text made safe for a table cell: pipes escaped, one line.

@@ -60,6 +60,27 @@ pub struct DeployReport {
     pub output_tail: Vec<String>,
 }
 
+impl Report {
+    /// How many gates were judged over all URLs, and how many of them failed.
+    pub fn gate_counts(&self) -> (usize, usize) {
+        let gates = self.targets.iter().map(|t| t.gates.len()).sum();
+        let failed = self.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
+        (gates, failed)
+    }
+}
+
+impl DeployReport {
+    /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
+    pub fn outcome(&self) -> String {
+        match (&self.error, self.exit_code, &self.signal) {
+            (Some(error), _, _) => error.clone(),
+            (None, Some(code), _) => format!("exit code {code}"),
+            (None, None, Some(signal)) => format!("killed by {signal}"),
+            (None, None, None) => "did not finish".to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetReport {
     pub url: String,

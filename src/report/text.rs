@@ -18,8 +18,7 @@ pub fn render(report: &Report) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
-    let gates: usize = report.targets.iter().map(|t| t.gates.len()).sum();
-    let failed: usize = report.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
+    let (gates, failed) = report.gate_counts();
     if gates > 0 {
         let _ = if failed == 0 {
             writeln!(out, "\npassed: every gate held ({gates} of {gates})")
@@ -31,12 +30,7 @@ pub fn render(report: &Report) -> String {
 }
 
 fn render_deploy(out: &mut String, d: &DeployReport) {
-    let how = match (&d.error, d.exit_code, &d.signal) {
-        (Some(error), _, _) => error.clone(),
-        (None, Some(code), _) => format!("exit code {code}"),
-        (None, None, Some(signal)) => format!("killed by {signal}"),
-        (None, None, None) => "did not finish".to_string(),
-    };
+    let how = d.outcome();
     let _ = writeln!(out, "deploy `{}`", d.command.join(" "));
     match (d.start_offset_ms, d.duration_ms) {
         (Some(start), Some(duration)) => {
