@@ -32,18 +32,27 @@ fn main() -> ExitCode {
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(run::worker_threads(&cli))
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("blip: cannot start the async runtime: {err}");
             return ExitCode::from(exit::USAGE_OR_FAILURE);
         }
     };
-    match runtime.block_on(run::run(cli)) {
-        Ok(code) => code,
-        Err(err) => {
+    // The run loop is spawned onto the workers rather than run by `block_on` on this thread:
+    // every Sample would otherwise wake this thread from another, a futex and a context switch
+    // per probe.
+    match runtime.block_on(async { tokio::spawn(run::run(cli)).await }) {
+        Ok(Ok(code)) => code,
+        Ok(Err(err)) => {
             eprintln!("blip: {err:#}");
             ExitCode::from(exit::USAGE_OR_FAILURE)
         }
+        // A panic has already been reported by the panic hook (and the terminal restored).
+        Err(_) => ExitCode::from(exit::USAGE_OR_FAILURE),
     }
 }

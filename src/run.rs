@@ -55,6 +55,22 @@ fn exit_status(command_failed: bool, passed: bool) -> u8 {
     }
 }
 
+/// Total probes per second up to which one worker thread runs everything.
+const ONE_WORKER_UP_TO: f64 = 5000.0;
+
+/// How many runtime worker threads a run gets. One thread does the whole job below
+/// [`ONE_WORKER_UP_TO`] probes/s: each probe then costs no wake of a second thread, which at
+/// 1000/s saves a fifth of blip's CPU (scripts/bench). Above it, every core is used, or one
+/// thread would fall behind the schedule.
+pub fn worker_threads(cli: &Cli) -> usize {
+    let (rate, urls) = match &cli.subcommand {
+        Some(Command::Demo(args)) => (args.probe.rate.unwrap_or(crate::demo::DEMO_RATE), 1),
+        Some(Command::DemoDeploy(_)) => (1.0, 1),
+        None => (cli.probe.rate.unwrap_or(crate::config::DEFAULT_RATE), cli.urls.len()),
+    };
+    if rate * urls as f64 <= ONE_WORKER_UP_TO { 1 } else { std::thread::available_parallelism().map_or(2, usize::from) }
+}
+
 /// Runs what the command line asks for and returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.subcommand {
@@ -465,5 +481,21 @@ impl Signals {
             () = next(&mut self.int) => Signal::SIGINT,
             () = next(&mut self.term) => Signal::SIGTERM,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn one_worker_thread_up_to_5000_probes_per_second() {
+        let workers = |args: &[&str]| worker_threads(&Cli::try_parse_from(args).unwrap());
+        assert_eq!(workers(&["blip", "demo"]), 1);
+        assert_eq!(workers(&["blip", "http://a/"]), 1);
+        assert_eq!(workers(&["blip", "-r", "2500", "http://a/", "http://b/"]), 1);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(workers(&["blip", "-r", "2501", "http://a/", "http://b/"]), cores);
     }
 }

@@ -21,7 +21,7 @@ use crate::run::monitor;
 
 /// Probes per second of the demo unless `--rate` says otherwise: fine enough to time a 1.5 s
 /// outage to 20 ms.
-const DEMO_RATE: f64 = 50.0;
+pub const DEMO_RATE: f64 = 50.0;
 const DEMO_WARMUP: Duration = Duration::from_secs(1);
 const DEMO_COOLDOWN: Duration = Duration::from_secs(2);
 /// How long a restart-style deploy leaves the route without a backend.

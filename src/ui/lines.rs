@@ -37,7 +37,7 @@ impl<W: Write> Lines<W> {
     }
 }
 
-impl<W: Write> Ui for Lines<W> {
+impl<W: Write + Send> Ui for Lines<W> {
     fn started(&mut self, info: &RunInfo) {
         self.urls = info.urls.clone();
         let until = match info.duration {

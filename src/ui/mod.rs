@@ -27,7 +27,7 @@ pub struct RunInfo {
     pub command: Option<Vec<String>>,
 }
 
-pub trait Ui {
+pub trait Ui: Send {
     fn started(&mut self, info: &RunInfo);
     fn event(&mut self, clock: &RunClock, event: &Event);
     /// Called every [`TICK`]; the UI reads what it shows from the recorder.
