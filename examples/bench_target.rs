@@ -1,0 +1,115 @@
+//! The benchmark's target: a fast HTTP/1.1 server on loopback that answers `200 ok`, and injects
+//! outages on request with a known ground truth.
+//!
+//! It prints `127.0.0.1:PORT 127.0.0.1:CONTROL` on its first line. A line `404 250` or
+//! `refused 250` written to the control port makes it answer 404, or refuse connections (closing
+//! those open), for 250 ms; when the outage is over it answers the line with the outage's
+//! measured length in microseconds. `scripts/bench` drives it with bash's `/dev/tcp`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Ok,
+    NotFound,
+    Refused,
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// Serves until the mode says to refuse, then drops the listener and binds it again after.
+async fn serve(addr: SocketAddr, first: TcpListener, mut mode: watch::Receiver<Mode>) {
+    let mut listener = Some(first);
+    loop {
+        if *mode.borrow_and_update() == Mode::Refused {
+            listener = None;
+        } else if listener.is_none() {
+            listener = Some(bind(addr).expect("the port is ours to bind again"));
+        }
+        let Some(current) = listener.as_ref() else {
+            if mode.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        tokio::select! {
+            accepted = current.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let mut conn_mode = mode.clone();
+                let service_mode = mode.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |_request| {
+                        let status = if *service_mode.borrow() == Mode::NotFound { StatusCode::NOT_FOUND } else { StatusCode::OK };
+                        async move {
+                            let body = if status == StatusCode::OK { "ok\n" } else { "404 Not Found: injected\n" };
+                            Ok::<_, Infallible>(Response::builder().status(status).body(Full::new(Bytes::from(body))).unwrap())
+                        }
+                    });
+                    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = conn_mode.wait_for(|m| *m == Mode::Refused) => {}
+                    }
+                });
+            }
+            changed = mode.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+async fn control(listener: TcpListener, mode: watch::Sender<Mode>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut words = line.split_whitespace();
+            let (kind, ms) = (words.next(), words.next().and_then(|w| w.parse::<u64>().ok()));
+            let (Some(kind), Some(ms)) = (kind, ms) else { continue };
+            let outage = match kind {
+                "404" => Mode::NotFound,
+                "refused" => Mode::Refused,
+                _ => continue,
+            };
+            let start = Instant::now();
+            mode.send_replace(outage);
+            tokio::time::sleep_until((start + Duration::from_millis(ms)).into()).await;
+            mode.send_replace(Mode::Ok);
+            let lasted = start.elapsed();
+            let _ = write.write_all(format!("{}\n", lasted.as_micros()).as_bytes()).await;
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    // One thread: the target takes one core and leaves the other to the client under test.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = bind("127.0.0.1:0".parse().unwrap())?;
+        let addr = listener.local_addr()?;
+        let control_listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("{addr} {}", control_listener.local_addr()?);
+        let (mode, receiver) = watch::channel(Mode::Ok);
+        tokio::spawn(control(control_listener, mode));
+        serve(addr, listener, receiver).await;
+        Ok(())
+    })
+}
