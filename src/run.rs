@@ -146,8 +146,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
         None => None,
     };
-    if let Some(log) = events.as_mut() {
-        log.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+    if let Some(events) = events.as_mut() {
+        events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
     }
     let phased = config.wrap.as_ref().map(|_| config.gate_phases);
     let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
@@ -160,19 +160,19 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         end_rx,
         sample_tx,
     )
-    .context("cannot start the scheduler thread")?;
+    .context("cannot set up the scheduler's timer")?;
 
     let (child_tx, mut child_events) = mpsc::unbounded_channel();
     let mut stage = Stage::Unwrapped;
-    let mut log = None;
+    let mut deploy = None;
     if let Some(wrap) = &config.wrap {
         recorder.begin_phase(Phase::Warmup, clock.start);
         ui.phase(Phase::Warmup);
-        if let Some(log) = events.as_mut() {
-            log.phase(Phase::Warmup, Duration::ZERO);
+        if let Some(events) = events.as_mut() {
+            events.phase(Phase::Warmup, Duration::ZERO);
         }
         stage = Stage::Warmup;
-        log = Some(DeployLog {
+        deploy = Some(DeployLog {
             wrap: wrap.clone(),
             start: None,
             end: None,
@@ -197,13 +197,13 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         tokio::select! {
             sample = samples.recv() => match sample {
                 Some(sample) => {
-                    if let Some(log) = events.as_mut() {
-                        log.probe(&sample);
+                    if let Some(events) = events.as_mut() {
+                        events.probe(&sample);
                     }
                     for event in recorder.record(&sample) {
                         ui.event(&clock, &event);
-                        if let Some(log) = events.as_mut() {
-                            log.transition(&event);
+                        if let Some(events) = events.as_mut() {
+                            events.transition(&event);
                         }
                     }
                 }
@@ -214,8 +214,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                 let now = Instant::now();
                 let due_until = end_tx.borrow().map_or(now, |end| end.min(now));
                 ui.tick(&ui::Tick { now, elapsed: clock.offset(now), due_until, recorder: &recorder });
-                if let Some(log) = events.as_mut() {
-                    log.tick(clock.offset(now), &recorder.snapshot());
+                if let Some(events) = events.as_mut() {
+                    events.tick(clock.offset(now), &recorder.snapshot());
                 }
                 if config.fail_fast && !stopping
                     && let Some(reason) = settled_gate_failure(&recorder, &config.gates, now)
@@ -237,7 +237,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                 stopping = true;
             }
             () = tokio::time::sleep_until(warmup_end.into()), if matches!(stage, Stage::Warmup) => {
-                let log = log.as_mut().expect("a wrapped run has a deploy log");
+                let deploy = deploy.as_mut().expect("a wrapped run has a deploy log");
                 for (url, (failed, probes)) in urls.iter().zip(recorder.phase_failures(Phase::Warmup)) {
                     if failed > 0 {
                         ui.notice(&format!(
@@ -246,19 +246,19 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                     }
                 }
                 let start = Instant::now();
-                match RunningCommand::spawn(&program, &log.wrap.argv, child_tx.clone()) {
+                match RunningCommand::spawn(&program, &deploy.wrap.argv, child_tx.clone()) {
                     Ok(command) => {
                         recorder.begin_phase(Phase::Deploy, start);
                         ui.phase(Phase::Deploy);
                         if let Some(events) = events.as_mut() {
                             events.phase(Phase::Deploy, clock.offset(start));
                         }
-                        log.start = Some(start);
+                        deploy.start = Some(start);
                         stage = Stage::Running { command, kill_at: None };
                     }
                     Err(err) => {
                         ui.notice(&err.to_string());
-                        log.error = Some(err.to_string());
+                        deploy.error = Some(err.to_string());
                         end_at(&end_tx, start);
                         stage = Stage::Done;
                     }
@@ -267,30 +267,30 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             Some(event) = child_events.recv(), if matches!(stage, Stage::Running { .. }) => match event {
                 ChildEvent::Line { stream, text } => {
                     ui.output(stream, &text);
-                    if let Some(log) = log.as_mut() {
-                        if log.tail.len() == OUTPUT_TAIL {
-                            log.tail.pop_front();
+                    if let Some(deploy) = deploy.as_mut() {
+                        if deploy.tail.len() == OUTPUT_TAIL {
+                            deploy.tail.pop_front();
                         }
-                        log.tail.push_back(text);
+                        deploy.tail.push_back(text);
                     }
                 }
                 ChildEvent::Exited { status, at } => {
-                    let log = log.as_mut().expect("a wrapped run has a deploy log");
-                    log.end = Some(at);
+                    let deploy = deploy.as_mut().expect("a wrapped run has a deploy log");
+                    deploy.end = Some(at);
                     match status {
-                        Ok(status) => log.termination = Some(Termination::of(status)),
-                        Err(err) => log.error = Some(format!("cannot wait for the command: {err}")),
+                        Ok(status) => deploy.termination = Some(Termination::of(status)),
+                        Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
                     }
-                    let cooldown = if stopping { Duration::ZERO } else { log.wrap.cooldown };
+                    let cooldown = if stopping { Duration::ZERO } else { deploy.wrap.cooldown };
                     recorder.begin_phase(Phase::Cooldown, at);
                     ui.phase(Phase::Cooldown);
                     if let Some(events) = events.as_mut() {
                         events.phase(Phase::Cooldown, clock.offset(at));
                     }
-                    let how = log.termination.as_ref().map_or("ended".to_string(), Termination::describe);
+                    let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
                     ui.notice(&format!(
                         "command finished ({how}) after {:.3} s; cooldown {}",
-                        at.saturating_duration_since(log.start.unwrap_or(at)).as_secs_f64(),
+                        at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64(),
                         humantime::format_duration(cooldown)
                     ));
                     end_at(&end_tx, at + cooldown);
@@ -311,18 +311,18 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let (last, mut report) = recorder.finish(end, &config.gates);
     for event in &last {
         ui.event(&clock, event);
-        if let Some(log) = events.as_mut() {
-            log.transition(event);
+        if let Some(events) = events.as_mut() {
+            events.transition(event);
         }
     }
-    let command_failed =
-        !stopped_by_gate && log.as_ref().is_some_and(|l| !l.termination.as_ref().is_some_and(Termination::succeeded));
-    report.deploy = log.map(|l| deploy_report(&clock, l));
+    let command_failed = !stopped_by_gate
+        && deploy.as_ref().is_some_and(|l| !l.termination.as_ref().is_some_and(Termination::succeeded));
+    report.deploy = deploy.map(|l| deploy_report(&clock, l));
     ui.finished(&report);
     let written = write_reports(&report, config);
-    if let Some(log) = events.as_mut() {
+    if let Some(events) = events.as_mut() {
         let code = if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
-        log.finish(&report, code);
+        events.finish(&report, code);
     }
     written?;
     Ok(Finished { report, command_failed })
