@@ -22,6 +22,7 @@ use crate::probe::Prober;
 use crate::recorder::Recorder;
 use crate::report::events::EventLog;
 use crate::report::{DeployReport, Report, annotations, json, junit, markdown};
+use crate::sample::Sample;
 use crate::scheduler::{self, Schedule};
 use crate::ui::{self, RunInfo, Ui};
 
@@ -131,27 +132,10 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     }
     let probers = Prober::for_config(config)?;
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
-    let mut ui = make_ui(config, ui_stop_tx)?;
-    let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
-    ui.started(&RunInfo {
-        urls: urls.clone(),
-        rate: config.rate,
-        timeout: config.timeout,
-        duration: config.duration,
-        command: config.wrap.as_ref().map(|w| w.argv.clone()),
-    });
-
+    let ui = make_ui(config, ui_stop_tx)?;
     let clock = RunClock::now();
-    let mut events = match &config.output.events {
-        Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
-        None => None,
-    };
-    if let Some(events) = events.as_mut() {
-        events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
-    }
-    let phased = config.wrap.as_ref().map(|_| config.gate_phases);
-    let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
+    let mut run = Run::new(config, program, ui, clock, end_tx)?;
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     scheduler::spawn(
         probers,
@@ -163,201 +147,264 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     .context("cannot set up the scheduler's timer")?;
 
     let (child_tx, mut child_events) = mpsc::unbounded_channel();
-    let mut stage = Stage::Unwrapped;
-    let mut deploy = None;
-    if let Some(wrap) = &config.wrap {
-        recorder.begin_phase(Phase::Warmup, clock.start);
-        ui.phase(Phase::Warmup);
-        if let Some(events) = events.as_mut() {
-            events.phase(Phase::Warmup, Duration::ZERO);
-        }
-        stage = Stage::Warmup;
-        deploy = Some(DeployLog {
-            wrap: wrap.clone(),
-            start: None,
-            end: None,
-            termination: None,
-            error: None,
-            tail: VecDeque::new(),
-        });
-    }
     let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
-    let program: PathBuf = program.map(Path::to_path_buf).unwrap_or_default();
-
     let mut tick = tokio::time::interval(ui::TICK);
     let mut signals = Signals::new();
-    let mut stopping = false;
-    // A command that blip stopped because a gate failed did not fail on its own.
-    let mut stopped_by_gate = false;
     loop {
-        let kill_at = match &stage {
+        let warming_up = matches!(run.stage, Stage::Warmup);
+        let running = matches!(run.stage, Stage::Running { .. });
+        let kill_at = match &run.stage {
             Stage::Running { kill_at: Some(at), .. } => Some(*at),
             _ => None,
         };
         tokio::select! {
             sample = samples.recv() => match sample {
-                Some(sample) => {
-                    if let Some(events) = events.as_mut() {
-                        events.probe(&sample);
-                    }
-                    for event in recorder.record(&sample) {
-                        ui.event(&clock, &event);
-                        if let Some(events) = events.as_mut() {
-                            events.transition(&event);
-                        }
-                    }
-                }
+                Some(sample) => run.sample(&sample),
                 // The schedule ended and every probe in flight has reported.
                 None => break,
             },
-            _ = tick.tick() => {
-                let now = Instant::now();
-                let due_until = end_tx.borrow().map_or(now, |end| end.min(now));
-                ui.tick(&ui::Tick { now, elapsed: clock.offset(now), due_until, recorder: &recorder });
-                if let Some(events) = events.as_mut() {
-                    events.tick(clock.offset(now), &recorder.snapshot());
-                }
-                if config.fail_fast && !stopping
-                    && let Some(reason) = settled_gate_failure(&recorder, &config.gates, now)
-                {
-                    ui.notice(&format!("{reason}; stopping (--fail-fast)"));
-                    request_stop(&mut stage, &end_tx, ui.as_mut(), Signal::SIGTERM, config.timeout, stopping);
-                    stopping = true;
-                    stopped_by_gate = true;
-                }
-            }
-            signal = signals.recv() => {
-                ui.notice(&format!("{signal} received"));
-                request_stop(&mut stage, &end_tx, ui.as_mut(), signal, config.timeout, stopping);
-                stopping = true;
-            }
-            Some(()) = ui_stop.recv() => {
-                ui.notice("quit requested");
-                request_stop(&mut stage, &end_tx, ui.as_mut(), Signal::SIGINT, config.timeout, stopping);
-                stopping = true;
-            }
-            () = tokio::time::sleep_until(warmup_end.into()), if matches!(stage, Stage::Warmup) => {
-                let deploy = deploy.as_mut().expect("a wrapped run has a deploy log");
-                for (url, (failed, probes)) in urls.iter().zip(recorder.phase_failures(Phase::Warmup)) {
-                    if failed > 0 {
-                        ui.notice(&format!(
-                            "WARNING: {url} was already failing before the deploy: {failed} of {probes} warmup probes failed"
-                        ));
-                    }
-                }
-                let start = Instant::now();
-                match RunningCommand::spawn(&program, &deploy.wrap.argv, child_tx.clone()) {
-                    Ok(command) => {
-                        recorder.begin_phase(Phase::Deploy, start);
-                        ui.phase(Phase::Deploy);
-                        if let Some(events) = events.as_mut() {
-                            events.phase(Phase::Deploy, clock.offset(start));
-                        }
-                        deploy.start = Some(start);
-                        stage = Stage::Running { command, kill_at: None };
-                    }
-                    Err(err) => {
-                        ui.notice(&err.to_string());
-                        deploy.error = Some(err.to_string());
-                        end_at(&end_tx, start);
-                        stage = Stage::Done;
-                    }
-                }
-            }
-            Some(event) = child_events.recv(), if matches!(stage, Stage::Running { .. }) => match event {
-                ChildEvent::Line { stream, text } => {
-                    ui.output(stream, &text);
-                    if let Some(deploy) = deploy.as_mut() {
-                        if deploy.tail.len() == OUTPUT_TAIL {
-                            deploy.tail.pop_front();
-                        }
-                        deploy.tail.push_back(text);
-                    }
-                }
-                ChildEvent::Exited { status, at } => {
-                    let deploy = deploy.as_mut().expect("a wrapped run has a deploy log");
-                    deploy.end = Some(at);
-                    match status {
-                        Ok(status) => deploy.termination = Some(Termination::of(status)),
-                        Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
-                    }
-                    let cooldown = if stopping { Duration::ZERO } else { deploy.wrap.cooldown };
-                    recorder.begin_phase(Phase::Cooldown, at);
-                    ui.phase(Phase::Cooldown);
-                    if let Some(events) = events.as_mut() {
-                        events.phase(Phase::Cooldown, clock.offset(at));
-                    }
-                    let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
-                    ui.notice(&format!(
-                        "command finished ({how}) after {:.3} s; cooldown {}",
-                        at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64(),
-                        humantime::format_duration(cooldown)
-                    ));
-                    end_at(&end_tx, at + cooldown);
-                    stage = Stage::Done;
-                }
-            },
-            () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => {
-                if let Stage::Running { command, kill_at } = &mut stage {
-                    command.signal(Signal::SIGKILL);
-                    *kill_at = None;
-                    ui.notice(&format!("the command outlived {} of grace: sent SIGKILL", humantime::format_duration(KILL_AFTER)));
-                }
+            _ = tick.tick() => run.tick(),
+            signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
+            Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
+            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&child_tx),
+            Some(event) = child_events.recv(), if running => run.child(event),
+            () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
+        }
+    }
+    run.finish()
+}
+
+/// The state of one run, owned by the run loop: everything the select arms act on.
+struct Run<'a> {
+    config: &'a Config,
+    program: PathBuf,
+    clock: RunClock,
+    urls: Vec<String>,
+    ui: Box<dyn Ui>,
+    events: Option<EventLog>,
+    recorder: Recorder,
+    /// The end of the schedule, which the scheduler watches.
+    end_tx: watch::Sender<Option<Instant>>,
+    stage: Stage,
+    deploy: Option<DeployLog>,
+    stopping: bool,
+    /// A command that blip stopped because a gate failed did not fail on its own.
+    stopped_by_gate: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        config: &'a Config,
+        program: Option<&Path>,
+        mut ui: Box<dyn Ui>,
+        clock: RunClock,
+        end_tx: watch::Sender<Option<Instant>>,
+    ) -> anyhow::Result<Run<'a>> {
+        let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
+        ui.started(&RunInfo {
+            urls: urls.clone(),
+            rate: config.rate,
+            timeout: config.timeout,
+            duration: config.duration,
+            command: config.wrap.as_ref().map(|w| w.argv.clone()),
+        });
+        let mut events = match &config.output.events {
+            Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
+            None => None,
+        };
+        if let Some(events) = events.as_mut() {
+            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+        }
+        let phased = config.wrap.as_ref().map(|_| config.gate_phases);
+        let recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        let mut run = Run {
+            config,
+            program: program.map(Path::to_path_buf).unwrap_or_default(),
+            clock,
+            urls,
+            ui,
+            events,
+            recorder,
+            end_tx,
+            stage: Stage::Unwrapped,
+            deploy: None,
+            stopping: false,
+            stopped_by_gate: false,
+        };
+        if let Some(wrap) = &config.wrap {
+            run.begin_phase(Phase::Warmup, clock.start);
+            run.stage = Stage::Warmup;
+            run.deploy = Some(DeployLog {
+                wrap: wrap.clone(),
+                start: None,
+                end: None,
+                termination: None,
+                error: None,
+                tail: VecDeque::new(),
+            });
+        }
+        Ok(run)
+    }
+
+    fn begin_phase(&mut self, phase: Phase, at: Instant) {
+        self.recorder.begin_phase(phase, at);
+        self.ui.phase(phase);
+        if let Some(events) = self.events.as_mut() {
+            events.phase(phase, self.clock.offset(at));
+        }
+    }
+
+    fn sample(&mut self, sample: &Sample) {
+        if let Some(events) = self.events.as_mut() {
+            events.probe(sample);
+        }
+        for event in self.recorder.record(sample) {
+            self.ui.event(&self.clock, &event);
+            if let Some(events) = self.events.as_mut() {
+                events.transition(&event);
             }
         }
     }
 
-    let end = end_tx.borrow().unwrap_or_else(Instant::now);
-    let (last, mut report) = recorder.finish(end, &config.gates);
-    for event in &last {
-        ui.event(&clock, event);
-        if let Some(events) = events.as_mut() {
-            events.transition(event);
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let due_until = self.end_tx.borrow().map_or(now, |end| end.min(now));
+        let elapsed = self.clock.offset(now);
+        self.ui.tick(&ui::Tick { now, elapsed, due_until, recorder: &self.recorder });
+        if let Some(events) = self.events.as_mut() {
+            events.tick(elapsed, &self.recorder.snapshot());
+        }
+        if self.config.fail_fast
+            && !self.stopping
+            && let Some(reason) = settled_gate_failure(&self.recorder, &self.config.gates, now)
+        {
+            self.stop(Signal::SIGTERM, &format!("{reason}; stopping (--fail-fast)"));
+            self.stopped_by_gate = true;
         }
     }
-    let command_failed = !stopped_by_gate
-        && deploy.as_ref().is_some_and(|l| !l.termination.as_ref().is_some_and(Termination::succeeded));
-    report.deploy = deploy.map(|l| deploy_report(&clock, l));
-    ui.finished(&report);
-    let written = write_reports(&report, config);
-    if let Some(events) = events.as_mut() {
-        let code = if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
-        events.finish(&report, code);
+
+    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, a quit key and `--fail-fast` alike:
+    /// a running command is signalled (SIGKILL if asked twice) and the run ends when it exits;
+    /// otherwise the schedule ends now.
+    fn stop(&mut self, signal: Signal, why: &str) {
+        self.ui.notice(why);
+        match &mut self.stage {
+            Stage::Running { command, kill_at } => {
+                let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
+                command.signal(forward);
+                kill_at.get_or_insert(Instant::now() + KILL_AFTER);
+                self.ui.notice(&format!("sent {forward} to the command; probing until it exits"));
+            }
+            _ if !self.stopping => {
+                end_at(&self.end_tx, Instant::now());
+                self.stage = Stage::Done;
+                self.ui.notice(&format!(
+                    "stopping: waiting up to {} for probes in flight",
+                    humantime::format_duration(self.config.timeout)
+                ));
+            }
+            _ => {}
+        }
+        self.stopping = true;
     }
-    written?;
-    Ok(Finished { report, command_failed })
+
+    /// The warmup is over: warn about URLs that were already failing, and start the command.
+    fn start_command(&mut self, child_tx: &mpsc::UnboundedSender<ChildEvent>) {
+        for (url, (failed, probes)) in self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)) {
+            if failed > 0 {
+                self.ui.notice(&format!(
+                    "WARNING: {url} was already failing before the deploy: {failed} of {probes} warmup probes failed"
+                ));
+            }
+        }
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        let start = Instant::now();
+        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, child_tx.clone()) {
+            Ok(command) => {
+                deploy.start = Some(start);
+                self.stage = Stage::Running { command, kill_at: None };
+                self.begin_phase(Phase::Deploy, start);
+            }
+            Err(err) => {
+                deploy.error = Some(err.to_string());
+                self.ui.notice(&err.to_string());
+                end_at(&self.end_tx, start);
+                self.stage = Stage::Done;
+            }
+        }
+    }
+
+    fn child(&mut self, event: ChildEvent) {
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        match event {
+            ChildEvent::Line { stream, text } => {
+                self.ui.output(stream, &text);
+                if deploy.tail.len() == OUTPUT_TAIL {
+                    deploy.tail.pop_front();
+                }
+                deploy.tail.push_back(text);
+            }
+            ChildEvent::Exited { status, at } => {
+                deploy.end = Some(at);
+                match status {
+                    Ok(status) => deploy.termination = Some(Termination::of(status)),
+                    Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
+                }
+                let cooldown = if self.stopping { Duration::ZERO } else { deploy.wrap.cooldown };
+                let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
+                let took = at.saturating_duration_since(deploy.start.unwrap_or(at));
+                self.begin_phase(Phase::Cooldown, at);
+                self.ui.notice(&format!(
+                    "command finished ({how}) after {:.3} s; cooldown {}",
+                    took.as_secs_f64(),
+                    humantime::format_duration(cooldown)
+                ));
+                end_at(&self.end_tx, at + cooldown);
+                self.stage = Stage::Done;
+            }
+        }
+    }
+
+    /// The command outlived its grace after a stop request.
+    fn kill(&mut self) {
+        if let Stage::Running { command, kill_at } = &mut self.stage {
+            command.signal(Signal::SIGKILL);
+            *kill_at = None;
+            self.ui.notice(&format!(
+                "the command outlived {} of grace: sent SIGKILL",
+                humantime::format_duration(KILL_AFTER)
+            ));
+        }
+    }
+
+    /// Closes the books and writes every report.
+    fn finish(mut self) -> anyhow::Result<Finished> {
+        let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
+        let (last, mut report) = self.recorder.finish(end, &self.config.gates);
+        for event in &last {
+            self.ui.event(&self.clock, event);
+            if let Some(events) = self.events.as_mut() {
+                events.transition(event);
+            }
+        }
+        let command_failed = !self.stopped_by_gate
+            && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
+        report.deploy = self.deploy.map(|d| deploy_report(&self.clock, d));
+        self.ui.finished(&report);
+        let written = write_reports(&report, self.config);
+        if let Some(events) = self.events.as_mut() {
+            let code =
+                if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
+            events.finish(&report, code);
+        }
+        written?;
+        Ok(Finished { report, command_failed })
+    }
 }
 
 /// Sets the end of the schedule to `at`, unless it ends earlier already.
 fn end_at(end_tx: &watch::Sender<Option<Instant>>, at: Instant) {
     end_tx.send_modify(|end| *end = Some(end.map_or(at, |e| e.min(at))));
-}
-
-/// Ends the run the one normal way, for Ctrl-C, SIGTERM and `--fail-fast` alike: a running
-/// command is signalled (SIGKILL if asked twice) and the run ends when it exits; otherwise the
-/// schedule ends now.
-fn request_stop(
-    stage: &mut Stage,
-    end_tx: &watch::Sender<Option<Instant>>,
-    ui: &mut dyn Ui,
-    signal: Signal,
-    timeout: Duration,
-    already_stopping: bool,
-) {
-    match stage {
-        Stage::Running { command, kill_at } => {
-            let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
-            command.signal(forward);
-            kill_at.get_or_insert(Instant::now() + KILL_AFTER);
-            ui.notice(&format!("sent {forward} to the command; probing until it exits"));
-        }
-        _ if !already_stopping => {
-            end_at(end_tx, Instant::now());
-            *stage = Stage::Done;
-            ui.notice(&format!("stopping: waiting up to {} for probes in flight", humantime::format_duration(timeout)));
-        }
-        _ => {}
-    }
 }
 
 /// The first gate that failed for good, as a line for the user.
