@@ -24,6 +24,7 @@ use crate::report::events::EventLog;
 use crate::report::{DeployReport, Report, annotations, json, junit, markdown};
 use crate::sample::Sample;
 use crate::scheduler::{self, Schedule};
+use crate::ui::detached::Detached;
 use crate::ui::{self, RunInfo, Ui};
 
 /// Lines of the command's output kept for the report.
@@ -488,9 +489,9 @@ fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<B
     let to_stderr =
         config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout);
     Ok(match config.output.ui {
-        UiMode::Quiet => Box::new(ui::Quiet { to_stderr }),
-        UiMode::Lines if to_stderr => Box::new(ui::lines::Lines::new(std::io::stderr())),
-        UiMode::Lines => Box::new(ui::lines::Lines::new(std::io::stdout())),
+        UiMode::Quiet => Box::new(ui::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
+        UiMode::Lines if to_stderr => Box::new(ui::lines::Lines::new(Detached::stderr())),
+        UiMode::Lines => Box::new(ui::lines::Lines::new(Detached::stdout())),
         UiMode::Dashboard => {
             Box::new(ui::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }

@@ -187,3 +187,32 @@ async fn the_demo_tells_restart_from_blue_green() {
     assert_eq!((t.failed, t.outage_count), (0, 0), "{t:#?}");
     assert!(t.phases.as_ref().unwrap()["deploy"].probes > 100);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stdout_nobody_reads_does_not_stall_the_probes() {
+    use tokio::io::AsyncReadExt as _;
+    let server = TestServer::start().await;
+    // 2 MB of output, far more than a pipe holds, printed at once by the wrapped command.
+    let flood = script(&server, "flood", "head -c 2000000 /dev/zero | tr '\\0' x | fold -w 100\n");
+    let dir = tempdir("flood-report");
+    let path = dir.join("report.json");
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["-r", "20", "--warmup", "100ms", "--cooldown", "1500ms", "--json", path.to_str().unwrap()])
+        .args([&server.url("/"), "--", flood.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Nobody reads blip's stdout for 2.5 s, longer than the whole run's schedule.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut printed = Vec::new();
+    stdout.read_to_end(&mut printed).await.unwrap();
+    assert_eq!(child.wait().await.unwrap().code(), Some(0));
+    assert!(printed.len() > 2_000_000, "every line of the command was passed on");
+    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let t = &report.targets[0];
+    assert_eq!(t.failed, 0);
+    // Had the blocked stdout stalled the schedule, probes would have been sent up to 2.5 s late.
+    assert!(t.send_lag_ms.max < 1000.0, "send lag {:?}", t.send_lag_ms);
+}

@@ -34,7 +34,9 @@ impl EventLog {
     /// Opens (truncates) the destination before anything is probed.
     pub fn open(destination: &Destination, probes: bool, urls: &[String], clock: RunClock) -> anyhow::Result<EventLog> {
         let (out, name): (Box<dyn Write + Send>, String) = match destination {
-            Destination::Stdout => (Box::new(std::io::stdout()), "-".to_string()),
+            // Queued to a writer thread, so a stdout nobody reads never stalls the probes; each
+            // whole line is passed on as soon as it is complete.
+            Destination::Stdout => (Box::new(crate::ui::detached::Detached::stdout()), "-".to_string()),
             Destination::File(path) => {
                 let file =
                     std::fs::File::create(path).with_context(|| format!("cannot write --events {}", path.display()))?;
@@ -58,10 +60,11 @@ impl EventLog {
             return;
         }
         // One write per line: a reader never sees half an event, and the line is on its way
-        // to the file before the next event is produced.
+        // before the next event is produced (a file has no buffer in between; stdout's writer
+        // passes each complete line on).
         let mut line = value.to_string();
         line.push('\n');
-        if let Err(err) = self.out.write_all(line.as_bytes()).and_then(|()| self.out.flush()) {
+        if let Err(err) = self.out.write_all(line.as_bytes()) {
             eprintln!("blip: cannot write --events {}: {err}; no further events are written", self.name);
             self.broken = true;
         }
@@ -194,5 +197,6 @@ impl EventLog {
             })).collect::<Vec<_>>(),
         });
         self.emit(value);
+        let _ = self.out.flush();
     }
 }

@@ -30,10 +30,10 @@ impl<W: Write> Lines<W> {
     }
 
     // A UI that cannot write (a closed pipe) must not stop the measurement; the report files
-    // are still written, so write errors are ignored here.
+    // are still written, so write errors are ignored here. Not flushed: the writer given to
+    // `new` (a `Detached` one in blip) passes whole lines on as they complete.
     fn line(&mut self, text: std::fmt::Arguments<'_>) {
         let _ = writeln!(self.out, "{text}");
-        let _ = self.out.flush();
     }
 }
 

@@ -14,6 +14,7 @@ use crate::recorder::{Event, Recorder};
 use crate::report::Report;
 
 pub mod dashboard;
+pub mod detached;
 pub mod lines;
 pub mod view;
 
@@ -58,7 +59,7 @@ pub struct Tick<'a> {
 /// passed through as it is, because hiding a deploy's log would hurt more than it quiets.
 pub struct Quiet {
     /// Where the command's output goes: stderr when stdout carries `--json -`.
-    pub to_stderr: bool,
+    pub out: detached::Detached,
 }
 
 impl Ui for Quiet {
@@ -68,8 +69,9 @@ impl Ui for Quiet {
     fn notice(&mut self, _: &str) {}
     fn phase(&mut self, _: Phase) {}
     fn output(&mut self, _: Stream, line: &str) {
-        let _ =
-            if self.to_stderr { writeln!(std::io::stderr(), "{line}") } else { writeln!(std::io::stdout(), "{line}") };
+        let _ = writeln!(self.out, "{line}");
     }
-    fn finished(&mut self, _: &Report) {}
+    fn finished(&mut self, _: &Report) {
+        let _ = self.out.flush();
+    }
 }
