@@ -242,7 +242,8 @@ pub enum UiChoice {
     Dashboard,
     /// One line per state change, progress every few seconds, then a summary.
     Lines,
-    /// Nothing but errors; reports still go to their files.
+    /// Nothing of blip's own but errors (a wrapped command's output still passes through);
+    /// reports still go to their files.
     Quiet,
 }
 

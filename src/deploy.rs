@@ -151,7 +151,7 @@ impl Termination {
         match (&self.exit_code, &self.signal) {
             (Some(code), _) => format!("exit code {code}"),
             (None, Some(signal)) => format!("killed by {signal}"),
-            (None, None) => "unknown exit".to_string(),
+            (None, None) => "did not finish".to_string(),
         }
     }
 }

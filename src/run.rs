@@ -123,20 +123,26 @@ struct DeployLog {
 /// wrapped command.
 pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<Finished> {
     if let Some(Destination::File(path)) = &config.output.json {
-        check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
+        json::check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
     }
     if let Some(path) = &config.output.junit {
-        check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
+        json::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
     }
     if let Some(Markdown::File(path)) = &config.output.markdown {
-        check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+        json::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
     }
     let probers = Prober::for_config(config)?;
+    let clock = RunClock::now();
+    // Every output that can fail is opened before the UI says a word.
+    let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
+    let events = match &config.output.events {
+        Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
+        None => None,
+    };
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
     let ui = make_ui(config, ui_stop_tx)?;
-    let clock = RunClock::now();
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
-    let mut run = Run::new(config, program, ui, clock, end_tx)?;
+    let mut run = Run::new(config, program, ui, events, clock, end_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     scheduler::spawn(
         probers,
@@ -198,9 +204,10 @@ impl<'a> Run<'a> {
         config: &'a Config,
         program: Option<&Path>,
         mut ui: Box<dyn Ui>,
+        mut events: Option<EventLog>,
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
-    ) -> anyhow::Result<Run<'a>> {
+    ) -> Run<'a> {
         let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
         ui.started(&RunInfo {
             urls: urls.clone(),
@@ -209,10 +216,6 @@ impl<'a> Run<'a> {
             duration: config.duration,
             command: config.wrap.as_ref().map(|w| w.argv.clone()),
         });
-        let mut events = match &config.output.events {
-            Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
-            None => None,
-        };
         if let Some(events) = events.as_mut() {
             events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
         }
@@ -244,7 +247,7 @@ impl<'a> Run<'a> {
                 tail: VecDeque::new(),
             });
         }
-        Ok(run)
+        run
     }
 
     fn begin_phase(&mut self, phase: Phase, at: Instant) {
@@ -496,12 +499,6 @@ fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<B
             Box::new(ui::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }
     })
-}
-
-/// Fails early, before anything is probed, if the report could not be written at the end.
-fn check_writable(path: &Path) -> std::io::Result<()> {
-    json::write_whole(&path.with_extension("blip-check"), b"")?;
-    std::fs::remove_file(path.with_extension("blip-check"))
 }
 
 /// Ctrl-C and SIGTERM, as a stream: each arrival is one stop request.

@@ -210,6 +210,10 @@ async fn bad_input_is_one_line_and_exit_2() {
         (&["--expect-status", "2x", &url], "--expect-status"),
         (&["-H", "broken", &url], "--header"),
         (&["--json", "/nonexistent-dir/report.json", "-d", "1s", &url], "--json /nonexistent-dir/report.json"),
+        (&["--junit", "/nonexistent-dir/report.xml", "-d", "1s", &url], "--junit /nonexistent-dir/report.xml"),
+        (&["--markdown", "/nonexistent-dir/summary.md", "-d", "1s", &url], "--markdown /nonexistent-dir"),
+        (&["--events", "/nonexistent-dir/events.ndjson", "-d", "1s", &url], "--events /nonexistent-dir"),
+        (&["--json", "/tmp", "-d", "1s", &url], "--json /tmp"),
         (&["demo", "-d", "5s"], "--duration"),
     ];
     for (args, needle) in cases {

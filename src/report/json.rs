@@ -26,14 +26,30 @@ pub fn write(report: &Report, destination: &Destination) -> anyhow::Result<()> {
 /// Writes `bytes` to `path` through a temporary sibling and a rename, so readers never see half
 /// a file and a failed write leaves any earlier file in place.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
+    let temp = temp_path(path)?;
     let result = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Fails now, before anything is probed, if [`write_whole`] could not write `path` at the end:
+/// it writes and removes the very temporary file that `write_whole` will use.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let temp = temp_path(path)?;
+    std::fs::write(&temp, b"")?;
+    std::fs::remove_file(&temp)
+}
+
+/// `.NAME.PID.tmp` beside `path`: hidden, and never the name of a file of the user's.
+fn temp_path(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    Ok(path.with_file_name(temp_name))
 }

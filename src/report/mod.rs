@@ -72,11 +72,9 @@ impl Report {
 impl DeployReport {
     /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
     pub fn outcome(&self) -> String {
-        match (&self.error, self.exit_code, &self.signal) {
-            (Some(error), _, _) => error.clone(),
-            (None, Some(code), _) => format!("exit code {code}"),
-            (None, None, Some(signal)) => format!("killed by {signal}"),
-            (None, None, None) => "did not finish".to_string(),
+        match &self.error {
+            Some(error) => error.clone(),
+            None => crate::deploy::Termination { exit_code: self.exit_code, signal: self.signal.clone() }.describe(),
         }
     }
 }
