@@ -52,9 +52,12 @@ impl PreciseTimer {
             let wait = TimeSpec::from_duration(deadline - now);
             self.fd.get_ref().0.set(Expiration::OneShot(wait), TimerSetTimeFlags::empty())?;
             let mut ready = self.fd.readable().await?;
-            match ready.try_io(|fd| fd.get_ref().0.wait().map_err(io::Error::from)) {
-                // Expired, or readiness that was stale: either way the loop checks the clock.
-                Ok(_) | Err(_) => {}
+            // Reading the expiry leaves the one-shot timer unreadable until it is armed again, so
+            // the readiness is cleared by hand; left set, the next sleep would find it stale,
+            // read EAGAIN and arm the timer a second time. A failed read clears it through
+            // `try_io`. Either way the loop checks the clock.
+            if let Ok(Ok(_)) = ready.try_io(|fd| fd.get_ref().0.wait().map_err(io::Error::from)) {
+                ready.clear_ready();
             }
         }
     }
