@@ -19,76 +19,114 @@ pub const BODY_KEEP: usize = 64 * 1024;
 /// Longest error text kept from a body line.
 const TEXT_MAX: usize = 160;
 
+mod plain;
+
 /// Probes one URL. Cheap to share: the HTTP client and its connection pool are reference counted.
 #[derive(Clone)]
 pub struct Prober {
-    client: Client,
-    url: Url,
-    request: Arc<RequestSpec>,
+    transport: Transport,
     expect: Arc<Expect>,
     timeout: Duration,
 }
 
-/// The first part of an answer, as far as a verdict needs it.
+/// How a URL's requests travel.
+#[derive(Clone)]
+enum Transport {
+    /// `http://` with no proxy: hyper's HTTP/1.1 connections and blip's own pool, with the
+    /// request built once.
+    Plain(Arc<plain::Client>),
+    /// `https://`, or through a proxy from the environment: reqwest, with its TLS and proxy
+    /// support.
+    Reqwest { client: Client, url: Url, request: Arc<RequestSpec> },
+}
+
+/// The first part of an answer, as far as a verdict needs it, and when it was complete.
 struct Answer {
     status: reqwest::StatusCode,
     head: Vec<u8>,
+    done: Instant,
+}
+
+/// A probe that got no answer: why, by kind, and the causes as text.
+struct Failure {
+    kind: ErrorKind,
+    text: String,
 }
 
 impl Prober {
-    /// Builds one prober per URL of `config`, sharing one client.
+    /// Builds one prober per URL of `config`; the URLs that go through reqwest share one client.
     pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
         let client = build_client(config)?;
         let request = Arc::new(config.request.clone());
         let expect = Arc::new(config.expect.clone());
-        Ok(config
+        let proxied = proxy_in_environment();
+        config
             .urls
             .iter()
-            .map(|url| Prober {
-                client: client.clone(),
-                url: url.clone(),
-                request: request.clone(),
-                expect: expect.clone(),
-                timeout: config.timeout,
+            .map(|url| {
+                let transport = if url.scheme() == "http" && !proxied {
+                    Transport::Plain(Arc::new(plain::Client::new(url, &config.request)?))
+                } else {
+                    Transport::Reqwest { client: client.clone(), url: url.clone(), request: request.clone() }
+                };
+                Ok(Prober { transport, expect: expect.clone(), timeout: config.timeout })
             })
-            .collect())
+            .collect()
     }
 
     /// Sends the probe of slot `seq`, due at `due`, and judges the answer.
     pub async fn probe(&self, target: usize, seq: u64, due: Instant) -> Sample {
         let sent = Instant::now();
-        let result = tokio::time::timeout(self.timeout, self.exchange()).await;
-        let done = Instant::now();
-        let outcome = match result {
-            Err(_) => Outcome::Error {
-                kind: ErrorKind::Timeout,
-                status: None,
-                text: format!("no complete answer within {}", humantime::format_duration(self.timeout)),
-            },
-            Ok(Err(err)) => {
-                let (kind, text) = classify(&err);
-                Outcome::Error { kind, status: None, text }
+        let deadline = sent + self.timeout;
+        let exchange = async {
+            match &self.transport {
+                Transport::Plain(client) => client.exchange(deadline, self.timeout).await,
+                Transport::Reqwest { client, url, request } => {
+                    exchange(client, url, request).await.map_err(|err| classify(&err))
+                }
             }
-            Ok(Ok(answer)) => judge(&self.expect, answer.status, &answer.head, done.saturating_duration_since(due)),
+        };
+        let (outcome, done) = match tokio::time::timeout_at(deadline.into(), exchange).await {
+            Err(_) => (
+                Outcome::Error {
+                    kind: ErrorKind::Timeout,
+                    status: None,
+                    text: format!("no complete answer within {}", humantime::format_duration(self.timeout)),
+                },
+                Instant::now(),
+            ),
+            Ok(Err(Failure { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
+            Ok(Ok(answer)) => (
+                judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
+                answer.done,
+            ),
         };
         Sample { target, seq, due, sent, done, outcome }
     }
+}
 
-    async fn exchange(&self) -> Result<Answer, reqwest::Error> {
-        let mut request = self.client.request(self.request.method.clone(), self.url.clone());
-        request = request.headers(self.request.headers.clone());
-        if let Some(body) = &self.request.body {
-            request = request.body(body.clone());
-        }
-        let mut response = request.send().await?;
-        let status = response.status();
-        let mut head = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            let room = BODY_KEEP.saturating_sub(head.len());
-            head.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        }
-        Ok(Answer { status, head })
+async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answer, reqwest::Error> {
+    let mut request = client.request(spec.method.clone(), url.clone());
+    request = request.headers(spec.headers.clone());
+    if let Some(body) = &spec.body {
+        request = request.body(body.clone());
     }
+    let mut response = request.send().await?;
+    let status = response.status();
+    let mut head = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_KEEP.saturating_sub(head.len());
+        head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(Answer { status, head, done: Instant::now() })
+}
+
+/// Whether reqwest would send plain HTTP through a proxy named in the environment, as curl does.
+/// Such probes keep going through reqwest, which knows the proxy rules.
+fn proxy_in_environment() -> bool {
+    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 fn build_client(config: &Config) -> anyhow::Result<Client> {
@@ -170,18 +208,27 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Names a transport failure by what it means for availability, and keeps its causes as text.
-pub fn classify(err: &reqwest::Error) -> (ErrorKind, String) {
-    let mut chain = Vec::new();
-    let mut source = err.source();
-    while let Some(e) = source {
+fn classify(err: &reqwest::Error) -> Failure {
+    // The top error only repeats the URL; its causes say what happened.
+    let text = match err.source() {
+        Some(source) => chain_text(source),
+        None => err.to_string(),
+    };
+    Failure { kind: kind_of(err), text }
+}
+
+/// An error and its causes, one after the other, each said once.
+fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
         let text = e.to_string();
-        if !chain.iter().any(|c: &String| c.contains(&text)) {
+        if !chain.iter().any(|c| c.contains(&text)) {
             chain.push(text);
         }
-        source = e.source();
+        next = e.source();
     }
-    let text = if chain.is_empty() { err.to_string() } else { chain.join(": ") };
-    (kind_of(err), text)
+    chain.join(": ")
 }
 
 fn kind_of(err: &reqwest::Error) -> ErrorKind {
@@ -189,17 +236,26 @@ fn kind_of(err: &reqwest::Error) -> ErrorKind {
         return ErrorKind::Dns;
     }
     let connect = err.is_connect();
-    let mut source = err.source();
-    while let Some(e) = source {
-        if let Some(kind) = kind_of_cause(e, connect) {
-            return kind;
-        }
-        source = e.source();
+    if let Some(kind) = err.source().and_then(|source| kind_in_chain(source, connect)) {
+        return kind;
     }
     if err.is_timeout() {
         return if connect { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
     }
     ErrorKind::Other
+}
+
+/// The kind the first telling cause in an error's chain stands for. `connect` says whether the
+/// error came while connecting, where malformed data means a TLS handshake gone wrong.
+fn kind_in_chain(err: &(dyn std::error::Error + 'static), connect: bool) -> Option<ErrorKind> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(kind) = kind_of_cause(e, connect) {
+            return Some(kind);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The kind one cause in the chain stands for, if it is telling. An `io::Error` may wrap

@@ -243,3 +243,65 @@ async fn lines_mode_prints_state_changes_and_a_summary() {
     assert!(up.contains("after 0.") && up.contains("probes failed"), "{up}");
     assert!(stdout.contains("availability") && stdout.contains("send lag"), "{stdout}");
 }
+
+/// Runs one probe of `args` against a bare listener and returns the request as it arrived.
+async fn one_request(args: &[&str], url_path: &str, env: &[(&str, String)]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0; 4096];
+        // Headers, then as many body bytes as Content-Length says.
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ended early: {}", String::from_utf8_lossy(&request));
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    let url = url_path.replace("ADDR", &addr.to_string());
+    let mut command = tokio::process::Command::new(crate::support::BLIP);
+    command.args(["-r", "1", "-d", "1s", "--ui", "quiet", "--json", "-"]).args(args).arg(&url).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value.replace("ADDR", &addr.to_string()));
+    }
+    let out = command.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report.targets[0].probes, report.targets[0].ok), (1, 1));
+    server.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_carries_method_target_host_headers_and_body() {
+    let args = ["-X", "POST", "-H", "X-Probe: 1", "-H", "User-Agent: ci-check", "--data", "hello"];
+    let request = one_request(&args, "http://ADDR/api/notes?limit=1", &[]).await;
+    let head = request.to_lowercase();
+    assert!(request.starts_with("POST /api/notes?limit=1 HTTP/1.1\r\n"), "{request}");
+    assert!(head.contains("\r\nx-probe: 1\r\n"), "{request}");
+    assert!(head.contains("\r\nuser-agent: ci-check\r\n") && !head.contains("user-agent: blip"), "{request}");
+    assert!(head.contains("\r\ncontent-length: 5\r\n") && request.ends_with("\r\n\r\nhello"), "{request}");
+    let host = head.lines().find_map(|l| l.strip_prefix("host: ")).unwrap_or_default().to_string();
+    assert!(host.starts_with("127.0.0.1:"), "{request}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_from_the_environment_is_used_for_plain_http() {
+    let env = [("HTTP_PROXY", "http://ADDR".to_string()), ("NO_PROXY", String::new())];
+    let request = one_request(&[], "http://notes.blip-proxy-test.invalid/api/notes", &env).await;
+    assert!(request.starts_with("GET http://notes.blip-proxy-test.invalid/api/notes HTTP/1.1\r\n"), "{request}");
+    assert!(request.to_lowercase().contains("\r\nhost: notes.blip-proxy-test.invalid\r\n"), "{request}");
+}

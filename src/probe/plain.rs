@@ -1,0 +1,186 @@
+//! Plain `http://` probes on hyper's HTTP/1.1 connections, with a keep-alive pool of blip's own.
+//!
+//! A general client pays on every request for things a prober never needs: parsing the URL
+//! into a URI again, looking up a pool by origin, proxy rules, redirect policy. Here everything
+//! a probe sends is built once per URL (origin-form target, `Host`, headers, body), and the pool
+//! is a stack of idle connections to the one origin. Probes through a proxy, and `https://`
+//! probes, go through reqwest instead (see the parent module).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use tokio::net::TcpStream;
+
+use super::{Answer, BODY_KEEP, Failure, chain_text, kind_in_chain};
+use crate::config::RequestSpec;
+use crate::sample::ErrorKind;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Probes one `http://` URL.
+pub struct Client {
+    /// Host and port to connect to, as the URL gives them.
+    host: String,
+    port: u16,
+    method: Method,
+    /// The request target in origin form: `/path?query`.
+    target: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    fresh_connections: bool,
+    /// Idle keep-alive connections, the most recently used on top.
+    idle: Mutex<Vec<Sender>>,
+}
+
+impl Client {
+    /// The client for `url`, an `http://` URL (checked by the caller).
+    pub fn new(url: &Url, spec: &RequestSpec) -> anyhow::Result<Client> {
+        use anyhow::Context as _;
+        let host = url.host_str().context("the URL has no host")?.to_string();
+        let port = url.port_or_known_default().context("the URL has no port")?;
+        let target: Uri = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()).parse()?,
+            None => url.path().parse()?,
+        };
+        // `Host` as the URL spells it, with the port only when it is not the default.
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_str(&authority)?);
+        headers.insert(USER_AGENT, HeaderValue::from_static(concat!("blip/", env!("CARGO_PKG_VERSION"))));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        // A header the user gives replaces blip's of the same name.
+        for name in spec.headers.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in &spec.headers {
+            headers.append(name, value.clone());
+        }
+        Ok(Client {
+            // Brackets are part of an IPv6 host in a URL, not of the address.
+            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port,
+            method: spec.method.clone(),
+            target,
+            headers,
+            body: spec.body.clone().map(Bytes::from).unwrap_or_default(),
+            fresh_connections: spec.fresh_connections,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends one request and reads the whole answer. The caller bounds it by the probe's
+    /// deadline; connecting is bounded by `deadline` too, so that running out of time while
+    /// connecting is told apart.
+    pub async fn exchange(&self, deadline: Instant, timeout: Duration) -> Result<Answer, Failure> {
+        let mut request = self.request();
+        // A pooled connection the server closed before the request went out gives the request
+        // back; it is sent again on another connection, so a server's idle timeout is never
+        // taken for an outage. A connection that fails after taking the request fails the probe.
+        let (sender, response) = loop {
+            let (mut sender, pooled) = match self.checkout() {
+                Some(mut sender) => match sender.ready().await {
+                    Ok(()) => (sender, true),
+                    Err(_) => continue,
+                },
+                None => (self.connect(deadline, timeout).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => break (sender, response),
+                Err(mut err) => match err.take_message() {
+                    Some(unsent) if pooled => request = unsent,
+                    _ => return Err(http_failure(&err.into_error())),
+                },
+            }
+        };
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut head = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(chunk) = frame.map_err(|e| http_failure(&e))?.into_data() {
+                let room = BODY_KEEP.saturating_sub(head.len());
+                head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+        }
+        let done = Instant::now();
+        // The next probe waits for the connection to be ready again (`ready` above): the body
+        // has been read to its end, so that takes no longer than the connection's own task
+        // needs to see it.
+        if !self.fresh_connections && !sender.is_closed() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(sender);
+        }
+        Ok(Answer { status, head, done })
+    }
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.target.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+
+    /// The most recently used idle connection that is still open.
+    fn checkout(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(sender) = idle.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Opens a connection, trying each address of the host in turn.
+    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Sender, Failure> {
+        let late = || Failure {
+            kind: ErrorKind::ConnectTimeout,
+            text: format!("no connection within {}", humantime::format_duration(timeout)),
+        };
+        let addrs: Vec<SocketAddr> =
+            match tokio::time::timeout_at(deadline.into(), tokio::net::lookup_host((self.host.as_str(), self.port)))
+                .await
+            {
+                Err(_) => return Err(late()),
+                Ok(Err(err)) => return Err(Failure { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
+                Ok(Ok(addrs)) => addrs.collect(),
+            };
+        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address found for {}", self.host));
+        for addr in addrs {
+            let stream = match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+                Err(_) => return Err(late()),
+                Ok(Err(err)) => {
+                    last = err;
+                    continue;
+                }
+                Ok(Ok(stream)) => stream,
+            };
+            // Requests are small and answered one at a time: waiting to coalesce them would
+            // only add latency.
+            let _ = stream.set_nodelay(true);
+            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_failure(&e))?;
+            tokio::spawn(async move {
+                // How the connection ends shows in the probe that used it.
+                let _ = connection.await;
+            });
+            return Ok(sender);
+        }
+        let kind = kind_in_chain(&last, true).unwrap_or(ErrorKind::Other);
+        Err(Failure { kind, text: format!("tcp connect error: {last}") })
+    }
+}
+
+fn http_failure(err: &hyper::Error) -> Failure {
+    Failure { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
+}
