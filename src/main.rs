@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
     };
+    // Every reqwest client (https:// probes, the demo's admin calls) takes its TLS crypto from
+    // the process's rustls provider; blip builds with ring. It can only fail if one is already
+    // installed, which is then as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(run::worker_threads(&cli))
         .enable_all()
