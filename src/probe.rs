@@ -115,10 +115,15 @@ async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answ
     let status = response.status();
     let mut head = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        let room = BODY_KEEP.saturating_sub(head.len());
-        head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        keep_head(&mut head, &chunk);
     }
     Ok(Answer { status, head, done: Instant::now() })
+}
+
+/// Adds what fits of `chunk` to the first [`BODY_KEEP`] bytes of a body kept in `head`.
+fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
+    let room = BODY_KEEP.saturating_sub(head.len());
+    head.extend_from_slice(&chunk[..chunk.len().min(room)]);
 }
 
 /// Whether reqwest would send plain HTTP through a proxy named in the environment, as curl does.

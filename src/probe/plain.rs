@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use tokio::net::TcpStream;
 
-use super::{Answer, BODY_KEEP, Failure, chain_text, kind_in_chain};
+use super::{Answer, Failure, chain_text, keep_head, kind_in_chain};
 use crate::config::RequestSpec;
 use crate::sample::ErrorKind;
 
@@ -109,8 +109,7 @@ impl Client {
         let mut head = Vec::new();
         while let Some(frame) = body.frame().await {
             if let Ok(chunk) = frame.map_err(|e| http_failure(&e))?.into_data() {
-                let room = BODY_KEEP.saturating_sub(head.len());
-                head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                keep_head(&mut head, &chunk);
             }
         }
         let done = Instant::now();
