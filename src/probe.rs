@@ -54,24 +54,27 @@ struct Failure {
 }
 
 impl Prober {
-    /// Builds one prober per URL of `config`; the URLs that go through reqwest share one client.
+    /// Builds one prober per URL of `config`; the URLs that go through reqwest share one client,
+    /// built only if there are any (it loads the system's root certificates, a few milliseconds).
     pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
-        let client = build_client(config)?;
         let request = Arc::new(config.request.clone());
         let expect = Arc::new(config.expect.clone());
         let proxied = proxy_in_environment();
-        config
-            .urls
-            .iter()
-            .map(|url| {
-                let transport = if url.scheme() == "http" && !proxied {
-                    Transport::Plain(Arc::new(plain::Client::new(url, &config.request)?))
-                } else {
-                    Transport::Reqwest { client: client.clone(), url: url.clone(), request: request.clone() }
+        let mut client = None;
+        let mut probers = Vec::with_capacity(config.urls.len());
+        for url in &config.urls {
+            let transport = if url.scheme() == "http" && !proxied {
+                Transport::Plain(Arc::new(plain::Client::new(url, &config.request)?))
+            } else {
+                let client = match &client {
+                    Some(client) => Client::clone(client),
+                    None => client.insert(build_client(config)?).clone(),
                 };
-                Ok(Prober { transport, expect: expect.clone(), timeout: config.timeout })
-            })
-            .collect()
+                Transport::Reqwest { client, url: url.clone(), request: request.clone() }
+            };
+            probers.push(Prober { transport, expect: expect.clone(), timeout: config.timeout });
+        }
+        Ok(probers)
     }
 
     /// Sends the probe of slot `seq`, due at `due`, and judges the answer.
