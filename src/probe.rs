@@ -32,11 +32,11 @@ pub struct Prober {
 /// How a URL's requests travel.
 #[derive(Clone)]
 enum Transport {
-    /// `http://` with no proxy: hyper's HTTP/1.1 connections and blip's own pool, with the
-    /// request built once.
+    /// `http://` with no proxy and no credentials in the URL: hyper's HTTP/1.1 connections and
+    /// blip's own pool, with the request built once.
     Plain(Arc<plain::Client>),
-    /// `https://`, or through a proxy from the environment: reqwest, with its TLS and proxy
-    /// support.
+    /// Everything else (`https://`, a proxy from the environment, `user:password@` in the URL):
+    /// reqwest, with its TLS, proxy and credentials support.
     Reqwest { client: Client, url: Url, request: Arc<RequestSpec> },
 }
 
@@ -63,7 +63,7 @@ impl Prober {
         let mut client = None;
         let mut probers = Vec::with_capacity(config.urls.len());
         for url in &config.urls {
-            let transport = if url.scheme() == "http" && !proxied {
+            let transport = if plain::suits(url) && !proxied {
                 Transport::Plain(Arc::new(plain::Client::new(url, &config.request)?))
             } else {
                 let client = match &client {

@@ -305,3 +305,12 @@ async fn a_proxy_from_the_environment_is_used_for_plain_http() {
     assert!(request.starts_with("GET http://notes.blip-proxy-test.invalid/api/notes HTTP/1.1\r\n"), "{request}");
     assert!(request.to_lowercase().contains("\r\nhost: notes.blip-proxy-test.invalid\r\n"), "{request}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_in_the_url_become_basic_auth() {
+    let request = one_request(&[], "http://notes:s3cret@ADDR/api/notes", &[]).await;
+    assert!(request.starts_with("GET /api/notes HTTP/1.1\r\n"), "{request}");
+    let auth = request.lines().find_map(|l| l.to_lowercase().starts_with("authorization:").then(|| l[14..].trim()));
+    // base64("notes:s3cret")
+    assert_eq!(auth, Some("Basic bm90ZXM6czNjcmV0"), "{request}");
+}

@@ -3,8 +3,8 @@
 //! A general client pays on every request for things a prober never needs: parsing the URL
 //! into a URI again, looking up a pool by origin, proxy rules, redirect policy. Here everything
 //! a probe sends is built once per URL (origin-form target, `Host`, headers, body), and the pool
-//! is a stack of idle connections to the one origin. Probes through a proxy, and `https://`
-//! probes, go through reqwest instead (see the parent module).
+//! is a stack of idle connections to the one origin. Probes through a proxy, `https://` probes
+//! and URLs with credentials go through reqwest instead (see the parent module).
 
 use std::io;
 use std::net::SocketAddr;
@@ -41,8 +41,14 @@ pub struct Client {
     idle: Mutex<Vec<Sender>>,
 }
 
+/// Whether this transport can probe `url`: plain HTTP without credentials in the URL (reqwest
+/// turns those into an `Authorization` header; they go to it).
+pub fn suits(url: &Url) -> bool {
+    url.scheme() == "http" && url.username().is_empty() && url.password().is_none()
+}
+
 impl Client {
-    /// The client for `url`, an `http://` URL (checked by the caller).
+    /// The client for `url`, which [`suits`] this transport.
     pub fn new(url: &Url, spec: &RequestSpec) -> anyhow::Result<Client> {
         use anyhow::Context as _;
         let host = url.host_str().context("the URL has no host")?.to_string();
