@@ -161,31 +161,98 @@ impl Client {
                 Ok(Err(err)) => return Err(Failure { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
                 Ok(Ok(addrs)) => addrs.collect(),
             };
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address found for {}", self.host));
-        for addr in addrs {
-            let stream = match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
-                Err(_) => return Err(late()),
-                Ok(Err(err)) => {
-                    last = err;
-                    continue;
-                }
-                Ok(Ok(stream)) => stream,
-            };
-            // Requests are small and answered one at a time: waiting to coalesce them would
-            // only add latency.
-            let _ = stream.set_nodelay(true);
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_failure(&e))?;
-            tokio::spawn(async move {
-                // How the connection ends shows in the probe that used it.
-                let _ = connection.await;
-            });
-            return Ok(sender);
+        let stream = match tokio::time::timeout_at(deadline.into(), connect_any(addrs)).await {
+            Err(_) => return Err(late()),
+            Ok(Err(err)) => {
+                let kind = kind_in_chain(&err, true).unwrap_or(ErrorKind::Other);
+                return Err(Failure { kind, text: format!("tcp connect error: {err}") });
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        // Requests are small and answered one at a time: waiting to coalesce them would only
+        // add latency.
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_failure(&e))?;
+        tokio::spawn(async move {
+            // How the connection ends shows in the probe that used it.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// How long an address gets before the next one is tried beside it (RFC 8305 suggests 250 ms).
+const NEXT_ADDRESS_AFTER: Duration = Duration::from_millis(250);
+
+/// Connects to the first of `addrs` that answers, in the manner of happy eyeballs: the next
+/// address is tried when one fails, or beside the ones still trying after
+/// [`NEXT_ADDRESS_AFTER`], so an address whose packets are silently dropped (a broken IPv6
+/// route) costs a quarter of a second, not the probe. The error is the last failure's.
+async fn connect_any(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
+    let mut pending = addrs.into_iter();
+    let mut trying = tokio::task::JoinSet::new();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+    loop {
+        if let Some(addr) = pending.next() {
+            trying.spawn(TcpStream::connect(addr));
+        } else if trying.is_empty() {
+            return Err(last);
         }
-        let kind = kind_in_chain(&last, true).unwrap_or(ErrorKind::Other);
-        Err(Failure { kind, text: format!("tcp connect error: {last}") })
+        let next_after = tokio::time::sleep(NEXT_ADDRESS_AFTER);
+        tokio::select! {
+            Some(done) = trying.join_next() => match done {
+                // The others are dropped with the set.
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(err)) => last = err,
+                Err(join) => last = io::Error::other(join),
+            },
+            () = next_after, if pending.len() > 0 => {}
+        }
     }
 }
 
 fn http_failure(err: &hyper::Error) -> Failure {
     Failure { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener whose accept queue is full: the kernel drops further SYNs without an answer,
+    /// as a black-holed route does. Returns it and the connections that fill its queue (as many
+    /// as the kernel lets in; the first one that gets no answer shows the queue is full).
+    fn silent_listener() -> (socket2::Socket, Vec<std::net::TcpStream>) {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let fillers = (0..8)
+            .map_while(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+            .collect();
+        (socket, fillers)
+    }
+
+    #[tokio::test]
+    async fn the_next_address_is_tried_when_one_fails_or_stays_silent() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let good = listener.local_addr().unwrap();
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let (silent, _filler) = silent_listener();
+        let silent = silent.local_addr().unwrap().as_socket().unwrap();
+        let within = |f| tokio::time::timeout(Duration::from_secs(10), f);
+        // The silent address really is silent: on its own it never connects.
+        assert!(tokio::time::timeout(Duration::from_millis(600), TcpStream::connect(silent)).await.is_err());
+
+        let stream = within(connect_any(vec![refused, good])).await.unwrap().unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), good);
+        let stream = within(connect_any(vec![silent, good])).await.unwrap().unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), good);
+        let err = within(connect_any(vec![refused, refused])).await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(within(connect_any(vec![])).await.unwrap().is_err());
+    }
 }
