@@ -21,7 +21,7 @@ use crate::phase::Phase;
 use crate::probe::Prober;
 use crate::recorder::Recorder;
 use crate::report::events::EventLog;
-use crate::report::{DeployReport, Report, annotations, json, junit, markdown};
+use crate::report::{DeployReport, Report, annotations, file, json, junit, markdown};
 use crate::sample::Sample;
 use crate::scheduler::{self, Schedule};
 use crate::ui::detached::Detached;
@@ -123,13 +123,13 @@ struct DeployLog {
 /// wrapped command.
 pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<Finished> {
     if let Some(Destination::File(path)) = &config.output.json {
-        json::check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
+        file::check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
     }
     if let Some(path) = &config.output.junit {
-        json::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
+        file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
     }
     if let Some(Markdown::File(path)) = &config.output.markdown {
-        json::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
     }
     let probers = Prober::for_config(config)?;
     let clock = RunClock::now();
@@ -430,12 +430,12 @@ fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
     }
     if let Some(path) = &config.output.junit {
         results.push(junit::render(report).and_then(|xml| {
-            json::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
+            file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
         }));
     }
     match &config.output.markdown {
         Some(Markdown::File(path)) => results.push(
-            json::write_whole(path, markdown::render(report).as_bytes())
+            file::write_whole(path, markdown::render(report).as_bytes())
                 .with_context(|| format!("cannot write --markdown {}", path.display())),
         ),
         Some(Markdown::StepSummary(path)) => results.push(append(path, &markdown::render(report))),

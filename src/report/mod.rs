@@ -11,6 +11,7 @@ use crate::phase::Phase;
 
 pub mod annotations;
 pub mod events;
+pub mod file;
 pub mod json;
 pub mod junit;
 pub mod markdown;
