@@ -314,3 +314,37 @@ async fn credentials_in_the_url_become_basic_auth() {
     // base64("notes:s3cret")
     assert_eq!(auth, Some("Basic bm90ZXM6czNjcmV0"), "{request}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_closing_idle_keep_alive_connections_is_not_an_outage() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Each connection answers one request as keep-alive would, then the server closes it after
+    // 10 ms idle, well before the next probe (every 50 ms) can use it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let accepted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0; 4096];
+                let mut seen = Vec::new();
+                while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            });
+        }
+    });
+    let report = blip_json(&["-r", "20", "-d", "1s", &url], 0).await;
+    let t = &report.targets[0];
+    assert_eq!((t.probes, t.ok, t.failed), (20, 20, 0), "{t:#?}");
+    // The server really did close them: every probe needed a connection of its own.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 20);
+}
