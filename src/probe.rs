@@ -57,6 +57,7 @@ impl Prober {
     /// Builds one prober per URL of `config`; the URLs that go through reqwest share one client,
     /// built only if there are any (it loads the system's root certificates, a few milliseconds).
     pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
+        use anyhow::Context as _;
         let request = Arc::new(config.request.clone());
         let expect = Arc::new(config.expect.clone());
         let proxied = proxy_in_environment();
@@ -64,7 +65,10 @@ impl Prober {
         let mut probers = Vec::with_capacity(config.urls.len());
         for url in &config.urls {
             let transport = if plain::suits(url) && !proxied {
-                Transport::Plain(Arc::new(plain::Client::new(url, &config.request)?))
+                Transport::Plain(Arc::new(
+                    plain::Client::new(url, &config.request)
+                        .with_context(|| format!("cannot build the request for {url}"))?,
+                ))
             } else {
                 let client = match &client {
                     Some(client) => Client::clone(client),

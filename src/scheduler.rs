@@ -94,7 +94,7 @@ async fn drive(
 
 /// How late a slot may be sent so that one wake sends several, at rates whose interval is
 /// shorter than this. Each wake of the scheduler costs a timer interrupt and a trip through the
-/// reactor, which at 30 000 probes/s was a fifth of blip's CPU.
+/// reactor: at 30 000 probes/s this window took blip from 36–39 µs of CPU per probe to 29 µs.
 pub const COALESCE: Duration = Duration::from_micros(100);
 
 /// The lateness allowed at `rate`: [`COALESCE`] when slots come closer together than that,
