@@ -244,31 +244,36 @@ async fn lines_mode_prints_state_changes_and_a_summary() {
     assert!(stdout.contains("availability") && stdout.contains("send lag"), "{stdout}");
 }
 
+/// Reads one request, head and as many body bytes as Content-Length says; `None` if the
+/// connection ends first.
+async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut request = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        let n = conn.read(&mut buf).await.ok().filter(|&n| n > 0)?;
+        request.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&request).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if request.len() >= end + 4 + length {
+                return Some(request);
+            }
+        }
+    }
+}
+
 /// Runs one probe of `args` against a bare listener and returns the request as it arrived.
 async fn one_request(args: &[&str], url_path: &str, env: &[(&str, String)]) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (mut conn, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0; 4096];
-        // Headers, then as many body bytes as Content-Length says.
-        loop {
-            let n = conn.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the request ended early: {}", String::from_utf8_lossy(&request));
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_lowercase();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length: "))
-                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                if request.len() >= end + 4 + length {
-                    break;
-                }
-            }
-        }
+        let request = read_request(&mut conn).await.expect("a whole request");
         conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
         String::from_utf8(request).unwrap()
     });
@@ -317,7 +322,7 @@ async fn credentials_in_the_url_become_basic_auth() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_closing_idle_keep_alive_connections_is_not_an_outage() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     // Each connection answers one request as keep-alive would, then the server closes it after
     // 10 ms idle, well before the next probe (every 50 ms) can use it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -329,13 +334,8 @@ async fn a_server_closing_idle_keep_alive_connections_is_not_an_outage() {
             let (mut conn, _) = listener.accept().await.unwrap();
             accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
-                let mut buf = [0; 4096];
-                let mut seen = Vec::new();
-                while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
+                if read_request(&mut conn).await.is_none() {
+                    return;
                 }
                 let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
                 tokio::time::sleep(Duration::from_millis(10)).await;
