@@ -58,11 +58,11 @@ pub enum Command {
 #[derive(Clone, Debug, Args)]
 pub struct DeployArgs {
     /// Probe this long before starting COMMAND, for a baseline [default: 2s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Deploy")]
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_PHASE), help_heading = "Deploy")]
     pub warmup: Option<Duration>,
 
     /// Keep probing this long after COMMAND exits [default: 5s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Deploy")]
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_PHASE), help_heading = "Deploy")]
     pub cooldown: Option<Duration>,
 }
 
@@ -114,11 +114,11 @@ pub struct GateArgs {
     pub fail_on_status: Vec<StatusSet>,
 
     /// Fail if the total downtime is above DUR; 0s fails on any outage.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Gates")]
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Gates")]
     pub max_downtime: Option<Duration>,
 
     /// Fail if the longest outage is above DUR.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Gates")]
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Gates")]
     pub max_outage: Option<Duration>,
 
     /// Fail if more probes failed than a count (10) or a share of all probes (0.5%).
@@ -139,6 +139,11 @@ pub struct GateArgs {
     /// longer pass.
     #[arg(long, help_heading = "Gates")]
     pub fail_fast: bool,
+
+    /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
+    /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "fail_fast"])]
+    pub measure_only: bool,
 }
 
 /// How and how often each URL is probed, and what counts as up.
@@ -149,17 +154,17 @@ pub struct ProbeArgs {
     pub rate: Option<f64>,
 
     /// Stop after this long (500ms, 10s, 2m); without it, run until Ctrl-C or SIGTERM.
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Schedule")]
+    #[arg(short, long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Schedule")]
     pub duration: Option<Duration>,
 
     /// Deadline of each probe; a probe past it fails as `timeout` [default: 1s].
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Schedule")]
+    #[arg(short, long, value_name = "DUR", value_parser = duration_up_to(MAX_TIMEOUT), help_heading = "Schedule")]
     pub timeout: Option<Duration>,
 
     /// Most probes in flight per URL; a slot due at the cap is counted as failed (`skipped`)
     /// [default: twice rate × timeout, plus 16, so the schedule never reaches it].
-    #[arg(short, long, value_name = "N", help_heading = "Schedule")]
-    pub concurrency: Option<usize>,
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_COUNT), help_heading = "Schedule")]
+    pub concurrency: Option<u32>,
 
     /// HTTP method.
     #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", help_heading = "Request")]
@@ -181,6 +186,12 @@ pub struct ProbeArgs {
     #[arg(long, help_heading = "Request")]
     pub fresh_connections: bool,
 
+    /// Fail a probe whose reused keep-alive connection closed before any byte of an answer,
+    /// instead of sending it once more on a new connection (counted as `resent`) as curl and
+    /// browsers do.
+    #[arg(long, help_heading = "Request")]
+    pub no_resend: bool,
+
     /// Status codes that count as up: 200, 200,204, 2xx, 200-299 (redirects are not followed).
     #[arg(
         long,
@@ -196,11 +207,11 @@ pub struct ProbeArgs {
     pub expect_body: Option<String>,
 
     /// An answer slower than this fails as `slow`.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Success")]
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_TIMEOUT), help_heading = "Success")]
     pub slow: Option<Duration>,
 
     /// Consecutive failed probes that open an outage window.
-    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Success")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_COUNT), help_heading = "Success")]
     pub min_failures: u32,
 }
 
@@ -247,14 +258,31 @@ pub enum UiChoice {
     Quiet,
 }
 
-/// A probe rate: positive, finite, at most one million per second.
+/// The lowest rate: one probe every 1000 s.
+pub const MIN_RATE: f64 = 0.001;
+/// The highest rate per URL.
+pub const MAX_RATE: f64 = 1_000_000.0;
+/// The longest run (`--duration`) and the largest downtime limits: a year.
+pub const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The longest warmup or cooldown: a day.
+pub const MAX_PHASE: Duration = Duration::from_secs(24 * 3600);
+/// The longest probe deadline (`--timeout`, `--slow`): an hour, the range of the latency
+/// histograms.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The largest `--concurrency` and `--min-failures`.
+pub const MAX_COUNT: i64 = 1_000_000;
+
+/// A probe rate: finite, from [`MIN_RATE`] to [`MAX_RATE`] per second.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of probes per second"))?;
     if !rate.is_finite() || rate <= 0.0 {
         return Err(format!("`{text}` must be a positive number of probes per second"));
     }
-    if rate > 1_000_000.0 {
-        return Err(format!("`{text}` is above the limit of 1000000 probes per second"));
+    if rate < MIN_RATE {
+        return Err(format!("`{text}` is below the lowest rate, {MIN_RATE} probes per second (one every 1000 s)"));
+    }
+    if rate > MAX_RATE {
+        return Err(format!("`{text}` is above the limit of {MAX_RATE} probes per second"));
     }
     Ok(rate)
 }
@@ -263,6 +291,18 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("`{text}` is not a duration like 500ms, 10s or 2m ({e})"))
+}
+
+/// A parser for durations no longer than `max`: every time blip adds a duration to a clock
+/// reading, the sum must exist.
+pub fn duration_up_to(max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let duration = parse_duration(text)?;
+        if duration > max {
+            return Err(format!("`{text}` is longer than the limit of {}", humantime::format_duration(max)));
+        }
+        Ok(duration)
+    }
 }
 
 fn parse_status_set(text: &str) -> Result<StatusSet, String> {
@@ -291,7 +331,7 @@ mod tests {
     fn rates_must_be_positive_and_finite() {
         assert_eq!(parse_rate("0.2"), Ok(0.2));
         assert_eq!(parse_rate("5000"), Ok(5000.0));
-        for bad in ["0", "-1", "nan", "inf", "fast", "", "2000000"] {
+        for bad in ["0", "-1", "nan", "inf", "fast", "", "2000000", "1e-20", "0.0009"] {
             assert!(parse_rate(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -7,7 +7,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs, UiChoice};
 use crate::gates::{Gate, GatePhases};
@@ -46,6 +46,10 @@ pub struct Config {
     /// The deploy command to wrap, if any.
     pub wrap: Option<Wrap>,
     pub gates: Vec<Gate>,
+    /// No gate was given, so the run is judged on zero downtime (`--max-downtime 0s`).
+    pub default_gates: bool,
+    /// `--measure-only`: no gate at all.
+    pub measure_only: bool,
     /// Which phases of a wrapped deploy the gates judge.
     pub gate_phases: GatePhases,
     pub fail_fast: bool,
@@ -67,6 +71,18 @@ pub struct RequestSpec {
     pub body: Option<String>,
     pub insecure: bool,
     pub fresh_connections: bool,
+    /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.
+    pub resend: bool,
+}
+
+impl RequestSpec {
+    /// Whether a request lost to a reused connection that closed before any byte of an answer
+    /// is sent once more on a new one: for idempotent methods, as curl, Go's net/http and
+    /// browsers do, unless `--no-resend`.
+    pub fn resends(&self) -> bool {
+        use reqwest::Method;
+        self.resend && [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::DELETE].contains(&self.method)
+    }
 }
 
 /// What counts as up.
@@ -134,13 +150,9 @@ impl Config {
             return Err(bad("--duration must be longer than 0s"));
         }
         let concurrency = match probe.concurrency {
-            Some(0) => return Err(bad("--concurrency must be at least 1")),
-            Some(n) => n,
+            Some(n) => n as usize,
             None => default_concurrency(rate, timeout),
         };
-        if probe.min_failures == 0 {
-            return Err(bad("--min-failures must be at least 1"));
-        }
         let method = reqwest::Method::from_bytes(probe.method.as_bytes())
             .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
         let headers = parse_headers(&probe.headers)?;
@@ -163,9 +175,10 @@ impl Config {
         if gates.gate_phase.is_some() && wrap.is_none() {
             return Err(bad("--gate-phase applies only to a COMMAND given after --"));
         }
-        let gate_list = gate_list(gates);
-        if gates.fail_fast && gate_list.is_empty() {
-            return Err(bad("--fail-fast needs a gate such as --fail-on-status 404 or --max-downtime 0s"));
+        let mut gate_list = gate_list(gates);
+        let default_gates = gate_list.is_empty() && !gates.measure_only;
+        if default_gates {
+            gate_list.push(Gate::MaxDowntime(Duration::ZERO));
         }
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
@@ -182,12 +195,15 @@ impl Config {
                 body: probe.data.clone(),
                 insecure: probe.insecure,
                 fresh_connections: probe.fresh_connections,
+                resend: !probe.no_resend,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,
             output: Output::new(output)?,
             wrap,
             gates: gate_list,
+            default_gates,
+            measure_only: gates.measure_only,
             gate_phases: gates.gate_phase.unwrap_or_default(),
             fail_fast: gates.fail_fast,
         })
@@ -251,6 +267,11 @@ impl Output {
     }
 }
 
+/// Whether any gate flag was given.
+pub fn gates_given(args: &GateArgs) -> bool {
+    !gate_list(args).is_empty()
+}
+
 /// The gates in the order a report lists them.
 fn gate_list(args: &GateArgs) -> Vec<Gate> {
     let mut gates: Vec<Gate> = args.fail_on_status.iter().cloned().map(Gate::FailOnStatus).collect();
@@ -289,6 +310,13 @@ fn parse_headers(lines: &[String]) -> Result<HeaderMap, ConfigError> {
         let invalid = || bad(format!("`{line}` is not a header like 'Name: value': fix --header"));
         let (name, value) = line.split_once(':').ok_or_else(invalid)?;
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid())?;
+        // blip frames each request itself; a second length or encoding would make the server
+        // wait for a body that never comes (every probe a timeout) or read the next request as one.
+        if [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(&name) {
+            return Err(bad(format!(
+                "`{name}` is set by blip for each request and cannot be given: remove it from --header"
+            )));
+        }
         let value = HeaderValue::from_str(value.trim()).map_err(|_| invalid())?;
         headers.append(name, value);
     }
@@ -334,15 +362,13 @@ mod tests {
             (&["notaurl"], "`notaurl` is not a URL"),
             (&["-t", "0s", "http://a/"], "--timeout"),
             (&["-d", "0s", "http://a/"], "--duration"),
-            (&["-c", "0", "http://a/"], "--concurrency"),
-            (&["--min-failures", "0", "http://a/"], "--min-failures"),
             (&["-H", "nocolon", "http://a/"], "--header"),
             (&["-X", "GE T", "http://a/"], "--method"),
             (&["--json", "", "http://a/"], "--json"),
             (&["--warmup", "1s", "http://a/"], "--warmup"),
             (&["-d", "1s", "http://a/", "--", "true"], "--duration"),
             (&["--gate-phase", "deploy", "http://a/"], "--gate-phase"),
-            (&["--fail-fast", "http://a/"], "--fail-fast"),
+            (&["-H", "Content-Length: 99", "--data", "hello", "http://a/"], "--header"),
             (&["--json", "-", "--events", "-", "http://a/"], "--events"),
             (&["--events-probes", "http://a/"], "--events-probes"),
         ];
@@ -379,6 +405,68 @@ mod tests {
         let names: Vec<String> = c.gates.iter().map(Gate::name).collect();
         assert_eq!(names, ["fail-on-status 404", "fail-on-status 5xx", "max-downtime 0s", "max-latency p99=300ms"]);
         assert_eq!(c.gate_phases, GatePhases::DeployCooldown);
+    }
+
+    /// The clock arithmetic the engine does with a config's numbers: every sum of an instant
+    /// and a configured length, the due time of the last slot, the probe deadline.
+    fn run_arithmetic(c: &Config) {
+        let start = std::time::Instant::now();
+        let wrap = c.wrap.as_ref();
+        let length = c.duration.unwrap_or(Duration::ZERO)
+            + wrap.map_or(Duration::ZERO, |w| w.warmup + w.cooldown)
+            + c.timeout
+            + c.expect.slow.unwrap_or(Duration::ZERO);
+        let end = start + length + Duration::from_secs(3600);
+        let schedule = crate::scheduler::Schedule { start, rate: c.rate, urls: c.urls.len() };
+        let last = (length.as_secs_f64() * c.rate * c.urls.len() as f64).ceil() as u64;
+        assert!(schedule.due(last) <= end + Duration::from_secs(1));
+        assert!(default_concurrency(c.rate, c.timeout) >= 1);
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Whatever a numeric flag is given, blip either refuses it (one line naming the flag) or
+        /// runs with it; it never panics, at parsing or later on the clock.
+        #[test]
+        fn numeric_flags_never_panic(
+            flag in proptest::sample::select(vec![
+                "--rate", "--duration", "--timeout", "--concurrency", "--slow", "--min-failures", "--warmup", "--cooldown",
+                "--max-downtime", "--max-outage", "--max-failed", "--max-latency",
+            ]),
+            number in proptest::prop_oneof![
+                proptest::num::f64::ANY.prop_map(|f| f.to_string()),
+                proptest::num::u64::ANY.prop_map(|n| n.to_string()),
+                proptest::num::i64::ANY.prop_map(|n| n.to_string()),
+                (0u32..40).prop_map(|e| format!("1e{e}")),
+                (0u32..40).prop_map(|e| format!("1e-{e}")),
+            ],
+            unit in proptest::sample::select(vec!["", "s", "ms", "ns", "h", "d", "y", "%"]),
+            quantile in proptest::sample::select(vec!["", "p99=", "max=", "p0=", "p100.5="]),
+        ) {
+            use proptest::prop_assert;
+            let value = format!("{quantile}{number}{unit}");
+            let with_command = ["--warmup", "--cooldown"].contains(&flag);
+            // `--flag=value`, so that a negative number is taken as the value it is.
+            let given = format!("{flag}={value}");
+            let mut args = vec!["blip", given.as_str(), "http://a/"];
+            if with_command {
+                args.extend(["--", "true"]);
+            }
+            let parsed = std::panic::catch_unwind(|| {
+                let cli = Cli::try_parse_from(&args).map_err(|e| e.to_string())?;
+                Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)
+                    .map_err(|e| e.to_string())
+            });
+            prop_assert!(parsed.is_ok(), "{args:?} panicked");
+            match parsed.unwrap() {
+                Ok(config) => {
+                    let ran = std::panic::catch_unwind(|| run_arithmetic(&config));
+                    prop_assert!(ran.is_ok(), "{args:?} was accepted but breaks the clock");
+                }
+                Err(message) => prop_assert!(message.contains(flag.trim_start_matches('-')), "{args:?}: {message}"),
+            }
+        }
     }
 
     #[test]

@@ -138,6 +138,16 @@ impl LatencyLimit {
 }
 
 impl Gate {
+    /// The limit as reports show it.
+    pub fn limit(&self) -> String {
+        match self {
+            Gate::FailOnStatus(set) => set.to_string(),
+            Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
+            Gate::MaxFailed(limit) => limit.to_string(),
+            Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
+        }
+    }
+
     /// The gate as the command line names it: `max-downtime 0s`, `max-latency p99=300ms`.
     pub fn name(&self) -> String {
         match self {
@@ -208,7 +218,8 @@ fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
-/// Judges one gate on one URL's view of the run.
+/// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
+/// that never probed proves nothing.
 pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
     let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
         gate: gate.name(),
@@ -219,6 +230,9 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         first: None,
         windows: Vec::new(),
     };
+    if view.probes == 0 {
+        return verdict(gate.limit(), "no probe judged".to_string(), false, false);
+    }
     match gate {
         Gate::FailOnStatus(set) => {
             let hits: u64 = view.status_counts.iter().filter(|(code, _)| set.contains(**code)).map(|(_, n)| n).sum();
@@ -279,7 +293,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             };
             let observed =
                 value.map_or("no successful probe".to_string(), |us| format!("{:.3} ms", us as f64 / 1000.0));
-            let passed = value.is_none_or(|us| Duration::from_micros(us) <= l.limit);
+            // Without a successful probe there is no latency that could be within the limit.
+            let passed = value.is_some_and(|us| Duration::from_micros(us) <= l.limit);
             // Only the maximum can never come back down.
             verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
         }
@@ -404,7 +419,24 @@ mod tests {
         assert!(judge(&gate("max-failed", "1%"), &view(&f, 200, 2, &[])).passed);
         let v = judge(&gate("max-failed", "1%"), &view(&f, 200, 3, &[]));
         assert!(!v.passed && !v.settled, "a share can still recover");
-        assert!(judge(&gate("max-failed", "0"), &view(&f, 0, 0, &[])).passed);
+    }
+
+    #[test]
+    fn no_gate_passes_without_a_probe() {
+        let f = fixture(&[], &[]);
+        for (name, value) in [
+            ("fail-on-status", "404"),
+            ("max-downtime", "0s"),
+            ("max-outage", "1s"),
+            ("max-failed", "0"),
+            ("max-failed", "1%"),
+            ("max-latency", "p50=1s"),
+        ] {
+            let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
+            assert!(!v.passed, "{name} {value}");
+            assert_eq!(v.observed, "no probe judged");
+            assert!(!v.settled, "probes may still come");
+        }
     }
 
     #[test]
@@ -418,7 +450,8 @@ mod tests {
         let v = judge(&gate("max-latency", "max=99ms"), &view(&f, 100, 0, &[]));
         assert!(!v.passed && v.settled, "the maximum never comes down");
         let none = fixture(&[], &[]);
-        assert!(judge(&gate("max-latency", "p50=1ms"), &view(&none, 0, 0, &[])).passed);
+        let v = judge(&gate("max-latency", "p50=1ms"), &view(&none, 10, 10, &[]));
+        assert!(!v.passed && v.observed == "no successful probe", "{v:?}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    end_on_panic();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
@@ -56,7 +57,25 @@ fn main() -> ExitCode {
             eprintln!("blip: {err:#}");
             ExitCode::from(exit::USAGE_OR_FAILURE)
         }
-        // A panic has already been reported by the panic hook (and the terminal restored).
+        // Not reached: a panic ends the process in the hook.
         Err(_) => ExitCode::from(exit::USAGE_OR_FAILURE),
     }
+}
+
+/// A panic anywhere (the run loop, a probe task, the scheduler, a writer thread) ends blip at
+/// once with exit code 2 and one line, so no part of the run can die quietly and leave the rest to
+/// report a pass over probes that were never sent. The dashboard wraps this hook with its own,
+/// which restores the terminal first; a wrapped command dies with blip (see `deploy`).
+fn end_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("blip: internal error{at}: {what}; no verdict was reached (exit 2). Please report it.");
+        std::process::exit(i32::from(exit::USAGE_OR_FAILURE));
+    }));
 }

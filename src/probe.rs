@@ -7,6 +7,7 @@
 
 use std::error::Error as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
@@ -85,12 +86,12 @@ impl Prober {
     pub async fn probe(&self, target: usize, seq: u64, due: Instant) -> Sample {
         let sent = Instant::now();
         let deadline = sent + self.timeout;
+        // Outlives the exchange, which a timeout may cut short after a resend.
+        let resent = AtomicBool::new(false);
         let exchange = async {
             match &self.transport {
-                Transport::Plain(client) => client.exchange(deadline, self.timeout).await,
-                Transport::Reqwest { client, url, request } => {
-                    exchange(client, url, request).await.map_err(|err| classify(&err))
-                }
+                Transport::Plain(client) => client.exchange(deadline, self.timeout, &resent).await,
+                Transport::Reqwest { client, url, request } => exchange_resending(client, url, request, &resent).await,
             }
         };
         let (outcome, done) = match tokio::time::timeout_at(deadline.into(), exchange).await {
@@ -108,7 +109,78 @@ impl Prober {
                 answer.done,
             ),
         };
-        Sample { target, seq, due, sent, done, outcome }
+        Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed) }
+    }
+}
+
+tokio::task_local! {
+    /// Set inside a reqwest exchange when the client opened a connection for it.
+    static OPENED: AtomicBool;
+}
+
+/// A reqwest exchange, sent once more when it was lost to a reused connection closing under it.
+///
+/// reqwest does not say whether a request went out on a reused connection; its connector does
+/// tell when a connection is opened ([`MarkOpened`]), and it opens it from within the request's
+/// own task, so a failed request during which none was opened went out on a reused one. (When
+/// two probes overlap, a connection opened for one may be handed to the other; the request is
+/// then taken as sent on a new one, and not resent: the raw failure shows.) Unlike the plain
+/// path, a reqwest error does not say whether part of an answer had come, only that the answer
+/// head was incomplete.
+async fn exchange_resending(
+    client: &Client,
+    url: &Url,
+    spec: &RequestSpec,
+    resent: &AtomicBool,
+) -> Result<Answer, Failure> {
+    loop {
+        let attempt = async {
+            let result = exchange(client, url, spec).await;
+            (result, OPENED.with(|opened| opened.load(Ordering::Relaxed)))
+        };
+        match OPENED.scope(AtomicBool::new(false), attempt).await {
+            (Ok(answer), _) => return Ok(answer),
+            (Err(err), opened) => {
+                let lost = !opened && !resent.load(Ordering::Relaxed) && spec.resends() && err.is_request();
+                if lost && kind_of(&err) == ErrorKind::Reset {
+                    resent.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                return Err(classify(&err));
+            }
+        }
+    }
+}
+
+/// A connector layer for reqwest that notes, in the request's task, that a connection is being
+/// opened for it (see [`exchange_resending`]).
+#[derive(Clone, Copy)]
+struct MarkOpened;
+
+impl<S> tower_layer::Layer<S> for MarkOpened {
+    type Service = MarkOpenedService<S>;
+
+    fn layer(&self, inner: S) -> MarkOpenedService<S> {
+        MarkOpenedService(inner)
+    }
+}
+
+#[derive(Clone)]
+struct MarkOpenedService<S>(S);
+
+impl<S: tower_service::Service<R>, R> tower_service::Service<R> for MarkOpenedService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> S::Future {
+        // Outside an exchange (a connection finished in the background) there is nothing to mark.
+        let _ = OPENED.try_with(|opened| opened.store(true, Ordering::Relaxed));
+        self.0.call(request)
     }
 }
 
@@ -152,6 +224,7 @@ fn build_client(config: &Config) -> anyhow::Result<Client> {
     if config.request.fresh_connections {
         builder = builder.pool_max_idle_per_host(0);
     }
+    builder = builder.http1_max_headers(plain::MAX_HEADERS).connector_layer(MarkOpened);
     builder.build().context("cannot set up the HTTP client")
 }
 
@@ -241,6 +314,12 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     chain.join(": ")
+}
+
+/// Whether a hyper error means the connection went away (EOF, reset, closed) before the answer
+/// was complete.
+fn closed_before_answer(err: &hyper::Error) -> bool {
+    kind_in_chain(err, false) == Some(ErrorKind::Reset)
 }
 
 fn kind_of(err: &reqwest::Error) -> ErrorKind {

@@ -86,6 +86,9 @@ struct TargetRecorder {
     probes: u64,
     ok: u64,
     failed: u64,
+    resent: u64,
+    /// Probes sent but never reported: a second stop request ended the wait for them.
+    cancelled: u64,
     latency: Histogram<u64>,
     send_lag: Histogram<u64>,
     status_counts: BTreeMap<u16, u64>,
@@ -233,6 +236,8 @@ impl Recorder {
                 probes: 0,
                 ok: 0,
                 failed: 0,
+                resent: 0,
+                cancelled: 0,
                 latency: histogram(),
                 send_lag: histogram(),
                 status_counts: BTreeMap::new(),
@@ -307,6 +312,14 @@ impl Recorder {
         self.targets.iter().map(|t| t.by_phase.get(phase.index()).map_or((0, 0), |s| (s.failed, s.probes))).collect()
     }
 
+    /// Books the probes that were sent (`sent[target]` of each URL) but never reported, because
+    /// the run stopped without waiting for them: they are cancelled, neither ok nor failed.
+    pub fn cancel_in_flight(&mut self, sent: impl Fn(usize) -> u64) {
+        for (target, t) in self.targets.iter_mut().enumerate() {
+            t.cancelled = sent(target).saturating_sub(t.probes);
+        }
+    }
+
     /// Takes one sample and returns the state changes it completes.
     pub fn record(&mut self, sample: &Sample) -> Vec<Event> {
         let Some(t) = self.targets.get_mut(sample.target) else {
@@ -351,6 +364,7 @@ impl Recorder {
             t.last_deploy_failure = Some(t.last_deploy_failure.map_or(due, |d| d.max(due)));
         }
         t.probes += 1;
+        t.resent += u64::from(sample.resent);
         match &sample.outcome {
             Outcome::Ok { status } => {
                 t.ok += 1;
@@ -462,7 +476,8 @@ impl Recorder {
             report.gates = gate_list.iter().map(|gate| gate_report(&self.clock, gates::judge(gate, &view))).collect();
         }
         let passed = targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
-        let mut warnings = send_lag_warnings(&targets, self.rate);
+        let mut warnings = never_up_warnings(&targets);
+        warnings.extend(send_lag_warnings(&targets, self.rate));
         warnings.extend(warmup_warnings(&targets));
         let report = Report {
             schema_version: SCHEMA_VERSION,
@@ -471,6 +486,8 @@ impl Recorder {
             duration_ms: millis(end),
             rate: self.rate,
             passed,
+            default_gates: false,
+            measure_only: false,
             gate_phases: (!self.phases.spans(end).is_empty()).then_some(self.judge),
             warnings,
             deploy: None,
@@ -480,20 +497,69 @@ impl Recorder {
     }
 }
 
+/// Warnings about more URLs than this are merged into one line.
+const WARN_EACH_UP_TO: usize = 3;
+
+/// One warning per URL concerned, or one line for all of them when there are many: 2000 URLs
+/// on a busy machine must not bury the summary under 2000 near-identical lines.
+fn per_url_warnings(
+    concerned: Vec<&TargetReport>,
+    each: impl Fn(&TargetReport) -> String,
+    merged: impl FnOnce(&[&TargetReport]) -> String,
+) -> Vec<String> {
+    if concerned.len() > WARN_EACH_UP_TO { vec![merged(&concerned)] } else { concerned.into_iter().map(each).collect() }
+}
+
 /// blip sending late blurs every edge it measures; say so when the lag is a sizeable share of
 /// the probe interval (a quarter of it, and at least 2 ms).
 fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
     let threshold_ms = (250.0 / rate).max(2.0);
-    targets
-        .iter()
-        .filter(|t| t.send_lag_ms.p99 > threshold_ms)
-        .map(|t| {
+    let late = targets.iter().filter(|t| t.send_lag_ms.p99 > threshold_ms).collect();
+    const BUSY: &str = "this machine may be too busy to time probes well";
+    per_url_warnings(
+        late,
+        |t| {
             format!(
-                "blip sent probes of {} late: send lag p99 {:.3} ms (max {:.3} ms); this machine may be too busy to time probes well",
+                "blip sent probes of {} late: send lag p99 {:.3} ms (max {:.3} ms); {BUSY}",
                 t.url, t.send_lag_ms.p99, t.send_lag_ms.max
             )
-        })
-        .collect()
+        },
+        |late| {
+            let worst = late.iter().map(|t| t.send_lag_ms.p99).fold(0.0, f64::max);
+            format!(
+                "blip sent probes of {} of {} URLs late: send lag p99 up to {worst:.3} ms; {BUSY}",
+                late.len(),
+                targets.len()
+            )
+        },
+    )
+}
+
+/// A URL that never answered acceptably is most often a wrong URL (a typo, a dead port), not a
+/// service that was down all along: say so loudly.
+fn never_up_warnings(targets: &[TargetReport]) -> Vec<String> {
+    let never = targets.iter().filter(|t| t.probes > 0 && t.ok == 0).collect();
+    per_url_warnings(
+        never,
+        |t| {
+            let causes: Vec<String> =
+                t.status_counts.iter().chain(&t.error_counts).map(|(cause, n)| format!("{cause} ×{n}")).collect();
+            format!(
+                "{} NEVER answered successfully ({} probes: {}); check the URL, port and --expect-status",
+                t.url,
+                t.probes,
+                causes.join(", ")
+            )
+        },
+        |never| {
+            format!(
+                "{} of {} URLs NEVER answered successfully (first: {}); check the URLs, ports and --expect-status",
+                never.len(),
+                targets.len(),
+                never[0].url
+            )
+        },
+    )
 }
 
 /// The part of `window` (ending at `end`) inside judged phases; `None` when there is none.
@@ -530,18 +596,26 @@ fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
 
 /// Downtime before the deploy started is not the deploy's doing; say so loudly.
 fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
-    targets
-        .iter()
-        .filter_map(|t| {
-            let warmup = t.phases.as_ref()?.get(&Phase::Warmup)?;
-            (warmup.failed > 0).then(|| {
-                format!(
-                    "{} was already failing before the deploy started: {} of {} warmup probes failed; that downtime is not the deploy's",
-                    t.url, warmup.failed, warmup.probes
-                )
-            })
-        })
-        .collect()
+    let warmup = |t: &TargetReport| t.phases.as_ref().and_then(|p| p.get(&Phase::Warmup)).map(|w| (w.failed, w.probes));
+    let failing = targets.iter().filter(|t| warmup(t).is_some_and(|(failed, _)| failed > 0)).collect();
+    per_url_warnings(
+        failing,
+        |t| {
+            let (failed, probes) = warmup(t).unwrap_or_default();
+            format!(
+                "{} was already failing before the deploy started: {failed} of {probes} warmup probes failed; that downtime is not the deploy's",
+                t.url
+            )
+        },
+        |failing| {
+            format!(
+                "{} of {} URLs were already failing before the deploy started (first: {}); that downtime is not the deploy's",
+                failing.len(),
+                targets.len(),
+                failing[0].url
+            )
+        },
+    )
 }
 
 impl TargetRecorder {
@@ -625,6 +699,8 @@ impl TargetRecorder {
             probes: self.probes,
             ok: self.ok,
             failed: self.failed,
+            resent: self.resent,
+            cancelled: self.cancelled,
             status_counts: self.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
             error_counts: ErrorKind::ALL
                 .iter()
@@ -709,6 +785,7 @@ mod tests {
             sent: due + Duration::from_micros(200),
             done: due + Duration::from_millis(3),
             outcome,
+            resent: false,
         }
     }
 

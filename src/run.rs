@@ -144,20 +144,22 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let mut run = Run::new(config, program, ui, events, clock, end_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
-    scheduler::spawn(
-        probers,
-        Schedule { start: clock.start, rate: config.rate },
-        config.concurrency,
-        end_rx,
-        sample_tx,
-    )
-    .context("cannot set up the scheduler's timer")?;
+    let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
+    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
+        .context("cannot set up the scheduler's timer")?;
 
     let (child_tx, mut child_events) = mpsc::unbounded_channel();
     let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
     let mut tick = tokio::time::interval(ui::TICK);
     let mut signals = Signals::new();
+    // Every sample is in once the channel closes; the run still lasts until its end.
+    let mut drained = false;
     loop {
+        if run.cancelled {
+            run.recorder.cancel_in_flight(|target| schedule.probes_of(target, dispatched.slots()));
+            break;
+        }
+        let end = *run.end_tx.borrow();
         let warming_up = matches!(run.stage, Stage::Warmup);
         let running = matches!(run.stage, Stage::Running { .. });
         let kill_at = match &run.stage {
@@ -165,11 +167,14 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             _ => None,
         };
         tokio::select! {
-            sample = samples.recv() => match sample {
+            sample = samples.recv(), if !drained => match sample {
                 Some(sample) => run.sample(&sample),
                 // The schedule ended and every probe in flight has reported.
-                None => break,
+                None => drained = true,
             },
+            // A run lasts its whole length even when no slot is due near its end (a slot every
+            // 5 s in a 7 s run).
+            () = tokio::time::sleep_until(end.unwrap_or(clock.start).into()), if drained => break,
             _ = tick.tick() => run.tick(),
             signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
             Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
@@ -195,6 +200,8 @@ struct Run<'a> {
     stage: Stage,
     deploy: Option<DeployLog>,
     stopping: bool,
+    /// A second stop request came while blip waited for probes in flight: stop waiting.
+    cancelled: bool,
     /// A command that blip stopped because a gate failed did not fail on its own.
     stopped_by_gate: bool,
 }
@@ -233,6 +240,7 @@ impl<'a> Run<'a> {
             stage: Stage::Unwrapped,
             deploy: None,
             stopping: false,
+            cancelled: false,
             stopped_by_gate: false,
         };
         if let Some(wrap) = &config.wrap {
@@ -307,7 +315,10 @@ impl<'a> Run<'a> {
                     humantime::format_duration(self.config.timeout)
                 ));
             }
-            _ => {}
+            _ => {
+                self.ui.notice("stopping now: probes still in flight are cancelled");
+                self.cancelled = true;
+            }
         }
         self.stopping = true;
     }
@@ -394,6 +405,8 @@ impl<'a> Run<'a> {
         let command_failed = !self.stopped_by_gate
             && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
         report.deploy = self.deploy.map(|d| deploy_report(&self.clock, d));
+        report.default_gates = self.config.default_gates;
+        report.measure_only = self.config.measure_only;
         self.ui.finished(&report);
         let written = write_reports(&report, self.config);
         if let Some(events) = self.events.as_mut() {

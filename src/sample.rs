@@ -145,6 +145,9 @@ pub struct Sample {
     /// When the verdict was known.
     pub done: Instant,
     pub outcome: Outcome,
+    /// The request was sent a second time, on a new connection, because the reused connection it
+    /// first went out on closed before any byte of an answer (see `probe`).
+    pub resent: bool,
 }
 
 impl Sample {

@@ -1,17 +1,21 @@
 //! The scheduler: sends each URL's probes on a fixed, open-loop schedule.
 //!
-//! Probe `k` of a URL is due at `start + k / rate` and is sent then, whether or not earlier
-//! probes have answered, so a stalled server can neither slow the schedule nor hide failures.
+//! Probe `k` of URL `i` (of `n`) is due at `start + (k + i/n) / rate` and is sent then, whether
+//! or not earlier probes have answered, so a stalled server can neither slow the schedule nor
+//! hide failures. The URLs' schedules are staggered evenly across the interval: 2000 URLs at
+//! 1/s are 2000 slots a second, one every 0.5 ms, not 2000 requests at once that would make the
+//! last of them late.
 //!
-//! One task keeps the schedule for every URL (they share it) and sleeps between slots on a
-//! [`PreciseTimer`], not on tokio's timer, whose millisecond ticks would make every probe up to a
-//! millisecond late. Above a rate of 10 000/s, where slots are less than [`COALESCE`] apart, one
-//! wake sends every slot due within that window, each at most that late. At each slot it spawns
-//! one probe task per URL. Each probe reports one
+//! One task keeps the schedule for every URL and sleeps between slots on a [`PreciseTimer`],
+//! not on tokio's timer, whose millisecond ticks would make every probe up to a millisecond late.
+//! Above 10 000 slots/s, where slots are less than [`COALESCE`] apart, one wake sends every slot
+//! due within that window, each at most that late. At each slot it spawns one probe task. Each
+//! probe reports one
 //! [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
 //! probe in flight has finished, which is how the consumer knows that nothing is lost.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -24,14 +28,40 @@ use crate::timer::PreciseTimer;
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
     pub start: Instant,
+    /// Probes per second of each URL.
     pub rate: f64,
+    /// How many URLs share the schedule.
+    pub urls: usize,
 }
 
 impl Schedule {
-    /// Due time of slot `k`, computed from the start rather than from the previous slot, so
-    /// rounding never accumulates into drift.
+    /// Due time of slot `k` of the whole schedule (every URL's slots, in turn), computed from
+    /// the start rather than from the previous slot, so rounding never accumulates into drift.
     pub fn due(&self, k: u64) -> Instant {
-        self.start + Duration::from_secs_f64(k as f64 / self.rate)
+        self.start + Duration::from_secs_f64(k as f64 / (self.rate * self.urls.max(1) as f64))
+    }
+
+    /// The URL and its probe number that slot `k` belongs to.
+    pub fn slot(&self, k: u64) -> (usize, u64) {
+        let urls = self.urls.max(1) as u64;
+        ((k % urls) as usize, k / urls)
+    }
+
+    /// How many probes of URL `target` the first `slots` slots hold.
+    pub fn probes_of(&self, target: usize, slots: u64) -> u64 {
+        let urls = self.urls.max(1) as u64;
+        (slots + urls - 1 - target as u64 % urls) / urls
+    }
+}
+
+/// How many slots the scheduler has sent so far; read when the run must stop without waiting
+/// for the probes in flight, to count those as cancelled.
+#[derive(Clone, Default)]
+pub struct Dispatched(Arc<AtomicU64>);
+
+impl Dispatched {
+    pub fn slots(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
     }
 }
 
@@ -49,12 +79,13 @@ pub fn spawn(
     concurrency: usize,
     end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Dispatched> {
     let lanes: Vec<Lane> =
         probers.into_iter().map(|prober| Lane { prober, cap: Arc::new(Semaphore::new(concurrency)) }).collect();
     let timer = PreciseTimer::new()?;
-    tokio::spawn(drive(timer, lanes, schedule, concurrency, end, samples));
-    Ok(())
+    let dispatched = Dispatched::default();
+    tokio::spawn(drive(timer, lanes, schedule, concurrency, end, samples, dispatched.clone()));
+    Ok(dispatched)
 }
 
 async fn drive(
@@ -64,10 +95,11 @@ async fn drive(
     concurrency: usize,
     mut end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
+    dispatched: Dispatched,
 ) {
-    let coalesce = coalescing(schedule.rate);
-    for seq in 0.. {
-        let due = schedule.due(seq);
+    let coalesce = coalescing(schedule.rate * lanes.len() as f64);
+    for slot in 0.. {
+        let due = schedule.due(slot);
         let wake = wake_for(due, Instant::now(), coalesce);
         loop {
             if end.borrow_and_update().is_some_and(|end| due >= end) {
@@ -85,10 +117,11 @@ async fn drive(
                 }
             }
         }
-        // Every URL shares the schedule, so one wake dispatches the slot for all of them.
-        for (target, lane) in lanes.iter().enumerate() {
+        let (target, seq) = schedule.slot(slot);
+        if let Some(lane) = lanes.get(target) {
             dispatch(lane, target, seq, due, concurrency, &samples);
         }
+        dispatched.0.store(slot + 1, Ordering::Release);
     }
 }
 
@@ -140,6 +173,7 @@ fn dispatch(
                     status: None,
                     text: format!("{concurrency} probes already in flight (raise --concurrency)"),
                 },
+                resent: false,
             });
         }
     }
@@ -151,12 +185,33 @@ mod tests {
 
     #[test]
     fn due_times_do_not_drift() {
-        let s = Schedule { start: Instant::now(), rate: 3.0 };
+        let s = Schedule { start: Instant::now(), rate: 3.0, urls: 1 };
         assert_eq!(s.due(0), s.start);
         let d = s.due(3_000_000) - s.start;
         assert!(d.abs_diff(Duration::from_secs(1_000_000)) < Duration::from_micros(1), "{d:?}");
-        let slow = Schedule { start: s.start, rate: 0.2 };
+        let slow = Schedule { start: s.start, rate: 0.2, urls: 1 };
         assert_eq!(slow.due(1) - s.start, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn urls_take_turns_spread_across_the_interval() {
+        let s = Schedule { start: Instant::now(), rate: 1.0, urls: 4 };
+        let slots: Vec<_> = (0..6).map(|k| (s.slot(k), s.due(k) - s.start)).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            slots,
+            [
+                ((0, 0), ms(0)),
+                ((1, 0), ms(250)),
+                ((2, 0), ms(500)),
+                ((3, 0), ms(750)),
+                ((0, 1), ms(1000)),
+                ((1, 1), ms(1250))
+            ]
+        );
+        // After 6 slots: URLs 0 and 1 have had two probes, 2 and 3 one.
+        assert_eq!((0..4).map(|t| s.probes_of(t, 6)).collect::<Vec<_>>(), [2, 2, 1, 1]);
+        assert_eq!((0..4).map(|t| s.probes_of(t, 0)).collect::<Vec<_>>(), [0, 0, 0, 0]);
     }
 
     #[test]

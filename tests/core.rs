@@ -12,7 +12,8 @@ const NOT_FOUND: &str = "404 Not Found: Requested route ('notes.test') does not 
 async fn a_404_window_matches_the_injected_one() {
     let server = TestServer::start().await;
     let url = server.url("/api/notes");
-    let run = blip_json(&["-r", "100", "-d", "3s", &url], 0);
+    // No gate given: blip judges zero downtime, so the outage fails the run.
+    let run = blip_json(&["-r", "100", "-d", "3s", &url], 1);
     let fault = server.inject(Duration::from_millis(1000), Mode::Status(404, NOT_FOUND), Duration::from_millis(500));
     let (report, (start, end)) = tokio::join!(run, fault);
 
@@ -40,13 +41,15 @@ async fn a_404_window_matches_the_injected_one() {
     let expected_availability = 1.0 - o.duration_ms / report.duration_ms;
     assert!((t.availability - expected_availability).abs() < 1e-6);
     assert!(t.latency_ms.is_some());
+    assert!(report.default_gates && !report.passed);
+    assert_eq!((t.gates.len(), t.gates[0].gate.as_str(), t.gates[0].passed), (1, "max-downtime 0s", false));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_listener_is_a_refused_window() {
     let server = TestServer::start().await;
     let url = server.url("/");
-    let run = blip_json(&["-r", "100", "-d", "2s", "--fresh-connections", &url], 0);
+    let run = blip_json(&["-r", "100", "-d", "2s", "--fresh-connections", "--measure-only", &url], 0);
     let fault = server.inject(Duration::from_millis(600), Mode::Refused, Duration::from_millis(500));
     let (report, (start, end)) = tokio::join!(run, fault);
 
@@ -69,7 +72,7 @@ async fn a_closed_listener_is_a_refused_window() {
 async fn a_stalled_server_neither_slows_the_schedule_nor_hides_the_outage() {
     let server = TestServer::start().await;
     let url = server.url("/");
-    let run = blip_json(&["-r", "50", "-d", "2s", "-t", "300ms", &url], 0);
+    let run = blip_json(&["-r", "50", "-d", "2s", "-t", "300ms", "--measure-only", &url], 0);
     let fault = server.inject(Duration::from_millis(500), Mode::Stall, Duration::from_millis(600));
     let (report, (start, end)) = tokio::join!(run, fault);
 
@@ -90,7 +93,7 @@ async fn kinds_in(mode: Mode, extra: &[&str]) -> (u64, std::collections::BTreeMa
     let server = TestServer::start().await;
     server.set(mode);
     let url = server.url("/");
-    let mut args = vec!["-r", "20", "-d", "500ms", "-t", "300ms"];
+    let mut args = vec!["-r", "20", "-d", "500ms", "-t", "300ms", "--measure-only"];
     args.extend(extra);
     args.push(&url);
     let report = blip_json(&args, 0).await;
@@ -122,7 +125,7 @@ async fn hostile_servers_are_classified_failures() {
 async fn tls_to_a_plain_listener_is_a_tls_failure() {
     let server = TestServer::start().await;
     let url = format!("https://{}/", server.addr);
-    let report = blip_json(&["-r", "20", "-d", "300ms", &url], 0).await;
+    let report = blip_json(&["-r", "20", "-d", "300ms", "--measure-only", &url], 0).await;
     let t = &report.targets[0];
     assert_eq!(t.error_counts.get("tls"), Some(&t.probes), "{t:#?}");
 }
@@ -131,7 +134,7 @@ async fn tls_to_a_plain_listener_is_a_tls_failure() {
 async fn min_failures_ignores_blips_shorter_than_the_streak() {
     let server = TestServer::start().await;
     let url = server.url("/");
-    let run = blip_json(&["-r", "100", "-d", "1500ms", "--min-failures", "15", &url], 0);
+    let run = blip_json(&["-r", "100", "-d", "1500ms", "--min-failures", "15", "--measure-only", &url], 0);
     let faults = async {
         // Two short blips of a few probes each, then one long outage.
         server.inject(Duration::from_millis(200), Mode::Status(503, ""), Duration::from_millis(30)).await;
@@ -152,7 +155,7 @@ async fn a_reached_concurrency_cap_counts_skipped_slots() {
     let server = TestServer::start().await;
     server.set(Mode::Stall);
     let url = server.url("/");
-    let report = blip_json(&["-r", "50", "-d", "1s", "-t", "2s", "-c", "3", &url], 0).await;
+    let report = blip_json(&["-r", "50", "-d", "1s", "-t", "2s", "-c", "3", "--measure-only", &url], 0).await;
     let t = &report.targets[0];
     t.check_consistency();
     assert_eq!(t.probes, 50, "no slot dropped silently");
@@ -166,7 +169,7 @@ async fn several_urls_are_probed_independently() {
     let up = TestServer::start().await;
     let down = TestServer::start().await;
     down.set(Mode::Status(502, ""));
-    let report = blip_json(&["-r", "40", "-d", "500ms", &up.url("/a"), &down.url("/b")], 0).await;
+    let report = blip_json(&["-r", "40", "-d", "500ms", "--measure-only", &up.url("/a"), &down.url("/b")], 0).await;
     assert_eq!(report.targets.len(), 2);
     assert_eq!(report.targets[0].url, up.url("/a"));
     assert_eq!((report.targets[0].ok, report.targets[0].outage_count), (20, 0));
@@ -235,13 +238,15 @@ async fn lines_mode_prints_state_changes_and_a_summary() {
     let run = blip(&["-r", "100", "-d", "1s", &url]);
     let fault = server.inject(Duration::from_millis(300), Mode::Status(404, NOT_FOUND), Duration::from_millis(300));
     let (out, _) = tokio::join!(run, fault);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1), "the default gate, zero downtime, failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let down = stdout.lines().find(|l| l.contains("  DOWN  ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(down.contains(&url) && down.ends_with(NOT_FOUND.trim()), "{down}");
     let up = stdout.lines().find(|l| l.contains("  UP    ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(up.contains("after 0.") && up.contains("probes failed"), "{up}");
     assert!(stdout.contains("availability") && stdout.contains("send lag"), "{stdout}");
+    let verdict = stdout.lines().last().unwrap_or_default();
+    assert!(verdict.starts_with("FAILED: 1 of 1 gates failed (no gate given"), "{stdout}");
 }
 
 /// Reads one request, head and as many body bytes as Content-Length says; `None` if the

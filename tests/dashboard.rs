@@ -75,7 +75,8 @@ async fn the_dashboard_shows_the_state_and_quits_on_q_with_the_terminal_restored
 
     tmux.run(&["send-keys", "-t", "blip", "q"]);
     let screen = tmux.wait_for("EXIT=").await;
-    assert!(screen.contains("EXIT=0"), "{screen}");
+    // No gate was given, so the outage fails the default one (zero downtime).
+    assert!(screen.contains("EXIT=1"), "{screen}");
     assert!(screen.contains("availability") && screen.contains("(1 outage)"), "the summary follows:\n{screen}");
     assert!(screen.lines().any(|l| l.trim() == "icanon"), "raw mode is off:\n{screen}");
     assert_eq!(

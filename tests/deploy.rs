@@ -22,8 +22,11 @@ async fn a_restart_deploy_outage_lands_in_the_deploy_phase() {
         "echo 'Stopping app notes...'\necho 404 >CONTROL\nsleep 0.5\necho ok >CONTROL\necho 'Starting app notes... done'\nsleep 0.2\n",
     );
     let url = server.url("/api/notes");
-    let report =
-        blip_json(&["--warmup", "1s", "--cooldown", "1s", "-r", "100", &url, "--", deploy.to_str().unwrap()], 0).await;
+    let report = blip_json(
+        &["--warmup", "1s", "--cooldown", "1s", "-r", "100", "--measure-only", &url, "--", deploy.to_str().unwrap()],
+        0,
+    )
+    .await;
 
     let d = report.deploy.as_ref().expect("a deploy object");
     assert_eq!((d.exit_code, d.succeeded, d.signal.as_deref()), (Some(0), true, None));
@@ -64,7 +67,7 @@ async fn an_outage_after_the_command_exits_lands_in_cooldown() {
     );
     let report = blip_json(
         &["--warmup", "300ms", "--cooldown", "1500ms", "-r", "100", &server.url("/"), "--", deploy.to_str().unwrap()],
-        0,
+        1,
     )
     .await;
     let t = &report.targets[0];

@@ -6,3 +6,5 @@ mod core;
 mod dashboard;
 mod deploy;
 mod gates;
+mod resend;
+mod truth;

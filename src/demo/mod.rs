@@ -50,7 +50,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut deploy = args.deploy.clone();
     deploy.warmup = deploy.warmup.or(Some(DEMO_WARMUP));
     deploy.cooldown = deploy.cooldown.or(Some(DEMO_COOLDOWN));
-    let config = Config::new(&[app.url()], &probe, &deploy, &args.gates, &command, &args.output)?;
+    // The demo shows what blip measures; it judges only when asked to, and says below what a
+    // CI step would have made of the run.
+    let mut gates = args.gates.clone();
+    let judged = crate::config::gates_given(&gates) || gates.measure_only;
+    gates.measure_only = !judged;
+    let config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
     if config.output.ui == UiMode::Lines {
         let intro = match args.style {
             DemoStyle::Restart => format!(
@@ -68,7 +73,41 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("{intro}");
         }
     }
-    Ok(monitor(&config, Some(&exe)).await?.exit_code())
+    let finished = monitor(&config, Some(&exe)).await?;
+    if !judged && config.output.ui != UiMode::Quiet {
+        let line = as_a_ci_step(&finished.report);
+        if config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout) {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(finished.exit_code())
+}
+
+/// What a CI step without gates would have exited with: blip judges zero downtime in the
+/// deploy and cooldown by default.
+fn as_a_ci_step(report: &crate::report::Report) -> String {
+    let downtime_ms: f64 = report
+        .targets
+        .iter()
+        .filter_map(|t| t.phases.as_ref())
+        .flat_map(|phases| phases.iter())
+        .filter(|(phase, _)| **phase != crate::phase::Phase::Warmup)
+        .map(|(_, p)| p.downtime_ms)
+        .sum();
+    if downtime_ms > 0.0 {
+        format!(
+            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {:.3} s of downtime during the deploy, and zero is judged by default.",
+            crate::exit::GATE_FAILED,
+            downtime_ms / 1000.0
+        )
+    } else {
+        format!(
+            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: no downtime during the deploy.",
+            crate::exit::OK
+        )
+    }
 }
 
 /// The simulated deploy, run as blip's child: prints what a deploy tool prints and drives the

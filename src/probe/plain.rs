@@ -8,7 +8,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,13 +21,68 @@ use hyper::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{Answer, Failure, chain_text, keep_head, kind_in_chain};
+use super::{Answer, Failure, chain_text, closed_before_answer, keep_head, kind_in_chain};
 use crate::config::RequestSpec;
 use crate::sample::ErrorKind;
 
 type Sender = SendRequest<Full<Bytes>>;
+
+/// Header lines an answer may have. hyper stops at 100 by default; curl has no such limit, and a
+/// service behind a few proxies can pass 100 without anything being wrong.
+pub const MAX_HEADERS: usize = 1000;
+
+/// One keep-alive connection: where requests go, and how many bytes its socket has read, which
+/// tells whether any of an answer arrived before it closed.
+struct Conn {
+    sender: Sender,
+    read: Arc<AtomicU64>,
+}
+
+/// A TCP stream that counts the bytes read from it.
+struct Counted {
+    stream: TcpStream,
+    read: Arc<AtomicU64>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            self.read.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
 
 /// Probes one `http://` URL.
 pub struct Client {
@@ -37,8 +95,10 @@ pub struct Client {
     headers: HeaderMap,
     body: Bytes,
     fresh_connections: bool,
+    /// Whether a request lost to a closing keep-alive connection is sent again.
+    resend: bool,
     /// Idle keep-alive connections, the most recently used on top.
-    idle: Mutex<Vec<Sender>>,
+    idle: Mutex<Vec<Conn>>,
 }
 
 /// Whether this transport can probe `url`: plain HTTP without credentials in the URL (reqwest
@@ -82,30 +142,47 @@ impl Client {
             headers,
             body: spec.body.clone().map(Bytes::from).unwrap_or_default(),
             fresh_connections: spec.fresh_connections,
+            resend: spec.resends(),
             idle: Mutex::new(Vec::new()),
         })
     }
 
     /// Sends one request and reads the whole answer. The caller bounds it by the probe's
     /// deadline; connecting is bounded by `deadline` too, so that running out of time while
-    /// connecting is told apart.
-    pub async fn exchange(&self, deadline: Instant, timeout: Duration) -> Result<Answer, Failure> {
+    /// connecting is told apart. `resent` is set when the request went out a second time.
+    pub async fn exchange(&self, deadline: Instant, timeout: Duration, resent: &AtomicBool) -> Result<Answer, Failure> {
         let mut request = self.request();
-        // A pooled connection the server closed before the request went out gives the request
-        // back; it is sent again on another connection, so a server's idle timeout is never
-        // taken for an outage. A connection that fails after taking the request fails the probe.
-        let (sender, response) = loop {
-            let (mut sender, pooled) = match self.checkout() {
-                Some(mut sender) => match sender.ready().await {
-                    Ok(()) => (sender, true),
+        // After a resend the request must go out on a connection of its own.
+        let mut fresh = false;
+        let (conn, response) = loop {
+            let (mut conn, pooled) = match if fresh { None } else { self.checkout() } {
+                Some(mut conn) => match conn.sender.ready().await {
+                    Ok(()) => (conn, true),
                     Err(_) => continue,
                 },
                 None => (self.connect(deadline, timeout).await?, false),
             };
-            match sender.try_send_request(request).await {
-                Ok(response) => break (sender, response),
+            let read_before = conn.read.load(Ordering::Relaxed);
+            match conn.sender.try_send_request(request).await {
+                Ok(response) => break (conn, response),
                 Err(mut err) => match err.take_message() {
+                    // A pooled connection the server closed before the request went out gives
+                    // the request back; it goes out on another connection. Nothing was sent.
                     Some(unsent) if pooled => request = unsent,
+                    // The request went out on a reused connection, which then closed before a
+                    // byte of an answer came back: the server closed an idle connection as the
+                    // request crossed it, and never saw it. Real clients send an idempotent
+                    // request once more on a new connection; so does blip, and counts it.
+                    None if pooled
+                        && self.resend
+                        && !resent.load(Ordering::Relaxed)
+                        && conn.read.load(Ordering::Relaxed) == read_before
+                        && closed_before_answer(err.error()) =>
+                    {
+                        resent.store(true, Ordering::Relaxed);
+                        fresh = true;
+                        request = self.request();
+                    }
                     _ => return Err(http_failure(&err.into_error())),
                 },
             }
@@ -122,8 +199,8 @@ impl Client {
         // The next probe waits for the connection to be ready again (`ready` above): the body
         // has been read to its end, so that takes no longer than the connection's own task
         // needs to see it.
-        if !self.fresh_connections && !sender.is_closed() {
-            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(sender);
+        if !self.fresh_connections && !conn.sender.is_closed() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         }
         Ok(Answer { status, head, done })
     }
@@ -137,18 +214,18 @@ impl Client {
     }
 
     /// The most recently used idle connection that is still open.
-    fn checkout(&self) -> Option<Sender> {
+    fn checkout(&self) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(sender) = idle.pop() {
-            if !sender.is_closed() {
-                return Some(sender);
+        while let Some(conn) = idle.pop() {
+            if !conn.sender.is_closed() {
+                return Some(conn);
             }
         }
         None
     }
 
     /// Opens a connection, trying each address of the host in turn.
-    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Sender, Failure> {
+    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, Failure> {
         let late = || Failure {
             kind: ErrorKind::ConnectTimeout,
             text: format!("no connection within {}", humantime::format_duration(timeout)),
@@ -172,12 +249,19 @@ impl Client {
         // Requests are small and answered one at a time: waiting to coalesce them would only
         // add latency.
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_failure(&e))?;
+        let read = Arc::new(AtomicU64::new(0));
+        let io = TokioIo::new(Counted { stream, read: read.clone() });
+        let (sender, connection) = http1::Builder::new()
+            // curl takes any number of header lines; hyper's default stops at 100.
+            .max_headers(MAX_HEADERS)
+            .handshake(io)
+            .await
+            .map_err(|e| http_failure(&e))?;
         tokio::spawn(async move {
             // How the connection ends shows in the probe that used it.
             let _ = connection.await;
         });
-        Ok(sender)
+        Ok(Conn { sender, read })
     }
 }
 

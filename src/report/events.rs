@@ -162,6 +162,7 @@ impl EventLog {
             "error": error,
             "latency_ms": millis(sample.latency()),
             "send_lag_ms": millis(sample.send_lag()),
+            "resent": sample.resent,
         });
         self.emit(value);
     }
@@ -191,6 +192,7 @@ impl EventLog {
                 "url": t.url,
                 "probes": t.probes,
                 "failed": t.failed,
+                "resent": t.resent,
                 "downtime_ms": t.downtime_ms,
                 "availability": t.availability,
                 "outages": t.outage_count,

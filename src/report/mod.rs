@@ -30,6 +30,10 @@ pub struct Report {
     pub rate: f64,
     /// The overall verdict: every gate passed for every URL.
     pub passed: bool,
+    /// No gate was given, so blip judged zero downtime (`--max-downtime 0s`) on the judged phases.
+    pub default_gates: bool,
+    /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
+    pub measure_only: bool,
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
     pub gate_phases: Option<crate::gates::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
@@ -86,6 +90,12 @@ pub struct TargetReport {
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Probes sent a second time, on a new connection, because the reused keep-alive connection
+    /// they first went out on closed before any byte of an answer (none with `--no-resend`).
+    pub resent: u64,
+    /// Probes sent but not waited for: a second stop request (Ctrl-C) ended the run while they
+    /// were in flight. Not counted in `probes`.
+    pub cancelled: u64,
     /// Answers per status code, as string keys ("200", "404").
     pub status_counts: BTreeMap<String, u64>,
     /// Failed probes per error kind, only kinds that occurred.

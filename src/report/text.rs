@@ -18,15 +18,25 @@ pub fn render(report: &Report) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
-    let (gates, failed) = report.gate_counts();
-    if gates > 0 {
-        let _ = if failed == 0 {
-            writeln!(out, "\npassed: every gate held ({gates} of {gates})")
-        } else {
-            writeln!(out, "\nFAILED: {failed} of {gates} gates failed")
-        };
-    }
+    let _ = writeln!(out, "\n{}", verdict(report));
     out
+}
+
+/// The verdict line: what was judged and how it went. Every run ends with one.
+pub fn verdict(report: &Report) -> String {
+    let (gates, failed) = report.gate_counts();
+    let judged = if report.default_gates {
+        " (no gate given: blip judged zero downtime, as --max-downtime 0s; --measure-only judges nothing)"
+    } else {
+        ""
+    };
+    if report.measure_only {
+        "measured only: no gate was judged (--measure-only)".to_string()
+    } else if failed == 0 {
+        format!("passed: every gate held ({gates} of {gates}){judged}")
+    } else {
+        format!("FAILED: {failed} of {gates} gates failed{judged}")
+    }
 }
 
 fn render_deploy(out: &mut String, d: &DeployReport) {
@@ -146,6 +156,22 @@ fn render_target(out: &mut String, t: &TargetReport) {
         ms(t.send_lag_ms.p99),
         ms(t.send_lag_ms.max),
     );
+    if t.cancelled > 0 {
+        let _ = writeln!(
+            out,
+            "  cancelled  {} probe{} in flight not waited for (stopped twice); neither ok nor failed",
+            t.cancelled,
+            if t.cancelled == 1 { "" } else { "s" },
+        );
+    }
+    if t.resent > 0 {
+        let _ = writeln!(
+            out,
+            "  resent     {} probe{} sent again on a new connection: a reused one closed before answering",
+            t.resent,
+            if t.resent == 1 { " was" } else { "s were" },
+        );
+    }
     for (i, g) in t.gates.iter().enumerate() {
         let label = if i == 0 { "gates" } else { "" };
         let mark = if g.passed { "passed" } else { "FAILED" };
@@ -189,6 +215,8 @@ pub(crate) mod tests {
             probes: 200,
             ok: 200,
             failed: 0,
+            resent: 0,
+            cancelled: 0,
             status_counts: BTreeMap::from([("200".into(), 200)]),
             error_counts: BTreeMap::new(),
             latency_ms: Some(Latency { min: 0.21, mean: 0.4, p50: 0.38, p90: 0.52, p99: 0.91, p999: 1.4, max: 1.52 }),
@@ -208,6 +236,8 @@ pub(crate) mod tests {
             probes: 200,
             ok: 119,
             failed: 81,
+            resent: 2,
+            cancelled: 0,
             status_counts: BTreeMap::from([("200".into(), 119), ("404".into(), 75)]),
             error_counts: BTreeMap::from([("refused".into(), 6)]),
             latency_ms: Some(Latency { min: 0.3, mean: 0.8, p50: 0.7, p90: 1.1, p99: 2.5, p999: 1250.0, max: 1250.0 }),
@@ -246,6 +276,8 @@ pub(crate) mod tests {
             duration_ms: 10000.0,
             rate: 20.0,
             passed: true,
+            default_gates: false,
+            measure_only: true,
             gate_phases: None,
             warnings: vec![],
             deploy: None,
@@ -256,6 +288,7 @@ pub(crate) mod tests {
     /// The same run as a wrapped deploy: phases, the command, and where the outages fell.
     pub(crate) fn deploy_report() -> Report {
         let mut report = sample_report();
+        report.measure_only = false;
         report.warnings.push("http://127.0.0.1:8081/api/notes was already failing before the deploy started: 1 of 40 warmup probes failed; that downtime is not the deploy's".into());
         report.deploy = Some(DeployReport {
             command: vec!["cf".into(), "push".into(), "notes".into()],

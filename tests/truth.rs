@@ -1,0 +1,146 @@
+//! Verdicts that cannot lie: values that once panicked or passed runs that never probed, runs that
+//! end before their length, gates over nothing, and the wait that a second Ctrl-C cuts short.
+
+use std::time::{Duration, Instant};
+
+use crate::support::server::{Mode, TestServer};
+use crate::support::{blip, blip_json};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_range_numbers_are_refused_before_probing() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let cases: &[(&[&str], &str)] = &[
+        (&["-t", "9999999999999999999s", "--fail-on-status", "5xx", "--max-downtime", "0s", &url], "--timeout"),
+        (&["-r", "1e-20", &url], "--rate"),
+        (&["-r", "1e-19", &url], "--rate"),
+        (&["-c", "3000000000000000000", &url], "--concurrency"),
+        (&["-d", "18446744073709551615s", &url], "--duration"),
+        (&["--warmup", "18446744073709551615s", &url, "--", "true"], "--warmup"),
+        (&["--cooldown", "9999999999999s", &url, "--", "true"], "--cooldown"),
+        (&["--slow", "99999999999h", &url], "--slow"),
+        (&["--min-failures", "0", &url], "--min-failures"),
+        (&["--max-outage", "99999999999999d", &url], "--max-outage"),
+    ];
+    for (args, flag) in cases {
+        let out = blip(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(flag), "{args:?}: `{first}` should name {flag}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("passed"), "{stderr}");
+    }
+    assert_eq!(server.requests(), 0, "nothing was probed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_that_never_answers_fails_the_default_gate_and_says_so() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{dead}/api/notes");
+    let out = blip(&["-r", "20", "-d", "300ms", "--ui", "lines", &url]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("warning: {url} NEVER answered successfully (6 probes: refused ×6)")), "{stdout}");
+    assert!(stdout.contains("FAILED: 1 of 1 gates failed (no gate given"), "{stdout}");
+
+    // With --measure-only nothing is judged, and the warning still stands.
+    let report = blip_json(&["-r", "20", "-d", "300ms", "--measure-only", &url], 0).await;
+    assert!(report.measure_only && report.passed && report.targets[0].gates.is_empty());
+    assert!(report.warnings.iter().any(|w| w.contains("NEVER answered")), "{:?}", report.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_lasts_its_duration_with_one_probe_per_slot() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let slow = async {
+        let begun = Instant::now();
+        // Slots at 0 s and 5 s: the second is due at the end, so only one is sent.
+        let report = blip_json(&["-r", "0.2", "-d", "5s", &url], 0).await;
+        (report, begun.elapsed())
+    };
+    let other = TestServer::start().await;
+    let other_url = other.url("/");
+    let each_second = async {
+        let begun = Instant::now();
+        let report = blip_json(&["-r", "1", "-d", "5s", &other_url], 0).await;
+        (report, begun.elapsed())
+    };
+    let ((slow, slow_took), (each, each_took)) = tokio::join!(slow, each_second);
+    assert_eq!((slow.targets[0].probes, server.requests()), (1, 1));
+    assert_eq!(slow.duration_ms, 5000.0);
+    assert!(slow_took >= Duration::from_secs(5), "the run lasted {slow_took:?}, not its 5 s");
+    assert_eq!((each.targets[0].probes, other.requests()), (5, 5), "5 s × 1/s");
+    assert!(each_took >= Duration::from_secs(5), "the run lasted {each_took:?}, not its 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gate_over_no_probe_fails() {
+    let server = TestServer::start().await;
+    // One probe a second: the first is due in the warmup, the next after the 1 ms deploy.
+    let report = blip_json(
+        &[
+            "-r",
+            "1",
+            "--warmup",
+            "300ms",
+            "--cooldown",
+            "1200ms",
+            "--gate-phase",
+            "deploy",
+            "--fail-on-status",
+            "5xx",
+            &server.url("/"),
+            "--",
+            "true",
+        ],
+        1,
+    )
+    .await;
+    let t = &report.targets[0];
+    assert_eq!(t.phases.as_ref().unwrap()["deploy"].probes, 0, "{t:#?}");
+    assert!(!report.passed);
+    assert_eq!((t.gates[0].passed, t.gates[0].observed.as_str()), (false, "no probe judged"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ctrl_c_cancels_the_probes_in_flight() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let server = TestServer::start().await;
+    server.set(Mode::Stall);
+    let dir = crate::support::tempdir("second-ctrl-c");
+    let path = dir.join("report.json");
+    let child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "10", "-t", "20s", "--ui", "quiet", "--json", path.to_str().unwrap(), &server.url("/")])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id().unwrap() as i32);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let begun = Instant::now();
+    kill(pid, Signal::SIGINT).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kill(pid, Signal::SIGINT).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output()).await.expect("blip stopped");
+    let out = out.unwrap();
+    assert!(begun.elapsed() < Duration::from_secs(15), "it did not wait out the 20 s timeout");
+    let report: crate::support::Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let t = &report.targets[0];
+    // Every request the server received is either reported or cancelled, never failed.
+    assert_eq!(t.probes + t.cancelled, server.requests(), "{t:#?}");
+    assert!(t.cancelled >= 7, "{t:#?}");
+    assert_eq!(t.failed, t.probes, "probes that did report are failures: {t:#?}");
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_measures_and_says_what_ci_would_have_done() {
+    let out = blip(&["demo", "--ui", "lines"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("measured only: no gate was judged"), "{stdout}");
+    assert!(stdout.contains("this run would have exited 1"), "{stdout}");
+    let out = blip(&["demo", "--ui", "lines", "--max-downtime", "0s"]).await;
+    assert_eq!(out.status.code(), Some(1), "gates given: judged");
+}
