@@ -277,7 +277,7 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
 
 fn parse_url(text: &str) -> Result<Url, ConfigError> {
     // The message repeats the input, so a password in it is hidden there too.
-    let shown = crate::sanitize::url_text(text);
+    let shown = crate::sanitize::line(&crate::sanitize::url_text(text));
     let url =
         Url::parse(text).map_err(|e| bad(format!("`{shown}` is not a URL ({e}); give one like https://host/path")))?;
     match url.scheme() {
