@@ -170,6 +170,34 @@ async fn server_text_reaches_no_output_with_its_control_characters_or_markup() {
     assert!(annotation.contains("*b* %250A"), "{annotation}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_still_down_at_the_end_is_not_reported_up() {
+    let server = TestServer::start().await;
+    server.set(Mode::Status(503, "draining"));
+    let url = server.url("/");
+    let dir = tempdir("still-down");
+    let events = dir.join("e.ndjson");
+    let out =
+        crate::support::blip(&["--ui", "lines", "-r", "20", "-d", "1s", "--events", events.to_str().unwrap(), &url])
+            .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.contains("  UP  ")), "never up:\n{stdout}");
+    let still = stdout.lines().find(|l| l.contains("  STILL DOWN  ")).unwrap_or_else(|| panic!("{stdout}"));
+    // Down from the first probe (due at 0) to the end of the run, 1 s.
+    let secs: f64 = still.split("down for ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!((secs - 1.0).abs() <= 0.055, "{still}");
+    assert!(still.contains(&format!("{url}  at the end of the run, down for ")), "{still}");
+    let events: Vec<serde_json::Value> =
+        std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(!kinds.contains(&"up"), "{kinds:?}");
+    let last = events.iter().find(|e| e["event"] == "still_down").unwrap_or_else(|| panic!("{kinds:?}"));
+    assert_eq!(last["failed_probes"], 20, "{last}");
+    assert_eq!(last["url"], url.as_str());
+    assert!((last["duration_ms"].as_f64().unwrap() - 1000.0).abs() <= 55.0, "{last}");
+}
+
 /// The dashboard in a real terminal (tmux): the pane's title stays the shell's, the screen shows
 /// the URL without its password, and the summary after `q` does not retitle or clear it.
 #[tokio::test(flavor = "multi_thread")]

@@ -72,12 +72,16 @@ impl<W: Write + Send> Ui for Lines<W> {
             Transition::Up(w) => {
                 let at = time_of_day(clock.wall(w.end));
                 let failed = w.failed_probes;
-                let still = if w.open { "  (still down when the run ended)" } else { "" };
-                self.line(format_args!(
-                    "{at}  UP    {url}  after {:.3} s ({failed} probe{} failed){still}",
-                    w.duration().as_secs_f64(),
-                    if failed == 1 { "" } else { "s" },
-                ));
+                let probes = if failed == 1 { "" } else { "s" };
+                let lasted = w.duration().as_secs_f64();
+                // A window the run ended in never came up: say so, not `UP`.
+                if w.open {
+                    self.line(format_args!(
+                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted:.3} s ({failed} probe{probes} failed)"
+                    ));
+                } else {
+                    self.line(format_args!("{at}  UP    {url}  after {lasted:.3} s ({failed} probe{probes} failed)"));
+                }
             }
         }
     }
