@@ -210,6 +210,13 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Each URL as every output shows it: with its password hidden (see [`crate::sanitize::url`]).
+    pub fn display_urls(&self) -> Vec<String> {
+        self.urls.iter().map(crate::sanitize::url).collect()
+    }
+}
+
 impl Output {
     pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
         let json = match args.json.as_deref() {
@@ -290,26 +297,34 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
 }
 
 fn parse_url(text: &str) -> Result<Url, ConfigError> {
+    // The message repeats the input, so a password in it is hidden there too.
+    let shown = crate::sanitize::line(&crate::sanitize::url_text(text));
     let url =
-        Url::parse(text).map_err(|e| bad(format!("`{text}` is not a URL ({e}); give one like https://host/path")))?;
+        Url::parse(text).map_err(|e| bad(format!("`{shown}` is not a URL ({e}); give one like https://host/path")))?;
     match url.scheme() {
         "http" | "https" => {}
         other => {
-            return Err(bad(format!("`{text}` has scheme `{other}`; blip probes http:// and https:// URLs")));
+            return Err(bad(format!("`{shown}` has scheme `{other}`; blip probes http:// and https:// URLs")));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad(format!("`{text}` has no host")));
+        return Err(bad(format!("`{shown}` has no host")));
     }
     Ok(url)
 }
 
+/// Parses `-H 'Name: value'` lines. A header's value is often a credential, so no message
+/// repeats it: a bad header is named by its name, or by its place among the `--header` flags.
 fn parse_headers(lines: &[String]) -> Result<HeaderMap, ConfigError> {
     let mut headers = HeaderMap::new();
-    for line in lines {
-        let invalid = || bad(format!("`{line}` is not a header like 'Name: value': fix --header"));
-        let (name, value) = line.split_once(':').ok_or_else(invalid)?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid())?;
+    for (i, line) in lines.iter().enumerate() {
+        let place = i + 1;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad(format!("--header #{place} has no `:`; give it as 'Name: value' (fix --header)")))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            bad(format!("--header #{place} has no valid header name before its `:`; give it as 'Name: value'"))
+        })?;
         // blip frames each request itself; a second length or encoding would make the server
         // wait for a body that never comes (every probe a timeout) or read the next request as one.
         if [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(&name) {
@@ -317,7 +332,11 @@ fn parse_headers(lines: &[String]) -> Result<HeaderMap, ConfigError> {
                 "`{name}` is set by blip for each request and cannot be given: remove it from --header"
             )));
         }
-        let value = HeaderValue::from_str(value.trim()).map_err(|_| invalid())?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            bad(format!(
+                "the value of header `{name}` (--header #{place}) has a control character or a line break: fix --header"
+            ))
+        })?;
         headers.append(name, value);
     }
     Ok(headers)
@@ -377,6 +396,33 @@ mod tests {
             assert!(err.contains(needle), "{args:?}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn errors_never_repeat_a_secret() {
+        let cases: &[&[&str]] = &[
+            &["-H", "Authorization: Bearer s3cr3t\x01", "http://a/"],
+            &["-H", "Bearer s3cr3t", "http://a/"],
+            &["-H", "Bad Name s3cr3t: x", "http://a/"],
+            &["http://alice:s3cr3t@/"],
+            &["ftp://alice:s3cr3t@host/"],
+        ];
+        for args in cases {
+            let err = config(args).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t"), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        let err = config(&["-H", "X-A: 1", "-H", "Authorization: Bearer s3cr3t\x01", "http://a/"]).unwrap_err();
+        assert!(err.to_string().contains("`authorization` (--header #2)"), "{err}");
+        let err = config(&["http://alice:s3cr3t@/"]).unwrap_err();
+        assert!(err.to_string().contains("`http://alice:***@/`"), "{err}");
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        let c = config(&["http://alice:hunter2pw@127.0.0.1:8080/x", "https://b/"]).unwrap();
+        assert_eq!(c.display_urls(), ["http://alice:***@127.0.0.1:8080/x", "https://b/"]);
+        assert_eq!(c.urls[0].password(), Some("hunter2pw"), "still sent");
     }
 
     #[test]

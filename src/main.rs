@@ -16,6 +16,7 @@ mod recorder;
 mod report;
 mod run;
 mod sample;
+mod sanitize;
 mod scheduler;
 mod status_set;
 mod timeline;

@@ -272,8 +272,9 @@ pub fn status_text(status: reqwest::StatusCode, head: &[u8]) -> String {
         None => code.to_string(),
     };
     let text = String::from_utf8_lossy(head);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    let line = truncate(line, TEXT_MAX);
+    // The server's text is shown on terminals and in reports: no control character passes.
+    let line = text.lines().map(crate::sanitize::line).find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let line = truncate(line.trim(), TEXT_MAX);
     if line.is_empty() || line.starts_with('<') || line.starts_with('{') {
         status_line
     } else if line.starts_with(&code.to_string()) {
@@ -313,7 +314,8 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
         }
         next = e.source();
     }
-    chain.join(": ")
+    // Error texts can quote what a server sent (a certificate's names, a malformed header).
+    crate::sanitize::line(&chain.join(": "))
 }
 
 /// Whether a hyper error means the connection went away (EOF, reset, closed) before the answer

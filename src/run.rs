@@ -134,7 +134,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let probers = Prober::for_config(config)?;
     let clock = RunClock::now();
     // Every output that can fail is opened before the UI says a word.
-    let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
+    let urls = config.display_urls();
     let events = match &config.output.events {
         Some(destination) => Some(EventLog::open(destination, config.output.events_probes, &urls, clock)?),
         None => None,
@@ -215,7 +215,7 @@ impl<'a> Run<'a> {
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
     ) -> Run<'a> {
-        let urls: Vec<String> = config.urls.iter().map(|u| u.to_string()).collect();
+        let urls = config.display_urls();
         ui.started(&RunInfo {
             urls: urls.clone(),
             rate: config.rate,

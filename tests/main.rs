@@ -7,4 +7,5 @@ mod dashboard;
 mod deploy;
 mod gates;
 mod resend;
+mod secrets;
 mod truth;

@@ -1,8 +1,13 @@
 //! GitHub Actions annotations: an `::error` workflow command per failed gate, so the failure
 //! shows on the run's summary page next to the step that caused it.
+//!
+//! The message carries a server's error text into the job's log, which renders escape sequences
+//! and reads workflow commands: control characters are taken out ([`sanitize::text`]), then the
+//! command's own escaping keeps every annotation on one line.
 
 use crate::report::Report;
 use crate::report::junit::evidence;
+use crate::sanitize;
 
 /// One line per failed gate.
 pub fn render(report: &Report) -> Vec<String> {
@@ -16,6 +21,7 @@ pub fn render(report: &Report) -> Vec<String> {
                 message.push('\n');
                 message.push_str(&evidence);
             }
+            let (title, message) = (sanitize::line(&title), sanitize::text(&message));
             lines.push(format!("::error title={}::{}", escape_property(&title), escape_data(&message)));
         }
     }
@@ -40,5 +46,16 @@ mod tests {
     fn escapes_as_the_toolkit_does() {
         assert_eq!(escape_data("50% down\nnext"), "50%25 down%0Anext");
         assert_eq!(escape_property("a: b, c"), "a%3A b%2C c");
+    }
+
+    #[test]
+    fn server_text_stays_in_one_clean_annotation() {
+        let lines = render(&crate::report::text::tests::hostile_report());
+        assert_eq!(lines.len(), 1);
+        let line = &lines[0];
+        assert!(sanitize::is_clean(line) && !line.contains('\n'), "{line:?}");
+        assert!(line.starts_with("::error title=blip gate fail-on-status 404 failed::"), "{line}");
+        // The text's own `%0A` cannot pose as a line break.
+        assert!(line.contains(" line2 %250A"), "{line}");
     }
 }

@@ -1,8 +1,9 @@
 //! The NDJSON event log (`--events`): one JSON object per line, written and flushed as things
 //! happen, so `tail -f` follows the run and a crash keeps everything up to it.
 //!
-//! Events: `run_start`, `phase`, `down`, `up`, `second` (per URL, probes and failures that
-//! reported in the last second), `probe` (with `--events-probes`), `gate`, `run_end`.
+//! Events: `run_start`, `phase`, `down`, `up`, `still_down` (the run ended during an outage, so
+//! no `up` follows), `second` (per URL, probes and failures that reported in the last second),
+//! `probe` (with `--events-probes`), `gate`, `run_end`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -106,15 +107,15 @@ impl EventLog {
                 "cause": cause.to_string(),
                 "error": first_error,
             }),
+            // A window the run ended in never came up: its end is the end of the run.
             Transition::Up(w) => json!({
-                "event": "up",
+                "event": if w.open { "still_down" } else { "up" },
                 "url": url,
                 "at": rfc3339_ms(self.clock.wall(w.end)),
                 "offset_ms": millis(w.end),
                 "down_since_offset_ms": millis(w.start),
                 "duration_ms": millis(w.duration()),
                 "failed_probes": w.failed_probes,
-                "open": w.open,
             }),
         };
         self.emit(value);

@@ -1,18 +1,22 @@
 //! The JUnit XML writer: a testsuite per URL and a testcase per gate, so CI systems show each
 //! gate as a test and a failed one with its evidence (the first offending probe, the windows).
+//!
+//! quick-junit escapes XML's markup characters; the control characters XML 1.0 does not allow
+//! at all (a server's text may hold any) are taken out by [`sanitize::text`] before.
 
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::{GateReport, Report, TargetReport};
+use crate::sanitize;
 
 /// Renders the report as JUnit XML. Pure, so it is tested by snapshot and by an XML parser.
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut junit = Junit::new("blip");
     junit.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
     for target in &report.targets {
-        let mut suite = TestSuite::new(target.url.as_str());
+        let mut suite = TestSuite::new(sanitize::line(&target.url));
         suite.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
-        suite.set_system_out(crate::report::text::render_target_alone(target));
+        suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
         if target.gates.is_empty() {
             // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.
             let mut case = TestCase::new("probed", TestCaseStatus::success());
@@ -33,21 +37,22 @@ fn testcase(target: &TargetReport, gate: &GateReport) -> TestCase {
     } else {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status.set_type("gate");
-        status.set_message(format!("{}: observed {}, limit {}", gate.gate, gate.observed, gate.limit));
-        status.set_description(evidence(target, gate));
+        status.set_message(sanitize::line(&format!("{}: observed {}, limit {}", gate.gate, gate.observed, gate.limit)));
+        status.set_description(sanitize::text(&evidence(target, gate)));
         status
     };
-    let mut case = TestCase::new(gate.gate.as_str(), status);
+    let mut case = TestCase::new(sanitize::line(&gate.gate), status);
     case.set_classname("blip");
     case
 }
 
-/// The evidence of a failed gate as text: the first offender and the windows involved.
+/// The evidence of a failed gate as text: the first offender and the windows involved, a line
+/// each (a server's text cannot add lines).
 pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
     let mut lines = Vec::new();
     let Some(e) = &gate.evidence else { return String::new() };
     if let (Some(at), Some(offset), Some(error)) = (&e.first_at, e.first_offset_ms, &e.first_error) {
-        lines.push(format!("first at {at} (+{:.3} s): {error}", offset / 1000.0));
+        lines.push(format!("first at {at} (+{:.3} s): {}", offset / 1000.0, sanitize::line(error)));
     }
     for index in &e.outages {
         if let Some(w) = target.outages.get(*index) {
@@ -58,7 +63,7 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
                 w.end,
                 w.duration_ms / 1000.0,
                 w.failed_probes,
-                w.first_error
+                sanitize::line(&w.first_error)
             ));
         }
     }
@@ -73,6 +78,15 @@ mod tests {
     #[test]
     fn junit_snapshot() {
         insta::assert_snapshot!(render(&deploy_report()).unwrap());
+    }
+
+    #[test]
+    fn server_text_keeps_the_xml_valid() {
+        let xml = render(&crate::report::text::tests::hostile_report()).unwrap();
+        assert!(sanitize::is_clean(&xml), "{xml:?}");
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let failure = doc.descendants().find(|n| n.has_tag_name("failure")).unwrap();
+        assert!(failure.text().unwrap().contains("| <img src=x> `code`"), "{xml}");
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! The Markdown writer: a summary table, the gates and the outage windows, for pull requests and
 //! GitHub's job summary.
+//!
+//! A server's error text lands in a table cell that GitHub renders, so every text is escaped
+//! ([`cell`]): it stays in its column, on its line, and shows as the characters it is, never as
+//! HTML, a link, an image or emphasis.
 
 use std::fmt::Write;
 
 use crate::report::Report;
+use crate::sanitize;
 
 /// Renders the report as Markdown. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
@@ -18,7 +23,7 @@ pub fn render(report: &Report) -> String {
     if let Some(d) = &report.deploy {
         let how = d.outcome();
         let took = d.duration_ms.map(|ms| format!(" after {:.3} s", ms / 1000.0)).unwrap_or_default();
-        let _ = writeln!(out, "Deploy `{}`: {how}{took}.\n", cell(&d.command.join(" ")));
+        let _ = writeln!(out, "Deploy {}: {how}{took}.\n", code(&d.command.join(" ")));
     }
     let _ = writeln!(out, "| URL | probes | failed | availability | downtime | outages | p99 |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
@@ -43,7 +48,13 @@ pub fn render(report: &Report) -> String {
         for t in &report.targets {
             for g in &t.gates {
                 let result = if g.passed { "passed".to_string() } else { "**failed**".to_string() };
-                let _ = writeln!(out, "| {} | `{}` | {} | {result} |", cell(&t.url), cell(&g.gate), cell(&g.observed));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {result} |",
+                    cell(&t.url),
+                    code(&g.gate).replace('|', "\\|"),
+                    cell(&g.observed)
+                );
             }
         }
     }
@@ -64,7 +75,7 @@ pub fn render(report: &Report) -> String {
                     w.start_offset_ms / 1000.0,
                     w.duration_ms / 1000.0,
                     w.failed_probes,
-                    causes.join(", "),
+                    cell(&causes.join(", ")),
                     cell(&w.first_error),
                 );
             }
@@ -76,9 +87,34 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// Text made safe for a table cell: pipes escaped, one line.
+/// Text made safe for a table cell and for running text: one line with no control character,
+/// HTML's special characters as entities, and Markdown's punctuation (emphasis, code, links,
+/// strike-through, the cell separator) backslash-escaped, so it renders as the characters it is.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for c in sanitize::line(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text as a code span outside a table: one clean line, fenced by more backticks than it holds.
+fn code(text: &str) -> String {
+    let text = sanitize::line(text);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A span that starts or ends with a backtick needs a space between it and the fence.
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 #[cfg(test)]
@@ -99,5 +135,34 @@ mod tests {
     #[test]
     fn cells_stay_in_their_column() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(
+            cell("<img src=x> `c` [l](u) *e* ~s~ _u_ a&b \\"),
+            "&lt;img src=x&gt; \\`c\\` \\[l\\](u) \\*e\\* \\~s\\~ \\_u\\_ a&amp;b \\\\"
+        );
+        assert_eq!(code("sh -c `x`"), "`` sh -c `x` ``");
+        assert_eq!(code("cf push"), "`cf push`");
+    }
+
+    #[test]
+    fn server_text_cannot_break_the_tables_or_inject_markup() {
+        use crate::report::text::tests::hostile_report;
+        let md = render(&hostile_report());
+        assert!(sanitize::is_clean(&md), "{md:?}");
+        assert!(!md.contains('<') && !md.contains("[link](") && !md.contains("line2\n"), "{md}");
+        // Every table row has as many cells as its header: no `|` in a cell went unescaped.
+        let mut columns = 0;
+        for line in md.lines() {
+            if !line.starts_with('|') {
+                columns = 0;
+                continue;
+            }
+            let cells = line.replace("\\|", "").matches('|').count();
+            if columns == 0 {
+                columns = cells;
+            }
+            assert_eq!(cells, columns, "{line}");
+        }
+        let row = md.lines().find(|l| l.contains("pwned")).unwrap();
+        assert!(row.ends_with("| 503 �\\]0;pwned��\\[2J \\| &lt;img src=x&gt; \\`code\\` \\[link\\](http://evil.example) \\*em\\*�31m� line2 %0A |"), "{row}");
     }
 }

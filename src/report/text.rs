@@ -1,10 +1,14 @@
 //! The human summary printed at the end of a run: per URL, the counts, the availability, the
 //! latency, and every outage window with its cause.
+//!
+//! It goes to a terminal, so every text that may come from a server passes
+//! [`sanitize::line`] first.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::report::{DeployReport, Report, TargetReport};
+use crate::sanitize;
 
 /// Renders the whole summary. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
@@ -16,7 +20,7 @@ pub fn render(report: &Report) -> String {
         render_target(&mut out, target);
     }
     for warning in &report.warnings {
-        let _ = writeln!(out, "warning: {warning}");
+        let _ = writeln!(out, "warning: {}", sanitize::line(warning));
     }
     let _ = writeln!(out, "\n{}", verdict(report));
     out
@@ -41,7 +45,7 @@ pub fn verdict(report: &Report) -> String {
 
 fn render_deploy(out: &mut String, d: &DeployReport) {
     let how = d.outcome();
-    let _ = writeln!(out, "deploy `{}`", d.command.join(" "));
+    let _ = writeln!(out, "deploy `{}`", sanitize::line(&d.command.join(" ")));
     match (d.start_offset_ms, d.duration_ms) {
         (Some(start), Some(duration)) => {
             let _ = writeln!(out, "  {how} after {:.3} s, started at +{:.3} s", duration / 1000.0, start / 1000.0);
@@ -63,7 +67,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !out.is_empty() {
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", t.url);
+    let _ = writeln!(out, "{}", sanitize::line(&t.url));
     let outages = match t.outage_count {
         0 => "no outage".to_string(),
         1 => "1 outage".to_string(),
@@ -113,7 +117,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
             w.failed_probes,
             if w.failed_probes == 1 { "" } else { "s" },
             counts(&w.causes),
-            w.first_error,
+            sanitize::line(&w.first_error),
         );
     }
     if t.outage_count > t.outages.len() as u64 {
@@ -177,7 +181,8 @@ fn render_target(out: &mut String, t: &TargetReport) {
         let mark = if g.passed { "passed" } else { "FAILED" };
         let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.gate, g.observed);
         if let Some(first) = g.evidence.as_ref().and_then(|e| e.first_error.as_ref().zip(e.first_offset_ms)) {
-            let _ = writeln!(out, "                     first at +{:.3} s: {}", first.1 / 1000.0, first.0);
+            let _ =
+                writeln!(out, "                     first at +{:.3} s: {}", first.1 / 1000.0, sanitize::line(first.0));
         }
     }
 }
@@ -358,6 +363,31 @@ pub(crate) mod tests {
             recovery_ms: None,
         });
         report
+    }
+
+    /// Text a hostile server could send, as it would arrive if nothing on the way cleaned it.
+    pub(crate) const HOSTILE: &str = "503 \x1b]0;pwned\x07\x1b[2J\r| <img src=x> `code` [link](http://evil.example) *em*\u{9b}31m\u{202e}\nline2 %0A";
+
+    /// The deploy report with [`HOSTILE`] text wherever a server's text can appear.
+    pub(crate) fn hostile_report() -> Report {
+        let mut report = deploy_report();
+        let t = &mut report.targets[1];
+        for w in &mut t.outages {
+            w.first_error = HOSTILE.into();
+        }
+        for g in &mut t.gates {
+            if let Some(e) = &mut g.evidence {
+                e.first_error = Some(HOSTILE.into());
+            }
+        }
+        report
+    }
+
+    #[test]
+    fn server_text_reaches_the_summary_without_control_characters() {
+        let text = render(&hostile_report());
+        assert!(crate::sanitize::is_clean(&text), "{text:?}");
+        assert!(text.contains("503 �]0;pwned��[2J | <img src=x>"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The `lines` UI: one line per state change, a progress line every few seconds, then the
 //! summary. Suited to logs and CI, where a terminal dashboard would be noise.
+//!
+//! Text that may come from a server (an error, a URL) passes [`sanitize::line`]: a log or a
+//! terminal gets it on one line, with no control character to act on.
 
 use std::io::Write;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use crate::outage::Transition;
 use crate::phase::Phase;
 use crate::recorder::Event;
 use crate::report::{Report, text};
+use crate::sanitize;
 use crate::ui::{RunInfo, Tick, Ui};
 
 /// Time between progress lines.
@@ -59,21 +63,25 @@ impl<W: Write + Send> Ui for Lines<W> {
 
     fn event(&mut self, clock: &RunClock, event: &Event) {
         self.clock = Some(*clock);
-        let url = self.urls.get(event.target).cloned().unwrap_or_default();
+        let url = sanitize::line(self.urls.get(event.target).map_or("", String::as_str));
         match &event.transition {
             Transition::Down { start, first_error, .. } => {
                 let at = time_of_day(clock.wall(*start));
-                self.line(format_args!("{at}  DOWN  {url}  {first_error}"));
+                self.line(format_args!("{at}  DOWN  {url}  {}", sanitize::line(first_error)));
             }
             Transition::Up(w) => {
                 let at = time_of_day(clock.wall(w.end));
                 let failed = w.failed_probes;
-                let still = if w.open { "  (still down when the run ended)" } else { "" };
-                self.line(format_args!(
-                    "{at}  UP    {url}  after {:.3} s ({failed} probe{} failed){still}",
-                    w.duration().as_secs_f64(),
-                    if failed == 1 { "" } else { "s" },
-                ));
+                let probes = if failed == 1 { "" } else { "s" };
+                let lasted = w.duration().as_secs_f64();
+                // A window the run ended in never came up: say so, not `UP`.
+                if w.open {
+                    self.line(format_args!(
+                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted:.3} s ({failed} probe{probes} failed)"
+                    ));
+                } else {
+                    self.line(format_args!("{at}  UP    {url}  after {lasted:.3} s ({failed} probe{probes} failed)"));
+                }
             }
         }
     }
@@ -92,7 +100,7 @@ impl<W: Write + Send> Ui for Lines<W> {
             self.line(format_args!(
                 "{:>10.1} s  ..    {}  {} probes, {} failed, {} outage{}, {state}",
                 elapsed.as_secs_f64(),
-                t.url,
+                sanitize::line(&t.url),
                 t.probes,
                 t.failed,
                 t.windows,
@@ -102,7 +110,7 @@ impl<W: Write + Send> Ui for Lines<W> {
     }
 
     fn notice(&mut self, text: &str) {
-        self.line(format_args!("blip: {text}"));
+        self.line(format_args!("blip: {}", sanitize::line(text)));
     }
 
     fn phase(&mut self, phase: Phase) {

@@ -4,6 +4,8 @@
 //! Availability comes first: each URL opens with a large UP or DOWN and the time since it
 //! changed, then its counts, latency, the availability strip (one cell per second, coloured by
 //! the share of failed probes) and its latest outages.
+//!
+//! A server's error text and the URL pass [`sanitize::line`] before they are drawn.
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Sparkline};
 use crate::deploy::Stream;
 use crate::phase::Phase;
 use crate::recorder::{Quantiles, TargetDetail};
+use crate::sanitize;
 use crate::timeline::Slice;
 
 /// Everything one frame shows.
@@ -85,7 +88,7 @@ fn header_line(view: &View) -> Line<'static> {
 fn footer_line(view: &View) -> Line<'static> {
     let mut spans = vec![Span::raw(" q quit  ? help")];
     if let Some(notice) = &view.notice {
-        spans.push(Span::styled(format!("  {notice}"), Style::new().add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(format!("  {}", sanitize::line(notice)), Style::new().add_modifier(Modifier::BOLD)));
     }
     Line::from(spans)
 }
@@ -104,7 +107,7 @@ fn state_line(view: &View, t: &TargetDetail) -> Line<'static> {
     let since = view.elapsed.saturating_sub(t.since);
     let mut spans = vec![state_span(view, t), Span::raw(format!(" for {:.1} s", since.as_secs_f64()))];
     if let Some((_, error)) = &t.down {
-        spans.push(Span::raw(format!("  {error}")));
+        spans.push(Span::raw(format!("  {}", sanitize::line(error))));
     }
     Line::from(spans)
 }
@@ -161,14 +164,14 @@ fn strip_line(view: &View, slices: &[Slice]) -> Line<'static> {
 fn windows_lines(t: &TargetDetail) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled("outages", Style::new().add_modifier(Modifier::BOLD))];
     if let Some((start, error)) = &t.down {
-        lines.push(Line::from(format!("+{:.3} s  open    {error}", start.as_secs_f64())));
+        lines.push(Line::from(format!("+{:.3} s  open    {}", start.as_secs_f64(), sanitize::line(error))));
     }
     for w in t.windows.iter().rev() {
         lines.push(Line::from(format!(
             "+{:.3} s  {:.3} s  {}",
             w.start.as_secs_f64(),
             w.duration().as_secs_f64(),
-            w.first_error
+            sanitize::line(&w.first_error)
         )));
     }
     if t.down.is_none() && t.windows.is_empty() {
@@ -205,7 +208,7 @@ fn render_full(frame: &mut Frame<'_>, area: Rect, view: &View) {
 }
 
 fn render_panel(frame: &mut Frame<'_>, area: Rect, view: &View, t: &TargetDetail, rate: f64) {
-    let block = Block::bordered().title(format!(" {} ", t.url));
+    let block = Block::bordered().title(format!(" {} ", sanitize::line(&t.url)));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [top, middle, strip_area, label_area, chart_area] = Layout::vertical([
@@ -246,7 +249,7 @@ fn render_panel(frame: &mut Frame<'_>, area: Rect, view: &View, t: &TargetDetail
 fn render_compact(frame: &mut Frame<'_>, area: Rect, view: &View) {
     let mut lines = Vec::new();
     for t in &view.targets {
-        lines.push(Line::from(t.url.clone()));
+        lines.push(Line::from(sanitize::line(&t.url)));
         lines.push(state_line(view, t));
         lines.push(Line::from(format!(
             "{} probes, {} failed, {:.3}% up, down {:.3} s",
@@ -372,6 +375,20 @@ mod tests {
             (Stream::Stderr, "warning: no manifest".into()),
         ];
         insta::assert_snapshot!(draw(&v, 100, 30).backend());
+    }
+
+    #[test]
+    fn server_text_is_drawn_without_control_characters() {
+        use crate::report::text::tests::HOSTILE;
+        let mut v = view(true);
+        v.targets[0].down = Some((S * 11, HOSTILE.into()));
+        v.targets[0].windows[0].first_error = HOSTILE.into();
+        let terminal = draw(&v, 200, 30);
+        let buffer = terminal.backend().buffer();
+        let screen: String = buffer.content().iter().map(|cell| cell.symbol()).collect();
+        assert!(sanitize::is_clean(&screen), "{screen:?}");
+        // The state line, the open window and the closed one.
+        assert_eq!(screen.matches("503 �]0;pwned��[2J | <img src=x>").count(), 3, "{screen}");
     }
 
     #[test]
