@@ -298,9 +298,13 @@ fn classify(err: &reqwest::Error) -> Failure {
     // The top error only repeats the URL; its causes say what happened.
     let text = match err.source() {
         Some(source) => chain_text(source),
-        None => err.to_string(),
+        // reqwest names the URL, with any password in it.
+        None => match err.url() {
+            Some(url) => err.to_string().replace(url.as_str(), &crate::sanitize::url(url)),
+            None => err.to_string(),
+        },
     };
-    Failure { kind: kind_of(err), text }
+    Failure { kind: kind_of(err), text: crate::sanitize::line(&text) }
 }
 
 /// An error and its causes, one after the other, each said once.
