@@ -21,9 +21,6 @@ use crate::report::{
 use crate::sample::{Cause, ErrorKind, Outcome, Sample};
 use crate::timeline::Timeline;
 
-/// Latencies are recorded in microseconds up to an hour, to three significant digits.
-const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
-
 /// A state change of one URL, for UIs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -47,7 +44,9 @@ struct JudgedStats {
     status_counts: BTreeMap<u16, u64>,
     first_status: BTreeMap<u16, Offender>,
     first_failure: Option<Offender>,
-    latency: Histogram<u64>,
+    /// Latency of judged successful probes; `None` when every probe is judged (no command
+    /// wrapped, or `--gate-phase all`), where it would be a copy of the URL's own histogram.
+    latency: Option<Histogram<u64>>,
     windows: Vec<JudgedWindow>,
     downtime: Duration,
     longest: Option<JudgedWindow>,
@@ -103,7 +102,8 @@ struct TargetRecorder {
     /// End of the last window that closed with a success.
     last_recovery: Option<Duration>,
     judged: JudgedStats,
-    recent: RecentLatency,
+    /// Only kept for the dashboard (see [`Recorder::keep_recent_latency`]).
+    recent: Option<RecentLatency>,
 }
 
 /// Seconds the dashboard's "last 10 s" latency covers.
@@ -112,13 +112,13 @@ pub const RECENT_S: u64 = 10;
 /// Latency of the last [`RECENT_S`] seconds (by due time), as a ring of one-second histograms at
 /// two significant digits: enough for a live view, small enough to keep ten of.
 struct RecentLatency {
-    slots: Vec<(u64, Histogram<u64>)>,
+    slots: Vec<(u64, Histogram<u32>)>,
 }
 
 impl RecentLatency {
     fn new() -> RecentLatency {
-        let slot =
-            || (u64::MAX, Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 2).expect("constant bounds are valid"));
+        // Counts of one second fit a u32 at any rate blip allows.
+        let slot = || (u64::MAX, coarse_histogram());
         RecentLatency { slots: (0..RECENT_S).map(|_| slot()).collect() }
     }
 
@@ -132,13 +132,13 @@ impl RecentLatency {
             histogram.reset();
             *slot_second = second;
         }
-        histogram.saturating_record(us);
+        record(histogram, us);
     }
 
     /// Quantiles over the slots within [`RECENT_S`] seconds of `now`.
     fn quantiles(&self, now: Duration) -> Option<Quantiles> {
         let now = now.as_secs();
-        let mut merged: Option<Histogram<u64>> = None;
+        let mut merged: Option<Histogram<u32>> = None;
         for (second, h) in &self.slots {
             if *second != u64::MAX && *second + RECENT_S > now && !h.is_empty() {
                 match merged.as_mut() {
@@ -163,7 +163,7 @@ pub struct Quantiles {
 }
 
 impl Quantiles {
-    fn of(h: &Histogram<u64>) -> Quantiles {
+    fn of<C: hdrhistogram::Counter>(h: &Histogram<C>) -> Quantiles {
         let at = |q: f64| Duration::from_micros(h.value_at_quantile(q));
         Quantiles { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: Duration::from_micros(h.max()) }
     }
@@ -208,8 +208,29 @@ pub struct TargetSnapshot {
     pub windows: u64,
 }
 
+/// A histogram in microseconds at two significant digits, for figures where 1 % is precision
+/// enough (how late blip sent a probe): an eighth of the memory of [`histogram`].
+fn coarse_histogram<C: hdrhistogram::Counter>() -> Histogram<C> {
+    let mut h = Histogram::new_with_bounds(1, 256, 2).expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+/// Records `us` in a histogram that grows to hold it (`saturating_record` would clamp it to the
+/// histogram's current range instead).
+fn record<C: hdrhistogram::Counter>(h: &mut Histogram<C>, us: u64) {
+    if h.record(us).is_err() {
+        h.saturating_record(us);
+    }
+}
+
+/// A latency histogram in microseconds, three significant digits. It grows to the largest value
+/// it holds instead of being sized for an hour up front: 16 KiB for millisecond latencies
+/// rather than 188 KiB, which matters at thousands of URLs with several histograms each.
 fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3).expect("constant histogram bounds are valid")
+    let mut h = Histogram::new_with_bounds(1, 2048, 3).expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
 }
 
 fn micros(d: Duration) -> u64 {
@@ -239,7 +260,7 @@ impl Recorder {
                 resent: 0,
                 cancelled: 0,
                 latency: histogram(),
-                send_lag: histogram(),
+                send_lag: coarse_histogram(),
                 status_counts: BTreeMap::new(),
                 error_counts: [0; ErrorKind::ALL.len()],
                 timeline: Timeline::default(),
@@ -248,14 +269,14 @@ impl Recorder {
                 first_deploy_failure: None,
                 last_deploy_failure: None,
                 last_recovery: None,
-                recent: RecentLatency::new(),
+                recent: None,
                 judged: JudgedStats {
                     probes: 0,
                     failed: 0,
                     status_counts: BTreeMap::new(),
                     first_status: BTreeMap::new(),
                     first_failure: None,
-                    latency: histogram(),
+                    latency: (phased.is_some_and(|judged| judged != GatePhases::All)).then(histogram),
                     windows: Vec::new(),
                     downtime: Duration::ZERO,
                     longest: None,
@@ -263,6 +284,14 @@ impl Recorder {
             })
             .collect();
         Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
+    }
+
+    /// Keeps each URL's latency of the last [`RECENT_S`] seconds, which only the dashboard shows:
+    /// ten small histograms per URL are worth their memory only there.
+    pub fn keep_recent_latency(&mut self) {
+        for t in &mut self.targets {
+            t.recent.get_or_insert_with(RecentLatency::new);
+        }
     }
 
     /// Marks the start of a phase. Call it when the phase begins: samples due after `at` are
@@ -289,7 +318,7 @@ impl Recorder {
                     windows: j.windows.clone(),
                     downtime: j.downtime,
                     longest: j.longest.clone(),
-                    latency: &j.latency,
+                    latency: j.latency.as_ref().unwrap_or(&t.latency),
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);
@@ -331,7 +360,7 @@ impl Recorder {
             stats.probes += 1;
             if let Outcome::Ok { .. } = sample.outcome {
                 stats.ok += 1;
-                stats.latency.saturating_record(micros(sample.latency()));
+                record(&mut stats.latency, micros(sample.latency()));
             } else {
                 stats.failed += 1;
             }
@@ -341,7 +370,9 @@ impl Recorder {
             j.probes += 1;
             let status = match &sample.outcome {
                 Outcome::Ok { status } => {
-                    j.latency.saturating_record(micros(sample.latency()));
+                    if let Some(latency) = j.latency.as_mut() {
+                        record(latency, micros(sample.latency()));
+                    }
                     Some(*status)
                 }
                 Outcome::BadStatus { status, .. } => Some(*status),
@@ -369,7 +400,7 @@ impl Recorder {
             Outcome::Ok { status } => {
                 t.ok += 1;
                 *t.status_counts.entry(*status).or_default() += 1;
-                t.latency.saturating_record(micros(sample.latency()));
+                record(&mut t.latency, micros(sample.latency()));
             }
             Outcome::BadStatus { status, .. } => {
                 t.failed += 1;
@@ -384,11 +415,13 @@ impl Recorder {
             }
         }
         if !matches!(sample.outcome, Outcome::Error { kind: ErrorKind::Skipped, .. }) {
-            t.send_lag.saturating_record(micros(sample.send_lag()));
+            record(&mut t.send_lag, micros(sample.send_lag()));
         }
         t.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
-        if sample.outcome.is_ok() {
-            t.recent.record(due, micros(sample.latency()));
+        if sample.outcome.is_ok()
+            && let Some(recent) = t.recent.as_mut()
+        {
+            recent.record(due, micros(sample.latency()));
         }
         let failure = sample.outcome.cause().map(|cause| Failure { cause, text: sample.outcome.describe() });
         let transitions = t.detector.observe(Verdict { seq: sample.seq, due, failure });
@@ -441,7 +474,7 @@ impl Recorder {
                         (1.0 - downtime.as_secs_f64() / now.as_secs_f64()).clamp(0.0, 1.0)
                     },
                     in_flight: due.saturating_sub(t.probes),
-                    latency_recent: t.recent.quantiles(now),
+                    latency_recent: t.recent.as_ref().and_then(|r| r.quantiles(now)),
                     latency_all: (!t.latency.is_empty()).then(|| Quantiles::of(&t.latency)),
                     send_lag_p99: Duration::from_micros(t.send_lag.value_at_quantile(0.99)),
                     status_counts: t.status_counts.iter().map(|(c, n)| (*c, *n)).collect(),
@@ -837,6 +870,21 @@ mod tests {
         assert_eq!(t.error_counts["skipped"], 1);
         assert_eq!(t.send_lag_ms.max, 0.0);
         assert!(t.latency_ms.is_none());
+    }
+
+    #[test]
+    fn histograms_grow_to_hold_slow_answers() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 1.0, 1, clock, Some(GatePhases::Deploy));
+        let mut s = sample(&clock, 0, 1000, Outcome::Ok { status: 200 });
+        s.done = s.due + Duration::from_millis(1500);
+        s.sent = s.due + Duration::from_millis(40);
+        r.record(&s);
+        let (_, report) = r.finish(clock.start + Duration::from_secs(1), &[]);
+        let t = &report.targets[0];
+        let latency = t.latency_ms.unwrap();
+        assert!((1499.0..=1502.0).contains(&latency.max), "{latency:?}");
+        assert!((39.0..=41.0).contains(&t.send_lag_ms.max), "{:?}", t.send_lag_ms);
     }
 
     #[test]

@@ -227,7 +227,10 @@ impl<'a> Run<'a> {
             events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
         }
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
-        let recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        if config.output.ui == UiMode::Dashboard {
+            recorder.keep_recent_latency();
+        }
         let mut run = Run {
             config,
             program: program.map(Path::to_path_buf).unwrap_or_default(),
