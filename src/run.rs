@@ -1,5 +1,5 @@
 //! The run: wires config → scheduler → Sample channel → recorder → UI, runs a wrapped deploy
-//! command through its phases, handles Ctrl-C and SIGTERM, and writes the reports. This is the
+//! command through its phases, handles Ctrl-C, SIGTERM and SIGHUP, and writes the reports. This is the
 //! application layer; the parts it wires are pure or own a single job.
 
 use std::collections::VecDeque;
@@ -287,11 +287,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, a quit key and `--fail-fast` alike:
-    /// a running command is signalled (SIGKILL if asked twice) and the run ends when it exits;
-    /// otherwise the schedule ends now.
+    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, SIGHUP, a quit key and `--fail-fast`
+    /// alike: a running command is signalled (SIGKILL if asked twice) and the run ends when it
+    /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
+    /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
     fn stop(&mut self, signal: Signal, why: &str) {
         self.ui.notice(why);
+        let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
         match &mut self.stage {
             Stage::Running { command, kill_at } => {
                 let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
@@ -501,16 +503,22 @@ fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<B
     })
 }
 
-/// Ctrl-C and SIGTERM, as a stream: each arrival is one stop request.
+/// Ctrl-C, SIGTERM and SIGHUP (a closed terminal or ssh session), as a stream: each arrival is
+/// one stop request.
 struct Signals {
     int: Option<tokio::signal::unix::Signal>,
     term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     fn new() -> Signals {
         use tokio::signal::unix::{SignalKind, signal};
-        Signals { int: signal(SignalKind::interrupt()).ok(), term: signal(SignalKind::terminate()).ok() }
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
     }
 
     async fn recv(&mut self) -> Signal {
@@ -525,6 +533,7 @@ impl Signals {
         tokio::select! {
             () = next(&mut self.int) => Signal::SIGINT,
             () = next(&mut self.term) => Signal::SIGTERM,
+            () = next(&mut self.hup) => Signal::SIGHUP,
         }
     }
 }

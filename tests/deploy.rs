@@ -169,6 +169,30 @@ async fn sigterm_reaches_the_command_and_the_report_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sighup_stops_the_run_like_sigterm() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "hup", "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
+    let dir = tempdir("hup-report");
+    let path = dir.join("report.json");
+    let child = tokio::process::Command::new(BLIP)
+        .args(["--warmup", "300ms", "--cooldown", "5s", "--ui", "quiet", "--json", path.to_str().unwrap()])
+        .args([&server.url("/"), "--", deploy.to_str().unwrap()])
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(3), "the report was written and the command stopped: {:?}", out.status);
+    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let d = report.deploy.unwrap();
+    assert_eq!(d.exit_code, Some(143), "the command got SIGTERM: {d:?}");
+    assert!(report.targets[0].probes > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_demo_tells_restart_from_blue_green() {
     let (restart, blue_green) =
         tokio::join!(blip_json(&["demo"], 0), blip_json(&["demo", "--style", "blue-green", "-r", "200"], 0));
