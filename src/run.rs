@@ -398,12 +398,17 @@ impl<'a> Run<'a> {
         report.deploy = self.deploy.map(|d| deploy_report(&self.clock, d));
         self.ui.finished(&report);
         let written = write_reports(&report, self.config);
-        if let Some(events) = self.events.as_mut() {
-            let code =
-                if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
-            events.finish(&report, code);
-        }
+        // An event log that could not be written is a report lost, as a --json one is: exit 2.
+        let logged = match self.events.as_mut() {
+            Some(events) => {
+                let failed = written.is_err() || events.failed();
+                let code = if failed { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
+                events.finish(&report, code)
+            }
+            None => Ok(()),
+        };
         written?;
+        logged?;
         Ok(Finished { report, command_failed })
     }
 }

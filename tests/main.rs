@@ -6,3 +6,4 @@ mod core;
 mod dashboard;
 mod deploy;
 mod gates;
+mod stuck;
