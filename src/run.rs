@@ -2,9 +2,9 @@
 //! command through its phases, handles Ctrl-C, SIGTERM and SIGHUP, and writes the reports. This is the
 //! application layer; the parts it wires are pure or own a single job.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::{Cli, Command};
 use crate::clock::{RunClock, millis};
 use crate::config::{Config, Destination, Markdown, UiMode, Wrap};
-use crate::deploy::{self, ChildEvent, RunningCommand, Termination};
+use crate::deploy::{self, Channels, Exited, OutputLine, Relay, RunningCommand, Termination};
 use crate::exit;
 use crate::gates::{self, Gate};
 use crate::phase::Phase;
@@ -27,8 +27,6 @@ use crate::scheduler::{self, Schedule};
 use crate::ui::detached::Detached;
 use crate::ui::{self, RunInfo, Ui};
 
-/// Lines of the command's output kept for the report.
-const OUTPUT_TAIL: usize = 20;
 /// How long a signalled command has to exit before it is killed.
 const KILL_AFTER: Duration = Duration::from_secs(5);
 
@@ -115,7 +113,11 @@ struct DeployLog {
     end: Option<Instant>,
     termination: Option<Termination>,
     error: Option<String>,
-    tail: VecDeque<String>,
+    /// The command's output on its way to the UI; outlives the command while a process it left
+    /// behind still writes.
+    relay: Option<Arc<Relay>>,
+    /// Whether the user was told that output is being dropped.
+    drops_said: bool,
 }
 
 /// Probes until the configured duration has passed, the wrapped command and its cooldown are
@@ -153,13 +155,16 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     )
     .context("cannot set up the scheduler's timer")?;
 
-    let (child_tx, mut child_events) = mpsc::unbounded_channel();
+    let (output_tx, mut output) = mpsc::unbounded_channel();
+    let (exited_tx, mut exited) = mpsc::unbounded_channel();
+    let channels = Channels { output: output_tx, exited: exited_tx };
     let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
     let mut tick = tokio::time::interval(ui::TICK);
     let mut signals = Signals::new();
     loop {
         let warming_up = matches!(run.stage, Stage::Warmup);
         let running = matches!(run.stage, Stage::Running { .. });
+        let started = run.deploy.as_ref().is_some_and(|d| d.relay.is_some());
         let kill_at = match &run.stage {
             Stage::Running { kill_at: Some(at), .. } => Some(*at),
             _ => None,
@@ -173,10 +178,16 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             _ = tick.tick() => run.tick(),
             signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
             Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
-            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&child_tx),
-            Some(event) = child_events.recv(), if running => run.child(event),
+            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&channels),
+            Some(exit) = exited.recv(), if running => run.exited(exit),
+            // Output keeps coming after the command exits while a process it left behind writes.
+            Some(line) = output.recv(), if started => run.output(&line),
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
         }
+    }
+    // What is still queued is shown before the summary.
+    while let Ok(line) = output.try_recv() {
+        run.output(&line);
     }
     run.finish()
 }
@@ -244,7 +255,8 @@ impl<'a> Run<'a> {
                 end: None,
                 termination: None,
                 error: None,
-                tail: VecDeque::new(),
+                relay: None,
+                drops_said: false,
             });
         }
         run
@@ -274,6 +286,15 @@ impl<'a> Run<'a> {
         let now = Instant::now();
         let due_until = self.end_tx.borrow().map_or(now, |end| end.min(now));
         let elapsed = self.clock.offset(now);
+        if let Some(deploy) = self.deploy.as_mut()
+            && !deploy.drops_said
+            && deploy.relay.as_ref().is_some_and(|r| r.dropped() > 0)
+        {
+            deploy.drops_said = true;
+            self.ui.notice(
+                "the command prints faster than its output can be shown: dropping lines (counted in the report)",
+            );
+        }
         self.ui.tick(&ui::Tick { now, elapsed, due_until, recorder: &self.recorder });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &self.recorder.snapshot());
@@ -315,7 +336,7 @@ impl<'a> Run<'a> {
     }
 
     /// The warmup is over: warn about URLs that were already failing, and start the command.
-    fn start_command(&mut self, child_tx: &mpsc::UnboundedSender<ChildEvent>) {
+    fn start_command(&mut self, channels: &Channels) {
         for (url, (failed, probes)) in self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)) {
             if failed > 0 {
                 self.ui.notice(&format!(
@@ -325,9 +346,10 @@ impl<'a> Run<'a> {
         }
         let Some(deploy) = self.deploy.as_mut() else { return };
         let start = Instant::now();
-        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, child_tx.clone()) {
+        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, channels.clone()) {
             Ok(command) => {
                 deploy.start = Some(start);
+                deploy.relay = Some(command.relay.clone());
                 self.stage = Stage::Running { command, kill_at: None };
                 self.begin_phase(Phase::Deploy, start);
             }
@@ -340,35 +362,37 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn child(&mut self, event: ChildEvent) {
-        let Some(deploy) = self.deploy.as_mut() else { return };
-        match event {
-            ChildEvent::Line { stream, text } => {
-                self.ui.output(stream, &text);
-                if deploy.tail.len() == OUTPUT_TAIL {
-                    deploy.tail.pop_front();
-                }
-                deploy.tail.push_back(text);
-            }
-            ChildEvent::Exited { status, at } => {
-                deploy.end = Some(at);
-                match status {
-                    Ok(status) => deploy.termination = Some(Termination::of(status)),
-                    Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
-                }
-                let cooldown = if self.stopping { Duration::ZERO } else { deploy.wrap.cooldown };
-                let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
-                let took = at.saturating_duration_since(deploy.start.unwrap_or(at));
-                self.begin_phase(Phase::Cooldown, at);
-                self.ui.notice(&format!(
-                    "command finished ({how}) after {:.3} s; cooldown {}",
-                    took.as_secs_f64(),
-                    humantime::format_duration(cooldown)
-                ));
-                end_at(&self.end_tx, at + cooldown);
-                self.stage = Stage::Done;
-            }
+    /// A line of the command's output.
+    fn output(&mut self, line: &OutputLine) {
+        if let Some(relay) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()) {
+            relay.taken(line);
         }
+        if line.ends_line {
+            self.ui.output(line.stream, &line.text);
+        } else {
+            self.ui.output_part(line.stream, &line.text);
+        }
+    }
+
+    /// The command exited: the deploy phase ends at the instant its wait returned, and the
+    /// cooldown begins then.
+    fn exited(&mut self, Exited { status, at }: Exited) {
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        deploy.end = Some(at);
+        match status {
+            Ok(status) => deploy.termination = Some(Termination::of(status)),
+            Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
+        }
+        let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
+        let took = at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64();
+        let cooldown = if self.stopping { Duration::ZERO } else { deploy.wrap.cooldown };
+        self.begin_phase(Phase::Cooldown, at);
+        self.ui.notice(&format!(
+            "command finished ({how}) after {took:.3} s; cooldown {}",
+            humantime::format_duration(cooldown)
+        ));
+        end_at(&self.end_tx, at + cooldown);
+        self.stage = Stage::Done;
     }
 
     /// The command outlived its grace after a stop request.
@@ -392,6 +416,13 @@ impl<'a> Run<'a> {
             if let Some(events) = self.events.as_mut() {
                 events.transition(event);
             }
+        }
+        if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
+            && dropped > 0
+        {
+            self.ui.notice(&format!(
+                "{dropped} lines of the command's output were not shown: it printed faster than they could be"
+            ));
         }
         let command_failed = !self.stopped_by_gate
             && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
@@ -478,6 +509,7 @@ fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
     let offset = |at: Option<Instant>| at.map(|at| millis(clock.offset(at)));
     let termination = log.termination.unwrap_or_default();
     let error = log.error.or_else(|| log.start.is_none().then(|| "stopped before the command started".to_string()));
+    let (output_tail, output_lines_dropped) = log.relay.map_or((Vec::new(), 0), |r| (r.tail(), r.dropped()));
     DeployReport {
         command: log.wrap.argv,
         warmup_ms: millis(log.wrap.warmup),
@@ -489,7 +521,8 @@ fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
         exit_code: termination.exit_code,
         signal: termination.signal,
         error,
-        output_tail: log.tail.into(),
+        output_tail,
+        output_lines_dropped,
     }
 }
 

@@ -192,6 +192,83 @@ async fn sighup_stops_the_run_like_sigterm() {
     assert!(report.targets[0].probes > 0);
 }
 
+/// Probes due in a phase: its length times the rate, give or take one probe interval at either
+/// end (a probe due on the boundary, and the instant the boundary is booked).
+fn check_phase_probes(phase: &str, p: &crate::support::Phase, rate: f64) {
+    let expected = (p.end_offset_ms - p.start_offset_ms) * rate / 1000.0;
+    assert!(
+        (p.probes as f64 - expected).abs() <= 2.0,
+        "{phase}: {} probes in a span of {expected:.1} intervals",
+        p.probes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deploy_phase_ends_when_the_command_exits_though_a_daemon_holds_its_output() {
+    let server = TestServer::start().await;
+    let dir = tempdir("daemon");
+    let pid = dir.join("pid");
+    // The command exits at once; the daemon it leaves holds its stdout for 2 s, and writes later.
+    let deploy = script(
+        &server,
+        "daemon",
+        &format!("(sleep 0.5; echo from the daemon; sleep 1.5) &\necho $! >{}\necho started\nexit 0\n", pid.display()),
+    );
+    let rate = 200.0;
+    let out = blip(&[
+        "--warmup",
+        "300ms",
+        "--cooldown",
+        "1s",
+        "-r",
+        "200",
+        "--json",
+        dir.join("r.json").to_str().unwrap(),
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    if let Ok(pid) = std::fs::read_to_string(&pid) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Report = serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
+    let d = report.deploy.as_ref().unwrap();
+    assert!(d.duration_ms.unwrap() < 200.0, "the command's own run: {d:?}");
+    let t = &report.targets[0];
+    let phases = t.phases.as_ref().unwrap();
+    let deploy_phase = &phases["deploy"];
+    assert!((deploy_phase.end_offset_ms - d.end_offset_ms.unwrap()).abs() < 0.01, "{phases:?}");
+    for (name, phase) in phases {
+        check_phase_probes(name, phase, rate);
+    }
+    assert!((phases["cooldown"].end_offset_ms - phases["cooldown"].start_offset_ms - 1000.0).abs() <= tolerance(rate));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| from the daemon"), "output after the command exited is shown: {stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_passes_a_long_line_through_whole() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "long-line", "head -c 40000 /dev/zero | tr '\\0' y\necho\nprintf 'no end'\n");
+    let out = blip(&[
+        "--warmup",
+        "100ms",
+        "--cooldown",
+        "100ms",
+        "--ui",
+        "quiet",
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = format!("{}\nno end", "y".repeat(40000));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "the output as the command wrote it");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_tells_restart_from_blue_green() {
     let (restart, blue_green) =

@@ -1,10 +1,10 @@
 //! Outputs that do not take what blip writes: named pipes nobody reads, a full device, a stdout
-//! nobody reads.
+//! nobody reads, and a wrapped command that prints faster than anything could show.
 
 use std::time::Duration;
 
 use crate::support::server::TestServer;
-use crate::support::{BLIP, Report, blip, tempdir};
+use crate::support::{BLIP, Report, blip, script, tempdir, tolerance};
 
 /// Runs blip, or gives up after `limit` (the child is then killed): a hang is a failure, not a
 /// test that never ends.
@@ -114,4 +114,73 @@ async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
         (2 + probes + 2 * 3..=2 + probes + 2 * 4).contains(&emitted),
         "{shown} shown + {dropped} dropped, {probes} probes"
     );
+}
+
+/// Resident memory of process `pid` in KiB, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_printing_50_mb_keeps_the_phases_and_counts_what_it_dropped() {
+    use tokio::io::AsyncReadExt as _;
+    let server = TestServer::start().await;
+    let dir = tempdir("50mb");
+    let report_path = dir.join("r.json");
+    // 500 000 lines of 100 bytes, printed as fast as the pipe takes them.
+    let flood = script(&server, "flood50", "head -c 49500000 /dev/zero | tr '\\0' x | fold -w 99\n");
+    let rate = 200.0;
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["-r", "200", "--warmup", "300ms", "--cooldown", "1s", "--json", report_path.to_str().unwrap()])
+        .args([&server.url("/"), "--", flood.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (mut printed, mut said) = (Vec::new(), Vec::new());
+    let peak = async {
+        let mut peak = 0;
+        while let Some(rss) = rss_kib(pid) {
+            peak = peak.max(rss);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        peak
+    };
+    let (read_out, read_err, peak) =
+        tokio::join!(stdout.read_to_end(&mut printed), stderr.read_to_end(&mut said), peak);
+    read_out.unwrap();
+    read_err.unwrap();
+    assert_eq!(child.wait().await.unwrap().code(), Some(0), "{}", String::from_utf8_lossy(&said));
+    let report: Report = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let d = report.deploy.as_ref().unwrap();
+    let t = &report.targets[0];
+    let phases = t.phases.as_ref().unwrap();
+    for (name, p) in phases {
+        let expected = (p.end_offset_ms - p.start_offset_ms) * rate / 1000.0;
+        assert!((p.probes as f64 - expected).abs() <= 2.0, "{name}: {} probes in {expected:.1} intervals", p.probes);
+    }
+    assert!((phases["deploy"].end_offset_ms - d.end_offset_ms.unwrap()).abs() < 0.01);
+    let cooldown = &phases["cooldown"];
+    assert!((cooldown.end_offset_ms - cooldown.start_offset_ms - 1000.0).abs() <= tolerance(rate));
+    // Every line was shown or counted: blip's relay drops, and its stdout's.
+    let stdout = String::from_utf8_lossy(&printed);
+    let shown = stdout.lines().filter(|l| l.trim_start().starts_with("| x")).count() as u64;
+    let said = String::from_utf8_lossy(&said);
+    let unwritten: u64 = said
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("blip: ")?.strip_suffix(" lines were not written to stdout: it was not read fast enough")
+        })
+        .map_or(0, |n| n.parse().unwrap());
+    assert_eq!(shown + d.output_lines_dropped + unwritten, 500_000, "{said}");
+    if d.output_lines_dropped > 0 {
+        assert!(stdout.contains("dropping lines"), "the drops are said as they begin");
+        assert!(stdout.contains(&format!("{} lines of the command's output were not shown", d.output_lines_dropped)));
+    }
+    eprintln!("peak RSS {peak} KiB; {} of 500000 lines dropped", d.output_lines_dropped);
 }
