@@ -375,7 +375,7 @@ impl<'a> Run<'a> {
     }
 
     /// The command exited: the deploy phase ends at the instant its wait returned, and the
-    /// cooldown begins then.
+    /// cooldown begins then, unless a stop request skips it.
     fn exited(&mut self, Exited { status, at }: Exited) {
         let Some(deploy) = self.deploy.as_mut() else { return };
         deploy.end = Some(at);
@@ -385,13 +385,19 @@ impl<'a> Run<'a> {
         }
         let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
         let took = at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64();
-        let cooldown = if self.stopping { Duration::ZERO } else { deploy.wrap.cooldown };
-        self.begin_phase(Phase::Cooldown, at);
-        self.ui.notice(&format!(
-            "command finished ({how}) after {took:.3} s; cooldown {}",
-            humantime::format_duration(cooldown)
-        ));
-        end_at(&self.end_tx, at + cooldown);
+        if self.stopping {
+            // A cooldown of no length is not listed among the phases.
+            self.ui.notice(&format!("command finished ({how}) after {took:.3} s; no cooldown after a stop request"));
+            end_at(&self.end_tx, at);
+        } else {
+            let cooldown = deploy.wrap.cooldown;
+            self.begin_phase(Phase::Cooldown, at);
+            self.ui.notice(&format!(
+                "command finished ({how}) after {took:.3} s; cooldown {}",
+                humantime::format_duration(cooldown)
+            ));
+            end_at(&self.end_tx, at + cooldown);
+        }
         self.stage = Stage::Done;
     }
 

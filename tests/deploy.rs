@@ -166,6 +166,8 @@ async fn sigterm_reaches_the_command_and_the_report_is_written() {
     assert_eq!(d.exit_code, Some(143), "{d:?}");
     assert!(d.output_tail.contains(&"got TERM".to_string()));
     assert!(report.targets[0].probes > 0);
+    let phases = report.targets[0].phases.as_ref().unwrap();
+    assert!(!phases.contains_key("cooldown"), "a cooldown the stop skipped is not listed: {phases:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
