@@ -11,9 +11,14 @@
 //! to the run loop through a queue bounded in bytes; what does not fit is dropped and counted,
 //! never waited for, so a command that prints faster than blip can show neither delays a probe
 //! nor grows blip's memory.
+//!
+//! The command dies with blip, even when blip is killed with SIGKILL: the kernel sends it SIGKILL
+//! when the thread that started it ends (`PR_SET_PDEATHSIG`; that thread lives until the command
+//! exits), and a small guard process (`sh`) kills the command's whole process group when blip's
+//! end of a pipe closes before blip said that the command exited.
 
 use std::collections::VecDeque;
-use std::io::{BufRead as _, BufReader, Read};
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
@@ -153,17 +158,21 @@ impl RunningCommand {
         let (started_tx, started) = std::sync::mpsc::sync_channel(1);
         let mut command = std::process::Command::new(program);
         command.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        die_with_parent(&mut command);
         let name = argv[0].clone();
         let waiter_relay = relay.clone();
+        // The thread that forks lives until the command exits: PR_SET_PDEATHSIG fires when it ends.
         std::thread::Builder::new()
             .name("blip-command".into())
             .spawn(move || match command.spawn() {
                 Ok(mut child) => {
+                    let guard = guard(child.id());
                     let _ = started_tx.send(Ok(child.id()));
                     relay_output(&mut child, &waiter_relay, &channels.output);
                     let status = child.wait();
                     let at = Instant::now();
                     let _ = channels.exited.send(Exited { status, at });
+                    release(guard);
                 }
                 Err(err) => {
                     let _ = started_tx.send(Err(err));
@@ -183,6 +192,50 @@ impl RunningCommand {
         if self.pgid.as_raw() > 0 {
             let _ = killpg(self.pgid, signal);
         }
+    }
+}
+
+/// Asks the kernel to SIGKILL the command when the thread that starts it ends, so the command
+/// dies with blip even when blip is killed with SIGKILL.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut std::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and makes two system calls only (prctl and
+    // getppid), both async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // blip died before the request was in place: the signal will never come.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("blip exited while starting the command"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Starts the guard of the command's process group: a shell that waits for a line from blip and,
+/// should blip's end of the pipe close without one (blip died), kills the whole group. In a group
+/// of its own, so the terminal's Ctrl-C does not end it first. `None` if it cannot be started:
+/// the command itself still dies with blip.
+fn guard(pgid: u32) -> Option<Child> {
+    std::process::Command::new("sh")
+        .args(["-c", "read -r _ || kill -s KILL -- -\"$0\"", &pgid.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
+}
+
+/// The command exited on its own: the guard may go without killing what it left behind.
+fn release(guard: Option<Child>) {
+    if let Some(mut guard) = guard {
+        if let Some(mut stdin) = guard.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let _ = guard.wait();
     }
 }
 

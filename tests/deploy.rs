@@ -194,6 +194,48 @@ async fn sighup_stops_the_run_like_sigterm() {
     assert!(report.targets[0].probes > 0);
 }
 
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_and_its_process_group_die_with_a_killed_blip() {
+    let server = TestServer::start().await;
+    let dir = tempdir("orphans");
+    let pids = dir.join("pids");
+    // A process group of two: a background sleep, and the command's own process (exec'd).
+    let deploy = script(&server, "orphans", &format!("sleep 100 &\necho $$ $! >{}\nexec sleep 100\n", pids.display()));
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["--warmup", "100ms", "--ui", "quiet", &server.url("/"), "--", deploy.to_str().unwrap()])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let line = loop {
+        match std::fs::read_to_string(&pids) {
+            Ok(line) if line.ends_with('\n') => break line,
+            _ if started.elapsed() > Duration::from_secs(10) => panic!("the command never started"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let pids: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(pids.len(), 2, "{line}");
+    assert!(pids.iter().all(|pid| !ended(pid)));
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let killed = Instant::now();
+    while !pids.iter().all(|pid| ended(pid)) && killed.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alive: Vec<&&str> = pids.iter().filter(|pid| !ended(pid)).collect();
+    for pid in &alive {
+        let _ = std::process::Command::new("kill").args(["-KILL", pid]).status();
+    }
+    assert!(alive.is_empty(), "still running after blip was killed: {alive:?} of {pids:?}");
+}
+
 /// Probes due in a phase: its length times the rate, give or take one probe interval at either
 /// end (a probe due on the boundary, and the instant the boundary is booked).
 fn check_phase_probes(phase: &str, p: &crate::support::Phase, rate: f64) {
