@@ -27,6 +27,8 @@ use crate::scheduler::{self, Schedule};
 use crate::ui::detached::Detached;
 use crate::ui::{self, RunInfo, Ui};
 
+/// Lines of the command's output shown at a time before the probes get their turn.
+const OUTPUT_BATCH: usize = 64;
 /// How long a signalled command has to exit before it is killed.
 const KILL_AFTER: Duration = Duration::from_secs(5);
 
@@ -181,7 +183,16 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&channels),
             Some(exit) = exited.recv(), if running => run.exited(exit),
             // Output keeps coming after the command exits while a process it left behind writes.
-            Some(line) = output.recv(), if started => run.output(&line),
+            Some(line) = output.recv(), if started => {
+                run.output(&line);
+                for _ in 1..OUTPUT_BATCH {
+                    let Ok(line) = output.try_recv() else { break };
+                    run.output(&line);
+                }
+                // A flood of output keeps this task ready for ever; yielding lets the runtime
+                // poll its reactor, where the scheduler's timer waits, after every batch.
+                tokio::task::yield_now().await;
+            }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
         }
     }
