@@ -262,10 +262,39 @@ impl Output {
                 .filter(|p| !p.is_empty())
                 .map(|p| Markdown::StepSummary(p.into())),
         };
+        let junit = path("--junit", &args.junit)?;
+        // Two reports into one file would leave only the last one written.
+        let file = |d: &Option<Destination>| match d {
+            Some(Destination::File(path)) => Some(path.clone()),
+            _ => None,
+        };
+        let files = [
+            ("--json", file(&json)),
+            ("--junit", junit.clone()),
+            (
+                "--markdown",
+                match &markdown {
+                    Some(Markdown::File(path)) => Some(path.clone()),
+                    _ => None,
+                },
+            ),
+            ("--events", file(&events)),
+        ];
+        for (i, (flag, path)) in files.iter().enumerate() {
+            let Some(path) = path else { continue };
+            if let Some((other, _)) =
+                files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path)))
+            {
+                return Err(bad(format!(
+                    "{flag} and {other} both name {}: give each report a file of its own",
+                    path.display()
+                )));
+            }
+        }
         Ok(Output {
             json,
             ui,
-            junit: path("--junit", &args.junit)?,
+            junit,
             markdown,
             events,
             events_probes: args.events_probes,
@@ -277,6 +306,16 @@ impl Output {
 /// Whether any gate flag was given.
 pub fn gates_given(args: &GateArgs) -> bool {
     !gate_list(args).is_empty()
+}
+
+/// Whether two report paths name one file: the same path as given, or one file reached two ways.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    a == b
+        || match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
 }
 
 /// The gates in the order a report lists them.
@@ -390,6 +429,9 @@ mod tests {
             (&["-H", "Content-Length: 99", "--data", "hello", "http://a/"], "--header"),
             (&["--json", "-", "--events", "-", "http://a/"], "--events"),
             (&["--events-probes", "http://a/"], "--events-probes"),
+            (&["--json", "r.json", "--junit", "r.json", "http://a/"], "--json and --junit both name r.json"),
+            (&["--junit", "out/r", "--markdown", "out/./r", "http://a/"], "--junit and --markdown"),
+            (&["--events", "e", "--markdown", "x", "--json", "e", "http://a/"], "--json and --events"),
         ];
         for (args, needle) in cases {
             let err = config(args).unwrap_err().to_string();

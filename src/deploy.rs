@@ -2,26 +2,43 @@
 //!
 //! The child gets blip's environment and working directory, `/dev/null` as stdin (a deploy tool
 //! that waits for input would otherwise hang, or stop on SIGTTIN, in its own process group), and
-//! a process group of its own, so a stop request reaches every process the deploy started. Its
-//! output is read line by line and handed to the run loop as [`ChildEvent`]s, so blip's own lines
-//! and the child's never mix mid-line.
+//! a process group of its own, so a stop request reaches every process the deploy started.
+//!
+//! Nothing here runs on the probing threads: a thread of its own starts the command and waits for
+//! it, and one thread per pipe reads its output. The exit is reported the moment the wait returns,
+//! on a channel of its own, so the deploy phase ends on the command's clock even when a process it
+//! left behind still holds its output open or megabytes of output are still queued. Output goes
+//! to the run loop through a queue bounded in bytes; what does not fit is dropped and counted,
+//! never waited for, so a command that prints faster than blip can show neither delays a probe
+//! nor grows blip's memory.
+//!
+//! The command dies with blip, even when blip is killed with SIGKILL: the kernel sends it SIGKILL
+//! when the thread that started it ends (`PR_SET_PDEATHSIG`; that thread lives until the command
+//! exits), and a small guard process (`sh`) kills the command's whole process group when blip's
+//! end of a pipe closes before blip said that the command exited.
 
+use std::collections::VecDeque;
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::ExitStatusExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, BufReader};
 use tokio::sync::mpsc;
 
-/// Longest line passed on whole; a longer run of bytes without a newline is cut into lines.
+/// Longest piece of output passed on at once; a longer run of bytes without a newline is passed
+/// on in pieces of this size.
 const LINE_MAX: u64 = 16 * 1024;
-/// How long output still in the pipes is awaited after the child exits (a background process it
-/// left behind may hold them open for ever).
-const DRAIN_FOR: Duration = Duration::from_millis(500);
+/// Bytes of output queued for the run loop at most (with a line's own overhead); lines that do not
+/// fit are dropped.
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Lines of output kept for the report.
+pub const OUTPUT_TAIL: usize = 20;
 
 /// Why the command could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -56,48 +73,118 @@ pub enum Stream {
     Stderr,
 }
 
-/// What the child did.
+/// A line of the command's output, or a piece of a line longer than [`LINE_MAX`].
 #[derive(Debug)]
-pub enum ChildEvent {
-    Line { stream: Stream, text: String },
-    Exited { status: std::io::Result<ExitStatus>, at: Instant },
+pub struct OutputLine {
+    pub stream: Stream,
+    /// Without its line end.
+    pub text: String,
+    /// Whether a line end followed `text`; `false` for a piece of a longer line, or for the last
+    /// bytes before the pipe closed.
+    pub ends_line: bool,
+}
+
+/// The command exited: its wait status, and when the wait returned.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: std::io::Result<ExitStatus>,
+    pub at: Instant,
+}
+
+/// Where a started command's output and exit are sent.
+#[derive(Clone)]
+pub struct Channels {
+    pub output: mpsc::UnboundedSender<OutputLine>,
+    pub exited: mpsc::UnboundedSender<Exited>,
+}
+
+/// What the readers and the run loop share: the bound of the queue between them, what was
+/// dropped, and the last lines for the report (every line, shown or dropped).
+#[derive(Debug, Default)]
+pub struct Relay {
+    queued: AtomicUsize,
+    dropped: AtomicU64,
+    tail: Mutex<VecDeque<String>>,
+}
+
+impl Relay {
+    /// The run loop took `line` off the queue.
+    pub fn taken(&self, line: &OutputLine) {
+        self.queued.fetch_sub(queued_size(line), Ordering::Relaxed);
+    }
+
+    /// Lines (or pieces of lines) not shown because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The last [`OUTPUT_TAIL`] lines, stdout and stderr interleaved as they were read.
+    pub fn tail(&self) -> Vec<String> {
+        self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    fn push(&self, line: OutputLine, output: &mpsc::UnboundedSender<OutputLine>) -> bool {
+        if let Ok(mut tail) = self.tail.lock() {
+            if tail.len() == OUTPUT_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.text.clone());
+        }
+        let len = queued_size(&line);
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > QUEUE_BYTES {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        output.send(line).is_ok()
+    }
+}
+
+/// What a queued line costs in memory.
+fn queued_size(line: &OutputLine) -> usize {
+    line.text.len() + std::mem::size_of::<OutputLine>()
 }
 
 /// A started command.
 pub struct RunningCommand {
     pgid: Pid,
+    pub relay: Arc<Relay>,
 }
 
 impl RunningCommand {
-    /// Starts `argv` with `program` as its resolved path; events arrive on `events`.
-    pub fn spawn(
-        program: &Path,
-        argv: &[String],
-        events: mpsc::UnboundedSender<ChildEvent>,
-    ) -> Result<RunningCommand, StartError> {
-        let mut child = tokio::process::Command::new(program)
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| StartError::Spawn(argv[0].clone(), e))?;
-        let pid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
-        let readers = [
-            child.stdout.take().map(|out| tokio::spawn(forward(out, Stream::Stdout, events.clone()))),
-            child.stderr.take().map(|err| tokio::spawn(forward(err, Stream::Stderr, events.clone()))),
-        ];
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let at = Instant::now();
-            for reader in readers.into_iter().flatten() {
-                let _ = tokio::time::timeout(DRAIN_FOR, reader).await;
-            }
-            let _ = events.send(ChildEvent::Exited { status, at });
-        });
-        Ok(RunningCommand { pgid: Pid::from_raw(pid) })
+    /// Starts `argv` with `program` as its resolved path; its output and exit go to `channels`.
+    pub fn spawn(program: &Path, argv: &[String], channels: Channels) -> Result<RunningCommand, StartError> {
+        let relay = Arc::new(Relay::default());
+        let (started_tx, started) = std::sync::mpsc::sync_channel(1);
+        let mut command = std::process::Command::new(program);
+        command.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        die_with_parent(&mut command);
+        let name = argv[0].clone();
+        let waiter_relay = relay.clone();
+        // The thread that forks lives until the command exits: PR_SET_PDEATHSIG fires when it ends.
+        std::thread::Builder::new()
+            .name("blip-command".into())
+            .spawn(move || match command.spawn() {
+                Ok(mut child) => {
+                    let guard = guard(child.id());
+                    let _ = started_tx.send(Ok(child.id()));
+                    relay_output(&mut child, &waiter_relay, &channels.output);
+                    let status = child.wait();
+                    let at = Instant::now();
+                    let _ = channels.exited.send(Exited { status, at });
+                    release(guard);
+                }
+                Err(err) => {
+                    let _ = started_tx.send(Err(err));
+                }
+            })
+            .map_err(|e| StartError::Spawn(name.clone(), e))?;
+        let pid = match started.recv() {
+            Ok(Ok(pid)) => pid,
+            Ok(Err(err)) => return Err(StartError::Spawn(name, err)),
+            Err(_) => return Err(StartError::Spawn(name, std::io::Error::other("the starting thread ended"))),
+        };
+        Ok(RunningCommand { pgid: Pid::from_raw(i32::try_from(pid).unwrap_or(0)), relay })
     }
 
     /// Sends `signal` to the command's whole process group. A group that is already gone is fine.
@@ -108,20 +195,94 @@ impl RunningCommand {
     }
 }
 
-async fn forward(pipe: impl AsyncRead + Unpin, stream: Stream, events: mpsc::UnboundedSender<ChildEvent>) {
+/// Asks the kernel to SIGKILL the command when the thread that starts it ends, so the command
+/// dies with blip even when blip is killed with SIGKILL.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut std::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and makes two system calls only (prctl and
+    // getppid), both async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // blip died before the request was in place: the signal will never come.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("blip exited while starting the command"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Starts the guard of the command's process group: a shell that waits for a line from blip and,
+/// should blip's end of the pipe close without one (blip died), kills the whole group. In a group
+/// of its own, so the terminal's Ctrl-C does not end it first. `None` if it cannot be started:
+/// the command itself still dies with blip.
+fn guard(pgid: u32) -> Option<Child> {
+    std::process::Command::new("sh")
+        .args(["-c", "read -r _ || kill -s KILL -- -\"$0\"", &pgid.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
+}
+
+/// The command exited on its own: the guard may go without killing what it left behind.
+fn release(guard: Option<Child>) {
+    if let Some(mut guard) = guard {
+        if let Some(mut stdin) = guard.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let _ = guard.wait();
+    }
+}
+
+/// Starts a reader thread per pipe.
+fn relay_output(child: &mut Child, relay: &Arc<Relay>, output: &mpsc::UnboundedSender<OutputLine>) {
+    let pipes: [(Option<Box<dyn Read + Send>>, Stream); 2] = [
+        (child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), Stream::Stdout),
+        (child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>), Stream::Stderr),
+    ];
+    for (pipe, stream) in pipes {
+        let Some(pipe) = pipe else { continue };
+        let (relay, output) = (relay.clone(), output.clone());
+        let name = format!("blip-{}", if stream == Stream::Stdout { "stdout" } else { "stderr" });
+        let _ = std::thread::Builder::new().name(name).spawn(move || read_lines(pipe, stream, &relay, &output));
+    }
+}
+
+/// Reads `pipe` to its end, a line (or [`LINE_MAX`] bytes) at a time.
+fn read_lines(pipe: impl Read, stream: Stream, relay: &Relay, output: &mpsc::UnboundedSender<OutputLine>) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
+    // The start of a character cut at the end of the previous piece.
+    let mut carry = Vec::new();
     loop {
         line.clear();
-        match (&mut reader).take(LINE_MAX).read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
-                if events.send(ChildEvent::Line { stream, text }).is_err() {
-                    return;
-                }
-            }
+        line.append(&mut carry);
+        // A read error ends the output as the end of the pipe does.
+        let read = (&mut reader).take(LINE_MAX).read_until(b'\n', &mut line).unwrap_or(0);
+        if line.is_empty() {
+            return;
         }
+        let ends_line = line.last() == Some(&b'\n');
+        if !ends_line && read > 0 {
+            carry = cut_character(&mut line);
+        }
+        let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+        if !relay.push(OutputLine { stream, text, ends_line }, output) {
+            return;
+        }
+    }
+}
+
+/// Splits off the incomplete UTF-8 character at the end of `bytes`, if there is one.
+fn cut_character(bytes: &mut Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => bytes.split_off(e.valid_up_to()),
+        _ => Vec::new(),
     }
 }
 
@@ -172,6 +333,16 @@ mod tests {
         std::fs::remove_file(&plain).unwrap();
         assert!(matches!(result, Err(StartError::NotExecutable(_))), "{result:?}");
         assert!(matches!(resolve("/"), Err(StartError::NotExecutable(_))));
+    }
+
+    #[test]
+    fn a_piece_cut_inside_a_character_carries_its_start_over() {
+        let mut bytes = "ab€".as_bytes().to_vec();
+        bytes.pop();
+        let carry = cut_character(&mut bytes);
+        assert_eq!((bytes.as_slice(), carry.as_slice()), (b"ab".as_slice(), &"€".as_bytes()[..2]));
+        let mut whole = b"abc".to_vec();
+        assert!(cut_character(&mut whole).is_empty() && whole == b"abc");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The run: wires config → scheduler → Sample channel → recorder → UI, runs a wrapped deploy
-//! command through its phases, handles Ctrl-C and SIGTERM, and writes the reports. This is the
+//! command through its phases, handles Ctrl-C, SIGTERM and SIGHUP, and writes the reports. This is the
 //! application layer; the parts it wires are pure or own a single job.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::{Cli, Command};
 use crate::clock::{RunClock, millis};
 use crate::config::{Config, Destination, Markdown, UiMode, Wrap};
-use crate::deploy::{self, ChildEvent, RunningCommand, Termination};
+use crate::deploy::{self, Channels, Exited, OutputLine, Relay, RunningCommand, Termination};
 use crate::exit;
 use crate::gates::{self, Gate};
 use crate::phase::Phase;
@@ -27,8 +27,8 @@ use crate::scheduler::{self, Schedule};
 use crate::ui::detached::Detached;
 use crate::ui::{self, RunInfo, Ui};
 
-/// Lines of the command's output kept for the report.
-const OUTPUT_TAIL: usize = 20;
+/// Lines of the command's output shown at a time before the probes get their turn.
+const OUTPUT_BATCH: usize = 64;
 /// How long a signalled command has to exit before it is killed.
 const KILL_AFTER: Duration = Duration::from_secs(5);
 
@@ -115,7 +115,11 @@ struct DeployLog {
     end: Option<Instant>,
     termination: Option<Termination>,
     error: Option<String>,
-    tail: VecDeque<String>,
+    /// The command's output on its way to the UI; outlives the command while a process it left
+    /// behind still writes.
+    relay: Option<Arc<Relay>>,
+    /// Whether the user was told that output is being dropped.
+    drops_said: bool,
 }
 
 /// Probes until the configured duration has passed, the wrapped command and its cooldown are
@@ -148,7 +152,9 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
         .context("cannot set up the scheduler's timer")?;
 
-    let (child_tx, mut child_events) = mpsc::unbounded_channel();
+    let (output_tx, mut output) = mpsc::unbounded_channel();
+    let (exited_tx, mut exited) = mpsc::unbounded_channel();
+    let channels = Channels { output: output_tx, exited: exited_tx };
     let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
     let mut tick = tokio::time::interval(ui::TICK);
     let mut signals = Signals::new();
@@ -162,6 +168,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         let end = *run.end_tx.borrow();
         let warming_up = matches!(run.stage, Stage::Warmup);
         let running = matches!(run.stage, Stage::Running { .. });
+        let started = run.deploy.as_ref().is_some_and(|d| d.relay.is_some());
         let kill_at = match &run.stage {
             Stage::Running { kill_at: Some(at), .. } => Some(*at),
             _ => None,
@@ -178,10 +185,25 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             _ = tick.tick() => run.tick(),
             signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
             Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
-            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&child_tx),
-            Some(event) = child_events.recv(), if running => run.child(event),
+            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&channels),
+            Some(exit) = exited.recv(), if running => run.exited(exit),
+            // Output keeps coming after the command exits while a process it left behind writes.
+            Some(line) = output.recv(), if started => {
+                run.output(&line);
+                for _ in 1..OUTPUT_BATCH {
+                    let Ok(line) = output.try_recv() else { break };
+                    run.output(&line);
+                }
+                // A flood of output keeps this task ready for ever; yielding lets the runtime
+                // poll its reactor, where the scheduler's timer waits, after every batch.
+                tokio::task::yield_now().await;
+            }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
         }
+    }
+    // What is still queued is shown before the summary.
+    while let Ok(line) = output.try_recv() {
+        run.output(&line);
     }
     run.finish()
 }
@@ -255,7 +277,8 @@ impl<'a> Run<'a> {
                 end: None,
                 termination: None,
                 error: None,
-                tail: VecDeque::new(),
+                relay: None,
+                drops_said: false,
             });
         }
         run
@@ -285,6 +308,15 @@ impl<'a> Run<'a> {
         let now = Instant::now();
         let due_until = self.end_tx.borrow().map_or(now, |end| end.min(now));
         let elapsed = self.clock.offset(now);
+        if let Some(deploy) = self.deploy.as_mut()
+            && !deploy.drops_said
+            && deploy.relay.as_ref().is_some_and(|r| r.dropped() > 0)
+        {
+            deploy.drops_said = true;
+            self.ui.notice(
+                "the command prints faster than its output can be shown: dropping lines (counted in the report)",
+            );
+        }
         self.ui.tick(&ui::Tick { now, elapsed, due_until, recorder: &self.recorder });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &self.recorder.snapshot());
@@ -298,11 +330,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, a quit key and `--fail-fast` alike:
-    /// a running command is signalled (SIGKILL if asked twice) and the run ends when it exits;
-    /// otherwise the schedule ends now.
+    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, SIGHUP, a quit key and `--fail-fast`
+    /// alike: a running command is signalled (SIGKILL if asked twice) and the run ends when it
+    /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
+    /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
     fn stop(&mut self, signal: Signal, why: &str) {
         self.ui.notice(why);
+        let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
         match &mut self.stage {
             Stage::Running { command, kill_at } => {
                 let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
@@ -327,7 +361,7 @@ impl<'a> Run<'a> {
     }
 
     /// The warmup is over: warn about URLs that were already failing, and start the command.
-    fn start_command(&mut self, child_tx: &mpsc::UnboundedSender<ChildEvent>) {
+    fn start_command(&mut self, channels: &Channels) {
         for (url, (failed, probes)) in self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)) {
             if failed > 0 {
                 self.ui.notice(&format!(
@@ -337,9 +371,10 @@ impl<'a> Run<'a> {
         }
         let Some(deploy) = self.deploy.as_mut() else { return };
         let start = Instant::now();
-        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, child_tx.clone()) {
+        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, channels.clone()) {
             Ok(command) => {
                 deploy.start = Some(start);
+                deploy.relay = Some(command.relay.clone());
                 self.stage = Stage::Running { command, kill_at: None };
                 self.begin_phase(Phase::Deploy, start);
             }
@@ -352,35 +387,43 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn child(&mut self, event: ChildEvent) {
-        let Some(deploy) = self.deploy.as_mut() else { return };
-        match event {
-            ChildEvent::Line { stream, text } => {
-                self.ui.output(stream, &text);
-                if deploy.tail.len() == OUTPUT_TAIL {
-                    deploy.tail.pop_front();
-                }
-                deploy.tail.push_back(text);
-            }
-            ChildEvent::Exited { status, at } => {
-                deploy.end = Some(at);
-                match status {
-                    Ok(status) => deploy.termination = Some(Termination::of(status)),
-                    Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
-                }
-                let cooldown = if self.stopping { Duration::ZERO } else { deploy.wrap.cooldown };
-                let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
-                let took = at.saturating_duration_since(deploy.start.unwrap_or(at));
-                self.begin_phase(Phase::Cooldown, at);
-                self.ui.notice(&format!(
-                    "command finished ({how}) after {:.3} s; cooldown {}",
-                    took.as_secs_f64(),
-                    humantime::format_duration(cooldown)
-                ));
-                end_at(&self.end_tx, at + cooldown);
-                self.stage = Stage::Done;
-            }
+    /// A line of the command's output.
+    fn output(&mut self, line: &OutputLine) {
+        if let Some(relay) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()) {
+            relay.taken(line);
         }
+        if line.ends_line {
+            self.ui.output(line.stream, &line.text);
+        } else {
+            self.ui.output_part(line.stream, &line.text);
+        }
+    }
+
+    /// The command exited: the deploy phase ends at the instant its wait returned, and the
+    /// cooldown begins then, unless a stop request skips it.
+    fn exited(&mut self, Exited { status, at }: Exited) {
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        deploy.end = Some(at);
+        match status {
+            Ok(status) => deploy.termination = Some(Termination::of(status)),
+            Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
+        }
+        let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
+        let took = at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64();
+        if self.stopping {
+            // A cooldown of no length is not listed among the phases.
+            self.ui.notice(&format!("command finished ({how}) after {took:.3} s; no cooldown after a stop request"));
+            end_at(&self.end_tx, at);
+        } else {
+            let cooldown = deploy.wrap.cooldown;
+            self.begin_phase(Phase::Cooldown, at);
+            self.ui.notice(&format!(
+                "command finished ({how}) after {took:.3} s; cooldown {}",
+                humantime::format_duration(cooldown)
+            ));
+            end_at(&self.end_tx, at + cooldown);
+        }
+        self.stage = Stage::Done;
     }
 
     /// The command outlived its grace after a stop request.
@@ -405,6 +448,13 @@ impl<'a> Run<'a> {
                 events.transition(event);
             }
         }
+        if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
+            && dropped > 0
+        {
+            self.ui.notice(&format!(
+                "{dropped} lines of the command's output were not shown: it printed faster than they could be"
+            ));
+        }
         let command_failed = !self.stopped_by_gate
             && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
         report.deploy = self.deploy.map(|d| deploy_report(&self.clock, d));
@@ -412,12 +462,17 @@ impl<'a> Run<'a> {
         report.measure_only = self.config.measure_only;
         self.ui.finished(&report);
         let written = write_reports(&report, self.config);
-        if let Some(events) = self.events.as_mut() {
-            let code =
-                if written.is_err() { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
-            events.finish(&report, code);
-        }
+        // An event log that could not be written is a report lost, as a --json one is: exit 2.
+        let logged = match self.events.as_mut() {
+            Some(events) => {
+                let failed = written.is_err() || events.failed();
+                let code = if failed { exit::USAGE_OR_FAILURE } else { exit_status(command_failed, report.passed) };
+                events.finish(&report, code)
+            }
+            None => Ok(()),
+        };
         written?;
+        logged?;
         Ok(Finished { report, command_failed })
     }
 }
@@ -487,6 +542,7 @@ fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
     let offset = |at: Option<Instant>| at.map(|at| millis(clock.offset(at)));
     let termination = log.termination.unwrap_or_default();
     let error = log.error.or_else(|| log.start.is_none().then(|| "stopped before the command started".to_string()));
+    let (output_tail, output_lines_dropped) = log.relay.map_or((Vec::new(), 0), |r| (r.tail(), r.dropped()));
     DeployReport {
         command: log.wrap.argv,
         warmup_ms: millis(log.wrap.warmup),
@@ -498,7 +554,8 @@ fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
         exit_code: termination.exit_code,
         signal: termination.signal,
         error,
-        output_tail: log.tail.into(),
+        output_tail,
+        output_lines_dropped,
     }
 }
 
@@ -517,16 +574,22 @@ fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<B
     })
 }
 
-/// Ctrl-C and SIGTERM, as a stream: each arrival is one stop request.
+/// Ctrl-C, SIGTERM and SIGHUP (a closed terminal or ssh session), as a stream: each arrival is
+/// one stop request.
 struct Signals {
     int: Option<tokio::signal::unix::Signal>,
     term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     fn new() -> Signals {
         use tokio::signal::unix::{SignalKind, signal};
-        Signals { int: signal(SignalKind::interrupt()).ok(), term: signal(SignalKind::terminate()).ok() }
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
     }
 
     async fn recv(&mut self) -> Signal {
@@ -541,6 +604,7 @@ impl Signals {
         tokio::select! {
             () = next(&mut self.int) => Signal::SIGINT,
             () = next(&mut self.term) => Signal::SIGTERM,
+            () = next(&mut self.hup) => Signal::SIGHUP,
         }
     }
 }

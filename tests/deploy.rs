@@ -169,6 +169,151 @@ async fn sigterm_reaches_the_command_and_the_report_is_written() {
     assert_eq!(d.exit_code, Some(143), "{d:?}");
     assert!(d.output_tail.contains(&"got TERM".to_string()));
     assert!(report.targets[0].probes > 0);
+    let phases = report.targets[0].phases.as_ref().unwrap();
+    assert!(!phases.contains_key("cooldown"), "a cooldown the stop skipped is not listed: {phases:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_stops_the_run_like_sigterm() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "hup", "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
+    let dir = tempdir("hup-report");
+    let path = dir.join("report.json");
+    let child = tokio::process::Command::new(BLIP)
+        .args(["--warmup", "300ms", "--cooldown", "5s", "--ui", "quiet", "--json", path.to_str().unwrap()])
+        .args([&server.url("/"), "--", deploy.to_str().unwrap()])
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(3), "the report was written and the command stopped: {:?}", out.status);
+    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let d = report.deploy.unwrap();
+    assert_eq!(d.exit_code, Some(143), "the command got SIGTERM: {d:?}");
+    assert!(report.targets[0].probes > 0);
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_and_its_process_group_die_with_a_killed_blip() {
+    let server = TestServer::start().await;
+    let dir = tempdir("orphans");
+    let pids = dir.join("pids");
+    // A process group of two: a background sleep, and the command's own process (exec'd).
+    let deploy = script(&server, "orphans", &format!("sleep 100 &\necho $$ $! >{}\nexec sleep 100\n", pids.display()));
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["--warmup", "100ms", "--ui", "quiet", &server.url("/"), "--", deploy.to_str().unwrap()])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let line = loop {
+        match std::fs::read_to_string(&pids) {
+            Ok(line) if line.ends_with('\n') => break line,
+            _ if started.elapsed() > Duration::from_secs(10) => panic!("the command never started"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let pids: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(pids.len(), 2, "{line}");
+    assert!(pids.iter().all(|pid| !ended(pid)));
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let killed = Instant::now();
+    while !pids.iter().all(|pid| ended(pid)) && killed.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alive: Vec<&&str> = pids.iter().filter(|pid| !ended(pid)).collect();
+    for pid in &alive {
+        let _ = std::process::Command::new("kill").args(["-KILL", pid]).status();
+    }
+    assert!(alive.is_empty(), "still running after blip was killed: {alive:?} of {pids:?}");
+}
+
+/// Probes due in a phase: its length times the rate, give or take one probe interval at either
+/// end (a probe due on the boundary, and the instant the boundary is booked).
+fn check_phase_probes(phase: &str, p: &crate::support::Phase, rate: f64) {
+    let expected = (p.end_offset_ms - p.start_offset_ms) * rate / 1000.0;
+    assert!(
+        (p.probes as f64 - expected).abs() <= 2.0,
+        "{phase}: {} probes in a span of {expected:.1} intervals",
+        p.probes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deploy_phase_ends_when_the_command_exits_though_a_daemon_holds_its_output() {
+    let server = TestServer::start().await;
+    let dir = tempdir("daemon");
+    let pid = dir.join("pid");
+    // The command exits at once; the daemon it leaves holds its stdout for 2 s, and writes later.
+    let deploy = script(
+        &server,
+        "daemon",
+        &format!("(sleep 0.5; echo from the daemon; sleep 1.5) &\necho $! >{}\necho started\nexit 0\n", pid.display()),
+    );
+    let rate = 200.0;
+    let out = blip(&[
+        "--warmup",
+        "300ms",
+        "--cooldown",
+        "1s",
+        "-r",
+        "200",
+        "--json",
+        dir.join("r.json").to_str().unwrap(),
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    if let Ok(pid) = std::fs::read_to_string(&pid) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Report = serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
+    let d = report.deploy.as_ref().unwrap();
+    assert!(d.duration_ms.unwrap() < 200.0, "the command's own run: {d:?}");
+    let t = &report.targets[0];
+    let phases = t.phases.as_ref().unwrap();
+    let deploy_phase = &phases["deploy"];
+    assert!((deploy_phase.end_offset_ms - d.end_offset_ms.unwrap()).abs() < 0.01, "{phases:?}");
+    for (name, phase) in phases {
+        check_phase_probes(name, phase, rate);
+    }
+    assert!((phases["cooldown"].end_offset_ms - phases["cooldown"].start_offset_ms - 1000.0).abs() <= tolerance(rate));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| from the daemon"), "output after the command exited is shown: {stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_passes_a_long_line_through_whole() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "long-line", "head -c 40000 /dev/zero | tr '\\0' y\necho\nprintf 'no end'\n");
+    let out = blip(&[
+        "--warmup",
+        "100ms",
+        "--cooldown",
+        "100ms",
+        "--ui",
+        "quiet",
+        &server.url("/"),
+        "--",
+        deploy.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = format!("{}\nno end", "y".repeat(40000));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "the output as the command wrote it");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,4 +8,5 @@ mod deploy;
 mod gates;
 mod resend;
 mod secrets;
+mod stuck;
 mod truth;

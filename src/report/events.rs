@@ -16,7 +16,7 @@ use crate::config::Destination;
 use crate::outage::Transition;
 use crate::phase::Phase;
 use crate::recorder::{Event, TargetSnapshot};
-use crate::report::Report;
+use crate::report::{Report, file};
 use crate::sample::{Outcome, Sample};
 
 pub struct EventLog {
@@ -28,20 +28,30 @@ pub struct EventLog {
     /// Cumulative (probes, failed) per URL at the last `second` event.
     reported: Vec<(u64, u64)>,
     next_second: u64,
-    broken: bool,
+    /// The first write error; nothing more is written after one, and the run ends with exit 2.
+    error: Option<String>,
 }
 
 impl EventLog {
-    /// Opens (truncates) the destination before anything is probed.
+    /// Opens (truncates) the destination before anything is probed, without waiting: a named
+    /// pipe nobody reads is an error here, not a hang.
     pub fn open(destination: &Destination, probes: bool, urls: &[String], clock: RunClock) -> anyhow::Result<EventLog> {
+        use crate::ui::detached::Detached;
         let (out, name): (Box<dyn Write + Send>, String) = match destination {
             // Queued to a writer thread, so a stdout nobody reads never stalls the probes; each
             // whole line is passed on as soon as it is complete.
-            Destination::Stdout => (Box::new(crate::ui::detached::Detached::stdout()), "-".to_string()),
+            Destination::Stdout => (Box::new(Detached::stdout()), "-".to_string()),
             Destination::File(path) => {
-                let file =
-                    std::fs::File::create(path).with_context(|| format!("cannot write --events {}", path.display()))?;
-                (Box::new(file), path.display().to_string())
+                let cannot = || format!("cannot write --events {}", path.display());
+                let out: Box<dyn Write + Send> = if file::replaceable(path).with_context(cannot)? {
+                    Box::new(std::fs::File::create(path).with_context(cannot)?)
+                } else if file::is_fifo(path) {
+                    // A pipe's reader may stall as stdout's may.
+                    Box::new(Detached::spawn(Box::new(file::open_in_place(path).with_context(cannot)?), "--events"))
+                } else {
+                    Box::new(file::open_in_place(path).with_context(cannot)?)
+                };
+                (out, path.display().to_string())
             }
         };
         Ok(EventLog {
@@ -52,12 +62,12 @@ impl EventLog {
             clock,
             reported: vec![(0, 0); urls.len()],
             next_second: 1,
-            broken: false,
+            error: None,
         })
     }
 
     fn emit(&mut self, value: Value) {
-        if self.broken {
+        if self.error.is_some() {
             return;
         }
         // One write per line: a reader never sees half an event, and the line is on its way
@@ -67,7 +77,7 @@ impl EventLog {
         line.push('\n');
         if let Err(err) = self.out.write_all(line.as_bytes()) {
             eprintln!("blip: cannot write --events {}: {err}; no further events are written", self.name);
-            self.broken = true;
+            self.error = Some(err.to_string());
         }
     }
 
@@ -168,8 +178,10 @@ impl EventLog {
         self.emit(value);
     }
 
-    /// Gate verdicts, then `run_end`.
-    pub fn finish(&mut self, report: &Report, exit_code: u8) {
+    /// Gate verdicts, then `run_end`. An error if any event could not be written.
+    pub fn finish(&mut self, report: &Report, exit_code: u8) -> anyhow::Result<()> {
+        // The last events wait for room rather than be dropped with a slow reader's backlog.
+        self.flush();
         for t in &report.targets {
             for g in &t.gates {
                 let value = json!({
@@ -200,6 +212,23 @@ impl EventLog {
             })).collect::<Vec<_>>(),
         });
         self.emit(value);
-        let _ = self.out.flush();
+        self.flush();
+        match &self.error {
+            Some(err) => Err(anyhow::anyhow!("cannot write --events {}: {err}", self.name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether an event could not be written, so the run ends with exit 2.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    fn flush(&mut self) {
+        if let Err(err) = self.out.flush()
+            && self.error.is_none()
+        {
+            self.error = Some(err.to_string());
+        }
     }
 }

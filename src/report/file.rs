@@ -3,8 +3,20 @@
 //! never sees half a report and a failed write leaves the earlier one. A path that is not a
 //! regular file (`/dev/null`, a named pipe, a symbolic link) is written in place instead, so it
 //! stays what it is.
+//!
+//! Nothing here waits for a reader: opening a named pipe for writing blocks until a process
+//! opens it for reading, which would hang blip before probing (`--events`) or after the run, deaf
+//! to signals, with the report lost (`--json`). Such paths are opened without blocking when
+//! blip starts, so a pipe nobody reads is an error before anything is probed, and the handle is
+//! held until the report is written: closing it would end the reader's input early.
 
-use std::path::Path;
+use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Paths written in place, opened by [`check_writable`] and held until [`write_whole`].
+static HELD: Mutex<Vec<(PathBuf, File)>> = Mutex::new(Vec::new());
 
 /// Writes `bytes` to `path`. A regular file, or a new one, is written through a temporary
 /// sibling and a rename, so readers never see half a file and a failed write leaves any earlier
@@ -12,7 +24,16 @@ use std::path::Path;
 /// `/dev/null`, a named pipe or a symbolic link with a regular file.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if !replaceable(path)? {
-        return std::fs::write(path, bytes);
+        use std::io::Write as _;
+        let held = HELD.lock().ok().and_then(|mut held| {
+            let at = held.iter().position(|(p, _)| p == path)?;
+            Some(held.swap_remove(at).1)
+        });
+        let mut file = match held {
+            Some(file) => file,
+            None => open_in_place(path)?,
+        };
+        return file.write_all(bytes);
     }
     let temp = temp_path(path)?;
     let result = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
@@ -29,16 +50,42 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
         return Err(std::io::Error::other("it is a directory"));
     }
     if !replaceable(path)? {
-        // Opening a named pipe to try would wait for its reader; asking costs nothing.
-        return nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).map_err(std::io::Error::from);
+        let file = open_in_place(path)?;
+        if let Ok(mut held) = HELD.lock() {
+            held.push((path.to_path_buf(), file));
+        }
+        return Ok(());
     }
     let temp = temp_path(path)?;
     std::fs::write(&temp, b"")?;
     std::fs::remove_file(&temp)
 }
 
+/// Opens an existing path that is not a regular file (a named pipe, a device) for writing in
+/// place, without waiting for a reader: a named pipe nobody reads is an error. The handle then
+/// blocks as usual, so a slow reader gets everything.
+pub fn open_in_place(path: &Path) -> std::io::Result<File> {
+    let file =
+        std::fs::OpenOptions::new().write(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
+                    std::io::Error::other("it is a named pipe that no process reads (start its reader first)")
+                }
+                _ => e,
+            },
+        )?;
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))?;
+    Ok(file)
+}
+
+/// Whether `path` is a named pipe.
+pub fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
 /// Whether `path` is a regular file or nothing yet, that is, whether a rename may replace it.
-fn replaceable(path: &Path) -> std::io::Result<bool> {
+pub fn replaceable(path: &Path) -> std::io::Result<bool> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) => Ok(meta.file_type().is_file()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
@@ -85,11 +132,19 @@ mod tests {
 
         let fifo = dir.join("pipe");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        check_writable(&fifo).unwrap();
+        // Nobody reads it: an error, at once.
+        let err = check_writable(&fifo).unwrap_err().to_string();
+        assert!(err.contains("no process reads"), "{err}");
+        // Its reader opens it first; the handle opened by the check carries the report.
         let reader = std::thread::spawn({
             let fifo = fifo.clone();
             move || std::fs::read_to_string(fifo).unwrap()
         });
+        let opened = std::time::Instant::now();
+        while check_writable(&fifo).is_err() {
+            assert!(opened.elapsed() < std::time::Duration::from_secs(5), "the reader opened the pipe");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         write_whole(&fifo, b"piped").unwrap();
         assert_eq!(reader.join().unwrap(), "piped");
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());

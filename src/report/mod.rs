@@ -63,6 +63,8 @@ pub struct DeployReport {
     pub succeeded: bool,
     /// The last lines of its output, stdout and stderr interleaved as they arrived.
     pub output_tail: Vec<String>,
+    /// Lines of its output not shown because it printed faster than they could be.
+    pub output_lines_dropped: u64,
 }
 
 impl Report {

@@ -307,6 +307,7 @@ pub(crate) mod tests {
             error: None,
             succeeded: true,
             output_tail: vec!["Starting app notes...".into()],
+            output_lines_dropped: 0,
         });
         let phase = |start: f64, end: f64, probes: u64, failed: u64, downtime_ms: f64| PhaseReport {
             start_offset_ms: start,

@@ -1,14 +1,23 @@
 //! Terminal output that can never stall the probes: whole lines go to a thread of its own that
-//! writes them to stdout or stderr.
+//! writes them to stdout, stderr or a named pipe.
 //!
 //! Below 5000 probes/s one runtime thread does all of blip's work, so a `write` that blocks (a
 //! pipe nobody reads, a CI log applying backpressure, a deploy tool printing megabytes) would
-//! stop the schedule with it. Lines are queued instead; [`Detached::flush`] waits until every
-//! queued line is written, which the UIs call once, at the end of the run.
+//! stop the schedule with it. Lines are queued instead, up to [`QUEUE_BYTES`]: a reader that
+//! stalls for good must not grow blip's memory without bound either, so lines that do not fit
+//! are dropped, counted, and the count is said on stderr at the end. [`Detached::flush`] waits
+//! until every queued line is written, which the UIs call once, at the end of the run.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+/// Bytes queued for the writer at most; lines that do not fit are dropped.
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes of a line without its end held back at most: a longer one is passed on in pieces.
+const PARTIAL_MAX: usize = 64 * 1024;
 
 enum Message {
     Bytes(Vec<u8>),
@@ -21,26 +30,43 @@ pub struct Detached {
     writer: Option<JoinHandle<()>>,
     /// Bytes of a line not yet complete.
     partial: Vec<u8>,
+    /// Bytes sent and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Lines dropped because the queue was full.
+    dropped: u64,
+    /// What the output is called in the line that says what was dropped.
+    name: &'static str,
+    /// The first error the writer met, which [`Detached::flush`] returns.
+    failed: Arc<Mutex<Option<io::Error>>>,
 }
 
 impl Detached {
     pub fn stdout() -> Detached {
-        Detached::spawn(|| Box::new(io::stdout()))
+        Detached::spawn(Box::new(io::stdout()), "stdout")
     }
 
     pub fn stderr() -> Detached {
-        Detached::spawn(|| Box::new(io::stderr()))
+        Detached::spawn(Box::new(io::stderr()), "stderr")
     }
 
-    fn spawn(open: fn() -> Box<dyn Write + Send>) -> Detached {
+    /// Writes to `out`, named `name` when drops are said.
+    pub fn spawn(mut out: Box<dyn Write + Send>, name: &'static str) -> Detached {
         let (queue, messages) = mpsc::channel::<Message>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let written = queued.clone();
+        let failed = Arc::new(Mutex::new(None));
+        let failure = failed.clone();
         let writer = std::thread::Builder::new().name("blip-output".into()).spawn(move || {
-            let mut out = open();
             for message in messages {
                 match message {
                     // A closed stdout must not stop the run; what cannot be written is dropped.
                     Message::Bytes(bytes) => {
-                        let _ = out.write_all(&bytes).and_then(|()| out.flush());
+                        if let Err(err) = out.write_all(&bytes).and_then(|()| out.flush())
+                            && let Ok(mut failure) = failure.lock()
+                        {
+                            failure.get_or_insert(err);
+                        }
+                        written.fetch_sub(bytes.len(), Ordering::Relaxed);
                     }
                     Message::Flush(done) => {
                         let _ = done.send(());
@@ -48,16 +74,23 @@ impl Detached {
                 }
             }
         });
-        match writer {
-            Ok(writer) => Detached { queue: Some(queue), writer: Some(writer), partial: Vec::new() },
+        let (queue, writer) = match writer {
+            Ok(writer) => (Some(queue), Some(writer)),
             // Without a thread, write in place: slower to fail safe, but nothing is lost.
-            Err(_) => Detached { queue: None, writer: None, partial: Vec::new() },
-        }
+            Err(_) => (None, None),
+        };
+        Detached { queue, writer, partial: Vec::new(), queued, dropped: 0, name, failed }
     }
 
-    fn send(&mut self, bytes: Vec<u8>) {
+    fn send(&mut self, bytes: Vec<u8>, may_drop: bool) {
         match &self.queue {
             Some(queue) => {
+                let len = bytes.len();
+                if may_drop && self.queued.load(Ordering::Relaxed) + len > QUEUE_BYTES {
+                    self.dropped += bytes.iter().filter(|b| **b == b'\n').count().max(1) as u64;
+                    return;
+                }
+                self.queued.fetch_add(len, Ordering::Relaxed);
                 let _ = queue.send(Message::Bytes(bytes));
             }
             None => {
@@ -69,22 +102,28 @@ impl Detached {
 }
 
 impl Write for Detached {
-    /// Queues whole lines as they complete; never blocks.
+    /// Queues whole lines as they complete (and pieces of a very long line); never blocks.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.partial.extend_from_slice(buf);
         if let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') {
             let rest = self.partial.split_off(end + 1);
             let lines = std::mem::replace(&mut self.partial, rest);
-            self.send(lines);
+            self.send(lines, true);
+        }
+        if self.partial.len() > PARTIAL_MAX {
+            let piece = std::mem::take(&mut self.partial);
+            self.send(piece, true);
         }
         Ok(buf.len())
     }
 
-    /// Waits until everything written so far, a partial line included, is out.
+    /// Waits until everything written so far, a partial line included, is out, and returns the
+    /// first error the writer met (a closed stdout is one). Never drops: the caller has chosen to
+    /// wait (the summary at the end of a run comes this way).
     fn flush(&mut self) -> io::Result<()> {
         if !self.partial.is_empty() {
             let partial = std::mem::take(&mut self.partial);
-            self.send(partial);
+            self.send(partial, false);
         }
         if let Some(queue) = &self.queue {
             let (done, wait) = mpsc::sync_channel(1);
@@ -92,7 +131,10 @@ impl Write for Detached {
                 let _ = wait.recv();
             }
         }
-        Ok(())
+        match self.failed.lock().ok().and_then(|f| f.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()))) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 
@@ -103,5 +145,66 @@ impl Drop for Detached {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        if self.dropped > 0 {
+            eprintln!("blip: {} lines were not written to {}: it was not read fast enough", self.dropped, self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A writer that blocks until told to go on, as a pipe nobody reads does.
+    struct Stalled {
+        go: Arc<AtomicBool>,
+        seen: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            while !self.go.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            self.seen.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_reader_costs_a_bounded_queue_and_drops_are_counted() {
+        let go = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut out = Detached::spawn(Box::new(Stalled { go: go.clone(), seen: seen.clone() }), "test");
+        let mut line = vec![b'x'; 1023];
+        line.push(b'\n');
+        let lines = 2 * QUEUE_BYTES / line.len();
+        for _ in 0..lines {
+            out.write_all(&line).unwrap();
+        }
+        let dropped = out.dropped;
+        assert!(out.queued.load(Ordering::Relaxed) <= QUEUE_BYTES);
+        assert!(dropped > 0 && dropped < lines as u64, "{dropped} of {lines}");
+        // Let the writer go: every line not dropped comes out whole.
+        go.store(true, Ordering::Relaxed);
+        drop(out);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len() % line.len(), 0);
+        assert_eq!((seen.len() / line.len()) as u64 + dropped, lines as u64);
+    }
+
+    #[test]
+    fn a_long_line_is_passed_on_in_pieces() {
+        let go = Arc::new(AtomicBool::new(true));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut out = Detached::spawn(Box::new(Stalled { go, seen: seen.clone() }), "test");
+        out.write_all(&vec![b'y'; 3 * PARTIAL_MAX]).unwrap();
+        assert!(out.partial.len() <= PARTIAL_MAX);
+        drop(out);
+        assert_eq!(*seen.lock().unwrap(), vec![b'y'; 3 * PARTIAL_MAX]);
     }
 }

@@ -132,6 +132,9 @@ impl<W: Write + Send> Ui for Lines<W> {
     }
 
     fn finished(&mut self, report: &Report) {
+        // Waits for a backlog of the command's output first, so the summary is never what a
+        // full queue drops.
+        let _ = self.out.flush();
         let summary = text::render(report);
         let _ = write!(self.out, "\n{summary}");
         let _ = self.out.flush();

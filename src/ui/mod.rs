@@ -39,6 +39,11 @@ pub trait Ui: Send {
     fn phase(&mut self, phase: Phase);
     /// A whole line of the wrapped command's output.
     fn output(&mut self, stream: Stream, line: &str);
+    /// A piece of a line of the command's output too long to wait for its end; by default shown
+    /// as a line of its own.
+    fn output_part(&mut self, stream: Stream, part: &str) {
+        self.output(stream, part);
+    }
     fn finished(&mut self, report: &Report);
 }
 
@@ -56,7 +61,8 @@ pub struct Tick<'a> {
 }
 
 /// Prints nothing of blip's own; reports still go to their files. A wrapped command's output is
-/// passed through as it is, because hiding a deploy's log would hurt more than it quiets.
+/// passed through as it is, long lines unbroken, because hiding a deploy's log would hurt more
+/// than it quiets.
 pub struct Quiet {
     /// Where the command's output goes: stderr when stdout carries `--json -`.
     pub out: detached::Detached,
@@ -70,6 +76,9 @@ impl Ui for Quiet {
     fn phase(&mut self, _: Phase) {}
     fn output(&mut self, _: Stream, line: &str) {
         let _ = writeln!(self.out, "{line}");
+    }
+    fn output_part(&mut self, _: Stream, part: &str) {
+        let _ = write!(self.out, "{part}");
     }
     fn finished(&mut self, _: &Report) {
         let _ = self.out.flush();

@@ -100,6 +100,7 @@ pub struct Deploy {
     pub error: Option<String>,
     pub succeeded: bool,
     pub output_tail: Vec<String>,
+    pub output_lines_dropped: u64,
 }
 
 #[derive(Debug, Deserialize)]
