@@ -38,7 +38,7 @@ enum Transport {
     Plain(Arc<plain::Client>),
     /// Everything else (`https://`, a proxy from the environment, `user:password@` in the URL):
     /// reqwest, with its TLS, proxy and credentials support.
-    Reqwest { client: Client, url: Url, request: Arc<RequestSpec> },
+    Reqwest { client: Client, url: Url, request: Arc<RequestSpec>, proxy: Option<Arc<str>> },
 }
 
 /// The first part of an answer, as far as a verdict needs it, and when it was complete.
@@ -75,7 +75,8 @@ impl Prober {
                     Some(client) => Client::clone(client),
                     None => client.insert(build_client(config)?).clone(),
                 };
-                Transport::Reqwest { client, url: url.clone(), request: request.clone() }
+                let proxy = proxy_for(url).map(Arc::from);
+                Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
             probers.push(Prober { transport, expect: expect.clone(), timeout: config.timeout });
         }
@@ -91,7 +92,12 @@ impl Prober {
         let exchange = async {
             match &self.transport {
                 Transport::Plain(client) => client.exchange(deadline, self.timeout, &resent).await,
-                Transport::Reqwest { client, url, request } => exchange_resending(client, url, request, &resent).await,
+                Transport::Reqwest { client, url, request, proxy } => {
+                    exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy {
+                        Some(proxy) => failure.through(proxy),
+                        None => failure,
+                    })
+                }
             }
         };
         let (outcome, done) = match tokio::time::timeout_at(deadline.into(), exchange).await {
@@ -203,6 +209,31 @@ async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answ
 fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
     let room = BODY_KEEP.saturating_sub(head.len());
     head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+}
+
+impl Failure {
+    /// A failure to connect, when a proxy from the environment may be what failed: reqwest
+    /// reports a dead proxy as the URL refusing or timing out, so the text says which proxy.
+    fn through(mut self, proxy: &str) -> Failure {
+        if matches!(self.kind, ErrorKind::Refused | ErrorKind::ConnectTimeout | ErrorKind::Dns | ErrorKind::Tls) {
+            self.text.push_str(&format!(" (through the proxy {proxy}: it may be the proxy that failed)"));
+        }
+        self
+    }
+}
+
+/// The proxy that the environment names for `url`'s scheme, as `NAME=value` with any password
+/// hidden. reqwest follows these variables (and `NO_PROXY`, which this does not weigh: the text
+/// says "may").
+fn proxy_for(url: &Url) -> Option<String> {
+    let names: &[&str] = match url.scheme() {
+        "https" => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+        _ => &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
+    };
+    names.iter().find_map(|name| {
+        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        Some(format!("{name}={}", crate::sanitize::url_text(&value)))
+    })
 }
 
 /// Whether reqwest would send plain HTTP through a proxy named in the environment, as curl does.

@@ -711,8 +711,12 @@ impl TargetRecorder {
             (Some(last), Some(recovery)) if recovery > last && self.detector.current().is_none() => Some(recovery),
             _ => None,
         };
+        let open_at_start = |w: &Window| w.start < deploy_start && (w.end >= deploy_start || w.open);
+        let down_at_start = self.detector.windows().iter().any(open_at_start)
+            || self.detector.current().is_some_and(|w| w.start < deploy_start);
         Some(DeployTiming {
             first_failure_ms: self.first_deploy_failure.map(since),
+            down_at_start,
             last_failure_ms: self.last_deploy_failure.map(since),
             recovered_ms: recovered.map(since),
             recovery_ms: recovered.zip(self.last_deploy_failure).map(|(r, l)| millis(r - l)),

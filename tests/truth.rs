@@ -144,3 +144,94 @@ async fn the_demo_measures_and_says_what_ci_would_have_done() {
     let out = blip(&["demo", "--ui", "lines", "--max-downtime", "0s"]).await;
     assert_eq!(out.status.code(), Some(1), "gates given: judged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_down_before_the_deploy_has_no_first_failure_blamed_on_it() {
+    let server = TestServer::start().await;
+    server.set(Mode::Status(503, "maintenance"));
+    let fix = crate::support::script(&server, "fix-late", "sleep 0.3\necho ok >CONTROL\n");
+    let dir = crate::support::tempdir("down-at-start");
+    let json = dir.join("r.json");
+    let out = blip(&[
+        "-r",
+        "50",
+        "--warmup",
+        "400ms",
+        "--cooldown",
+        "300ms",
+        "--ui",
+        "lines",
+        "--json",
+        json.to_str().unwrap(),
+        &server.url("/"),
+        "--",
+        fix.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: crate::support::Report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let timing = report.targets[0].deploy_timing.as_ref().unwrap();
+    assert!(timing.down_at_start, "{timing:?}");
+    assert!(timing.first_failure_ms.is_some(), "it kept failing after the start: {timing:?}");
+    assert!(stdout.contains("deploy     already down when the deploy started"), "{stdout}");
+    assert!(!stdout.contains("first failure"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_proxy_is_named_in_the_failure() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let proxy = format!("http://squid:pr0xypw@{dead}");
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "-d", "200ms", "--measure-only", "--json", "-", "http://notes.blip-test.invalid/"])
+        .env("HTTP_PROXY", &proxy)
+        .env("NO_PROXY", "")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("pr0xypw"), "{stdout}");
+    let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &report.targets[0];
+    assert_eq!(t.error_counts.get("refused"), Some(&t.probes), "{t:#?}");
+    let shown = format!("through the proxy HTTP_PROXY=http://squid:***@{dead}");
+    assert!(t.outages[0].first_error.contains(&shown), "{}", t.outages[0].first_error);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_with_many_header_lines_is_an_answer() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    // 150 header lines, as a response that passed through a few proxies may carry; curl takes it.
+    let mut answer = String::from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n");
+    for i in 0..149 {
+        answer.push_str(&format!("x-hop-{i}: via\r\n"));
+    }
+    answer.push_str("\r\nok");
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 4096];
+                let mut seen = Vec::new();
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        if conn.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let report = blip_json(&["-r", "20", "-d", "250ms", &url], 0).await;
+    let t = &report.targets[0];
+    assert_eq!((t.probes, t.ok), (5, 5), "{t:#?}");
+}

@@ -167,6 +167,9 @@ pub struct PhaseLatency {
 pub struct DeployTiming {
     /// To the first failed probe after the command started.
     pub first_failure_ms: Option<f64>,
+    /// The URL was already in an outage window when the command started: the first failure
+    /// after the start is not the deploy's first harm.
+    pub down_at_start: bool,
     /// To the last failed probe after the command started.
     pub last_failure_ms: Option<f64>,
     /// To full recovery: the end of the last outage window (null while still down at the end).

@@ -151,7 +151,12 @@ fn render_target(out: &mut String, t: &TargetReport) {
             }
             _ => ", not recovered by the end of the run".to_string(),
         };
-        let _ = writeln!(out, "  deploy     first failure {:.3} s after the deploy started{recovered}", first / 1000.0);
+        let first = if timing.down_at_start {
+            "already down when the deploy started".to_string()
+        } else {
+            format!("first failure {:.3} s after the deploy started", first / 1000.0)
+        };
+        let _ = writeln!(out, "  deploy     {first}{recovered}");
     }
     let _ = writeln!(
         out,
@@ -358,6 +363,7 @@ pub(crate) mod tests {
         report.gate_phases = Some(crate::gates::GatePhases::DeployCooldown);
         let t = &mut report.targets[1];
         t.deploy_timing = Some(DeployTiming {
+            down_at_start: false,
             first_failure_ms: Some(500.0),
             last_failure_ms: Some(8450.0),
             recovered_ms: None,

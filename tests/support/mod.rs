@@ -127,6 +127,7 @@ pub struct PhaseLatency {
 #[serde(deny_unknown_fields)]
 pub struct DeployTiming {
     pub first_failure_ms: Option<f64>,
+    pub down_at_start: bool,
     pub last_failure_ms: Option<f64>,
     pub recovered_ms: Option<f64>,
     pub recovery_ms: Option<f64>,
