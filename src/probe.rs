@@ -20,7 +20,7 @@ pub const BODY_KEEP: usize = 64 * 1024;
 /// Longest error text kept from a body line.
 const TEXT_MAX: usize = 160;
 
-mod plain;
+mod direct;
 
 /// Probes one URL. Cheap to share: the HTTP client and its connection pool are reference counted.
 #[derive(Clone)]
@@ -33,11 +33,11 @@ pub struct Prober {
 /// How a URL's requests travel.
 #[derive(Clone)]
 enum Transport {
-    /// `http://` with no proxy and no credentials in the URL: hyper's HTTP/1.1 connections and
-    /// blip's own pool, with the request built once.
-    Plain(Arc<plain::Client>),
-    /// Everything else (`https://`, a proxy from the environment, `user:password@` in the URL):
-    /// reqwest, with its TLS, proxy and credentials support.
+    /// `http://` and `https://` with no proxy and no credentials in the URL: hyper's HTTP/1.1
+    /// connections (through rustls for https) and blip's own pool, with the request built once.
+    Direct(Arc<direct::Client>),
+    /// A proxy from the environment, or `user:password@` in the URL: reqwest, with its proxy
+    /// rules and credentials support.
     Reqwest { client: Client, url: Url, request: Arc<RequestSpec>, proxy: Option<Arc<str>> },
 }
 
@@ -55,20 +55,29 @@ struct Failure {
 }
 
 impl Prober {
-    /// Builds one prober per URL of `config`; the URLs that go through reqwest share one client,
-    /// built only if there are any (it loads the system's root certificates, a few milliseconds).
+    /// Builds one prober per URL of `config`. The URLs that go through reqwest share one client,
+    /// and the https URLs one TLS configuration, each built only if needed (both load the
+    /// system's root certificates, a few milliseconds).
     pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
         use anyhow::Context as _;
         let request = Arc::new(config.request.clone());
         let expect = Arc::new(config.expect.clone());
-        let proxied = proxy_in_environment();
         let mut client = None;
+        let mut tls = None;
         let mut probers = Vec::with_capacity(config.urls.len());
         for url in &config.urls {
-            let transport = if plain::suits(url) && !proxied {
-                Transport::Plain(Arc::new(
-                    plain::Client::new(url, &config.request)
-                        .with_context(|| format!("cannot build the request for {url}"))?,
+            let transport = if direct::suits(url) && proxy_for(url).is_none() {
+                let tls = match url.scheme() {
+                    "https" => Some(match &tls {
+                        Some(tls) => Arc::clone(tls),
+                        None => tls.insert(direct::tls_config(config.request.insecure)?).clone(),
+                    }),
+                    _ => None,
+                };
+                let shown = crate::sanitize::url(url);
+                Transport::Direct(Arc::new(
+                    direct::Client::new(url, &config.request, tls)
+                        .with_context(|| format!("cannot build the request for {shown}"))?,
                 ))
             } else {
                 let client = match &client {
@@ -91,7 +100,7 @@ impl Prober {
         let resent = AtomicBool::new(false);
         let exchange = async {
             match &self.transport {
-                Transport::Plain(client) => client.exchange(deadline, self.timeout, &resent).await,
+                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent).await,
                 Transport::Reqwest { client, url, request, proxy } => {
                     exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy {
                         Some(proxy) => failure.through(proxy),
@@ -223,8 +232,9 @@ impl Failure {
 }
 
 /// The proxy that the environment names for `url`'s scheme, as `NAME=value` with any password
-/// hidden. reqwest follows these variables (and `NO_PROXY`, which this does not weigh: the text
-/// says "may").
+/// hidden. reqwest follows these variables as curl does (and `NO_PROXY`, which this does not
+/// weigh: a URL with a proxy variable set goes through reqwest, which knows the rules, and a
+/// failure's text says the proxy "may" be what failed).
 fn proxy_for(url: &Url) -> Option<String> {
     let names: &[&str] = match url.scheme() {
         "https" => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
@@ -234,14 +244,6 @@ fn proxy_for(url: &Url) -> Option<String> {
         let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
         Some(format!("{name}={}", crate::sanitize::url_text(&value)))
     })
-}
-
-/// Whether reqwest would send plain HTTP through a proxy named in the environment, as curl does.
-/// Such probes keep going through reqwest, which knows the proxy rules.
-fn proxy_in_environment() -> bool {
-    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 fn build_client(config: &Config) -> anyhow::Result<Client> {
@@ -255,7 +257,7 @@ fn build_client(config: &Config) -> anyhow::Result<Client> {
     if config.request.fresh_connections {
         builder = builder.pool_max_idle_per_host(0);
     }
-    builder = builder.http1_max_headers(plain::MAX_HEADERS).connector_layer(MarkOpened);
+    builder = builder.http1_max_headers(direct::MAX_HEADERS).connector_layer(MarkOpened);
     builder.build().context("cannot set up the HTTP client")
 }
 

@@ -9,4 +9,5 @@ mod gates;
 mod resend;
 mod secrets;
 mod stuck;
+mod tls;
 mod truth;

@@ -1,10 +1,13 @@
-//! Plain `http://` probes on hyper's HTTP/1.1 connections, with a keep-alive pool of blip's own.
+//! Direct probes: `http://` and `https://` on hyper's HTTP/1.1 connections (through rustls for
+//! https), with a keep-alive pool of blip's own.
 //!
 //! A general client pays on every request for things a prober never needs: parsing the URL
 //! into a URI again, looking up a pool by origin, proxy rules, redirect policy. Here everything
 //! a probe sends is built once per URL (origin-form target, `Host`, headers, body), and the pool
-//! is a stack of idle connections to the one origin. Probes through a proxy, `https://` probes
-//! and URLs with credentials go through reqwest instead (see the parent module).
+//! is a stack of idle connections to the one origin. Owning the connection also lets blip tell
+//! the steps of opening one apart (a TLS handshake that never finishes is `tls`, not a connect
+//! timeout) and know whether any byte of an answer came. Probes through a proxy and URLs with
+//! credentials go through reqwest instead (see the parent module).
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +24,10 @@ use hyper::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
+use rustls::ClientConfig;
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -43,8 +50,120 @@ struct Conn {
 
 /// A TCP stream that counts the bytes read from it.
 struct Counted {
-    stream: TcpStream,
+    stream: Stream,
     read: Arc<AtomicU64>,
+}
+
+/// A connection's byte stream: TCP, or TLS over TCP.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Calls `$method` on whichever stream it is.
+macro_rules! on_stream {
+    ($stream:expr, $s:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($s) => $call,
+            Stream::Tls($s) => $call,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        on_stream!(self, s => s.is_write_vectored())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// What an https URL's connections need: the TLS configuration and the name to verify.
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    name: ServerName<'static>,
+}
+
+/// The TLS configuration of every https probe: rustls with the platform's verifier (as reqwest
+/// uses), or with no verification for `--insecure`; HTTP/1.1 offered by ALPN.
+pub fn tls_config(insecure: bool) -> anyhow::Result<Arc<ClientConfig>> {
+    use anyhow::Context as _;
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let builder = ClientConfig::builder();
+    let mut config = if insecure {
+        let provider = builder.crypto_provider().clone();
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
+    } else {
+        builder
+            .with_platform_verifier()
+            .context("cannot load the system's TLS root certificates")?
+            .with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// `--insecure`: any certificate is taken, though the handshake's signatures are still checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 impl AsyncRead for Counted {
@@ -89,6 +208,8 @@ pub struct Client {
     /// Host and port to connect to, as the URL gives them.
     host: String,
     port: u16,
+    /// For https: how to shake hands.
+    tls: Option<Tls>,
     method: Method,
     /// The request target in origin form: `/path?query`.
     target: Uri,
@@ -104,12 +225,12 @@ pub struct Client {
 /// Whether this transport can probe `url`: plain HTTP without credentials in the URL (reqwest
 /// turns those into an `Authorization` header; they go to it).
 pub fn suits(url: &Url) -> bool {
-    url.scheme() == "http" && url.username().is_empty() && url.password().is_none()
+    matches!(url.scheme(), "http" | "https") && url.username().is_empty() && url.password().is_none()
 }
 
 impl Client {
     /// The client for `url`, which [`suits`] this transport.
-    pub fn new(url: &Url, spec: &RequestSpec) -> anyhow::Result<Client> {
+    pub fn new(url: &Url, spec: &RequestSpec, tls: Option<Arc<ClientConfig>>) -> anyhow::Result<Client> {
         use anyhow::Context as _;
         let host = url.host_str().context("the URL has no host")?.to_string();
         let port = url.port_or_known_default().context("the URL has no port")?;
@@ -133,9 +254,18 @@ impl Client {
         for (name, value) in &spec.headers {
             headers.append(name, value.clone());
         }
+        // Brackets are part of an IPv6 host in a URL, not of the address.
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let tls = match tls {
+            Some(config) => Some(Tls {
+                connector: tokio_rustls::TlsConnector::from(config),
+                name: ServerName::try_from(host.clone()).context("the URL's host is not a name TLS can verify")?,
+            }),
+            None => None,
+        };
         Ok(Client {
-            // Brackets are part of an IPv6 host in a URL, not of the address.
-            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host,
+            tls,
             port,
             method: spec.method.clone(),
             target,
@@ -249,6 +379,32 @@ impl Client {
         // Requests are small and answered one at a time: waiting to coalesce them would only
         // add latency.
         let _ = stream.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Tcp(stream),
+            Some(tls) => {
+                match tokio::time::timeout_at(deadline.into(), tls.connector.connect(tls.name.clone(), stream)).await {
+                    Err(_) => {
+                        return Err(Failure {
+                            kind: ErrorKind::Tls,
+                            text: format!(
+                                "connected, but the TLS handshake did not finish within {}",
+                                humantime::format_duration(timeout)
+                            ),
+                        });
+                    }
+                    Ok(Err(err)) => {
+                        // A reset or a close mid-handshake is the connection's doing; anything
+                        // else (a certificate, a protocol error, plain HTTP) is TLS's.
+                        let kind = match kind_in_chain(&err, true) {
+                            Some(ErrorKind::Reset) => ErrorKind::Reset,
+                            _ => ErrorKind::Tls,
+                        };
+                        return Err(Failure { kind, text: format!("tls handshake: {}", chain_text(&err)) });
+                    }
+                    Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
+                }
+            }
+        };
         let read = Arc::new(AtomicU64::new(0));
         let io = TokioIo::new(Counted { stream, read: read.clone() });
         let (sender, connection) = http1::Builder::new()

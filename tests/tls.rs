@@ -1,0 +1,94 @@
+//! https probes on blip's own connections, against a loopback TLS server whose certificate the
+//! test makes: verified by default, taken as it is with `-k`, and a handshake that never finishes
+//! told apart from a connection that never opens.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+use crate::support::blip_json;
+
+/// A TLS server with a self-signed certificate for `localhost` that answers every request with
+/// 200 and counts the requests it received.
+struct TlsServer {
+    url: String,
+    requests: Arc<AtomicU64>,
+}
+
+impl TlsServer {
+    async fn start() -> TlsServer {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}/health", listener.local_addr().unwrap().port());
+        let requests = Arc::new(AtomicU64::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut seen = Vec::new();
+                    let mut buf = [0; 4096];
+                    while let Ok(n) = tls.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if tls.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        TlsServer { url, requests }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_certificate_fails_unless_insecure() {
+    let server = TlsServer::start().await;
+    let (strict, insecure) = tokio::join!(
+        blip_json(&["-r", "20", "-d", "250ms", "--measure-only", &server.url], 0),
+        blip_json(&["-r", "20", "-d", "250ms", "-k", &server.url], 0),
+    );
+    let t = &strict.targets[0];
+    assert_eq!(t.error_counts.get("tls"), Some(&5), "{t:#?}");
+    assert!(t.outages[0].first_error.contains("certificate"), "{}", t.outages[0].first_error);
+    let t = &insecure.targets[0];
+    assert_eq!((t.probes, t.ok), (5, 5), "{t:#?}");
+    // Only the insecure run's requests got through the handshake; over one kept-alive connection.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handshake_that_never_finishes_is_tls_not_a_connect_timeout() {
+    // Accepts the connection and never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}/", listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    let report = blip_json(&["-r", "10", "-d", "300ms", "-t", "200ms", "-k", "--measure-only", &url], 0).await;
+    let t = &report.targets[0];
+    assert_eq!(t.error_counts.get("tls"), Some(&3), "{t:#?}");
+    assert!(t.outages[0].first_error.contains("TLS handshake did not finish"), "{}", t.outages[0].first_error);
+}
