@@ -17,7 +17,7 @@ use crate::status_set::StatusSet;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Exit codes: 0 done, 1 a gate failed, 2 bad usage or blip failed.\n\
+    after_help = "Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.\n\
                   Try `blip demo` to see an outage measured on an embedded app."
 )]
 pub struct Cli {
