@@ -235,3 +235,15 @@ async fn an_answer_with_many_header_lines_is_an_answer() {
     let t = &report.targets[0];
     assert_eq!((t.probes, t.ok), (5, 5), "{t:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warnings_about_many_urls_are_one_line() {
+    let dead: Vec<String> = (0..5)
+        .map(|_| format!("http://{}/", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()))
+        .collect();
+    let mut args = vec!["-r", "10", "-d", "200ms", "--measure-only"];
+    args.extend(dead.iter().map(String::as_str));
+    let report = blip_json(&args, 0).await;
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].starts_with("5 of 5 URLs NEVER answered successfully"), "{:?}", report.warnings);
+}
