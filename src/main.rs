@@ -2,26 +2,23 @@
 //!
 //! `main` is thin: parse, build the runtime, call [`run::run`], map the outcome to an exit code.
 
+mod analysis;
+mod app;
 mod cli;
-mod clock;
 mod config;
 mod demo;
-mod deploy;
+mod engine;
 mod exit;
 mod gates;
-mod outage;
-mod phase;
-mod probe;
-mod recorder;
+mod live;
 mod report;
-mod run;
-mod sample;
 mod sanitize;
-mod scheduler;
-mod status_set;
-mod timeline;
-mod timer;
-mod ui;
+
+use analysis::{clock, outage, phase, recorder, timeline};
+use app::{command as deploy, run};
+use engine::{probe, sample, scheduler, timer};
+use gates::status_set;
+use live as ui;
 
 use std::process::ExitCode;
 

@@ -17,6 +17,8 @@ use serde::Serialize;
 use crate::phase::Phase;
 use crate::status_set::StatusSet;
 
+pub mod status_set;
+
 /// One gate, as given on the command line.
 #[derive(Clone, Debug)]
 pub enum Gate {

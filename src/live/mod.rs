@@ -15,6 +15,7 @@ use crate::report::Report;
 
 pub mod dashboard;
 pub mod detached;
+pub mod events;
 pub mod lines;
 pub mod view;
 

@@ -1,0 +1,6 @@
+//! The engine: the schedule, its timer, the probes, and the Sample each probe ends in.
+
+pub mod probe;
+pub mod sample;
+pub mod scheduler;
+pub mod timer;
