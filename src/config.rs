@@ -10,8 +10,8 @@ use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs, UiChoice};
+use crate::gates::status_set::StatusSet;
 use crate::gates::{Gate, GatePhases};
-use crate::status_set::StatusSet;
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;
@@ -505,7 +505,7 @@ mod tests {
             + c.timeout
             + c.expect.slow.unwrap_or(Duration::ZERO);
         let end = start + length + Duration::from_secs(3600);
-        let schedule = crate::scheduler::Schedule { start, rate: c.rate, urls: c.urls.len() };
+        let schedule = crate::engine::scheduler::Schedule { start, rate: c.rate, urls: c.urls.len() };
         let last = (length.as_secs_f64() * c.rate * c.urls.len() as f64).ceil() as u64;
         assert!(schedule.due(last) <= end + Duration::from_secs(1));
         assert!(default_concurrency(c.rate, c.timeout) >= 1);

@@ -1,6 +1,6 @@
 //! blip: knows, to the millisecond, whether an HTTP service stayed up while it was deployed.
 //!
-//! `main` is thin: parse, build the runtime, call [`run::run`], map the outcome to an exit code.
+//! `main` is thin: parse, build the runtime, call [`app::run::run`], map the outcome to an exit code.
 
 mod analysis;
 mod app;
@@ -13,12 +13,6 @@ mod gates;
 mod live;
 mod report;
 mod sanitize;
-
-use analysis::{clock, outage, phase, recorder, timeline};
-use app::{command as deploy, run};
-use engine::{probe, sample, scheduler, timer};
-use gates::status_set;
-use live as ui;
 
 use std::process::ExitCode;
 
@@ -36,7 +30,7 @@ fn main() -> ExitCode {
     // installed, which is then as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(run::worker_threads(&cli))
+        .worker_threads(app::run::worker_threads(&cli))
         .enable_all()
         .build()
     {
@@ -49,7 +43,7 @@ fn main() -> ExitCode {
     // The run loop is spawned onto the workers rather than run by `block_on` on this thread:
     // every Sample would otherwise wake this thread from another, a futex and a context switch
     // per probe.
-    match runtime.block_on(async { tokio::spawn(run::run(cli)).await }) {
+    match runtime.block_on(async { tokio::spawn(app::run::run(cli)).await }) {
         Ok(Ok(code)) => code,
         Ok(Err(err)) => {
             eprintln!("blip: {err:#}");

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::sample::Cause;
+use crate::engine::sample::Cause;
 
 /// Windows kept in detail per URL; a flapping service opens a window per probe, and memory must
 /// stay flat. Further windows still count in the totals.
@@ -192,7 +192,7 @@ impl OutageDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::ErrorKind;
+    use crate::engine::sample::ErrorKind;
 
     const MS: Duration = Duration::from_millis(1);
 

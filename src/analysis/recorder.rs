@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::outage::{Failure, MAX_WINDOWS, OutageDetector, Transition, Verdict, Window};
+use crate::analysis::phase::{Phase, PhaseClock, split};
+use crate::analysis::timeline::Timeline;
+use crate::engine::sample::{Cause, ErrorKind, Outcome, Sample};
 use crate::gates::{self, Gate, GatePhases, Judged, JudgedWindow, Offender};
-use crate::outage::{Failure, MAX_WINDOWS, OutageDetector, Transition, Verdict, Window};
-use crate::phase::{Phase, PhaseClock, split};
 use crate::report::{
     DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION,
     SendLag, TargetReport, TimelinePoint,
 };
-use crate::sample::{Cause, ErrorKind, Outcome, Sample};
-use crate::timeline::Timeline;
 
 /// A state change of one URL, for UIs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,7 +194,7 @@ pub struct TargetDetail {
     pub windows: Vec<Window>,
     pub window_count: u64,
     /// The last one-second slices of the timeline, most recent last.
-    pub slices: Vec<crate::timeline::Slice>,
+    pub slices: Vec<crate::analysis::timeline::Slice>,
 }
 
 /// What a UI shows of one URL while the run goes on.
@@ -811,7 +811,7 @@ fn causes(causes: &BTreeMap<Cause, u64>) -> BTreeMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::phase::Phase;
+    use crate::analysis::phase::Phase;
 
     fn sample(clock: &RunClock, seq: u64, interval_ms: u64, outcome: Outcome) -> Sample {
         let due = clock.start + Duration::from_millis(seq * interval_ms);

@@ -11,21 +11,21 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, watch};
 
+use crate::analysis::clock::{RunClock, millis};
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Recorder;
+use crate::app::command::{self as deploy, Channels, Exited, OutputLine, Relay, RunningCommand, Termination};
 use crate::cli::{Cli, Command};
-use crate::clock::{RunClock, millis};
 use crate::config::{Config, Destination, Markdown, UiMode, Wrap};
-use crate::deploy::{self, Channels, Exited, OutputLine, Relay, RunningCommand, Termination};
+use crate::engine::probe::Prober;
+use crate::engine::sample::Sample;
+use crate::engine::scheduler::{self, Schedule};
 use crate::exit;
 use crate::gates::{self, Gate};
+use crate::live::detached::Detached;
 use crate::live::events::EventLog;
-use crate::phase::Phase;
-use crate::probe::Prober;
-use crate::recorder::Recorder;
+use crate::live::{self, RunInfo, Ui};
 use crate::report::{DeployReport, Report, annotations, file, json, junit, markdown};
-use crate::sample::Sample;
-use crate::scheduler::{self, Schedule};
-use crate::ui::detached::Detached;
-use crate::ui::{self, RunInfo, Ui};
 
 /// Lines of the command's output shown at a time before the probes get their turn.
 const OUTPUT_BATCH: usize = 64;
@@ -158,7 +158,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let (exited_tx, mut exited) = mpsc::unbounded_channel();
     let channels = Channels { output: output_tx, exited: exited_tx };
     let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
-    let mut tick = tokio::time::interval(ui::TICK);
+    let mut tick = tokio::time::interval(live::TICK);
     let mut signals = Signals::new();
     // Every sample is in once the channel closes; the run still lasts until its end.
     let mut drained = false;
@@ -325,7 +325,7 @@ impl<'a> Run<'a> {
                 "the command prints faster than its output can be shown: dropping lines (counted in the report)",
             );
         }
-        self.ui.tick(&ui::Tick { now, elapsed, due_until, recorder: &self.recorder });
+        self.ui.tick(&live::Tick { now, elapsed, due_until, recorder: &self.recorder });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &self.recorder.snapshot());
         }
@@ -573,11 +573,11 @@ fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<B
     let to_stderr =
         config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout);
     Ok(match config.output.ui {
-        UiMode::Quiet => Box::new(ui::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
-        UiMode::Lines if to_stderr => Box::new(ui::lines::Lines::new(Detached::stderr())),
-        UiMode::Lines => Box::new(ui::lines::Lines::new(Detached::stdout())),
+        UiMode::Quiet => Box::new(live::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
+        UiMode::Lines if to_stderr => Box::new(live::lines::Lines::new(Detached::stderr())),
+        UiMode::Lines => Box::new(live::lines::Lines::new(Detached::stdout())),
         UiMode::Dashboard => {
-            Box::new(ui::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
+            Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }
     })
 }

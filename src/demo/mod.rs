@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::app::run::monitor;
 use crate::cli::{DemoArgs, DemoDeployArgs, DemoStyle};
 use crate::config::{Config, Destination, UiMode};
-use crate::run::monitor;
 
 /// Probes per second of the demo unless `--rate` says otherwise: fine enough to time a 1.5 s
 /// outage to 20 ms.
@@ -93,7 +93,7 @@ fn as_a_ci_step(report: &crate::report::Report) -> String {
         .iter()
         .filter_map(|t| t.phases.as_ref())
         .flat_map(|phases| phases.iter())
-        .filter(|(phase, _)| **phase != crate::phase::Phase::Warmup)
+        .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
         .map(|(_, p)| p.downtime_ms)
         .sum();
     if downtime_ms > 0.0 {

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::probe::Prober;
-use crate::sample::{ErrorKind, Outcome, Sample};
-use crate::timer::PreciseTimer;
+use crate::engine::probe::Prober;
+use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::timer::PreciseTimer;
 
 /// When each slot is due.
 #[derive(Clone, Copy, Debug)]

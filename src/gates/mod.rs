@@ -14,8 +14,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::phase::Phase;
-use crate::status_set::StatusSet;
+use crate::analysis::phase::Phase;
+use crate::gates::status_set::StatusSet;
 
 pub mod status_set;
 
@@ -179,7 +179,7 @@ pub struct JudgedWindow {
     /// The part of the window inside judged phases.
     pub judged: Duration,
     pub first_error: String,
-    pub causes: Vec<crate::sample::Cause>,
+    pub causes: Vec<crate::engine::sample::Cause>,
 }
 
 /// What the gates see of one URL: only probes and windows in judged phases.
@@ -192,7 +192,7 @@ pub struct Judged<'a> {
     /// The first probe answered with each status code.
     pub first_status: &'a BTreeMap<u16, Offender>,
     pub first_failure: Option<&'a Offender>,
-    /// Windows with a judged part, in order (the first [`crate::outage::MAX_WINDOWS`], then the
+    /// Windows with a judged part, in order (the first [`crate::analysis::outage::MAX_WINDOWS`], then the
     /// one open now if any), for evidence.
     pub windows: Vec<JudgedWindow>,
     /// Judged downtime and the longest judged window, over every window.
@@ -249,7 +249,9 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             v.windows = view
                 .windows
                 .iter()
-                .filter(|w| w.causes.iter().any(|c| matches!(c, crate::sample::Cause::Status(s) if set.contains(*s))))
+                .filter(|w| {
+                    w.causes.iter().any(|c| matches!(c, crate::engine::sample::Cause::Status(s) if set.contains(*s)))
+                })
                 .map(|w| w.index)
                 .collect();
             v
@@ -306,7 +308,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::{Cause, ErrorKind};
+    use crate::engine::sample::{Cause, ErrorKind};
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -16,13 +16,13 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::clock::RunClock;
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::Event;
+use crate::analysis::clock::RunClock;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::app::command::Stream;
+use crate::live::view::{self, View};
+use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
-use crate::ui::view::{self, View};
-use crate::ui::{RunInfo, Tick, Ui};
 
 /// Lines of the command's output kept for the pane.
 const OUTPUT_LINES: usize = 200;

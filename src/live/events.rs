@@ -11,13 +11,13 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::outage::Transition;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::{Event, TargetSnapshot};
 use crate::config::Destination;
-use crate::outage::Transition;
-use crate::phase::Phase;
-use crate::recorder::{Event, TargetSnapshot};
+use crate::engine::sample::{Outcome, Sample};
 use crate::report::{Report, file};
-use crate::sample::{Outcome, Sample};
 
 pub struct EventLog {
     out: Box<dyn Write + Send>,
@@ -36,7 +36,7 @@ impl EventLog {
     /// Opens (truncates) the destination before anything is probed, without waiting: a named
     /// pipe nobody reads is an error here, not a hang.
     pub fn open(destination: &Destination, probes: bool, urls: &[String], clock: RunClock) -> anyhow::Result<EventLog> {
-        use crate::ui::detached::Detached;
+        use crate::live::detached::Detached;
         let (out, name): (Box<dyn Write + Send>, String) = match destination {
             // Queued to a writer thread, so a stdout nobody reads never stalls the probes; each
             // whole line is passed on as soon as it is complete.

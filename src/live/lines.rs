@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use std::time::SystemTime;
 
-use crate::clock::{RunClock, time_of_day};
-use crate::deploy::Stream;
-use crate::outage::Transition;
-use crate::phase::Phase;
-use crate::recorder::Event;
+use crate::analysis::clock::{RunClock, time_of_day};
+use crate::analysis::outage::Transition;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::app::command::Stream;
+use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
 use crate::sanitize;
-use crate::ui::{RunInfo, Tick, Ui};
 
 /// Time between progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use std::io::Write as _;
 
-use crate::clock::RunClock;
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::{Event, Recorder};
+use crate::analysis::clock::RunClock;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::{Event, Recorder};
+use crate::app::command::Stream;
 use crate::report::Report;
 
 pub mod dashboard;

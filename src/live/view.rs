@@ -15,11 +15,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Sparkline};
 
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::{Quantiles, TargetDetail};
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::{Quantiles, TargetDetail};
+use crate::analysis::timeline::Slice;
+use crate::app::command::Stream;
 use crate::sanitize;
-use crate::timeline::Slice;
 
 /// Everything one frame shows.
 #[derive(Clone, Debug, Default)]
@@ -290,8 +290,8 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, view: &View) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outage::Window;
-    use crate::sample::{Cause, ErrorKind};
+    use crate::analysis::outage::Window;
+    use crate::engine::sample::{Cause, ErrorKind};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::collections::BTreeMap;

@@ -35,11 +35,11 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::clock::RunClock;
+    use crate::analysis::clock::RunClock;
+    use crate::analysis::phase::Phase;
+    use crate::analysis::recorder::Recorder;
+    use crate::engine::sample::{ErrorKind, Outcome, Sample};
     use crate::gates::{Gate, GatePhases};
-    use crate::phase::Phase;
-    use crate::recorder::Recorder;
-    use crate::sample::{ErrorKind, Outcome, Sample};
 
     /// A fixed scenario, as a recorded Sample sequence with a fixed wall clock: two URLs probed at
     /// 10/s around a wrapped deploy, one through a 404 window that spans deploy and cooldown, a

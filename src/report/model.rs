@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::phase::Phase;
+use crate::analysis::phase::Phase;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -73,7 +73,9 @@ impl DeployReport {
     pub fn outcome(&self) -> String {
         match &self.error {
             Some(error) => error.clone(),
-            None => crate::deploy::Termination { exit_code: self.exit_code, signal: self.signal.clone() }.describe(),
+            None => {
+                crate::app::command::Termination { exit_code: self.exit_code, signal: self.signal.clone() }.describe()
+            }
         }
     }
 }

@@ -203,7 +203,7 @@ fn counts(counts: &BTreeMap<String, u64>) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::phase::Phase;
+    use crate::analysis::phase::Phase;
     use crate::report::*;
 
     /// A report with one clean URL and one that had two outages, for renderer snapshots.

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 
 use super::{Answer, Failure, chain_text, closed_before_answer, keep_head, kind_in_chain};
 use crate::config::RequestSpec;
-use crate::sample::ErrorKind;
+use crate::engine::sample::ErrorKind;
 
 type Sender = SendRequest<Full<Bytes>>;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Url};
 
 use crate::config::{Config, Expect, RequestSpec};
-use crate::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::sample::{ErrorKind, Outcome, Sample};
 
 /// Bytes of each body kept for `--expect-body` and error texts.
 pub const BODY_KEEP: usize = 64 * 1024;
