@@ -197,10 +197,9 @@ pub struct TargetDetail {
     pub slices: Vec<crate::analysis::timeline::Slice>,
 }
 
-/// What a UI shows of one URL while the run goes on.
+/// What a UI shows of one URL while the run goes on; URLs come in the order of the run's URLs.
 #[derive(Clone, Debug)]
 pub struct TargetSnapshot {
-    pub url: String,
     pub probes: u64,
     pub failed: u64,
     /// Start of the window open now, as an offset from the start of the run.
@@ -437,7 +436,6 @@ impl Recorder {
         self.targets
             .iter()
             .map(|t| TargetSnapshot {
-                url: t.url.clone(),
                 probes: t.probes,
                 failed: t.failed,
                 down_since: t.detector.current().map(|w| w.start),

@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::analysis::clock::RunClock;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
-use crate::app::command::Stream;
+use crate::live::Stream;
 use crate::live::view::{self, View};
 use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
@@ -87,8 +87,12 @@ impl Ui for Dashboard {
         // The next frame shows it; frames come every tick.
     }
 
-    fn tick(&mut self, tick: &Tick<'_>) {
-        let targets = tick.recorder.detail(tick.now, tick.due_until, SLICES);
+    fn detail_slices(&self) -> Option<usize> {
+        Some(SLICES)
+    }
+
+    fn tick(&mut self, tick: Tick<'_>) {
+        let targets = tick.detail.unwrap_or_default();
         let probes: Vec<u64> = targets.iter().map(|t| t.probes).collect();
         match &self.rate_base {
             Some((at, base)) if tick.elapsed >= *at + Duration::from_secs(1) => {

@@ -13,7 +13,7 @@ use crate::analysis::clock::{RunClock, time_of_day};
 use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
-use crate::app::command::Stream;
+use crate::live::Stream;
 use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
 use crate::sanitize;
@@ -86,13 +86,14 @@ impl<W: Write + Send> Ui for Lines<W> {
         }
     }
 
-    fn tick(&mut self, tick: &Tick<'_>) {
+    fn tick(&mut self, tick: Tick<'_>) {
         let elapsed = tick.elapsed;
         if elapsed < self.next_progress {
             return;
         }
         self.next_progress = elapsed + PROGRESS_EVERY;
-        for t in tick.recorder.snapshot() {
+        for (i, t) in tick.targets.iter().enumerate() {
+            let url = sanitize::line(self.urls.get(i).map_or("", String::as_str));
             let state = match t.down_since {
                 Some(since) => format!("DOWN for {:.1} s", elapsed.saturating_sub(since).as_secs_f64()),
                 None => "up".to_string(),
@@ -100,7 +101,7 @@ impl<W: Write + Send> Ui for Lines<W> {
             self.line(format_args!(
                 "{:>10.1} s  ..    {}  {} probes, {} failed, {} outage{}, {state}",
                 elapsed.as_secs_f64(),
-                sanitize::line(&t.url),
+                url,
                 t.probes,
                 t.failed,
                 t.windows,

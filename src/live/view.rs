@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Sparkline};
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::{Quantiles, TargetDetail};
 use crate::analysis::timeline::Slice;
-use crate::app::command::Stream;
+use crate::live::Stream;
 use crate::sanitize;
 
 /// Everything one frame shows.

@@ -73,10 +73,17 @@ impl DeployReport {
     pub fn outcome(&self) -> String {
         match &self.error {
             Some(error) => error.clone(),
-            None => {
-                crate::app::command::Termination { exit_code: self.exit_code, signal: self.signal.clone() }.describe()
-            }
+            None => describe_end(self.exit_code, self.signal.as_deref()),
         }
+    }
+}
+
+/// How a command that ran ended, in words: `exit code 0`, `killed by SIGTERM`.
+pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
+    match (exit_code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by {signal}"),
+        (None, None) => "did not finish".to_string(),
     }
 }
 
