@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
-use crate::analysis::outage::{Failure, MAX_WINDOWS, OutageDetector, Transition, Verdict, Window};
+use crate::analysis::outage::{MAX_WINDOWS, Observation, OutageDetector, ProbeFailure, Transition, Window};
 use crate::analysis::phase::{Phase, PhaseClock, split};
 use crate::analysis::timeline::Timeline;
 use crate::engine::sample::{Cause, ErrorKind, Outcome, Sample};
@@ -422,8 +422,8 @@ impl Recorder {
         {
             recent.record(due, micros(sample.latency()));
         }
-        let failure = sample.outcome.cause().map(|cause| Failure { cause, text: sample.outcome.describe() });
-        let transitions = t.detector.observe(Verdict { seq: sample.seq, due, failure });
+        let failure = sample.outcome.cause().map(|cause| ProbeFailure { cause, text: sample.outcome.describe() });
+        let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure });
         let target = sample.target;
         let spans = self.phases.spans(Duration::MAX);
         for transition in &transitions {

@@ -31,7 +31,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{Answer, Failure, chain_text, closed_before_answer, keep_head, kind_in_chain};
+use super::{Answer, NoAnswer, chain_text, closed_before_answer, keep_head, kind_in_chain};
 use crate::config::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
@@ -280,7 +280,12 @@ impl Client {
     /// Sends one request and reads the whole answer. The caller bounds it by the probe's
     /// deadline; connecting is bounded by `deadline` too, so that running out of time while
     /// connecting is told apart. `resent` is set when the request went out a second time.
-    pub async fn exchange(&self, deadline: Instant, timeout: Duration, resent: &AtomicBool) -> Result<Answer, Failure> {
+    pub async fn exchange(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+        resent: &AtomicBool,
+    ) -> Result<Answer, NoAnswer> {
         let mut request = self.request();
         // After a resend the request must go out on a connection of its own.
         let mut fresh = false;
@@ -355,8 +360,8 @@ impl Client {
     }
 
     /// Opens a connection, trying each address of the host in turn.
-    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, Failure> {
-        let late = || Failure {
+    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, NoAnswer> {
+        let late = || NoAnswer {
             kind: ErrorKind::ConnectTimeout,
             text: format!("no connection within {}", humantime::format_duration(timeout)),
         };
@@ -365,14 +370,14 @@ impl Client {
                 .await
             {
                 Err(_) => return Err(late()),
-                Ok(Err(err)) => return Err(Failure { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
+                Ok(Err(err)) => return Err(NoAnswer { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
                 Ok(Ok(addrs)) => addrs.collect(),
             };
         let stream = match tokio::time::timeout_at(deadline.into(), connect_any(addrs)).await {
             Err(_) => return Err(late()),
             Ok(Err(err)) => {
                 let kind = kind_in_chain(&err, true).unwrap_or(ErrorKind::Other);
-                return Err(Failure { kind, text: format!("tcp connect error: {err}") });
+                return Err(NoAnswer { kind, text: format!("tcp connect error: {err}") });
             }
             Ok(Ok(stream)) => stream,
         };
@@ -384,7 +389,7 @@ impl Client {
             Some(tls) => {
                 match tokio::time::timeout_at(deadline.into(), tls.connector.connect(tls.name.clone(), stream)).await {
                     Err(_) => {
-                        return Err(Failure {
+                        return Err(NoAnswer {
                             kind: ErrorKind::Tls,
                             text: format!(
                                 "connected, but the TLS handshake did not finish within {}",
@@ -399,7 +404,7 @@ impl Client {
                             Some(ErrorKind::Reset) => ErrorKind::Reset,
                             _ => ErrorKind::Tls,
                         };
-                        return Err(Failure { kind, text: format!("tls handshake: {}", chain_text(&err)) });
+                        return Err(NoAnswer { kind, text: format!("tls handshake: {}", chain_text(&err)) });
                     }
                     Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
                 }
@@ -451,8 +456,8 @@ async fn connect_any(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
     }
 }
 
-fn http_failure(err: &hyper::Error) -> Failure {
-    Failure { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
+fn http_failure(err: &hyper::Error) -> NoAnswer {
+    NoAnswer { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
 }
 
 #[cfg(test)]

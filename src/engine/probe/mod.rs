@@ -49,7 +49,7 @@ struct Answer {
 }
 
 /// A probe that got no answer: why, by kind, and the causes as text.
-struct Failure {
+struct NoAnswer {
     kind: ErrorKind,
     text: String,
 }
@@ -118,7 +118,7 @@ impl Prober {
                 },
                 Instant::now(),
             ),
-            Ok(Err(Failure { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
+            Ok(Err(NoAnswer { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
             Ok(Ok(answer)) => (
                 judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
                 answer.done,
@@ -147,7 +147,7 @@ async fn exchange_resending(
     url: &Url,
     spec: &RequestSpec,
     resent: &AtomicBool,
-) -> Result<Answer, Failure> {
+) -> Result<Answer, NoAnswer> {
     loop {
         let attempt = async {
             let result = exchange(client, url, spec).await;
@@ -220,10 +220,10 @@ fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
     head.extend_from_slice(&chunk[..chunk.len().min(room)]);
 }
 
-impl Failure {
+impl NoAnswer {
     /// A failure to connect, when a proxy from the environment may be what failed: reqwest
     /// reports a dead proxy as the URL refusing or timing out, so the text says which proxy.
-    fn through(mut self, proxy: &str) -> Failure {
+    fn through(mut self, proxy: &str) -> NoAnswer {
         if matches!(self.kind, ErrorKind::Refused | ErrorKind::ConnectTimeout | ErrorKind::Dns | ErrorKind::Tls) {
             self.text.push_str(&format!(" (through the proxy {proxy}: it may be the proxy that failed)"));
         }
@@ -327,7 +327,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Names a transport failure by what it means for availability, and keeps its causes as text.
-fn classify(err: &reqwest::Error) -> Failure {
+fn classify(err: &reqwest::Error) -> NoAnswer {
     // The top error only repeats the URL; its causes say what happened.
     let text = match err.source() {
         Some(source) => chain_text(source),
@@ -337,7 +337,7 @@ fn classify(err: &reqwest::Error) -> Failure {
             None => err.to_string(),
         },
     };
-    Failure { kind: kind_of(err), text: crate::sanitize::line(&text) }
+    NoAnswer { kind: kind_of(err), text: crate::sanitize::line(&text) }
 }
 
 /// An error and its causes, one after the other, each said once.
