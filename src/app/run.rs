@@ -21,6 +21,7 @@ use crate::exit::Exit;
 use crate::gates::{self, Gate};
 use crate::live::events::EventLog;
 use crate::live::{self, RunInfo, Ui};
+use crate::report::build;
 
 /// How long a signalled command has to exit before it is killed.
 const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
@@ -262,7 +263,8 @@ impl<'a> Run<'a> {
     /// Closes the books and writes every report.
     pub fn finish(mut self) -> anyhow::Result<Finished> {
         let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
-        let (last, mut report) = self.recorder.finish(end, &self.config.gates);
+        let last = self.recorder.close(end);
+        let mut report = build::report(&self.recorder, end, &self.config.gates);
         for event in &last {
             self.ui.event(&self.clock, event);
             if let Some(events) = self.events.as_mut() {

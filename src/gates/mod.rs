@@ -6,15 +6,12 @@
 //! failed (a forbidden status was seen, the downtime is already past its limit) are what
 //! `--fail-fast` stops on.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use serde::Serialize;
-
-use crate::analysis::phase::Phase;
+pub use crate::analysis::judged::{Judged, Offender};
+pub use crate::analysis::phase::GatePhases;
 use crate::gates::status_set::StatusSet;
 
 pub mod status_set;
@@ -45,44 +42,6 @@ pub struct LatencyLimit {
     /// From 0 to 100; 100 is `max`.
     pub percentile: f64,
     pub limit: Duration,
-}
-
-/// Which phases of a wrapped deploy the gates judge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
-pub enum GatePhases {
-    /// Every phase, warmup included.
-    #[value(name = "all")]
-    #[serde(rename = "all")]
-    All,
-    /// Only while the command runs.
-    #[value(name = "deploy")]
-    #[serde(rename = "deploy")]
-    Deploy,
-    /// While the command runs and after it exits (not the warmup).
-    #[default]
-    #[value(name = "deploy+cooldown")]
-    #[serde(rename = "deploy+cooldown")]
-    DeployCooldown,
-}
-
-impl GatePhases {
-    /// The name `--gate-phase` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GatePhases::All => "all",
-            GatePhases::Deploy => "deploy",
-            GatePhases::DeployCooldown => "deploy+cooldown",
-        }
-    }
-
-    /// Whether a probe due in `phase` is judged; without a wrapped command every probe is.
-    pub fn judges(self, phase: Option<Phase>) -> bool {
-        match (self, phase) {
-            (_, None) | (GatePhases::All, _) => true,
-            (GatePhases::Deploy, Some(p)) => p == Phase::Deploy,
-            (GatePhases::DeployCooldown, Some(p)) => p != Phase::Warmup,
-        }
-    }
 }
 
 impl FromStr for FailedLimit {
@@ -160,46 +119,6 @@ impl Gate {
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
         }
     }
-}
-
-/// A probe that broke a gate first: when it was due, and what it got.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Offender {
-    /// Due time, from the start of the run.
-    pub at: Duration,
-    pub text: String,
-}
-
-/// An outage window as far as the judged phases cover it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JudgedWindow {
-    /// Position in the URL's list of outages in the report.
-    pub index: usize,
-    pub start: Duration,
-    /// The part of the window inside judged phases.
-    pub judged: Duration,
-    pub first_error: String,
-    pub causes: Vec<crate::engine::sample::Cause>,
-}
-
-/// What the gates see of one URL: only probes and windows in judged phases.
-#[derive(Debug)]
-pub struct Judged<'a> {
-    pub url: &'a str,
-    pub probes: u64,
-    pub failed: u64,
-    pub status_counts: &'a BTreeMap<u16, u64>,
-    /// The first probe answered with each status code.
-    pub first_status: &'a BTreeMap<u16, Offender>,
-    pub first_failure: Option<&'a Offender>,
-    /// Windows with a judged part, in order (the first [`crate::analysis::outage::MAX_WINDOWS`], then the
-    /// one open now if any), for evidence.
-    pub windows: Vec<JudgedWindow>,
-    /// Judged downtime and the longest judged window, over every window.
-    pub downtime: Duration,
-    pub longest: Option<JudgedWindow>,
-    /// Latency of successful probes, µs.
-    pub latency: &'a Histogram<u64>,
 }
 
 /// The outcome of one gate for one URL.
@@ -308,6 +227,12 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    use hdrhistogram::Histogram;
+
+    use crate::analysis::judged::JudgedWindow;
+    use crate::analysis::phase::Phase;
     use crate::engine::sample::{Cause, ErrorKind};
 
     const MS: Duration = Duration::from_millis(1);

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
 use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
-use crate::analysis::recorder::{Event, TargetSnapshot};
+use crate::analysis::recorder::Event;
+use crate::analysis::snapshot::TargetSnapshot;
 use crate::engine::sample::{Outcome, Sample};
 use crate::report::Report;
 

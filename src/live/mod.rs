@@ -9,7 +9,8 @@ use std::io::Write as _;
 
 use crate::analysis::clock::RunClock;
 use crate::analysis::phase::Phase;
-use crate::analysis::recorder::{Event, TargetDetail, TargetSnapshot};
+use crate::analysis::recorder::Event;
+use crate::analysis::snapshot::{TargetDetail, TargetSnapshot};
 use crate::report::Report;
 
 pub mod dashboard;

@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Sparkline};
 
 use crate::analysis::phase::Phase;
-use crate::analysis::recorder::{Quantiles, TargetDetail};
+use crate::analysis::snapshot::{Quantiles, TargetDetail};
 use crate::analysis::timeline::Slice;
 use crate::live::Stream;
 use crate::sanitize;

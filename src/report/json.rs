@@ -86,7 +86,8 @@ mod tests {
             Gate::MaxDowntime(Duration::ZERO),
             Gate::MaxLatency("p99=10ms".parse().unwrap()),
         ];
-        recorder.finish(clock.start + ms(6000), &gates).1
+        recorder.close(clock.start + ms(6000));
+        crate::report::build::report(&recorder, clock.start + ms(6000), &gates)
     }
 
     /// The JSON of a fixed scenario, byte for byte: a change of layout or of code that should not

@@ -1,12 +1,15 @@
-//! The final report: the plain data model, and the writers that render it.
+//! The final report: the plain data model, the one place it is built (`build`), and the
+//! writers that render it (text, json, junit, markdown, annotations; `file` writes safely).
 
 mod model;
 
 pub use model::*;
 
 pub mod annotations;
+pub mod build;
 pub mod file;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod text;
+mod warnings;
