@@ -1,0 +1,288 @@
+//! Judging: one gate on one URL's judged view, with the evidence a CI log needs. Pure: a view
+//! in, a [`Verdict`] out.
+
+use std::time::Duration;
+
+use crate::analysis::judged::{Judged, Offender};
+use crate::gates::{FailedLimit, Gate};
+
+/// The outcome of one gate for one URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub gate: String,
+    pub limit: String,
+    pub observed: String,
+    pub passed: bool,
+    /// True when the gate failed and nothing later in the run can make it pass.
+    pub settled: bool,
+    pub first: Option<Offender>,
+    /// Indexes of the windows involved, into the URL's outages.
+    pub windows: Vec<usize>,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
+/// that never probed proves nothing.
+pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
+    let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
+        gate: gate.name(),
+        limit,
+        observed,
+        passed,
+        settled: !passed && settled,
+        first: None,
+        windows: Vec::new(),
+    };
+    if view.probes == 0 {
+        return verdict(gate.limit(), "no probe judged".to_string(), false, false);
+    }
+    match gate {
+        Gate::FailOnStatus(set) => {
+            let hits: u64 = view.status_counts.iter().filter(|(code, _)| set.contains(**code)).map(|(_, n)| n).sum();
+            let mut v = verdict(set.to_string(), format!("{hits} probes"), hits == 0, true);
+            v.first = view
+                .first_status
+                .iter()
+                .filter(|(code, _)| set.contains(**code))
+                .map(|(_, o)| o)
+                .min_by_key(|o| o.at)
+                .cloned();
+            v.windows = view
+                .windows
+                .iter()
+                .filter(|w| {
+                    w.causes.iter().any(|c| matches!(c, crate::engine::sample::Cause::Status(s) if set.contains(*s)))
+                })
+                .map(|w| w.index)
+                .collect();
+            v
+        }
+        Gate::MaxDowntime(limit) => {
+            let any = view.longest.is_some();
+            let passed = if limit.is_zero() { !any } else { view.downtime <= *limit };
+            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime), passed, true);
+            v.windows = view.windows.iter().map(|w| w.index).collect();
+            v.first = view.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
+            v
+        }
+        Gate::MaxOutage(limit) => {
+            let longest = view.longest.as_ref();
+            let observed = longest.map_or(Duration::ZERO, |w| w.judged);
+            let passed = observed <= *limit && !(limit.is_zero() && longest.is_some());
+            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(observed), passed, true);
+            if let Some(w) = longest {
+                v.windows = vec![w.index];
+                v.first = Some(Offender { at: w.start, text: w.first_error.clone() });
+            }
+            v
+        }
+        Gate::MaxFailed(limit) => {
+            let (passed, settled, observed) = match limit {
+                FailedLimit::Count(n) => (view.failed <= *n, true, format!("{} probes", view.failed)),
+                FailedLimit::Percent(p) => {
+                    let share = if view.probes == 0 { 0.0 } else { view.failed as f64 * 100.0 / view.probes as f64 };
+                    (share <= *p, false, format!("{share:.3}% ({} of {})", view.failed, view.probes))
+                }
+            };
+            let mut v = verdict(limit.to_string(), observed, passed, settled);
+            v.first = view.first_failure.cloned();
+            v
+        }
+        Gate::MaxLatency(l) => {
+            let value = if view.latency.is_empty() {
+                None
+            } else if l.percentile >= 100.0 {
+                Some(view.latency.max())
+            } else {
+                Some(view.latency.value_at_quantile(l.percentile / 100.0))
+            };
+            let observed =
+                value.map_or("no successful probe".to_string(), |us| format!("{:.3} ms", us as f64 / 1000.0));
+            // Without a successful probe there is no latency that could be within the limit.
+            let passed = value.is_some_and(|us| Duration::from_micros(us) <= l.limit);
+            // Only the maximum can never come back down.
+            verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::{GatePhases, LatencyLimit};
+    use std::collections::BTreeMap;
+
+    use hdrhistogram::Histogram;
+
+    use crate::analysis::judged::JudgedWindow;
+    use crate::analysis::phase::Phase;
+    use crate::engine::sample::{Cause, ErrorKind};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    struct Fixture {
+        status_counts: BTreeMap<u16, u64>,
+        first_status: BTreeMap<u16, Offender>,
+        first_failure: Option<Offender>,
+        latency: Histogram<u64>,
+    }
+
+    fn fixture(statuses: &[(u16, u64)], latencies_ms: &[u64]) -> Fixture {
+        let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for ms in latencies_ms {
+            latency.record(ms * 1000).unwrap();
+        }
+        Fixture {
+            status_counts: statuses.iter().copied().collect(),
+            first_status: statuses
+                .iter()
+                .map(|(code, _)| (*code, Offender { at: MS * u32::from(*code), text: format!("{code} text") }))
+                .collect(),
+            first_failure: Some(Offender { at: MS * 7, text: "first".into() }),
+            latency,
+        }
+    }
+
+    fn view<'a>(f: &'a Fixture, probes: u64, failed: u64, windows: &[(u64, u64)]) -> Judged<'a> {
+        let windows: Vec<JudgedWindow> = windows
+            .iter()
+            .enumerate()
+            .map(|(index, (start, len))| JudgedWindow {
+                index,
+                start: MS * *start as u32,
+                judged: MS * *len as u32,
+                first_error: format!("window {index}"),
+                causes: vec![Cause::Status(404), Cause::Error(ErrorKind::Refused)],
+            })
+            .filter(|w| !w.judged.is_zero())
+            .collect();
+        Judged {
+            downtime: windows.iter().map(|w| w.judged).sum(),
+            longest: windows.iter().max_by_key(|w| w.judged).cloned(),
+            url: "http://a/",
+            probes,
+            failed,
+            status_counts: &f.status_counts,
+            first_status: &f.first_status,
+            first_failure: f.first_failure.as_ref(),
+            windows,
+            latency: &f.latency,
+        }
+    }
+
+    fn gate(flag: &str, value: &str) -> Gate {
+        match flag {
+            "fail-on-status" => Gate::FailOnStatus(value.parse().unwrap()),
+            "max-downtime" => Gate::MaxDowntime(humantime::parse_duration(value).unwrap()),
+            "max-outage" => Gate::MaxOutage(humantime::parse_duration(value).unwrap()),
+            "max-failed" => Gate::MaxFailed(value.parse().unwrap()),
+            "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn fail_on_status_fails_on_the_first_matching_answer() {
+        let clean = fixture(&[(200, 100), (503, 2)], &[]);
+        let v = judge(&gate("fail-on-status", "404"), &view(&clean, 102, 2, &[]));
+        assert!(v.passed && !v.settled, "{v:?}");
+        let dirty = fixture(&[(200, 100), (404, 1)], &[]);
+        let v = judge(&gate("fail-on-status", "404"), &view(&dirty, 101, 1, &[(50, 20)]));
+        assert!(!v.passed && v.settled);
+        assert_eq!(v.observed, "1 probes");
+        assert_eq!(v.first, Some(Offender { at: MS * 404, text: "404 text".into() }));
+        assert_eq!(v.windows, [0]);
+        assert!(!judge(&gate("fail-on-status", "4xx"), &view(&dirty, 101, 1, &[])).passed);
+    }
+
+    #[test]
+    fn max_downtime_edges() {
+        let f = fixture(&[], &[]);
+        let zero = gate("max-downtime", "0s");
+        assert!(judge(&zero, &view(&f, 10, 0, &[])).passed);
+        let v = judge(&zero, &view(&f, 10, 1, &[(30, 1)]));
+        assert!(!v.passed && v.settled, "0s: any outage fails");
+        assert_eq!(v.first.unwrap().text, "window 0");
+        let limit = gate("max-downtime", "500ms");
+        assert!(judge(&limit, &view(&f, 10, 1, &[(0, 300), (900, 200)])).passed, "exactly at the limit passes");
+        let v = judge(&limit, &view(&f, 10, 1, &[(0, 300), (900, 201)]));
+        assert!(!v.passed);
+        assert_eq!((v.observed.as_str(), v.windows.as_slice()), ("0.501 s", &[0, 1][..]));
+        assert!(judge(&zero, &view(&f, 10, 0, &[(30, 0)])).passed, "a window wholly outside judged phases");
+    }
+
+    #[test]
+    fn max_outage_judges_the_longest_window() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-outage", "250ms");
+        assert!(judge(&g, &view(&f, 10, 1, &[(0, 250), (900, 100)])).passed);
+        let v = judge(&g, &view(&f, 10, 1, &[(0, 100), (900, 251)]));
+        assert!(!v.passed);
+        assert_eq!(v.windows, [1]);
+    }
+
+    #[test]
+    fn max_failed_counts_and_shares() {
+        let f = fixture(&[], &[]);
+        assert!(judge(&gate("max-failed", "3"), &view(&f, 100, 3, &[])).passed);
+        let v = judge(&gate("max-failed", "3"), &view(&f, 100, 4, &[]));
+        assert!(!v.passed && v.settled);
+        assert_eq!(v.first.unwrap().text, "first");
+        assert!(judge(&gate("max-failed", "1%"), &view(&f, 200, 2, &[])).passed);
+        let v = judge(&gate("max-failed", "1%"), &view(&f, 200, 3, &[]));
+        assert!(!v.passed && !v.settled, "a share can still recover");
+    }
+
+    #[test]
+    fn no_gate_passes_without_a_probe() {
+        let f = fixture(&[], &[]);
+        for (name, value) in [
+            ("fail-on-status", "404"),
+            ("max-downtime", "0s"),
+            ("max-outage", "1s"),
+            ("max-failed", "0"),
+            ("max-failed", "1%"),
+            ("max-latency", "p50=1s"),
+        ] {
+            let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
+            assert!(!v.passed, "{name} {value}");
+            assert_eq!(v.observed, "no probe judged");
+            assert!(!v.settled, "probes may still come");
+        }
+    }
+
+    #[test]
+    fn max_latency_quantiles() {
+        let f = fixture(&[], &(1..=100).collect::<Vec<_>>());
+        // HdrHistogram reports the top of the value's bucket (3 significant digits): 99 ms reads as 99.0x ms.
+        assert!(judge(&gate("max-latency", "p99=100ms"), &view(&f, 100, 0, &[])).passed);
+        let v = judge(&gate("max-latency", "p99=98ms"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && !v.settled);
+        assert!(judge(&gate("max-latency", "max=101ms"), &view(&f, 100, 0, &[])).passed);
+        let v = judge(&gate("max-latency", "max=99ms"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && v.settled, "the maximum never comes down");
+        let none = fixture(&[], &[]);
+        let v = judge(&gate("max-latency", "p50=1ms"), &view(&none, 10, 10, &[]));
+        assert!(!v.passed && v.observed == "no successful probe", "{v:?}");
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!("5".parse::<FailedLimit>(), Ok(FailedLimit::Count(5)));
+        assert_eq!("0.5%".parse::<FailedLimit>(), Ok(FailedLimit::Percent(0.5)));
+        assert!("101%".parse::<FailedLimit>().is_err() && "x".parse::<FailedLimit>().is_err());
+        let l: LatencyLimit = "p99.9=1s".parse().unwrap();
+        assert_eq!((l.percentile, l.limit), (99.9, Duration::from_secs(1)));
+        assert_eq!("max=2s".parse::<LatencyLimit>().unwrap().percentile, 100.0);
+        for bad in ["p99", "99=1s", "p0=1s", "p101=1s", "p99=fast", "=1s"] {
+            assert!(bad.parse::<LatencyLimit>().is_err(), "{bad}");
+        }
+        assert_eq!(Gate::MaxLatency("p99=300ms".parse().unwrap()).name(), "max-latency p99=300ms");
+        assert!(GatePhases::DeployCooldown.judges(None) && !GatePhases::DeployCooldown.judges(Some(Phase::Warmup)));
+        assert!(GatePhases::Deploy.judges(Some(Phase::Deploy)) && !GatePhases::Deploy.judges(Some(Phase::Cooldown)));
+        assert!(GatePhases::All.judges(Some(Phase::Warmup)));
+    }
+}
