@@ -21,6 +21,7 @@ const TEXT_MAX: usize = 160;
 
 mod direct;
 mod reqwest_path;
+mod stream;
 mod tls;
 
 /// Probes one URL. Cheap to share: the HTTP client and its connection pool are reference counted.
