@@ -14,6 +14,7 @@ mod gates;
 mod live;
 mod report;
 mod sanitize;
+mod units;
 
 use std::process::ExitCode;
 

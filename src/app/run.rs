@@ -22,6 +22,7 @@ use crate::gates::{self, Gate};
 use crate::live::events::EventLog;
 use crate::live::{self, RunInfo, Ui};
 use crate::report::build;
+use crate::units::secs;
 
 /// How long a signalled command has to exit before it is killed.
 const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
@@ -231,16 +232,16 @@ impl<'a> Run<'a> {
             Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
         }
         let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
-        let took = at.saturating_duration_since(deploy.start.unwrap_or(at)).as_secs_f64();
+        let took = secs(at.saturating_duration_since(deploy.start.unwrap_or(at)));
         if self.stopping {
             // A cooldown of no length is not listed among the phases.
-            self.ui.notice(&format!("command finished ({how}) after {took:.3} s; no cooldown after a stop request"));
+            self.ui.notice(&format!("command finished ({how}) after {took}; no cooldown after a stop request"));
             end_at(&self.end_tx, at);
         } else {
             let cooldown = deploy.wrap.cooldown;
             self.begin_phase(Phase::Cooldown, at);
             self.ui.notice(&format!(
-                "command finished ({how}) after {took:.3} s; cooldown {}",
+                "command finished ({how}) after {took}; cooldown {}",
                 humantime::format_duration(cooldown)
             ));
             end_at(&self.end_tx, at + cooldown);

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::command::{Relay, RunningCommand, Termination};
-use crate::analysis::clock::{RunClock, millis};
+use crate::analysis::clock::RunClock;
 use crate::config::Wrap;
 use crate::report::DeployReport;
+use crate::units::millis;
 
 /// Where the wrapped command is in its life.
 pub enum Stage {

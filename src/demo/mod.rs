@@ -18,6 +18,7 @@ use crate::app::monitor;
 use crate::cli::{DemoArgs, DemoDeployArgs, DemoStyle};
 use crate::config::{Config, UiMode};
 use crate::exit::Exit;
+use crate::units::secs_ms;
 
 /// Probes per second of the demo unless `--rate` says otherwise: fine enough to time a 1.5 s
 /// outage to 20 ms.
@@ -98,9 +99,9 @@ fn as_a_ci_step(report: &crate::report::Report) -> String {
         .sum();
     if downtime_ms > 0.0 {
         format!(
-            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {:.3} s of downtime during the deploy, and zero is judged by default.",
+            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {} of downtime during the deploy, and zero is judged by default.",
             Exit::GateFailed.code(),
-            downtime_ms / 1000.0
+            secs_ms(downtime_ms)
         )
     } else {
         format!(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::analysis::judged::{Judged, Offender};
 use crate::gates::{FailedLimit, Gate};
+use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,10 +19,6 @@ pub struct Verdict {
     pub first: Option<Offender>,
     /// Indexes of the windows involved, into the URL's outages.
     pub windows: Vec<usize>,
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
 }
 
 /// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
@@ -63,7 +60,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         Gate::MaxDowntime(limit) => {
             let any = view.longest.is_some();
             let passed = if limit.is_zero() { !any } else { view.downtime <= *limit };
-            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime), passed, true);
+            let mut v =
+                verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime).to_string(), passed, true);
             v.windows = view.windows.iter().map(|w| w.index).collect();
             v.first = view.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
             v
@@ -72,7 +70,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             let longest = view.longest.as_ref();
             let observed = longest.map_or(Duration::ZERO, |w| w.judged);
             let passed = observed <= *limit && !(limit.is_zero() && longest.is_some());
-            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(observed), passed, true);
+            let mut v =
+                verdict(humantime::format_duration(*limit).to_string(), secs(observed).to_string(), passed, true);
             if let Some(w) = longest {
                 v.windows = vec![w.index];
                 v.first = Some(Offender { at: w.start, text: w.first_error.clone() });
@@ -99,8 +98,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             } else {
                 Some(view.latency.value_at_quantile(l.percentile / 100.0))
             };
-            let observed =
-                value.map_or("no successful probe".to_string(), |us| format!("{:.3} ms", us as f64 / 1000.0));
+            let observed = value.map_or("no successful probe".to_string(), |us| ms(us_to_ms(us)).to_string());
             // Without a successful probe there is no latency that could be within the limit.
             let passed = value.is_some_and(|us| Duration::from_micros(us) <= l.limit);
             // Only the maximum can never come back down.

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::clock::{RunClock, rfc3339_ms};
 use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
 use crate::engine::sample::{Outcome, Sample};
 use crate::report::Report;
+use crate::units::millis;
 
 pub struct EventLog {
     out: Box<dyn Write + Send>,

@@ -17,6 +17,7 @@ use crate::live::Stream;
 use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
 use crate::sanitize;
+use crate::units::secs;
 
 /// Time between progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -73,14 +74,14 @@ impl<W: Write + Send> Ui for Lines<W> {
                 let at = time_of_day(clock.wall(w.end));
                 let failed = w.failed_probes;
                 let probes = if failed == 1 { "" } else { "s" };
-                let lasted = w.duration().as_secs_f64();
+                let lasted = secs(w.duration());
                 // A window the run ended in never came up: say so, not `UP`.
                 if w.open {
                     self.line(format_args!(
-                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted:.3} s ({failed} probe{probes} failed)"
+                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted} ({failed} probe{probes} failed)"
                     ));
                 } else {
-                    self.line(format_args!("{at}  UP    {url}  after {lasted:.3} s ({failed} probe{probes} failed)"));
+                    self.line(format_args!("{at}  UP    {url}  after {lasted} ({failed} probe{probes} failed)"));
                 }
             }
         }

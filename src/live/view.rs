@@ -20,6 +20,7 @@ use crate::analysis::snapshot::{Quantiles, TargetDetail};
 use crate::analysis::timeline::Slice;
 use crate::live::Stream;
 use crate::sanitize;
+use crate::units::{latency_brief as ms, secs};
 
 /// Everything one frame shows.
 #[derive(Clone, Debug, Default)]
@@ -66,11 +67,6 @@ fn clock(d: Duration) -> String {
     format!("{:02}:{:02}.{}", s / 60, s % 60, d.subsec_millis() / 100)
 }
 
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 1000.0 { format!("{:.2} s", ms / 1000.0) } else { format!("{ms:.2} ms") }
-}
-
 fn header_line(view: &View) -> Line<'static> {
     let mut spans = vec![Span::styled(" blip ", Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED))];
     spans.push(Span::raw(format!("  {}", clock(view.elapsed))));
@@ -114,12 +110,12 @@ fn state_line(view: &View, t: &TargetDetail) -> Line<'static> {
 
 fn counts_line(t: &TargetDetail) -> Line<'static> {
     Line::from(format!(
-        "probes {}  ok {}  failed {}  availability {:.3}%  downtime {:.3} s  outages {}",
+        "probes {}  ok {}  failed {}  availability {:.3}%  downtime {}  outages {}",
         t.probes,
         t.ok,
         t.failed,
         t.availability * 100.0,
-        t.downtime.as_secs_f64(),
+        secs(t.downtime),
         t.window_count + u64::from(t.down.is_some())
     ))
 }
@@ -164,13 +160,13 @@ fn strip_line(view: &View, slices: &[Slice]) -> Line<'static> {
 fn windows_lines(t: &TargetDetail) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled("outages", Style::new().add_modifier(Modifier::BOLD))];
     if let Some((start, error)) = &t.down {
-        lines.push(Line::from(format!("+{:.3} s  open    {}", start.as_secs_f64(), sanitize::line(error))));
+        lines.push(Line::from(format!("+{}  open    {}", secs(*start), sanitize::line(error))));
     }
     for w in t.windows.iter().rev() {
         lines.push(Line::from(format!(
-            "+{:.3} s  {:.3} s  {}",
-            w.start.as_secs_f64(),
-            w.duration().as_secs_f64(),
+            "+{}  {}  {}",
+            secs(w.start),
+            secs(w.duration()),
             sanitize::line(&w.first_error)
         )));
     }
@@ -252,11 +248,11 @@ fn render_compact(frame: &mut Frame<'_>, area: Rect, view: &View) {
         lines.push(Line::from(sanitize::line(&t.url)));
         lines.push(state_line(view, t));
         lines.push(Line::from(format!(
-            "{} probes, {} failed, {:.3}% up, down {:.3} s",
+            "{} probes, {} failed, {:.3}% up, down {}",
             t.probes,
             t.failed,
             t.availability * 100.0,
-            t.downtime.as_secs_f64()
+            secs(t.downtime)
         )));
     }
     frame.render_widget(Paragraph::new(lines), area);

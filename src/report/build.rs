@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::clock::{RunClock, millis, rfc3339_ms};
+use crate::analysis::clock::{RunClock, rfc3339_ms};
 use crate::analysis::outage::Window;
 use crate::analysis::phase::{Phase, PhaseClock};
 use crate::analysis::recorder::{Recorder, TargetRecorder};
@@ -17,6 +17,7 @@ use crate::report::{
     DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION,
     SendLag, TargetReport, TimelinePoint,
 };
+use crate::units::{millis, us_to_ms};
 
 /// The report of a run that ended at `end` (the end of the schedule), once the recorder closed
 /// its books there ([`Recorder::close`]), with every gate judged on every URL.
@@ -153,14 +154,10 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
     }
 }
 
-fn us_to_ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
 fn latency(h: &Histogram<u64>) -> Latency {
     Latency {
         min: us_to_ms(h.min()),
-        mean: (h.mean()).round() / 1000.0,
+        mean: us_to_ms(h.mean().round() as u64),
         p50: us_to_ms(h.value_at_quantile(0.5)),
         p90: us_to_ms(h.value_at_quantile(0.9)),
         p99: us_to_ms(h.value_at_quantile(0.99)),

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::report::{DeployReport, Report, TargetReport};
 use crate::sanitize;
+use crate::units::{latency, secs_ms};
 
 /// Renders the whole summary. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
@@ -48,7 +49,7 @@ fn render_deploy(out: &mut String, d: &DeployReport) {
     let _ = writeln!(out, "deploy `{}`", sanitize::line(&d.command.join(" ")));
     match (d.start_offset_ms, d.duration_ms) {
         (Some(start), Some(duration)) => {
-            let _ = writeln!(out, "  {how} after {:.3} s, started at +{:.3} s", duration / 1000.0, start / 1000.0);
+            let _ = writeln!(out, "  {how} after {}, started at +{}", secs_ms(duration), secs_ms(start));
         }
         _ => {
             let _ = writeln!(out, "  {how}");
@@ -75,23 +76,23 @@ fn render_target(out: &mut String, t: &TargetReport) {
     };
     let _ = writeln!(
         out,
-        "  probes     {} ({} ok, {} failed)   availability {:.3}%   downtime {:.3} s ({outages})",
+        "  probes     {} ({} ok, {} failed)   availability {:.3}%   downtime {} ({outages})",
         t.probes,
         t.ok,
         t.failed,
         t.availability * 100.0,
-        t.downtime_ms / 1000.0,
+        secs_ms(t.downtime_ms),
     );
     match &t.latency_ms {
         Some(l) => {
             let _ = writeln!(
                 out,
                 "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (successful probes, from due time)",
-                ms(l.p50),
-                ms(l.p90),
-                ms(l.p99),
-                ms(l.p999),
-                ms(l.max),
+                latency(l.p50),
+                latency(l.p90),
+                latency(l.p99),
+                latency(l.p999),
+                latency(l.max),
             );
         }
         None => {
@@ -110,10 +111,10 @@ fn render_target(out: &mut String, t: &TargetReport) {
         let phase = w.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {label:<9}  {phase}+{:.3} s → +{:.3} s  {:.3} s{open}  {} probe{}  {}  {}",
-            w.start_offset_ms / 1000.0,
-            w.end_offset_ms / 1000.0,
-            w.duration_ms / 1000.0,
+            "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}  {}",
+            secs_ms(w.start_offset_ms),
+            secs_ms(w.end_offset_ms),
+            secs_ms(w.duration_ms),
             w.failed_probes,
             if w.failed_probes == 1 { "" } else { "s" },
             counts(&w.causes),
@@ -128,13 +129,13 @@ fn render_target(out: &mut String, t: &TargetReport) {
             let label = if i == 0 { "phases" } else { "" };
             let _ = writeln!(
                 out,
-                "  {label:<9}  {:<8} {:>7.3} s  {} probes, {} failed, downtime {:.3} s{}",
+                "  {label:<9}  {:<8} {:>7}  {} probes, {} failed, downtime {}{}",
                 phase.as_str(),
-                (p.end_offset_ms - p.start_offset_ms) / 1000.0,
+                secs_ms(p.end_offset_ms - p.start_offset_ms),
                 p.probes,
                 p.failed,
-                p.downtime_ms / 1000.0,
-                p.latency_ms.map(|l| format!(", p50 {} p99 {}", ms(l.p50), ms(l.p99))).unwrap_or_default(),
+                secs_ms(p.downtime_ms),
+                p.latency_ms.map(|l| format!(", p50 {} p99 {}", latency(l.p50), latency(l.p99))).unwrap_or_default(),
             );
         }
     }
@@ -143,27 +144,23 @@ fn render_target(out: &mut String, t: &TargetReport) {
     {
         let recovered = match (timing.recovered_ms, timing.recovery_ms) {
             (Some(at), Some(after)) => {
-                format!(
-                    ", recovered {:.3} s after it started ({:.3} s after the last failure)",
-                    at / 1000.0,
-                    after / 1000.0
-                )
+                format!(", recovered {} after it started ({} after the last failure)", secs_ms(at), secs_ms(after))
             }
             _ => ", not recovered by the end of the run".to_string(),
         };
         let first = if timing.down_at_start {
             "already down when the deploy started".to_string()
         } else {
-            format!("first failure {:.3} s after the deploy started", first / 1000.0)
+            format!("first failure {} after the deploy started", secs_ms(first))
         };
         let _ = writeln!(out, "  deploy     {first}{recovered}");
     }
     let _ = writeln!(
         out,
         "  send lag   p50 {}  p99 {}  max {}  (how late blip sent probes)",
-        ms(t.send_lag_ms.p50),
-        ms(t.send_lag_ms.p99),
-        ms(t.send_lag_ms.max),
+        latency(t.send_lag_ms.p50),
+        latency(t.send_lag_ms.p99),
+        latency(t.send_lag_ms.max),
     );
     if t.cancelled > 0 {
         let _ = writeln!(
@@ -186,14 +183,9 @@ fn render_target(out: &mut String, t: &TargetReport) {
         let mark = if g.passed { "passed" } else { "FAILED" };
         let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.gate, g.observed);
         if let Some(first) = g.evidence.as_ref().and_then(|e| e.first_error.as_ref().zip(e.first_offset_ms)) {
-            let _ =
-                writeln!(out, "                     first at +{:.3} s: {}", first.1 / 1000.0, sanitize::line(first.0));
+            let _ = writeln!(out, "                     first at +{}: {}", secs_ms(first.1), sanitize::line(first.0));
         }
     }
-}
-
-fn ms(value: f64) -> String {
-    if value >= 1000.0 { format!("{:.3} s", value / 1000.0) } else { format!("{value:.2} ms") }
 }
 
 fn counts(counts: &BTreeMap<String, u64>) -> String {

@@ -2,6 +2,7 @@
 
 use crate::analysis::phase::Phase;
 use crate::report::TargetReport;
+use crate::units::ms;
 
 /// Warnings about more URLs than this are merged into one line.
 const WARN_EACH_UP_TO: usize = 3;
@@ -26,14 +27,16 @@ pub fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
         late,
         |t| {
             format!(
-                "blip sent probes of {} late: send lag p99 {:.3} ms (max {:.3} ms); {BUSY}",
-                t.url, t.send_lag_ms.p99, t.send_lag_ms.max
+                "blip sent probes of {} late: send lag p99 {} (max {}); {BUSY}",
+                t.url,
+                ms(t.send_lag_ms.p99),
+                ms(t.send_lag_ms.max)
             )
         },
         |late| {
-            let worst = late.iter().map(|t| t.send_lag_ms.p99).fold(0.0, f64::max);
+            let worst = ms(late.iter().map(|t| t.send_lag_ms.p99).fold(0.0, f64::max));
             format!(
-                "blip sent probes of {} of {} URLs late: send lag p99 up to {worst:.3} ms; {BUSY}",
+                "blip sent probes of {} of {} URLs late: send lag p99 up to {worst}; {BUSY}",
                 late.len(),
                 targets.len()
             )
