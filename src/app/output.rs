@@ -75,7 +75,7 @@ pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Resu
 pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
     let mut results = Vec::new();
     if let Some(destination) = &config.output.json {
-        results.push(json::write(report, destination));
+        results.push(json::render(report).and_then(|text| write_json(&text, destination)));
     }
     if let Some(path) = &config.output.junit {
         results.push(junit::render(report).and_then(|xml| {
@@ -101,6 +101,19 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
         }
     }
     results.into_iter().collect()
+}
+
+/// Writes the JSON report to stdout or to a file.
+fn write_json(text: &str, destination: &Destination) -> anyhow::Result<()> {
+    match destination {
+        Destination::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the JSON report to stdout")
+        }
+        Destination::File(path) => {
+            file::write_whole(path, text.as_bytes()).with_context(|| format!("cannot write --json {}", path.display()))
+        }
+    }
 }
 
 /// Appends to GitHub's job summary file, which other steps write to as well.

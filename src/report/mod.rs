@@ -8,6 +8,8 @@ pub use model::*;
 pub mod annotations;
 pub mod build;
 pub mod file;
+#[cfg(test)]
+mod golden;
 pub mod json;
 pub mod junit;
 pub mod markdown;

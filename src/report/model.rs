@@ -27,7 +27,7 @@ pub struct Report {
     /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
     pub measure_only: bool,
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
-    pub gate_phases: Option<crate::gates::GatePhases>,
+    pub gate_phases: Option<crate::analysis::phase::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
     pub warnings: Vec<String>,
     /// The wrapped command; null when none was given.

@@ -352,7 +352,7 @@ pub(crate) mod tests {
             evidence: None,
         }];
         report.passed = false;
-        report.gate_phases = Some(crate::gates::GatePhases::DeployCooldown);
+        report.gate_phases = Some(crate::analysis::phase::GatePhases::DeployCooldown);
         let t = &mut report.targets[1];
         t.deploy_timing = Some(DeployTiming {
             down_at_start: false,

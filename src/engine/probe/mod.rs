@@ -307,4 +307,11 @@ mod tests {
         let long = "x".repeat(500);
         assert!(status_text(StatusCode::NOT_FOUND, long.as_bytes()).chars().count() < 200);
     }
+
+    #[test]
+    fn a_status_text_from_a_hostile_body_is_one_clean_line() {
+        let body = b"\x1b]0;pwned\x07\x1b[2J\rgone\x08\x08 | <script>`x`</script>\nsecond line";
+        let shown = status_text(StatusCode::SERVICE_UNAVAILABLE, body);
+        assert_eq!(shown, "503 Service Unavailable: �]0;pwned��[2J gone�� | <script>`x`</script>");
+    }
 }
