@@ -87,8 +87,8 @@ pub fn record<C: hdrhistogram::Counter>(h: &mut Histogram<C>, us: u64) {
 }
 
 /// A latency histogram in microseconds, three significant digits. It grows to the largest value
-/// it holds instead of being sized for an hour up front: 16 KiB for millisecond latencies
-/// rather than 188 KiB, which matters at thousands of URLs with several histograms each.
+/// it holds instead of being sized for an hour up front, which matters at thousands of URLs with
+/// several histograms each.
 fn histogram() -> Histogram<u64> {
     let mut h = Histogram::new_with_bounds(1, 2048, 3).expect("constant histogram bounds are valid");
     h.auto(true);

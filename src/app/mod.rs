@@ -53,9 +53,8 @@ impl Finished {
 const ONE_WORKER_UP_TO: f64 = 5000.0;
 
 /// How many runtime worker threads a run of `rate` probes per second over all URLs gets. One
-/// thread does the whole job below [`ONE_WORKER_UP_TO`] probes/s: each probe then costs no wake
-/// of a second thread, a fifth of blip's CPU at 1000/s (scripts/bench). Above it, every core is
-/// used, or one thread would fall behind the schedule.
+/// thread does the whole job below [`ONE_WORKER_UP_TO`] probes/s, so no probe costs a wake of a
+/// second thread. Above it, every core is used, or one thread would fall behind the schedule.
 pub fn worker_threads(rate: f64) -> usize {
     if rate <= ONE_WORKER_UP_TO { 1 } else { std::thread::available_parallelism().map_or(2, usize::from) }
 }

@@ -10,8 +10,7 @@
 //! not on tokio's timer, whose millisecond ticks would make every probe up to a millisecond late.
 //! Above 10 000 slots/s, where slots are less than [`COALESCE`] apart, one wake sends every slot
 //! due within that window, each at most that late. At each slot it spawns one probe task. Each
-//! probe reports one
-//! [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
+//! probe reports one [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
 //! probe in flight has finished, which is how the consumer knows that nothing is lost.
 
 use std::sync::Arc;
