@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn server_text_is_drawn_without_control_characters() {
-        use crate::report::text::tests::HOSTILE;
+        use crate::report::fixtures::HOSTILE;
         let mut v = view(true);
         v.targets[0].down = Some((S * 11, HOSTILE.into()));
         v.targets[0].windows[0].first_error = HOSTILE.into();

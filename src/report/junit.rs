@@ -74,7 +74,7 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::text::tests::deploy_report;
+    use crate::report::fixtures::deploy_report;
 
     #[test]
     fn junit_snapshot() {
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn server_text_keeps_the_xml_valid() {
-        let xml = render(&crate::report::text::tests::hostile_report()).unwrap();
+        let xml = render(&crate::report::fixtures::hostile_report()).unwrap();
         assert!(sanitize::is_clean(&xml), "{xml:?}");
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let failure = doc.descendants().find(|n| n.has_tag_name("failure")).unwrap();

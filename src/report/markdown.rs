@@ -121,7 +121,7 @@ fn code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::text::tests::{deploy_report, sample_report};
+    use crate::report::fixtures::{deploy_report, sample_report};
 
     #[test]
     fn markdown_of_a_failed_deploy() {
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn server_text_cannot_break_the_tables_or_inject_markup() {
-        use crate::report::text::tests::hostile_report;
+        use crate::report::fixtures::hostile_report;
         let md = render(&hostile_report());
         assert!(sanitize::is_clean(&md), "{md:?}");
         assert!(!md.contains('<') && !md.contains("[link](") && !md.contains("line2\n"), "{md}");

@@ -9,6 +9,8 @@ pub mod annotations;
 pub mod build;
 pub mod file;
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 mod golden;
 pub mod json;
 pub mod junit;
