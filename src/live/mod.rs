@@ -16,6 +16,8 @@ use crate::report::Report;
 pub mod dashboard;
 pub mod detached;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod lines;
 pub mod view;
 
