@@ -80,7 +80,7 @@ fn total_rate(cli: &Cli) -> f64 {
 /// A panic anywhere (the run loop, a probe task, the scheduler, a writer thread) ends blip at
 /// once with exit code 2 and one line, so no part of the run can die quietly and leave the rest to
 /// report a pass over probes that were never sent. The dashboard wraps this hook with its own,
-/// which restores the terminal first; a wrapped command dies with blip (see `deploy`).
+/// which restores the terminal first; a wrapped command dies with blip (see `app::command`).
 fn end_on_panic() {
     std::panic::set_hook(Box::new(|info| {
         let what = info
