@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::gates::status_set::StatusSet;
+use crate::engine::status_set::StatusSet;
 use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.

@@ -9,7 +9,7 @@ use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs};
-use crate::gates::status_set::StatusSet;
+use crate::engine::status_set::StatusSet;
 use crate::gates::{Gate, GatePhases};
 
 mod output;

@@ -3,4 +3,5 @@
 pub mod probe;
 pub mod sample;
 pub mod scheduler;
+pub mod status_set;
 pub mod timer;

@@ -12,10 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use crate::analysis::phase::GatePhases;
-use crate::gates::status_set::StatusSet;
+use crate::engine::status_set::StatusSet;
 
 mod judge;
-pub mod status_set;
 
 pub use judge::{Verdict, judge};
 
