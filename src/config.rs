@@ -9,10 +9,11 @@ use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs};
-use crate::engine::status_set::StatusSet;
 use crate::gates::{Gate, GatePhases};
 
 mod output;
+
+pub use crate::engine::request::{Expect, RequestSpec};
 
 pub use output::{Destination, Markdown, Output, UiMode};
 
@@ -64,36 +65,6 @@ pub struct Wrap {
     pub argv: Vec<String>,
     pub warmup: Duration,
     pub cooldown: Duration,
-}
-
-/// What every probe sends.
-#[derive(Clone, Debug)]
-pub struct RequestSpec {
-    pub method: reqwest::Method,
-    pub headers: HeaderMap,
-    pub body: Option<String>,
-    pub insecure: bool,
-    pub fresh_connections: bool,
-    /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.
-    pub resend: bool,
-}
-
-impl RequestSpec {
-    /// Whether a request lost to a reused connection that closed before any byte of an answer
-    /// is sent once more on a new one: for idempotent methods, as curl, Go's net/http and
-    /// browsers do, unless `--no-resend`.
-    pub fn resends(&self) -> bool {
-        use reqwest::Method;
-        self.resend && [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::DELETE].contains(&self.method)
-    }
-}
-
-/// What counts as up.
-#[derive(Clone, Debug)]
-pub struct Expect {
-    pub status: StatusSet,
-    pub body: Option<String>,
-    pub slow: Option<Duration>,
 }
 
 impl Config {

@@ -81,7 +81,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
 /// wrapped command.
 pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<Finished> {
     output::check_writable(&config.output)?;
-    let probers = Prober::for_config(config)?;
+    let probers = Prober::for_urls(&config.urls, &config.request, &config.expect, config.timeout)?;
     let clock = RunClock::now();
     // Every output that can fail is opened before the UI says a word.
     let urls = config.display_urls();

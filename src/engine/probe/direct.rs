@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 
 use super::stream::{Counted, Stream};
 use super::{Answer, NoAnswer, chain_text, closed_before_answer, keep_head, kind_in_chain};
-use crate::config::RequestSpec;
+use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
 type Sender = SendRequest<Full<Bytes>>;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
 
-use crate::config::{Config, Expect, RequestSpec};
+use crate::engine::request::{Expect, RequestSpec};
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
 
 /// Bytes of each body kept for `--expect-body` and error texts.
@@ -57,39 +57,45 @@ struct NoAnswer {
 }
 
 impl Prober {
-    /// Builds one prober per URL of `config`. The URLs that go through reqwest share one client,
-    /// and the https URLs one TLS configuration, each built only if needed (both load the
-    /// system's root certificates, a few milliseconds).
-    pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
+    /// Builds one prober per URL, each sending `spec`, judging by `expect` and waiting up to
+    /// `timeout`. The URLs that go through reqwest share one client, and the https URLs one TLS
+    /// configuration, each built only if needed (both load the system's root certificates, a few
+    /// milliseconds).
+    pub fn for_urls(
+        urls: &[Url],
+        spec: &RequestSpec,
+        expect: &Expect,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Prober>> {
         use anyhow::Context as _;
-        let request = Arc::new(config.request.clone());
-        let expect = Arc::new(config.expect.clone());
+        let request = Arc::new(spec.clone());
+        let expect = Arc::new(expect.clone());
         let mut client = None;
         let mut tls = None;
-        let mut probers = Vec::with_capacity(config.urls.len());
-        for url in &config.urls {
+        let mut probers = Vec::with_capacity(urls.len());
+        for url in urls {
             let transport = if direct::suits(url) && reqwest_path::proxy_for(url).is_none() {
                 let tls = match url.scheme() {
                     "https" => Some(match &tls {
                         Some(tls) => Arc::clone(tls),
-                        None => tls.insert(tls::tls_config(config.request.insecure)?).clone(),
+                        None => tls.insert(tls::tls_config(spec.insecure)?).clone(),
                     }),
                     _ => None,
                 };
                 let shown = crate::sanitize::url(url);
                 Transport::Direct(Arc::new(
-                    direct::Client::new(url, &config.request, tls)
+                    direct::Client::new(url, spec, tls)
                         .with_context(|| format!("cannot build the request for {shown}"))?,
                 ))
             } else {
                 let client = match &client {
                     Some(client) => Client::clone(client),
-                    None => client.insert(reqwest_path::build_client(config)?).clone(),
+                    None => client.insert(reqwest_path::build_client(spec, timeout)?).clone(),
                 };
                 let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout: config.timeout });
+            probers.push(Prober { transport, expect: expect.clone(), timeout });
         }
         Ok(probers)
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use reqwest::{Client, Url};
 
 use super::{Answer, NoAnswer, chain_text, direct, keep_head, kind_in_chain};
-use crate::config::{Config, RequestSpec};
+use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
 tokio::task_local! {
@@ -125,15 +125,15 @@ pub fn proxy_for(url: &Url) -> Option<String> {
     })
 }
 
-pub fn build_client(config: &Config) -> anyhow::Result<Client> {
+pub fn build_client(spec: &RequestSpec, timeout: std::time::Duration) -> anyhow::Result<Client> {
     use anyhow::Context as _;
     let mut builder = Client::builder()
         .user_agent(concat!("blip/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(config.timeout)
+        .connect_timeout(timeout)
         .tcp_nodelay(true)
-        .tls_danger_accept_invalid_certs(config.request.insecure);
-    if config.request.fresh_connections {
+        .tls_danger_accept_invalid_certs(spec.insecure);
+    if spec.fresh_connections {
         builder = builder.pool_max_idle_per_host(0);
     }
     builder = builder.http1_max_headers(direct::MAX_HEADERS).connector_layer(MarkOpened);
