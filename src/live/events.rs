@@ -3,7 +3,8 @@
 //!
 //! Events: `run_start`, `phase`, `down`, `up`, `still_down` (the run ended during an outage, so
 //! no `up` follows), `second` (per URL, probes and failures that reported in the last second),
-//! `probe` (with `--events-probes`), `gate`, `run_end`.
+//! `probe` (with `--events-probes`), `gate`, `run_end`. The application opens the destination
+//! and hands over a writer.
 
 use std::io::Write;
 use std::time::Duration;

@@ -1,7 +1,10 @@
-//! User interfaces: interchangeable consumers of the recorder's events and snapshots.
+//! Live consumers: what follows the run while it goes on. The user interfaces (`lines`, the
+//! quiet one here, `dashboard` with its `view`) are interchangeable; the NDJSON event log
+//! (`events`) runs beside them; `detached` is the terminal writer that never blocks the run.
 //!
-//! The engine never knows which one is there. Each gets the state changes as they are detected,
-//! a snapshot on every tick, and the final report.
+//! The engine never knows which one is there. Each gets plain data from the run loop: the state
+//! changes as they are detected, a snapshot on every tick (the detail only when it asks), and
+//! the final report.
 
 use std::time::{Duration, Instant};
 
