@@ -25,7 +25,8 @@ pub struct Event {
     pub transition: Transition,
 }
 
-/// Counts of every URL, fed one Sample at a time.
+/// Counts of every URL, fed one Sample at a time. The fields are public for `report::build`,
+/// which reads them; only the methods here change them.
 pub struct Recorder {
     pub clock: RunClock,
     pub rate: f64,
@@ -44,6 +45,7 @@ pub struct PhaseStats {
     pub downtime: Duration,
 }
 
+/// Counts of one URL.
 pub struct TargetRecorder {
     pub url: String,
     pub probes: u64,
