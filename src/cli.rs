@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::engine::status_set::StatusSet;
 use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
-use crate::status_set::StatusSet;
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]

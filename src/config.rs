@@ -3,15 +3,19 @@
 //! Every error here names the input that is wrong and the flag that fixes it; the caller maps
 //! any of them to exit code 2 before a single probe is sent.
 
-use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
-use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs, UiChoice};
+use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs};
 use crate::gates::{Gate, GatePhases};
-use crate::status_set::StatusSet;
+
+mod output;
+
+pub use crate::engine::request::{Expect, RequestSpec};
+
+pub use output::{Destination, Markdown, Output, UiMode};
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;
@@ -61,72 +65,6 @@ pub struct Wrap {
     pub argv: Vec<String>,
     pub warmup: Duration,
     pub cooldown: Duration,
-}
-
-/// What every probe sends.
-#[derive(Clone, Debug)]
-pub struct RequestSpec {
-    pub method: reqwest::Method,
-    pub headers: HeaderMap,
-    pub body: Option<String>,
-    pub insecure: bool,
-    pub fresh_connections: bool,
-    /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.
-    pub resend: bool,
-}
-
-impl RequestSpec {
-    /// Whether a request lost to a reused connection that closed before any byte of an answer
-    /// is sent once more on a new one: for idempotent methods, as curl, Go's net/http and
-    /// browsers do, unless `--no-resend`.
-    pub fn resends(&self) -> bool {
-        use reqwest::Method;
-        self.resend && [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::DELETE].contains(&self.method)
-    }
-}
-
-/// What counts as up.
-#[derive(Clone, Debug)]
-pub struct Expect {
-    pub status: StatusSet,
-    pub body: Option<String>,
-    pub slow: Option<Duration>,
-}
-
-/// Where results go.
-#[derive(Clone, Debug)]
-pub struct Output {
-    /// `None`: no JSON; `Some(Stdout)`: `--json -`.
-    pub json: Option<Destination>,
-    pub ui: UiMode,
-    pub junit: Option<std::path::PathBuf>,
-    /// Where the Markdown summary goes; `$GITHUB_STEP_SUMMARY` is appended to.
-    pub markdown: Option<Markdown>,
-    pub events: Option<Destination>,
-    pub events_probes: bool,
-    /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
-    pub annotations: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Markdown {
-    /// `--markdown PATH`: written whole.
-    File(std::path::PathBuf),
-    /// `$GITHUB_STEP_SUMMARY`: appended to, as GitHub expects.
-    StepSummary(std::path::PathBuf),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    Stdout,
-    File(std::path::PathBuf),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UiMode {
-    Dashboard,
-    Lines,
-    Quiet,
 }
 
 impl Config {
@@ -217,105 +155,9 @@ impl Config {
     }
 }
 
-impl Output {
-    pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
-        let json = match args.json.as_deref() {
-            None => None,
-            Some("-") => Some(Destination::Stdout),
-            Some("") => return Err(bad("--json needs a path, or - for stdout")),
-            Some(path) => Some(Destination::File(path.into())),
-        };
-        let stdout_taken = args.json.as_deref() == Some("-") || args.events.as_deref() == Some("-");
-        let terminal = std::io::stdout().is_terminal();
-        let ui = match args.ui {
-            UiChoice::Auto if terminal && !stdout_taken => UiMode::Dashboard,
-            UiChoice::Auto | UiChoice::Lines => UiMode::Lines,
-            UiChoice::Quiet => UiMode::Quiet,
-            UiChoice::Dashboard if stdout_taken => {
-                return Err(bad("--ui dashboard needs stdout, which --json - or --events - takes: give that a path"));
-            }
-            UiChoice::Dashboard if !terminal => {
-                return Err(bad("--ui dashboard needs a terminal on stdout; use --ui lines when piping or in CI"));
-            }
-            UiChoice::Dashboard => UiMode::Dashboard,
-        };
-        let path = |flag: &str, value: &Option<String>| match value.as_deref() {
-            Some("") => Err(bad(format!("{flag} needs a path"))),
-            Some(path) => Ok(Some(std::path::PathBuf::from(path))),
-            None => Ok(None),
-        };
-        let events = match args.events.as_deref() {
-            None => None,
-            Some("-") if json == Some(Destination::Stdout) => {
-                return Err(bad("--events - and --json - cannot both use stdout: give one of them a path"));
-            }
-            Some("-") => Some(Destination::Stdout),
-            Some("") => return Err(bad("--events needs a path, or - for stdout")),
-            Some(path) => Some(Destination::File(path.into())),
-        };
-        if args.events_probes && events.is_none() {
-            return Err(bad("--events-probes goes with --events PATH"));
-        }
-        let markdown = match path("--markdown", &args.markdown)? {
-            Some(path) => Some(Markdown::File(path)),
-            None => std::env::var_os("GITHUB_STEP_SUMMARY")
-                .filter(|p| !p.is_empty())
-                .map(|p| Markdown::StepSummary(p.into())),
-        };
-        let junit = path("--junit", &args.junit)?;
-        // Two reports into one file would leave only the last one written.
-        let file = |d: &Option<Destination>| match d {
-            Some(Destination::File(path)) => Some(path.clone()),
-            _ => None,
-        };
-        let files = [
-            ("--json", file(&json)),
-            ("--junit", junit.clone()),
-            (
-                "--markdown",
-                match &markdown {
-                    Some(Markdown::File(path)) => Some(path.clone()),
-                    _ => None,
-                },
-            ),
-            ("--events", file(&events)),
-        ];
-        for (i, (flag, path)) in files.iter().enumerate() {
-            let Some(path) = path else { continue };
-            if let Some((other, _)) =
-                files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path)))
-            {
-                return Err(bad(format!(
-                    "{flag} and {other} both name {}: give each report a file of its own",
-                    path.display()
-                )));
-            }
-        }
-        Ok(Output {
-            json,
-            ui,
-            junit,
-            markdown,
-            events,
-            events_probes: args.events_probes,
-            annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
-        })
-    }
-}
-
 /// Whether any gate flag was given.
 pub fn gates_given(args: &GateArgs) -> bool {
     !gate_list(args).is_empty()
-}
-
-/// Whether two report paths name one file: the same path as given, or one file reached two ways.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    a == b
-        || match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
-        }
 }
 
 /// The gates in the order a report lists them.
@@ -382,185 +224,4 @@ fn parse_headers(lines: &[String]) -> Result<HeaderMap, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
-
-    fn config(args: &[&str]) -> Result<Config, ConfigError> {
-        let cli = Cli::try_parse_from(std::iter::once("blip").chain(args.iter().copied())).unwrap();
-        Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)
-    }
-
-    #[test]
-    fn defaults() {
-        let c = config(&["http://127.0.0.1:8080/health"]).unwrap();
-        assert_eq!(c.rate, 20.0);
-        assert_eq!(c.timeout, Duration::from_secs(1));
-        assert!(c.concurrency as f64 > c.rate * c.timeout.as_secs_f64());
-        assert!(c.expect.status.contains(200) && c.expect.status.contains(302));
-        assert!(!c.expect.status.contains(404));
-        // `auto` picks the dashboard only when stdout is a terminal.
-        assert_eq!(c.output.ui == UiMode::Dashboard, std::io::stdout().is_terminal());
-    }
-
-    #[test]
-    fn default_cap_is_never_reached_by_the_schedule() {
-        for (rate, timeout_ms) in [(0.2, 1000), (20.0, 1000), (5000.0, 1000), (1000.0, 30_000)] {
-            let timeout = Duration::from_millis(timeout_ms);
-            let cap = default_concurrency(rate, timeout);
-            assert!(cap as f64 >= rate * timeout.as_secs_f64() + 1.0, "{rate} {timeout_ms}");
-        }
-    }
-
-    #[test]
-    fn bad_input_names_the_flag() {
-        let cases: &[(&[&str], &str)] = &[
-            (&["ftp://example.com/"], "scheme `ftp`"),
-            (&["notaurl"], "`notaurl` is not a URL"),
-            (&["-t", "0s", "http://a/"], "--timeout"),
-            (&["-d", "0s", "http://a/"], "--duration"),
-            (&["-H", "nocolon", "http://a/"], "--header"),
-            (&["-X", "GE T", "http://a/"], "--method"),
-            (&["--json", "", "http://a/"], "--json"),
-            (&["--warmup", "1s", "http://a/"], "--warmup"),
-            (&["-d", "1s", "http://a/", "--", "true"], "--duration"),
-            (&["--gate-phase", "deploy", "http://a/"], "--gate-phase"),
-            (&["-H", "Content-Length: 99", "--data", "hello", "http://a/"], "--header"),
-            (&["--json", "-", "--events", "-", "http://a/"], "--events"),
-            (&["--events-probes", "http://a/"], "--events-probes"),
-            (&["--json", "r.json", "--junit", "r.json", "http://a/"], "--json and --junit both name r.json"),
-            (&["--junit", "out/r", "--markdown", "out/./r", "http://a/"], "--junit and --markdown"),
-            (&["--events", "e", "--markdown", "x", "--json", "e", "http://a/"], "--json and --events"),
-        ];
-        for (args, needle) in cases {
-            let err = config(args).unwrap_err().to_string();
-            assert!(err.contains(needle), "{args:?}: {err}");
-            assert!(!err.contains('\n'), "one line: {err}");
-        }
-    }
-
-    #[test]
-    fn errors_never_repeat_a_secret() {
-        let cases: &[&[&str]] = &[
-            &["-H", "Authorization: Bearer s3cr3t\x01", "http://a/"],
-            &["-H", "Bearer s3cr3t", "http://a/"],
-            &["-H", "Bad Name s3cr3t: x", "http://a/"],
-            &["http://alice:s3cr3t@/"],
-            &["ftp://alice:s3cr3t@host/"],
-        ];
-        for args in cases {
-            let err = config(args).unwrap_err().to_string();
-            assert!(!err.contains("s3cr3t"), "{args:?}: {err}");
-            assert!(!err.contains('\n'), "one line: {err}");
-        }
-        let err = config(&["-H", "X-A: 1", "-H", "Authorization: Bearer s3cr3t\x01", "http://a/"]).unwrap_err();
-        assert!(err.to_string().contains("`authorization` (--header #2)"), "{err}");
-        let err = config(&["http://alice:s3cr3t@/"]).unwrap_err();
-        assert!(err.to_string().contains("`http://alice:***@/`"), "{err}");
-    }
-
-    #[test]
-    fn urls_are_shown_without_their_password() {
-        let c = config(&["http://alice:hunter2pw@127.0.0.1:8080/x", "https://b/"]).unwrap();
-        assert_eq!(c.display_urls(), ["http://alice:***@127.0.0.1:8080/x", "https://b/"]);
-        assert_eq!(c.urls[0].password(), Some("hunter2pw"), "still sent");
-    }
-
-    #[test]
-    fn a_wrapped_command_gets_default_warmup_and_cooldown() {
-        let c = config(&["http://a/", "--", "cf", "push", "notes"]).unwrap();
-        let wrap = c.wrap.unwrap();
-        assert_eq!(wrap.argv, ["cf", "push", "notes"]);
-        assert_eq!((wrap.warmup, wrap.cooldown), (DEFAULT_WARMUP, DEFAULT_COOLDOWN));
-        assert!(config(&["http://a/"]).unwrap().wrap.is_none());
-    }
-
-    #[test]
-    fn gates_in_order() {
-        let c = config(&[
-            "--max-latency",
-            "p99=300ms",
-            "--fail-on-status",
-            "404",
-            "--fail-on-status",
-            "5xx",
-            "--max-downtime",
-            "0s",
-            "http://a/",
-        ])
-        .unwrap();
-        let names: Vec<String> = c.gates.iter().map(Gate::name).collect();
-        assert_eq!(names, ["fail-on-status 404", "fail-on-status 5xx", "max-downtime 0s", "max-latency p99=300ms"]);
-        assert_eq!(c.gate_phases, GatePhases::DeployCooldown);
-    }
-
-    /// The clock arithmetic the engine does with a config's numbers: every sum of an instant
-    /// and a configured length, the due time of the last slot, the probe deadline.
-    fn run_arithmetic(c: &Config) {
-        let start = std::time::Instant::now();
-        let wrap = c.wrap.as_ref();
-        let length = c.duration.unwrap_or(Duration::ZERO)
-            + wrap.map_or(Duration::ZERO, |w| w.warmup + w.cooldown)
-            + c.timeout
-            + c.expect.slow.unwrap_or(Duration::ZERO);
-        let end = start + length + Duration::from_secs(3600);
-        let schedule = crate::scheduler::Schedule { start, rate: c.rate, urls: c.urls.len() };
-        let last = (length.as_secs_f64() * c.rate * c.urls.len() as f64).ceil() as u64;
-        assert!(schedule.due(last) <= end + Duration::from_secs(1));
-        assert!(default_concurrency(c.rate, c.timeout) >= 1);
-    }
-
-    use proptest::strategy::Strategy as _;
-
-    proptest::proptest! {
-        /// Whatever a numeric flag is given, blip either refuses it (one line naming the flag) or
-        /// runs with it; it never panics, at parsing or later on the clock.
-        #[test]
-        fn numeric_flags_never_panic(
-            flag in proptest::sample::select(vec![
-                "--rate", "--duration", "--timeout", "--concurrency", "--slow", "--min-failures", "--warmup", "--cooldown",
-                "--max-downtime", "--max-outage", "--max-failed", "--max-latency",
-            ]),
-            number in proptest::prop_oneof![
-                proptest::num::f64::ANY.prop_map(|f| f.to_string()),
-                proptest::num::u64::ANY.prop_map(|n| n.to_string()),
-                proptest::num::i64::ANY.prop_map(|n| n.to_string()),
-                (0u32..40).prop_map(|e| format!("1e{e}")),
-                (0u32..40).prop_map(|e| format!("1e-{e}")),
-            ],
-            unit in proptest::sample::select(vec!["", "s", "ms", "ns", "h", "d", "y", "%"]),
-            quantile in proptest::sample::select(vec!["", "p99=", "max=", "p0=", "p100.5="]),
-        ) {
-            use proptest::prop_assert;
-            let value = format!("{quantile}{number}{unit}");
-            let with_command = ["--warmup", "--cooldown"].contains(&flag);
-            // `--flag=value`, so that a negative number is taken as the value it is.
-            let given = format!("{flag}={value}");
-            let mut args = vec!["blip", given.as_str(), "http://a/"];
-            if with_command {
-                args.extend(["--", "true"]);
-            }
-            let parsed = std::panic::catch_unwind(|| {
-                let cli = Cli::try_parse_from(&args).map_err(|e| e.to_string())?;
-                Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)
-                    .map_err(|e| e.to_string())
-            });
-            prop_assert!(parsed.is_ok(), "{args:?} panicked");
-            match parsed.unwrap() {
-                Ok(config) => {
-                    let ran = std::panic::catch_unwind(|| run_arithmetic(&config));
-                    prop_assert!(ran.is_ok(), "{args:?} was accepted but breaks the clock");
-                }
-                Err(message) => prop_assert!(message.contains(flag.trim_start_matches('-')), "{args:?}: {message}"),
-            }
-        }
-    }
-
-    #[test]
-    fn headers_keep_repeats() {
-        let c = config(&["-H", "X-A: 1", "-H", "X-A: 2", "-H", "Authorization: Bearer t", "http://a/"]).unwrap();
-        assert_eq!(c.request.headers.get_all("x-a").iter().count(), 2);
-        assert_eq!(c.request.headers["authorization"], "Bearer t");
-    }
-}
+mod tests;

@@ -1,11 +1,65 @@
 //! Exit codes. Each means one thing; the README's table lists them.
 
-/// The run finished and every gate passed.
-pub const OK: u8 = 0;
-/// The run finished and a gate failed.
-pub const GATE_FAILED: u8 = 1;
-/// Bad usage or configuration (nothing was probed), or blip itself failed (e.g. cannot write
-/// `--json`).
-pub const USAGE_OR_FAILURE: u8 = 2;
-/// The wrapped COMMAND failed (non-zero exit, killed by a signal) or could not be started.
-pub const COMMAND_FAILED: u8 = 3;
+use std::process::ExitCode;
+
+/// How blip ends, as an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The run finished and every gate passed.
+    Ok,
+    /// The run finished and a gate failed.
+    GateFailed,
+    /// Bad usage or configuration (nothing was probed), or blip itself failed (e.g. cannot write
+    /// `--json`).
+    UsageOrFailure,
+    /// The wrapped COMMAND failed (non-zero exit, killed by a signal) or could not be started.
+    CommandFailed,
+}
+
+impl Exit {
+    /// The code the process exits with.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::GateFailed => 1,
+            Exit::UsageOrFailure => 2,
+            Exit::CommandFailed => 3,
+        }
+    }
+
+    /// The exit of a finished run. Precedence: blip's own failure (2), then a failed command (3),
+    /// then a failed gate (1); 0 only when none of them happened.
+    pub fn of(blip_failed: bool, command_failed: bool, passed: bool) -> Exit {
+        if blip_failed {
+            Exit::UsageOrFailure
+        } else if command_failed {
+            Exit::CommandFailed
+        } else if !passed {
+            Exit::GateFailed
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_2_then_3_then_1_then_0() {
+        assert_eq!(Exit::of(true, true, false), Exit::UsageOrFailure);
+        assert_eq!(Exit::of(false, true, false), Exit::CommandFailed);
+        assert_eq!(Exit::of(false, false, false), Exit::GateFailed);
+        assert_eq!(Exit::of(false, false, true), Exit::Ok);
+        let codes: Vec<u8> =
+            [Exit::Ok, Exit::GateFailed, Exit::UsageOrFailure, Exit::CommandFailed].map(Exit::code).to_vec();
+        assert_eq!(codes, [0, 1, 2, 3]);
+    }
+}

@@ -1,35 +1,31 @@
 //! blip: knows, to the millisecond, whether an HTTP service stayed up while it was deployed.
 //!
-//! `main` is thin: parse, build the runtime, call [`run::run`], map the outcome to an exit code.
+//! `main` is thin: parse, build the runtime, call the app (or the demo) for the subcommand asked,
+//! map the outcome to an exit code.
 
+mod analysis;
+mod app;
 mod cli;
-mod clock;
 mod config;
 mod demo;
-mod deploy;
+mod engine;
 mod exit;
 mod gates;
-mod outage;
-mod phase;
-mod probe;
-mod recorder;
+mod live;
 mod report;
-mod run;
-mod sample;
 mod sanitize;
-mod scheduler;
-mod status_set;
-mod timeline;
-mod timer;
-mod ui;
+mod units;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use cli::{Cli, Command};
+use exit::Exit;
+
 fn main() -> ExitCode {
     end_on_panic();
-    let cli = match cli::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
@@ -39,34 +35,52 @@ fn main() -> ExitCode {
     // installed, which is then as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(run::worker_threads(&cli))
+        .worker_threads(app::worker_threads(total_rate(&cli)))
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("blip: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::USAGE_OR_FAILURE);
+            return Exit::UsageOrFailure.into();
         }
     };
     // The run loop is spawned onto the workers rather than run by `block_on` on this thread:
     // every Sample would otherwise wake this thread from another, a futex and a context switch
     // per probe.
-    match runtime.block_on(async { tokio::spawn(run::run(cli)).await }) {
-        Ok(Ok(code)) => code,
+    match runtime.block_on(async { tokio::spawn(dispatch(cli)).await }) {
+        Ok(Ok(exit)) => exit.into(),
         Ok(Err(err)) => {
             eprintln!("blip: {err:#}");
-            ExitCode::from(exit::USAGE_OR_FAILURE)
+            Exit::UsageOrFailure.into()
         }
         // Not reached: a panic ends the process in the hook.
-        Err(_) => ExitCode::from(exit::USAGE_OR_FAILURE),
+        Err(_) => Exit::UsageOrFailure.into(),
+    }
+}
+
+/// Runs what the command line asks for: the demo's subcommands, or the app on the given URLs.
+async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.subcommand {
+        Some(Command::Demo(args)) => demo::run(*args).await,
+        Some(Command::DemoDeploy(args)) => demo::deploy(args).await,
+        None => app::run(&cli).await,
+    }
+}
+
+/// Probes per second over all URLs, which sizes the runtime.
+fn total_rate(cli: &Cli) -> f64 {
+    match &cli.subcommand {
+        Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
+        Some(Command::DemoDeploy(_)) => 1.0,
+        None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
     }
 }
 
 /// A panic anywhere (the run loop, a probe task, the scheduler, a writer thread) ends blip at
 /// once with exit code 2 and one line, so no part of the run can die quietly and leave the rest to
 /// report a pass over probes that were never sent. The dashboard wraps this hook with its own,
-/// which restores the terminal first; a wrapped command dies with blip (see `deploy`).
+/// which restores the terminal first; a wrapped command dies with blip (see `app::command`).
 fn end_on_panic() {
     std::panic::set_hook(Box::new(|info| {
         let what = info
@@ -77,6 +91,21 @@ fn end_on_panic() {
             .unwrap_or_else(|| "a panic".to_string());
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("blip: internal error{at}: {what}; no verdict was reached (exit 2). Please report it.");
-        std::process::exit(i32::from(exit::USAGE_OR_FAILURE));
+        std::process::exit(i32::from(Exit::UsageOrFailure.code()));
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_worker_thread_up_to_5000_probes_per_second() {
+        let workers = |args: &[&str]| app::worker_threads(total_rate(&Cli::try_parse_from(args).unwrap()));
+        assert_eq!(workers(&["blip", "demo"]), 1);
+        assert_eq!(workers(&["blip", "http://a/"]), 1);
+        assert_eq!(workers(&["blip", "-r", "2500", "http://a/", "http://b/"]), 1);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(workers(&["blip", "-r", "2501", "http://a/", "http://b/"]), cores);
+    }
 }

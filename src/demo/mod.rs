@@ -10,14 +10,15 @@
 mod app;
 
 use std::io::Write as _;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::app::monitor;
 use crate::cli::{DemoArgs, DemoDeployArgs, DemoStyle};
-use crate::config::{Config, Destination, UiMode};
-use crate::run::monitor;
+use crate::config::{Config, UiMode};
+use crate::exit::Exit;
+use crate::units::secs_ms;
 
 /// Probes per second of the demo unless `--rate` says otherwise: fine enough to time a 1.5 s
 /// outage to 20 ms.
@@ -27,7 +28,7 @@ const DEMO_COOLDOWN: Duration = Duration::from_secs(2);
 /// How long a restart-style deploy leaves the route without a backend.
 pub const RESTART_GAP: Duration = Duration::from_millis(1500);
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     if args.probe.duration.is_some() {
         anyhow::bail!("blip demo lasts as long as its simulated deploy; leave out --duration");
     }
@@ -67,7 +68,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 app::ROUTE
             ),
         };
-        if config.output.json == Some(Destination::Stdout) {
+        if config.output.stdout_taken() {
             eprintln!("{intro}");
         } else {
             println!("{intro}");
@@ -76,13 +77,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let finished = monitor(&config, Some(&exe)).await?;
     if !judged && config.output.ui != UiMode::Quiet {
         let line = as_a_ci_step(&finished.report);
-        if config.output.json == Some(Destination::Stdout) || config.output.events == Some(Destination::Stdout) {
+        if config.output.stdout_taken() {
             eprintln!("{line}");
         } else {
             println!("{line}");
         }
     }
-    Ok(finished.exit_code())
+    Ok(finished.exit())
 }
 
 /// What a CI step without gates would have exited with: blip judges zero downtime in the
@@ -93,26 +94,26 @@ fn as_a_ci_step(report: &crate::report::Report) -> String {
         .iter()
         .filter_map(|t| t.phases.as_ref())
         .flat_map(|phases| phases.iter())
-        .filter(|(phase, _)| **phase != crate::phase::Phase::Warmup)
+        .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
         .map(|(_, p)| p.downtime_ms)
         .sum();
     if downtime_ms > 0.0 {
         format!(
-            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {:.3} s of downtime during the deploy, and zero is judged by default.",
-            crate::exit::GATE_FAILED,
-            downtime_ms / 1000.0
+            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {} of downtime during the deploy, and zero is judged by default.",
+            Exit::GateFailed.code(),
+            secs_ms(downtime_ms)
         )
     } else {
         format!(
             "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: no downtime during the deploy.",
-            crate::exit::OK
+            Exit::Ok.code()
         )
     }
 }
 
 /// The simulated deploy, run as blip's child: prints what a deploy tool prints and drives the
 /// demo platform's admin listener.
-pub async fn deploy(args: DemoDeployArgs) -> anyhow::Result<ExitCode> {
+pub async fn deploy(args: DemoDeployArgs) -> anyhow::Result<Exit> {
     let client = reqwest::Client::new();
     let admin = |action: &'static str, instance: &'static str| {
         let request = client.post(format!("{}/{action}/{instance}", args.admin));
@@ -163,5 +164,5 @@ pub async fn deploy(args: DemoDeployArgs) -> anyhow::Result<ExitCode> {
             say("Renaming notes-venerable to notes... done");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }

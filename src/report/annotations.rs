@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn server_text_stays_in_one_clean_annotation() {
-        let lines = render(&crate::report::text::tests::hostile_report());
+        let lines = render(&crate::report::fixtures::hostile_report());
         assert_eq!(lines.len(), 1);
         let line = &lines[0];
         assert!(sanitize::is_clean(line) && !line.contains('\n'), "{line:?}");

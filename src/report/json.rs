@@ -1,103 +1,13 @@
-//! The JSON report writer: the whole report, pretty-printed, to stdout or to a file written
-//! whole (see [`super::file`]).
-
-use std::io::Write;
+//! The JSON report writer: the whole report, pretty-printed. The application sends it to stdout
+//! or to a file written whole.
 
 use anyhow::Context;
 
-use crate::config::Destination;
 use crate::report::Report;
-use crate::report::file::write_whole;
 
 /// The report as the JSON file holds it: pretty-printed, with a final newline.
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(report).context("cannot encode the JSON report")?;
     text.push('\n');
     Ok(text)
-}
-
-/// Writes `report` as JSON to stdout or to a file.
-pub fn write(report: &Report, destination: &Destination) -> anyhow::Result<()> {
-    let text = render(report)?;
-    match destination {
-        Destination::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the JSON report to stdout")
-        }
-        Destination::File(path) => {
-            write_whole(path, text.as_bytes()).with_context(|| format!("cannot write --json {}", path.display()))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, SystemTime};
-
-    use super::*;
-    use crate::clock::RunClock;
-    use crate::gates::{Gate, GatePhases};
-    use crate::phase::Phase;
-    use crate::recorder::Recorder;
-    use crate::sample::{ErrorKind, Outcome, Sample};
-
-    /// A fixed scenario, as a recorded Sample sequence with a fixed wall clock: two URLs probed at
-    /// 10/s around a wrapped deploy, one through a 404 window that spans deploy and cooldown, a
-    /// timeout, a resent probe and a window still open at the end; three gates.
-    fn scenario() -> Report {
-        let clock = RunClock {
-            start: std::time::Instant::now(),
-            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),
-        };
-        let urls = ["http://127.0.0.1:8080/health".to_string(), "http://127.0.0.1:8081/api/notes".to_string()];
-        let mut recorder = Recorder::new(&urls, 10.0, 1, clock, Some(GatePhases::DeployCooldown));
-        let ms = Duration::from_millis;
-        recorder.begin_phase(Phase::Warmup, clock.start);
-        for seq in 0..60u64 {
-            if seq == 20 {
-                recorder.begin_phase(Phase::Deploy, clock.start + ms(2000));
-            }
-            if seq == 40 {
-                recorder.begin_phase(Phase::Cooldown, clock.start + ms(4000));
-            }
-            for target in 0..2 {
-                let due = clock.start + ms(seq * 100 + target as u64 * 50);
-                let outcome = match (target, seq) {
-                    (1, 30..=44) => Outcome::BadStatus { status: 404, text: "404 Not Found: no route".into() },
-                    (1, 50) => Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() },
-                    (0, 57..) => Outcome::Error { kind: ErrorKind::Refused, status: None, text: "refused".into() },
-                    _ => Outcome::Ok { status: 200 },
-                };
-                let latency = ms(1 + (seq * 7 + target as u64 * 3) % 11);
-                let sample = Sample {
-                    target,
-                    seq,
-                    due,
-                    sent: due + Duration::from_micros(40 + seq % 5 * 10),
-                    done: due + latency,
-                    outcome,
-                    resent: (target, seq) == (0, 12),
-                };
-                recorder.record(&sample);
-            }
-        }
-        let gates = [
-            Gate::FailOnStatus("404".parse().unwrap()),
-            Gate::MaxDowntime(Duration::ZERO),
-            Gate::MaxLatency("p99=10ms".parse().unwrap()),
-        ];
-        recorder.finish(clock.start + ms(6000), &gates).1
-    }
-
-    /// The JSON of a fixed scenario, byte for byte: a change of layout or of code that should not
-    /// change behaviour must leave it alone. `BLIP_WRITE_GOLDEN=1` rewrites the file.
-    #[test]
-    fn the_json_report_of_a_fixed_scenario_is_unchanged() {
-        let json = render(&scenario()).unwrap();
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/golden.json");
-        if std::env::var_os("BLIP_WRITE_GOLDEN").is_some() {
-            std::fs::write(path, &json).unwrap();
-        }
-        assert_eq!(json, std::fs::read_to_string(path).unwrap());
-    }
 }

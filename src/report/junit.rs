@@ -8,14 +8,15 @@ use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, Tes
 
 use crate::report::{GateReport, Report, TargetReport};
 use crate::sanitize;
+use crate::units::{from_ms, secs_ms};
 
 /// Renders the report as JUnit XML. Pure, so it is tested by snapshot and by an XML parser.
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut junit = Junit::new("blip");
-    junit.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
+    junit.set_time(from_ms(report.duration_ms));
     for target in &report.targets {
         let mut suite = TestSuite::new(sanitize::line(&target.url));
-        suite.set_time(std::time::Duration::from_secs_f64(report.duration_ms / 1000.0));
+        suite.set_time(from_ms(report.duration_ms));
         suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
         if target.gates.is_empty() {
             // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.
@@ -52,16 +53,16 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
     let mut lines = Vec::new();
     let Some(e) = &gate.evidence else { return String::new() };
     if let (Some(at), Some(offset), Some(error)) = (&e.first_at, e.first_offset_ms, &e.first_error) {
-        lines.push(format!("first at {at} (+{:.3} s): {}", offset / 1000.0, sanitize::line(error)));
+        lines.push(format!("first at {at} (+{}): {}", secs_ms(offset), sanitize::line(error)));
     }
     for index in &e.outages {
         if let Some(w) = target.outages.get(*index) {
             let phase = w.phase.map(|p| format!(" [{p}]")).unwrap_or_default();
             lines.push(format!(
-                "outage{phase} {} → {} ({:.3} s, {} probes failed): {}",
+                "outage{phase} {} → {} ({}, {} probes failed): {}",
                 w.start,
                 w.end,
-                w.duration_ms / 1000.0,
+                secs_ms(w.duration_ms),
                 w.failed_probes,
                 sanitize::line(&w.first_error)
             ));
@@ -73,7 +74,7 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::text::tests::deploy_report;
+    use crate::report::fixtures::deploy_report;
 
     #[test]
     fn junit_snapshot() {
@@ -82,7 +83,7 @@ mod tests {
 
     #[test]
     fn server_text_keeps_the_xml_valid() {
-        let xml = render(&crate::report::text::tests::hostile_report()).unwrap();
+        let xml = render(&crate::report::fixtures::hostile_report()).unwrap();
         assert!(sanitize::is_clean(&xml), "{xml:?}");
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let failure = doc.descendants().find(|n| n.has_tag_name("failure")).unwrap();

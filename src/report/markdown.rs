@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::report::Report;
 use crate::sanitize;
+use crate::units::secs_ms;
 
 /// Renders the report as Markdown. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
@@ -22,7 +23,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "## blip: {verdict}\n");
     if let Some(d) = &report.deploy {
         let how = d.outcome();
-        let took = d.duration_ms.map(|ms| format!(" after {:.3} s", ms / 1000.0)).unwrap_or_default();
+        let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();
         let _ = writeln!(out, "Deploy {}: {how}{took}.\n", code(&d.command.join(" ")));
     }
     let _ = writeln!(out, "| URL | probes | failed | availability | downtime | outages | p99 |");
@@ -31,12 +32,12 @@ pub fn render(report: &Report) -> String {
         let p99 = t.latency_ms.map(|l| format!("{:.2} ms", l.p99)).unwrap_or_else(|| "–".to_string());
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.3}% | {:.3} s | {} | {p99} |",
+            "| {} | {} | {} | {:.3}% | {} | {} | {p99} |",
             cell(&t.url),
             t.probes,
             t.failed,
             t.availability * 100.0,
-            t.downtime_ms / 1000.0,
+            secs_ms(t.downtime_ms),
             t.outage_count,
         );
     }
@@ -68,12 +69,12 @@ pub fn render(report: &Report) -> String {
                 let open = if w.open { " (open at end)" } else { "" };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} (+{:.3} s) | {:.3} s{open} | {} | {} | {} |",
+                    "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
                     cell(&t.url),
                     w.phase.map_or("–", |p| p.as_str()),
                     w.start,
-                    w.start_offset_ms / 1000.0,
-                    w.duration_ms / 1000.0,
+                    secs_ms(w.start_offset_ms),
+                    secs_ms(w.duration_ms),
                     w.failed_probes,
                     cell(&causes.join(", ")),
                     cell(&w.first_error),
@@ -120,7 +121,7 @@ fn code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::text::tests::{deploy_report, sample_report};
+    use crate::report::fixtures::{deploy_report, sample_report};
 
     #[test]
     fn markdown_of_a_failed_deploy() {
@@ -145,7 +146,7 @@ mod tests {
 
     #[test]
     fn server_text_cannot_break_the_tables_or_inject_markup() {
-        use crate::report::text::tests::hostile_report;
+        use crate::report::fixtures::hostile_report;
         let md = render(&hostile_report());
         assert!(sanitize::is_clean(&md), "{md:?}");
         assert!(!md.contains('<') && !md.contains("[link](") && !md.contains("line2\n"), "{md}");

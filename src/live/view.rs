@@ -15,11 +15,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Sparkline};
 
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::{Quantiles, TargetDetail};
+use crate::analysis::phase::Phase;
+use crate::analysis::snapshot::{Quantiles, TargetDetail};
+use crate::analysis::timeline::Slice;
+use crate::live::Stream;
 use crate::sanitize;
-use crate::timeline::Slice;
+use crate::units::{latency_brief as ms, secs};
 
 /// Everything one frame shows.
 #[derive(Clone, Debug, Default)]
@@ -66,11 +67,6 @@ fn clock(d: Duration) -> String {
     format!("{:02}:{:02}.{}", s / 60, s % 60, d.subsec_millis() / 100)
 }
 
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 1000.0 { format!("{:.2} s", ms / 1000.0) } else { format!("{ms:.2} ms") }
-}
-
 fn header_line(view: &View) -> Line<'static> {
     let mut spans = vec![Span::styled(" blip ", Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED))];
     spans.push(Span::raw(format!("  {}", clock(view.elapsed))));
@@ -114,12 +110,12 @@ fn state_line(view: &View, t: &TargetDetail) -> Line<'static> {
 
 fn counts_line(t: &TargetDetail) -> Line<'static> {
     Line::from(format!(
-        "probes {}  ok {}  failed {}  availability {:.3}%  downtime {:.3} s  outages {}",
+        "probes {}  ok {}  failed {}  availability {:.3}%  downtime {}  outages {}",
         t.probes,
         t.ok,
         t.failed,
         t.availability * 100.0,
-        t.downtime.as_secs_f64(),
+        secs(t.downtime),
         t.window_count + u64::from(t.down.is_some())
     ))
 }
@@ -164,13 +160,13 @@ fn strip_line(view: &View, slices: &[Slice]) -> Line<'static> {
 fn windows_lines(t: &TargetDetail) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled("outages", Style::new().add_modifier(Modifier::BOLD))];
     if let Some((start, error)) = &t.down {
-        lines.push(Line::from(format!("+{:.3} s  open    {}", start.as_secs_f64(), sanitize::line(error))));
+        lines.push(Line::from(format!("+{}  open    {}", secs(*start), sanitize::line(error))));
     }
     for w in t.windows.iter().rev() {
         lines.push(Line::from(format!(
-            "+{:.3} s  {:.3} s  {}",
-            w.start.as_secs_f64(),
-            w.duration().as_secs_f64(),
+            "+{}  {}  {}",
+            secs(w.start),
+            secs(w.duration()),
             sanitize::line(&w.first_error)
         )));
     }
@@ -252,11 +248,11 @@ fn render_compact(frame: &mut Frame<'_>, area: Rect, view: &View) {
         lines.push(Line::from(sanitize::line(&t.url)));
         lines.push(state_line(view, t));
         lines.push(Line::from(format!(
-            "{} probes, {} failed, {:.3}% up, down {:.3} s",
+            "{} probes, {} failed, {:.3}% up, down {}",
             t.probes,
             t.failed,
             t.availability * 100.0,
-            t.downtime.as_secs_f64()
+            secs(t.downtime)
         )));
     }
     frame.render_widget(Paragraph::new(lines), area);
@@ -290,53 +286,11 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, view: &View) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outage::Window;
-    use crate::sample::{Cause, ErrorKind};
+    use crate::live::fixtures::target;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
-    use std::collections::BTreeMap;
 
     const S: Duration = Duration::from_secs(1);
-    const MS: Duration = Duration::from_millis(1);
-
-    fn quantiles(p50: u64) -> Quantiles {
-        Quantiles { p50: MS * p50 as u32, p90: MS * (p50 as u32 + 1), p99: MS * (p50 as u32 + 2), max: MS * 9 }
-    }
-
-    fn target(down: bool) -> TargetDetail {
-        let slice = |ok, failed| Slice { ok, failed, latency_sum_us: ok * 2100, latency_max_us: 4000 };
-        let mut slices = vec![slice(50, 0); 12];
-        slices[5] = slice(30, 20);
-        slices[6] = slice(0, 50);
-        let window = Window {
-            start: S * 5 + MS * 400,
-            end: S * 7,
-            failed_probes: 80,
-            causes: BTreeMap::from([(Cause::Status(404), 80)]),
-            first_cause: Cause::Status(404),
-            first_error: "404 Not Found: Requested route ('notes.demo') does not exist.".into(),
-            open: false,
-        };
-        TargetDetail {
-            url: "http://127.0.0.1:8080/api/notes".into(),
-            probes: 600,
-            ok: 520,
-            failed: 80,
-            down: down.then(|| (S * 11 + MS * 500, "503 Service Unavailable".to_string())),
-            since: if down { S * 11 + MS * 500 } else { S * 7 },
-            downtime: MS * 1600,
-            availability: 0.8667,
-            in_flight: 1,
-            latency_recent: Some(quantiles(2)),
-            latency_all: Some(quantiles(3)),
-            send_lag_p99: MS / 2,
-            status_counts: vec![(200, 520), (404, 80)],
-            error_counts: if down { vec![(ErrorKind::Refused, 3)] } else { vec![] },
-            windows: vec![window],
-            window_count: 1,
-            slices,
-        }
-    }
 
     fn view(down: bool) -> View {
         View { elapsed: S * 12, targets: vec![target(down)], rates: vec![50.0], color: true, ..View::default() }
@@ -379,7 +333,7 @@ mod tests {
 
     #[test]
     fn server_text_is_drawn_without_control_characters() {
-        use crate::report::text::tests::HOSTILE;
+        use crate::report::fixtures::HOSTILE;
         let mut v = view(true);
         v.targets[0].down = Some((S * 11, HOSTILE.into()));
         v.targets[0].windows[0].first_error = HOSTILE.into();

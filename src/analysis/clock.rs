@@ -36,11 +36,6 @@ pub fn time_of_day(time: SystemTime) -> String {
     full.get(11..23).unwrap_or(&full).to_string()
 }
 
-/// Milliseconds with microsecond precision, as every `_ms` field of the report carries them.
-pub fn millis(duration: Duration) -> f64 {
-    duration.as_micros() as f64 / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +45,5 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_001_234);
         assert_eq!(rfc3339_ms(t), "2023-11-14T22:13:21.234Z");
         assert_eq!(time_of_day(t), "22:13:21.234");
-        assert_eq!(millis(Duration::from_micros(1_500_123)), 1500.123);
     }
 }

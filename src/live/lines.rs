@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use std::time::SystemTime;
 
-use crate::clock::{RunClock, time_of_day};
-use crate::deploy::Stream;
-use crate::outage::Transition;
-use crate::phase::Phase;
-use crate::recorder::Event;
+use crate::analysis::clock::{RunClock, time_of_day};
+use crate::analysis::outage::Transition;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::live::Stream;
+use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
 use crate::sanitize;
-use crate::ui::{RunInfo, Tick, Ui};
+use crate::units::secs;
 
 /// Time between progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -73,26 +74,27 @@ impl<W: Write + Send> Ui for Lines<W> {
                 let at = time_of_day(clock.wall(w.end));
                 let failed = w.failed_probes;
                 let probes = if failed == 1 { "" } else { "s" };
-                let lasted = w.duration().as_secs_f64();
+                let lasted = secs(w.duration());
                 // A window the run ended in never came up: say so, not `UP`.
                 if w.open {
                     self.line(format_args!(
-                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted:.3} s ({failed} probe{probes} failed)"
+                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted} ({failed} probe{probes} failed)"
                     ));
                 } else {
-                    self.line(format_args!("{at}  UP    {url}  after {lasted:.3} s ({failed} probe{probes} failed)"));
+                    self.line(format_args!("{at}  UP    {url}  after {lasted} ({failed} probe{probes} failed)"));
                 }
             }
         }
     }
 
-    fn tick(&mut self, tick: &Tick<'_>) {
+    fn tick(&mut self, tick: Tick<'_>) {
         let elapsed = tick.elapsed;
         if elapsed < self.next_progress {
             return;
         }
         self.next_progress = elapsed + PROGRESS_EVERY;
-        for t in tick.recorder.snapshot() {
+        for (i, t) in tick.targets.iter().enumerate() {
+            let url = sanitize::line(self.urls.get(i).map_or("", String::as_str));
             let state = match t.down_since {
                 Some(since) => format!("DOWN for {:.1} s", elapsed.saturating_sub(since).as_secs_f64()),
                 None => "up".to_string(),
@@ -100,7 +102,7 @@ impl<W: Write + Send> Ui for Lines<W> {
             self.line(format_args!(
                 "{:>10.1} s  ..    {}  {} probes, {} failed, {} outage{}, {state}",
                 elapsed.as_secs_f64(),
-                sanitize::line(&t.url),
+                url,
                 t.probes,
                 t.failed,
                 t.windows,

@@ -16,13 +16,13 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::clock::RunClock;
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::Event;
+use crate::analysis::clock::RunClock;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::live::Stream;
+use crate::live::view::{self, View};
+use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
-use crate::ui::view::{self, View};
-use crate::ui::{RunInfo, Tick, Ui};
 
 /// Lines of the command's output kept for the pane.
 const OUTPUT_LINES: usize = 200;
@@ -87,8 +87,12 @@ impl Ui for Dashboard {
         // The next frame shows it; frames come every tick.
     }
 
-    fn tick(&mut self, tick: &Tick<'_>) {
-        let targets = tick.recorder.detail(tick.now, tick.due_until, SLICES);
+    fn detail_slices(&self) -> Option<usize> {
+        Some(SLICES)
+    }
+
+    fn tick(&mut self, tick: Tick<'_>) {
+        let targets = tick.detail.unwrap_or_default();
         let probes: Vec<u64> = targets.iter().map(|t| t.probes).collect();
         match &self.rate_base {
             Some((at, base)) if tick.elapsed >= *at + Duration::from_secs(1) => {

@@ -5,15 +5,14 @@
 //! ends, a connection closed halfway. Bodies are drained to their end within the deadline so
 //! keep-alive connections stay usable, but only the first [`BODY_KEEP`] bytes are kept.
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
 
-use crate::config::{Config, Expect, RequestSpec};
-use crate::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::request::{Expect, RequestSpec};
+use crate::engine::sample::{ErrorKind, Outcome, Sample};
 
 /// Bytes of each body kept for `--expect-body` and error texts.
 pub const BODY_KEEP: usize = 64 * 1024;
@@ -21,6 +20,9 @@ pub const BODY_KEEP: usize = 64 * 1024;
 const TEXT_MAX: usize = 160;
 
 mod direct;
+mod reqwest_path;
+mod stream;
+mod tls;
 
 /// Probes one URL. Cheap to share: the HTTP client and its connection pool are reference counted.
 #[derive(Clone)]
@@ -49,45 +51,51 @@ struct Answer {
 }
 
 /// A probe that got no answer: why, by kind, and the causes as text.
-struct Failure {
+struct NoAnswer {
     kind: ErrorKind,
     text: String,
 }
 
 impl Prober {
-    /// Builds one prober per URL of `config`. The URLs that go through reqwest share one client,
-    /// and the https URLs one TLS configuration, each built only if needed (both load the
-    /// system's root certificates, a few milliseconds).
-    pub fn for_config(config: &Config) -> anyhow::Result<Vec<Prober>> {
+    /// Builds one prober per URL, each sending `spec`, judging by `expect` and waiting up to
+    /// `timeout`. The URLs that go through reqwest share one client, and the https URLs one TLS
+    /// configuration, each built only if needed (both load the system's root certificates, a few
+    /// milliseconds).
+    pub fn for_urls(
+        urls: &[Url],
+        spec: &RequestSpec,
+        expect: &Expect,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Prober>> {
         use anyhow::Context as _;
-        let request = Arc::new(config.request.clone());
-        let expect = Arc::new(config.expect.clone());
+        let request = Arc::new(spec.clone());
+        let expect = Arc::new(expect.clone());
         let mut client = None;
         let mut tls = None;
-        let mut probers = Vec::with_capacity(config.urls.len());
-        for url in &config.urls {
-            let transport = if direct::suits(url) && proxy_for(url).is_none() {
+        let mut probers = Vec::with_capacity(urls.len());
+        for url in urls {
+            let transport = if direct::suits(url) && reqwest_path::proxy_for(url).is_none() {
                 let tls = match url.scheme() {
                     "https" => Some(match &tls {
                         Some(tls) => Arc::clone(tls),
-                        None => tls.insert(direct::tls_config(config.request.insecure)?).clone(),
+                        None => tls.insert(tls::tls_config(spec.insecure)?).clone(),
                     }),
                     _ => None,
                 };
                 let shown = crate::sanitize::url(url);
                 Transport::Direct(Arc::new(
-                    direct::Client::new(url, &config.request, tls)
+                    direct::Client::new(url, spec, tls)
                         .with_context(|| format!("cannot build the request for {shown}"))?,
                 ))
             } else {
                 let client = match &client {
                     Some(client) => Client::clone(client),
-                    None => client.insert(build_client(config)?).clone(),
+                    None => client.insert(reqwest_path::build_client(spec, timeout)?).clone(),
                 };
-                let proxy = proxy_for(url).map(Arc::from);
+                let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout: config.timeout });
+            probers.push(Prober { transport, expect: expect.clone(), timeout });
         }
         Ok(probers)
     }
@@ -102,7 +110,8 @@ impl Prober {
             match &self.transport {
                 Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent).await,
                 Transport::Reqwest { client, url, request, proxy } => {
-                    exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy {
+                    reqwest_path::exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy
+                    {
                         Some(proxy) => failure.through(proxy),
                         None => failure,
                     })
@@ -118,7 +127,7 @@ impl Prober {
                 },
                 Instant::now(),
             ),
-            Ok(Err(Failure { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
+            Ok(Err(NoAnswer { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
             Ok(Ok(answer)) => (
                 judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
                 answer.done,
@@ -128,137 +137,10 @@ impl Prober {
     }
 }
 
-tokio::task_local! {
-    /// Set inside a reqwest exchange when the client opened a connection for it.
-    static OPENED: AtomicBool;
-}
-
-/// A reqwest exchange, sent once more when it was lost to a reused connection closing under it.
-///
-/// reqwest does not say whether a request went out on a reused connection; its connector does
-/// tell when a connection is opened ([`MarkOpened`]), and it opens it from within the request's
-/// own task, so a failed request during which none was opened went out on a reused one. (When
-/// two probes overlap, a connection opened for one may be handed to the other; the request is
-/// then taken as sent on a new one, and not resent: the raw failure shows.) Unlike the plain
-/// path, a reqwest error does not say whether part of an answer had come, only that the answer
-/// head was incomplete.
-async fn exchange_resending(
-    client: &Client,
-    url: &Url,
-    spec: &RequestSpec,
-    resent: &AtomicBool,
-) -> Result<Answer, Failure> {
-    loop {
-        let attempt = async {
-            let result = exchange(client, url, spec).await;
-            (result, OPENED.with(|opened| opened.load(Ordering::Relaxed)))
-        };
-        match OPENED.scope(AtomicBool::new(false), attempt).await {
-            (Ok(answer), _) => return Ok(answer),
-            (Err(err), opened) => {
-                let lost = !opened && !resent.load(Ordering::Relaxed) && spec.resends() && err.is_request();
-                if lost && kind_of(&err) == ErrorKind::Reset {
-                    resent.store(true, Ordering::Relaxed);
-                    continue;
-                }
-                return Err(classify(&err));
-            }
-        }
-    }
-}
-
-/// A connector layer for reqwest that notes, in the request's task, that a connection is being
-/// opened for it (see [`exchange_resending`]).
-#[derive(Clone, Copy)]
-struct MarkOpened;
-
-impl<S> tower_layer::Layer<S> for MarkOpened {
-    type Service = MarkOpenedService<S>;
-
-    fn layer(&self, inner: S) -> MarkOpenedService<S> {
-        MarkOpenedService(inner)
-    }
-}
-
-#[derive(Clone)]
-struct MarkOpenedService<S>(S);
-
-impl<S: tower_service::Service<R>, R> tower_service::Service<R> for MarkOpenedService<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> S::Future {
-        // Outside an exchange (a connection finished in the background) there is nothing to mark.
-        let _ = OPENED.try_with(|opened| opened.store(true, Ordering::Relaxed));
-        self.0.call(request)
-    }
-}
-
-async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answer, reqwest::Error> {
-    let mut request = client.request(spec.method.clone(), url.clone());
-    request = request.headers(spec.headers.clone());
-    if let Some(body) = &spec.body {
-        request = request.body(body.clone());
-    }
-    let mut response = request.send().await?;
-    let status = response.status();
-    let mut head = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        keep_head(&mut head, &chunk);
-    }
-    Ok(Answer { status, head, done: Instant::now() })
-}
-
 /// Adds what fits of `chunk` to the first [`BODY_KEEP`] bytes of a body kept in `head`.
 fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
     let room = BODY_KEEP.saturating_sub(head.len());
     head.extend_from_slice(&chunk[..chunk.len().min(room)]);
-}
-
-impl Failure {
-    /// A failure to connect, when a proxy from the environment may be what failed: reqwest
-    /// reports a dead proxy as the URL refusing or timing out, so the text says which proxy.
-    fn through(mut self, proxy: &str) -> Failure {
-        if matches!(self.kind, ErrorKind::Refused | ErrorKind::ConnectTimeout | ErrorKind::Dns | ErrorKind::Tls) {
-            self.text.push_str(&format!(" (through the proxy {proxy}: it may be the proxy that failed)"));
-        }
-        self
-    }
-}
-
-/// The proxy that the environment names for `url`'s scheme, as `NAME=value` with any password
-/// hidden. reqwest follows these variables as curl does (and `NO_PROXY`, which this does not
-/// weigh: a URL with a proxy variable set goes through reqwest, which knows the rules, and a
-/// failure's text says the proxy "may" be what failed).
-fn proxy_for(url: &Url) -> Option<String> {
-    let names: &[&str] = match url.scheme() {
-        "https" => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
-        _ => &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
-    };
-    names.iter().find_map(|name| {
-        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
-        Some(format!("{name}={}", crate::sanitize::url_text(&value)))
-    })
-}
-
-fn build_client(config: &Config) -> anyhow::Result<Client> {
-    use anyhow::Context as _;
-    let mut builder = Client::builder()
-        .user_agent(concat!("blip/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(config.timeout)
-        .tcp_nodelay(true)
-        .tls_danger_accept_invalid_certs(config.request.insecure);
-    if config.request.fresh_connections {
-        builder = builder.pool_max_idle_per_host(0);
-    }
-    builder = builder.http1_max_headers(direct::MAX_HEADERS).connector_layer(MarkOpened);
-    builder.build().context("cannot set up the HTTP client")
 }
 
 /// The verdict on an answer that arrived: status first, then body, then speed.
@@ -326,20 +208,6 @@ fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
-/// Names a transport failure by what it means for availability, and keeps its causes as text.
-fn classify(err: &reqwest::Error) -> Failure {
-    // The top error only repeats the URL; its causes say what happened.
-    let text = match err.source() {
-        Some(source) => chain_text(source),
-        // reqwest names the URL, with any password in it.
-        None => match err.url() {
-            Some(url) => err.to_string().replace(url.as_str(), &crate::sanitize::url(url)),
-            None => err.to_string(),
-        },
-    };
-    Failure { kind: kind_of(err), text: crate::sanitize::line(&text) }
-}
-
 /// An error and its causes, one after the other, each said once.
 fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut chain: Vec<String> = Vec::new();
@@ -359,20 +227,6 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
 /// was complete.
 fn closed_before_answer(err: &hyper::Error) -> bool {
     kind_in_chain(err, false) == Some(ErrorKind::Reset)
-}
-
-fn kind_of(err: &reqwest::Error) -> ErrorKind {
-    if err.is_dns() {
-        return ErrorKind::Dns;
-    }
-    let connect = err.is_connect();
-    if let Some(kind) = err.source().and_then(|source| kind_in_chain(source, connect)) {
-        return kind;
-    }
-    if err.is_timeout() {
-        return if connect { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
-    }
-    ErrorKind::Other
 }
 
 /// The kind the first telling cause in an error's chain stands for. `connect` says whether the
@@ -458,5 +312,12 @@ mod tests {
         );
         let long = "x".repeat(500);
         assert!(status_text(StatusCode::NOT_FOUND, long.as_bytes()).chars().count() < 200);
+    }
+
+    #[test]
+    fn a_status_text_from_a_hostile_body_is_one_clean_line() {
+        let body = b"\x1b]0;pwned\x07\x1b[2J\rgone\x08\x08 | <script>`x`</script>\nsecond line";
+        let shown = status_text(StatusCode::SERVICE_UNAVAILABLE, body);
+        assert_eq!(shown, "503 Service Unavailable: �]0;pwned��[2J gone�� | <script>`x`</script>");
     }
 }

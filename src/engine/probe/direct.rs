@@ -11,10 +11,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,15 +23,13 @@ use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use rustls::ClientConfig;
-use rustls::DigitallySignedStruct;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::{Answer, Failure, chain_text, closed_before_answer, keep_head, kind_in_chain};
-use crate::config::RequestSpec;
-use crate::sample::ErrorKind;
+use super::stream::{Counted, Stream};
+use super::{Answer, NoAnswer, chain_text, closed_before_answer, keep_head, kind_in_chain};
+use crate::engine::request::RequestSpec;
+use crate::engine::sample::ErrorKind;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -48,159 +44,10 @@ struct Conn {
     read: Arc<AtomicU64>,
 }
 
-/// A TCP stream that counts the bytes read from it.
-struct Counted {
-    stream: Stream,
-    read: Arc<AtomicU64>,
-}
-
-/// A connection's byte stream: TCP, or TLS over TCP.
-enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-/// Calls `$method` on whichever stream it is.
-macro_rules! on_stream {
-    ($stream:expr, $s:ident => $call:expr) => {
-        match $stream {
-            Stream::Tcp($s) => $call,
-            Stream::Tls($s) => $call,
-        }
-    };
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        on_stream!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        on_stream!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        on_stream!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        on_stream!(self, s => s.is_write_vectored())
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        on_stream!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        on_stream!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
-    }
-}
-
 /// What an https URL's connections need: the TLS configuration and the name to verify.
 struct Tls {
     connector: tokio_rustls::TlsConnector,
     name: ServerName<'static>,
-}
-
-/// The TLS configuration of every https probe: rustls with the platform's verifier (as reqwest
-/// uses), or with no verification for `--insecure`; HTTP/1.1 offered by ALPN.
-pub fn tls_config(insecure: bool) -> anyhow::Result<Arc<ClientConfig>> {
-    use anyhow::Context as _;
-    use rustls_platform_verifier::BuilderVerifierExt as _;
-    let builder = ClientConfig::builder();
-    let mut config = if insecure {
-        let provider = builder.crypto_provider().clone();
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
-    } else {
-        builder
-            .with_platform_verifier()
-            .context("cannot load the system's TLS root certificates")?
-            .with_no_client_auth()
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// `--insecure`: any certificate is taken, though the handshake's signatures are still checked.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            self.read.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
 }
 
 /// Probes one `http://` URL.
@@ -280,7 +127,12 @@ impl Client {
     /// Sends one request and reads the whole answer. The caller bounds it by the probe's
     /// deadline; connecting is bounded by `deadline` too, so that running out of time while
     /// connecting is told apart. `resent` is set when the request went out a second time.
-    pub async fn exchange(&self, deadline: Instant, timeout: Duration, resent: &AtomicBool) -> Result<Answer, Failure> {
+    pub async fn exchange(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+        resent: &AtomicBool,
+    ) -> Result<Answer, NoAnswer> {
         let mut request = self.request();
         // After a resend the request must go out on a connection of its own.
         let mut fresh = false;
@@ -355,8 +207,8 @@ impl Client {
     }
 
     /// Opens a connection, trying each address of the host in turn.
-    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, Failure> {
-        let late = || Failure {
+    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, NoAnswer> {
+        let late = || NoAnswer {
             kind: ErrorKind::ConnectTimeout,
             text: format!("no connection within {}", humantime::format_duration(timeout)),
         };
@@ -365,14 +217,14 @@ impl Client {
                 .await
             {
                 Err(_) => return Err(late()),
-                Ok(Err(err)) => return Err(Failure { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
+                Ok(Err(err)) => return Err(NoAnswer { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
                 Ok(Ok(addrs)) => addrs.collect(),
             };
         let stream = match tokio::time::timeout_at(deadline.into(), connect_any(addrs)).await {
             Err(_) => return Err(late()),
             Ok(Err(err)) => {
                 let kind = kind_in_chain(&err, true).unwrap_or(ErrorKind::Other);
-                return Err(Failure { kind, text: format!("tcp connect error: {err}") });
+                return Err(NoAnswer { kind, text: format!("tcp connect error: {err}") });
             }
             Ok(Ok(stream)) => stream,
         };
@@ -384,7 +236,7 @@ impl Client {
             Some(tls) => {
                 match tokio::time::timeout_at(deadline.into(), tls.connector.connect(tls.name.clone(), stream)).await {
                     Err(_) => {
-                        return Err(Failure {
+                        return Err(NoAnswer {
                             kind: ErrorKind::Tls,
                             text: format!(
                                 "connected, but the TLS handshake did not finish within {}",
@@ -399,7 +251,7 @@ impl Client {
                             Some(ErrorKind::Reset) => ErrorKind::Reset,
                             _ => ErrorKind::Tls,
                         };
-                        return Err(Failure { kind, text: format!("tls handshake: {}", chain_text(&err)) });
+                        return Err(NoAnswer { kind, text: format!("tls handshake: {}", chain_text(&err)) });
                     }
                     Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
                 }
@@ -451,8 +303,8 @@ async fn connect_any(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
     }
 }
 
-fn http_failure(err: &hyper::Error) -> Failure {
-    Failure { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
+fn http_failure(err: &hyper::Error) -> NoAnswer {
+    NoAnswer { kind: kind_in_chain(err, false).unwrap_or(ErrorKind::Other), text: chain_text(err) }
 }
 
 #[cfg(test)]

@@ -3,21 +3,22 @@
 //!
 //! Events: `run_start`, `phase`, `down`, `up`, `still_down` (the run ended during an outage, so
 //! no `up` follows), `second` (per URL, probes and failures that reported in the last second),
-//! `probe` (with `--events-probes`), `gate`, `run_end`.
+//! `probe` (with `--events-probes`), `gate`, `run_end`. The application opens the destination
+//! and hands over a writer.
 
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::clock::{RunClock, millis, rfc3339_ms};
-use crate::config::Destination;
-use crate::outage::Transition;
-use crate::phase::Phase;
-use crate::recorder::{Event, TargetSnapshot};
-use crate::report::{Report, file};
-use crate::sample::{Outcome, Sample};
+use crate::analysis::clock::{RunClock, rfc3339_ms};
+use crate::analysis::outage::Transition;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::analysis::snapshot::TargetSnapshot;
+use crate::engine::sample::{Outcome, Sample};
+use crate::report::Report;
+use crate::units::millis;
 
 pub struct EventLog {
     out: Box<dyn Write + Send>,
@@ -33,28 +34,10 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Opens (truncates) the destination before anything is probed, without waiting: a named
-    /// pipe nobody reads is an error here, not a hang.
-    pub fn open(destination: &Destination, probes: bool, urls: &[String], clock: RunClock) -> anyhow::Result<EventLog> {
-        use crate::ui::detached::Detached;
-        let (out, name): (Box<dyn Write + Send>, String) = match destination {
-            // Queued to a writer thread, so a stdout nobody reads never stalls the probes; each
-            // whole line is passed on as soon as it is complete.
-            Destination::Stdout => (Box::new(Detached::stdout()), "-".to_string()),
-            Destination::File(path) => {
-                let cannot = || format!("cannot write --events {}", path.display());
-                let out: Box<dyn Write + Send> = if file::replaceable(path).with_context(cannot)? {
-                    Box::new(std::fs::File::create(path).with_context(cannot)?)
-                } else if file::is_fifo(path) {
-                    // A pipe's reader may stall as stdout's may.
-                    Box::new(Detached::spawn(Box::new(file::open_in_place(path).with_context(cannot)?), "--events"))
-                } else {
-                    Box::new(file::open_in_place(path).with_context(cannot)?)
-                };
-                (out, path.display().to_string())
-            }
-        };
-        Ok(EventLog {
+    /// An event log written to `out`, called `name` in error messages. The application opens
+    /// the destination.
+    pub fn new(out: Box<dyn Write + Send>, name: String, probes: bool, urls: &[String], clock: RunClock) -> EventLog {
+        EventLog {
             out,
             name,
             probes,
@@ -63,7 +46,7 @@ impl EventLog {
             reported: vec![(0, 0); urls.len()],
             next_second: 1,
             error: None,
-        })
+        }
     }
 
     fn emit(&mut self, value: Value) {
@@ -138,7 +121,7 @@ impl EventLog {
                 let (probes, failed) = self.reported.get(i).copied().unwrap_or_default();
                 let value = json!({
                     "event": "second",
-                    "url": t.url,
+                    "url": self.url(i),
                     "offset_s": self.next_second,
                     "probes": t.probes - probes,
                     "failed": t.failed - failed,

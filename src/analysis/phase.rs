@@ -84,6 +84,44 @@ pub fn split(spans: &[(Phase, Duration, Duration)], start: Duration, end: Durati
         .collect()
 }
 
+/// Which phases of a wrapped deploy the gates judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+pub enum GatePhases {
+    /// Every phase, warmup included.
+    #[value(name = "all")]
+    #[serde(rename = "all")]
+    All,
+    /// Only while the command runs.
+    #[value(name = "deploy")]
+    #[serde(rename = "deploy")]
+    Deploy,
+    /// While the command runs and after it exits (not the warmup).
+    #[default]
+    #[value(name = "deploy+cooldown")]
+    #[serde(rename = "deploy+cooldown")]
+    DeployCooldown,
+}
+
+impl GatePhases {
+    /// The name `--gate-phase` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatePhases::All => "all",
+            GatePhases::Deploy => "deploy",
+            GatePhases::DeployCooldown => "deploy+cooldown",
+        }
+    }
+
+    /// Whether a probe due in `phase` is judged; without a wrapped command every probe is.
+    pub fn judges(self, phase: Option<Phase>) -> bool {
+        match (self, phase) {
+            (_, None) | (GatePhases::All, _) => true,
+            (GatePhases::Deploy, Some(p)) => p == Phase::Deploy,
+            (GatePhases::DeployCooldown, Some(p)) => p != Phase::Warmup,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

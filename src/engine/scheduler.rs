@@ -10,8 +10,7 @@
 //! not on tokio's timer, whose millisecond ticks would make every probe up to a millisecond late.
 //! Above 10 000 slots/s, where slots are less than [`COALESCE`] apart, one wake sends every slot
 //! due within that window, each at most that late. At each slot it spawns one probe task. Each
-//! probe reports one
-//! [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
+//! probe reports one [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
 //! probe in flight has finished, which is how the consumer knows that nothing is lost.
 
 use std::sync::Arc;
@@ -20,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::probe::Prober;
-use crate::sample::{ErrorKind, Outcome, Sample};
-use crate::timer::PreciseTimer;
+use crate::engine::probe::Prober;
+use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::timer::PreciseTimer;
 
 /// When each slot is due.
 #[derive(Clone, Copy, Debug)]

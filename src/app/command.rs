@@ -31,6 +31,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::mpsc;
 
+use crate::live::Stream;
+use crate::report::describe_end;
+
 /// Longest piece of output passed on at once; a longer run of bytes without a newline is passed
 /// on in pieces of this size.
 const LINE_MAX: u64 = 16 * 1024;
@@ -65,12 +68,6 @@ pub fn resolve(program: &str) -> Result<PathBuf, StartError> {
     } else {
         which::which(program).map_err(|_| StartError::NotInPath(program.to_string()))
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
 }
 
 /// A line of the command's output, or a piece of a line longer than [`LINE_MAX`].
@@ -308,12 +305,9 @@ impl Termination {
         self.exit_code == Some(0)
     }
 
+    /// In the report's words (see [`describe_end`]).
     pub fn describe(&self) -> String {
-        match (&self.exit_code, &self.signal) {
-            (Some(code), _) => format!("exit code {code}"),
-            (None, Some(signal)) => format!("killed by {signal}"),
-            (None, None) => "did not finish".to_string(),
-        }
+        describe_end(self.exit_code, self.signal.as_deref())
     }
 }
 

@@ -1,7 +1,7 @@
-//! The outage detector: turns one URL's probe verdicts into outage windows.
+//! The outage detector: turns one URL's probe results (observations) into outage windows.
 //!
 //! Probes complete out of order (a stalled probe answers after the ones sent behind it), so the
-//! detector first puts verdicts back in schedule order with a reorder buffer keyed by sequence
+//! detector first puts observations back in schedule order with a reorder buffer keyed by sequence
 //! number. The buffer holds only probes that finished ahead of an earlier one still in flight, so
 //! it is bounded by `rate × timeout`. Times are offsets from the start of the run, which keeps the
 //! detector a pure function of its inputs.
@@ -12,24 +12,24 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::sample::Cause;
+use crate::engine::sample::Cause;
 
 /// Windows kept in detail per URL; a flapping service opens a window per probe, and memory must
 /// stay flat. Further windows still count in the totals.
 pub const MAX_WINDOWS: usize = 1000;
 
-/// One probe's verdict as the detector needs it.
+/// One probe's result as the detector needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Observation {
     pub seq: u64,
     /// Due time, from the start of the run.
     pub due: Duration,
     /// `None` for a success.
-    pub failure: Option<Failure>,
+    pub failure: Option<ProbeFailure>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub struct ProbeFailure {
     pub cause: Cause,
     pub text: String,
 }
@@ -68,7 +68,7 @@ pub enum Transition {
 pub struct OutageDetector {
     min_failures: u64,
     next_seq: u64,
-    pending: BTreeMap<u64, Verdict>,
+    pending: BTreeMap<u64, Observation>,
     /// The current run of consecutive failures, which is a window once it is long enough.
     streak: Option<Window>,
     windows: Vec<Window>,
@@ -90,7 +90,7 @@ impl OutageDetector {
     }
 
     /// Takes one verdict, in any order, and returns the transitions it completes, in order.
-    pub fn observe(&mut self, verdict: Verdict) -> Vec<Transition> {
+    pub fn observe(&mut self, verdict: Observation) -> Vec<Transition> {
         let mut transitions = Vec::new();
         if verdict.seq < self.next_seq {
             return transitions; // a duplicate; every slot has exactly one verdict
@@ -125,7 +125,7 @@ impl OutageDetector {
         streak.failed_probes >= self.min_failures
     }
 
-    fn step(&mut self, verdict: Verdict, transitions: &mut Vec<Transition>) {
+    fn step(&mut self, verdict: Observation, transitions: &mut Vec<Transition>) {
         match verdict.failure {
             Some(failure) => {
                 let streak = self.streak.get_or_insert_with(|| Window {
@@ -192,23 +192,23 @@ impl OutageDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::ErrorKind;
+    use crate::engine::sample::ErrorKind;
 
     const MS: Duration = Duration::from_millis(1);
 
-    fn ok(seq: u64) -> Verdict {
-        Verdict { seq, due: MS * 10 * seq as u32, failure: None }
+    fn ok(seq: u64) -> Observation {
+        Observation { seq, due: MS * 10 * seq as u32, failure: None }
     }
 
-    fn fail(seq: u64, cause: Cause) -> Verdict {
+    fn fail(seq: u64, cause: Cause) -> Observation {
         let text = format!("{cause} at {seq}");
-        Verdict { seq, due: MS * 10 * seq as u32, failure: Some(Failure { cause, text }) }
+        Observation { seq, due: MS * 10 * seq as u32, failure: Some(ProbeFailure { cause, text }) }
     }
 
     const NOT_FOUND: Cause = Cause::Status(404);
     const REFUSED: Cause = Cause::Error(ErrorKind::Refused);
 
-    fn feed(detector: &mut OutageDetector, verdicts: Vec<Verdict>) -> Vec<Transition> {
+    fn feed(detector: &mut OutageDetector, verdicts: Vec<Observation>) -> Vec<Transition> {
         verdicts.into_iter().flat_map(|v| detector.observe(v)).collect()
     }
 

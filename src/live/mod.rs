@@ -1,20 +1,26 @@
-//! User interfaces: interchangeable consumers of the recorder's events and snapshots.
+//! Live consumers: what follows the run while it goes on. The user interfaces (`lines`, the
+//! quiet one here, `dashboard` with its `view`) are interchangeable; the NDJSON event log
+//! (`events`) runs beside them; `detached` is the terminal writer that never blocks the run.
 //!
-//! The engine never knows which one is there. Each gets the state changes as they are detected,
-//! a snapshot on every tick, and the final report.
+//! The engine never knows which one is there. Each gets plain data from the run loop: the state
+//! changes as they are detected, a snapshot on every tick (the detail only when it asks), and
+//! the final report.
 
 use std::time::{Duration, Instant};
 
 use std::io::Write as _;
 
-use crate::clock::RunClock;
-use crate::deploy::Stream;
-use crate::phase::Phase;
-use crate::recorder::{Event, Recorder};
+use crate::analysis::clock::RunClock;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Event;
+use crate::analysis::snapshot::{TargetDetail, TargetSnapshot};
 use crate::report::Report;
 
 pub mod dashboard;
 pub mod detached;
+pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod lines;
 pub mod view;
 
@@ -31,8 +37,13 @@ pub struct RunInfo {
 pub trait Ui: Send {
     fn started(&mut self, info: &RunInfo);
     fn event(&mut self, clock: &RunClock, event: &Event);
-    /// Called every [`TICK`]; the UI reads what it shows from the recorder.
-    fn tick(&mut self, tick: &Tick<'_>);
+    /// Called every [`TICK`] with what the run knows now.
+    fn tick(&mut self, tick: Tick<'_>);
+    /// How many timeline slices of detail per URL the UI shows on a tick; `None` (the default)
+    /// when it shows no detail, which then is not built.
+    fn detail_slices(&self) -> Option<usize> {
+        None
+    }
     /// A notice from blip itself, such as a stop request.
     fn notice(&mut self, text: &str);
     /// A phase of the wrapped deploy began.
@@ -47,17 +58,25 @@ pub trait Ui: Send {
     fn finished(&mut self, report: &Report);
 }
 
+/// Which of the wrapped command's pipes a line of its output came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
 /// How often UIs are ticked: ten frames a second for the dashboard.
 pub const TICK: Duration = Duration::from_millis(100);
 
-/// What a UI gets on each tick.
+/// What a UI gets on each tick: plain data, taken from the recorder by the run loop.
 pub struct Tick<'a> {
     pub now: Instant,
     /// Time since the start of the run.
     pub elapsed: Duration,
-    /// The end of the schedule so far: now, or the end of the run if that came first.
-    pub due_until: Instant,
-    pub recorder: &'a Recorder,
+    /// Every URL's counts, in the order of the URLs.
+    pub targets: &'a [TargetSnapshot],
+    /// The detail of every URL, when the UI asked for it (see [`Ui::detail_slices`]).
+    pub detail: Option<Vec<TargetDetail>>,
 }
 
 /// Prints nothing of blip's own; reports still go to their files. A wrapped command's output is
@@ -71,7 +90,7 @@ pub struct Quiet {
 impl Ui for Quiet {
     fn started(&mut self, _: &RunInfo) {}
     fn event(&mut self, _: &RunClock, _: &Event) {}
-    fn tick(&mut self, _: &Tick<'_>) {}
+    fn tick(&mut self, _: Tick<'_>) {}
     fn notice(&mut self, _: &str) {}
     fn phase(&mut self, _: Phase) {}
     fn output(&mut self, _: Stream, line: &str) {

@@ -1,204 +1,11 @@
-//! The gates: limits a run must stay within for CI to pass it.
-//!
-//! Gates are judged per URL on a [`Judged`] view the recorder builds from the phases being judged
-//! (by default all but the warmup of a wrapped deploy). Judging is pure: it takes that view and
-//! returns a [`Verdict`] with the evidence a CI log needs. Gates that can no longer recover once
-//! failed (a forbidden status was seen, the downtime is already past its limit) are what
-//! `--fail-fast` stops on.
+//! Judging: one gate on one URL's judged view, with the evidence a CI log needs. Pure: a view
+//! in, a [`Verdict`] out.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use serde::Serialize;
-
-use crate::phase::Phase;
-use crate::status_set::StatusSet;
-
-/// One gate, as given on the command line.
-#[derive(Clone, Debug)]
-pub enum Gate {
-    /// Any probe answered with one of these codes fails the run.
-    FailOnStatus(StatusSet),
-    /// Total downtime above this fails; zero means any outage fails.
-    MaxDowntime(Duration),
-    /// The longest window above this fails.
-    MaxOutage(Duration),
-    MaxFailed(FailedLimit),
-    MaxLatency(LatencyLimit),
-}
-
-/// `--max-failed`: a count of failed probes, or a share of all probes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum FailedLimit {
-    Count(u64),
-    Percent(f64),
-}
-
-/// `--max-latency`: a quantile of successful probes' latency and its limit.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LatencyLimit {
-    /// From 0 to 100; 100 is `max`.
-    pub percentile: f64,
-    pub limit: Duration,
-}
-
-/// Which phases of a wrapped deploy the gates judge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
-pub enum GatePhases {
-    /// Every phase, warmup included.
-    #[value(name = "all")]
-    #[serde(rename = "all")]
-    All,
-    /// Only while the command runs.
-    #[value(name = "deploy")]
-    #[serde(rename = "deploy")]
-    Deploy,
-    /// While the command runs and after it exits (not the warmup).
-    #[default]
-    #[value(name = "deploy+cooldown")]
-    #[serde(rename = "deploy+cooldown")]
-    DeployCooldown,
-}
-
-impl GatePhases {
-    /// The name `--gate-phase` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GatePhases::All => "all",
-            GatePhases::Deploy => "deploy",
-            GatePhases::DeployCooldown => "deploy+cooldown",
-        }
-    }
-
-    /// Whether a probe due in `phase` is judged; without a wrapped command every probe is.
-    pub fn judges(self, phase: Option<Phase>) -> bool {
-        match (self, phase) {
-            (_, None) | (GatePhases::All, _) => true,
-            (GatePhases::Deploy, Some(p)) => p == Phase::Deploy,
-            (GatePhases::DeployCooldown, Some(p)) => p != Phase::Warmup,
-        }
-    }
-}
-
-impl FromStr for FailedLimit {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not a count like 10 or a share like 0.5%");
-        match text.trim().strip_suffix('%') {
-            Some(percent) => {
-                let p: f64 = percent.trim().parse().map_err(|_| bad())?;
-                if !(0.0..=100.0).contains(&p) {
-                    return Err(format!("`{text}` must be a share from 0% to 100%"));
-                }
-                Ok(FailedLimit::Percent(p))
-            }
-            None => text.trim().parse().map(FailedLimit::Count).map_err(|_| bad()),
-        }
-    }
-}
-
-impl fmt::Display for FailedLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailedLimit::Count(n) => write!(f, "{n}"),
-            FailedLimit::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-impl FromStr for LatencyLimit {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not a latency limit like p99=300ms, p99.9=1s or max=2s");
-        let (quantile, limit) = text.split_once('=').ok_or_else(bad)?;
-        let percentile = match quantile.trim().to_ascii_lowercase().as_str() {
-            "max" => 100.0,
-            q => {
-                let p: f64 = q.strip_prefix('p').ok_or_else(bad)?.parse().map_err(|_| bad())?;
-                if !(p > 0.0 && p <= 100.0) {
-                    return Err(bad());
-                }
-                p
-            }
-        };
-        let limit = humantime::parse_duration(limit.trim()).map_err(|_| bad())?;
-        Ok(LatencyLimit { percentile, limit })
-    }
-}
-
-impl LatencyLimit {
-    fn quantile_name(&self) -> String {
-        if self.percentile >= 100.0 { "max".to_string() } else { format!("p{}", self.percentile) }
-    }
-}
-
-impl Gate {
-    /// The limit as reports show it.
-    pub fn limit(&self) -> String {
-        match self {
-            Gate::FailOnStatus(set) => set.to_string(),
-            Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
-            Gate::MaxFailed(limit) => limit.to_string(),
-            Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
-        }
-    }
-
-    /// The gate as the command line names it: `max-downtime 0s`, `max-latency p99=300ms`.
-    pub fn name(&self) -> String {
-        match self {
-            Gate::FailOnStatus(set) => format!("fail-on-status {set}"),
-            Gate::MaxDowntime(d) => format!("max-downtime {}", humantime::format_duration(*d)),
-            Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
-            Gate::MaxFailed(limit) => format!("max-failed {limit}"),
-            Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
-        }
-    }
-}
-
-/// A probe that broke a gate first: when it was due, and what it got.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Offender {
-    /// Due time, from the start of the run.
-    pub at: Duration,
-    pub text: String,
-}
-
-/// An outage window as far as the judged phases cover it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JudgedWindow {
-    /// Position in the URL's list of outages in the report.
-    pub index: usize,
-    pub start: Duration,
-    /// The part of the window inside judged phases.
-    pub judged: Duration,
-    pub first_error: String,
-    pub causes: Vec<crate::sample::Cause>,
-}
-
-/// What the gates see of one URL: only probes and windows in judged phases.
-#[derive(Debug)]
-pub struct Judged<'a> {
-    pub url: &'a str,
-    pub probes: u64,
-    pub failed: u64,
-    pub status_counts: &'a BTreeMap<u16, u64>,
-    /// The first probe answered with each status code.
-    pub first_status: &'a BTreeMap<u16, Offender>,
-    pub first_failure: Option<&'a Offender>,
-    /// Windows with a judged part, in order (the first [`crate::outage::MAX_WINDOWS`], then the
-    /// one open now if any), for evidence.
-    pub windows: Vec<JudgedWindow>,
-    /// Judged downtime and the longest judged window, over every window.
-    pub downtime: Duration,
-    pub longest: Option<JudgedWindow>,
-    /// Latency of successful probes, µs.
-    pub latency: &'a Histogram<u64>,
-}
+use crate::analysis::judged::{Judged, Offender};
+use crate::gates::{FailedLimit, Gate};
+use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
 #[derive(Clone, Debug, PartialEq)]
@@ -212,10 +19,6 @@ pub struct Verdict {
     pub first: Option<Offender>,
     /// Indexes of the windows involved, into the URL's outages.
     pub windows: Vec<usize>,
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
 }
 
 /// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
@@ -247,7 +50,9 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             v.windows = view
                 .windows
                 .iter()
-                .filter(|w| w.causes.iter().any(|c| matches!(c, crate::sample::Cause::Status(s) if set.contains(*s))))
+                .filter(|w| {
+                    w.causes.iter().any(|c| matches!(c, crate::engine::sample::Cause::Status(s) if set.contains(*s)))
+                })
                 .map(|w| w.index)
                 .collect();
             v
@@ -255,7 +60,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         Gate::MaxDowntime(limit) => {
             let any = view.longest.is_some();
             let passed = if limit.is_zero() { !any } else { view.downtime <= *limit };
-            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime), passed, true);
+            let mut v =
+                verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime).to_string(), passed, true);
             v.windows = view.windows.iter().map(|w| w.index).collect();
             v.first = view.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
             v
@@ -264,7 +70,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             let longest = view.longest.as_ref();
             let observed = longest.map_or(Duration::ZERO, |w| w.judged);
             let passed = observed <= *limit && !(limit.is_zero() && longest.is_some());
-            let mut v = verdict(humantime::format_duration(*limit).to_string(), secs(observed), passed, true);
+            let mut v =
+                verdict(humantime::format_duration(*limit).to_string(), secs(observed).to_string(), passed, true);
             if let Some(w) = longest {
                 v.windows = vec![w.index];
                 v.first = Some(Offender { at: w.start, text: w.first_error.clone() });
@@ -291,8 +98,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             } else {
                 Some(view.latency.value_at_quantile(l.percentile / 100.0))
             };
-            let observed =
-                value.map_or("no successful probe".to_string(), |us| format!("{:.3} ms", us as f64 / 1000.0));
+            let observed = value.map_or("no successful probe".to_string(), |us| ms(us_to_ms(us)).to_string());
             // Without a successful probe there is no latency that could be within the limit.
             let passed = value.is_some_and(|us| Duration::from_micros(us) <= l.limit);
             // Only the maximum can never come back down.
@@ -304,7 +110,14 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::{Cause, ErrorKind};
+    use crate::gates::{GatePhases, LatencyLimit};
+    use std::collections::BTreeMap;
+
+    use hdrhistogram::Histogram;
+
+    use crate::analysis::judged::JudgedWindow;
+    use crate::analysis::phase::Phase;
+    use crate::engine::sample::{Cause, ErrorKind};
 
     const MS: Duration = Duration::from_millis(1);
 

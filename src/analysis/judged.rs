@@ -1,0 +1,145 @@
+//! What the gates judge of each URL: probes and windows in the judged phases only, kept beside
+//! the recorder's own counts, and the view of them that `gates::judge` takes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::analysis::outage::{MAX_WINDOWS, Window};
+use crate::analysis::phase::{GatePhases, Phase, split};
+use crate::analysis::recorder::Recorder;
+
+/// A probe that broke a gate first: when it was due, and what it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offender {
+    /// Due time, from the start of the run.
+    pub at: Duration,
+    pub text: String,
+}
+
+/// An outage window as far as the judged phases cover it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgedWindow {
+    /// Position in the URL's list of outages in the report.
+    pub index: usize,
+    pub start: Duration,
+    /// The part of the window inside judged phases.
+    pub judged: Duration,
+    pub first_error: String,
+    pub causes: Vec<crate::engine::sample::Cause>,
+}
+
+/// What the gates see of one URL: only probes and windows in judged phases.
+#[derive(Debug)]
+pub struct Judged<'a> {
+    pub url: &'a str,
+    pub probes: u64,
+    pub failed: u64,
+    pub status_counts: &'a BTreeMap<u16, u64>,
+    /// The first probe answered with each status code.
+    pub first_status: &'a BTreeMap<u16, Offender>,
+    pub first_failure: Option<&'a Offender>,
+    /// Windows with a judged part, in order (the first [`crate::analysis::outage::MAX_WINDOWS`], then the
+    /// one open now if any), for evidence.
+    pub windows: Vec<JudgedWindow>,
+    /// Judged downtime and the longest judged window, over every window.
+    pub downtime: Duration,
+    pub longest: Option<JudgedWindow>,
+    /// Latency of successful probes, µs.
+    pub latency: &'a Histogram<u64>,
+}
+
+/// What the gates judge of one URL: probes and windows in judged phases only.
+pub struct JudgedStats {
+    pub probes: u64,
+    pub failed: u64,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub first_status: BTreeMap<u16, Offender>,
+    pub first_failure: Option<Offender>,
+    /// Latency of judged successful probes; `None` when every probe is judged (no command
+    /// wrapped, or `--gate-phase all`), where it would be a copy of the URL's own histogram.
+    pub latency: Option<Histogram<u64>>,
+    pub windows: Vec<JudgedWindow>,
+    pub downtime: Duration,
+    pub longest: Option<JudgedWindow>,
+}
+
+impl JudgedStats {
+    pub fn add_window(&mut self, window: JudgedWindow) {
+        self.downtime += window.judged;
+        if self.longest.as_ref().is_none_or(|l| window.judged > l.judged) {
+            self.longest = Some(window.clone());
+        }
+        if self.windows.len() < MAX_WINDOWS {
+            self.windows.push(window);
+        }
+    }
+}
+
+/// Keeps the earlier of two offenders.
+pub fn earliest(slot: &mut Option<Offender>, at: Duration, text: impl FnOnce() -> String) {
+    if slot.as_ref().is_none_or(|o| at < o.at) {
+        *slot = Some(Offender { at, text: text() });
+    }
+}
+
+/// The part of `window` (ending at `end`) inside judged phases; `None` when there is none.
+pub fn judged_window(
+    window: &Window,
+    end: Duration,
+    index: usize,
+    spans: &[(Phase, Duration, Duration)],
+    judge: GatePhases,
+) -> Option<JudgedWindow> {
+    let judged = if spans.is_empty() {
+        end.saturating_sub(window.start)
+    } else {
+        split(spans, window.start, end).into_iter().filter(|(p, _)| judge.judges(Some(*p))).map(|(_, d)| d).sum()
+    };
+    (!judged.is_zero()).then(|| JudgedWindow {
+        index,
+        start: window.start,
+        judged,
+        first_error: window.first_error.clone(),
+        causes: window.causes.keys().copied().collect(),
+    })
+}
+
+impl Recorder {
+    /// What the gates see of each URL. With `now`, a window still open counts up to `now`, for
+    /// judging while the run goes on.
+    pub fn judged_views(&self, now: Option<Instant>) -> Vec<Judged<'_>> {
+        let now = now.map(|now| self.clock.offset(now));
+        self.targets
+            .iter()
+            .map(|t| {
+                let j = &t.judged;
+                let mut view = Judged {
+                    url: &t.url,
+                    probes: j.probes,
+                    failed: j.failed,
+                    status_counts: &j.status_counts,
+                    first_status: &j.first_status,
+                    first_failure: j.first_failure.as_ref(),
+                    windows: j.windows.clone(),
+                    downtime: j.downtime,
+                    longest: j.longest.clone(),
+                    latency: j.latency.as_ref().unwrap_or(&t.latency),
+                };
+                if let (Some(now), Some(open)) = (now, t.detector.current()) {
+                    let spans = self.phases.spans(now);
+                    let index = usize::try_from(t.detector.window_count()).unwrap_or(usize::MAX);
+                    if let Some(w) = judged_window(open, now, index, &spans, self.judge) {
+                        view.downtime += w.judged;
+                        if view.longest.as_ref().is_none_or(|l| w.judged > l.judged) {
+                            view.longest = Some(w.clone());
+                        }
+                        view.windows.push(w);
+                    }
+                }
+                view
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,298 @@
+//! The recorder: everything blip counts about a run, built from the Sample stream alone.
+//!
+//! It is pure (no I/O, no clock of its own) and aggregates instead of hoarding: per URL two
+//! HdrHistograms, counters, a bounded timeline and the outage detector, so memory stays flat at
+//! any rate for any length of run. Live views read its snapshots (`analysis::snapshot`), the
+//! gates its judged views (`analysis::judged`), and `report::build` turns it into the Report.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::analysis::clock::RunClock;
+use crate::analysis::judged::{JudgedStats, Offender, earliest, judged_window};
+use crate::analysis::outage::{Observation, OutageDetector, ProbeFailure, Transition};
+use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
+use crate::analysis::snapshot::RecentLatency;
+use crate::analysis::timeline::Timeline;
+use crate::engine::sample::{ErrorKind, Outcome, Sample};
+
+/// A state change of one URL, for UIs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub target: usize,
+    pub transition: Transition,
+}
+
+/// Counts of every URL, fed one Sample at a time. The fields are public for `report::build`,
+/// which reads them; only the methods here change them.
+pub struct Recorder {
+    pub clock: RunClock,
+    pub rate: f64,
+    pub phases: PhaseClock,
+    /// Which phases the gates judge (every probe when no command is wrapped).
+    pub judge: GatePhases,
+    pub targets: Vec<TargetRecorder>,
+}
+
+/// Counts of one URL in one phase of a wrapped deploy.
+pub struct PhaseStats {
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub latency: Histogram<u64>,
+    pub downtime: Duration,
+}
+
+/// Counts of one URL.
+pub struct TargetRecorder {
+    pub url: String,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub resent: u64,
+    /// Probes sent but never reported: a second stop request ended the wait for them.
+    pub cancelled: u64,
+    pub latency: Histogram<u64>,
+    pub send_lag: Histogram<u64>,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub error_counts: [u64; ErrorKind::ALL.len()],
+    pub timeline: Timeline,
+    pub detector: OutageDetector,
+    /// Per phase, in [`Phase::ALL`] order; empty when no command is wrapped.
+    pub by_phase: Vec<PhaseStats>,
+    /// Due times of the first and last failed probes after the deploy began.
+    pub first_deploy_failure: Option<Duration>,
+    pub last_deploy_failure: Option<Duration>,
+    /// End of the last window that closed with a success.
+    pub last_recovery: Option<Duration>,
+    pub judged: JudgedStats,
+    /// Only kept for the dashboard (see [`Recorder::keep_recent_latency`]).
+    pub recent: Option<RecentLatency>,
+}
+
+/// A histogram in microseconds at two significant digits, for figures where 1 % is precision
+/// enough (how late blip sent a probe): an eighth of the memory of [`histogram`].
+pub fn coarse_histogram<C: hdrhistogram::Counter>() -> Histogram<C> {
+    let mut h = Histogram::new_with_bounds(1, 256, 2).expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+/// Records `us` in a histogram that grows to hold it (`saturating_record` would clamp it to the
+/// histogram's current range instead).
+pub fn record<C: hdrhistogram::Counter>(h: &mut Histogram<C>, us: u64) {
+    if h.record(us).is_err() {
+        h.saturating_record(us);
+    }
+}
+
+/// A latency histogram in microseconds, three significant digits. It grows to the largest value
+/// it holds instead of being sized for an hour up front, which matters at thousands of URLs with
+/// several histograms each.
+fn histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 2048, 3).expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Recorder {
+    /// A recorder for `urls`. `phased` is set when a command is wrapped: figures are then also
+    /// kept per phase, and the gates judge only the given phases.
+    pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock, phased: Option<GatePhases>) -> Recorder {
+        let by_phase = || {
+            if phased.is_none() {
+                return Vec::new();
+            }
+            Phase::ALL
+                .iter()
+                .map(|_| PhaseStats { probes: 0, ok: 0, failed: 0, latency: histogram(), downtime: Duration::ZERO })
+                .collect()
+        };
+        let targets = urls
+            .iter()
+            .map(|url| TargetRecorder {
+                url: url.clone(),
+                probes: 0,
+                ok: 0,
+                failed: 0,
+                resent: 0,
+                cancelled: 0,
+                latency: histogram(),
+                send_lag: coarse_histogram(),
+                status_counts: BTreeMap::new(),
+                error_counts: [0; ErrorKind::ALL.len()],
+                timeline: Timeline::default(),
+                detector: OutageDetector::new(min_failures),
+                by_phase: by_phase(),
+                first_deploy_failure: None,
+                last_deploy_failure: None,
+                last_recovery: None,
+                recent: None,
+                judged: JudgedStats {
+                    probes: 0,
+                    failed: 0,
+                    status_counts: BTreeMap::new(),
+                    first_status: BTreeMap::new(),
+                    first_failure: None,
+                    latency: (phased.is_some_and(|judged| judged != GatePhases::All)).then(histogram),
+                    windows: Vec::new(),
+                    downtime: Duration::ZERO,
+                    longest: None,
+                },
+            })
+            .collect();
+        Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
+    }
+
+    /// Keeps each URL's latency of the last [`RECENT_S`] seconds, which only the dashboard shows:
+    /// ten small histograms per URL are worth their memory only there.
+    pub fn keep_recent_latency(&mut self) {
+        for t in &mut self.targets {
+            t.recent.get_or_insert_with(RecentLatency::new);
+        }
+    }
+
+    /// Marks the start of a phase. Call it when the phase begins: samples due after `at` are
+    /// still to come, so each lands in the phase its due time falls in.
+    pub fn begin_phase(&mut self, phase: Phase, at: Instant) {
+        self.phases.begin(phase, self.clock.offset(at));
+    }
+
+    /// Failed and total probes of each URL in `phase` so far.
+    pub fn phase_failures(&self, phase: Phase) -> Vec<(u64, u64)> {
+        self.targets.iter().map(|t| t.by_phase.get(phase.index()).map_or((0, 0), |s| (s.failed, s.probes))).collect()
+    }
+
+    /// Books the probes that were sent (`sent[target]` of each URL) but never reported, because
+    /// the run stopped without waiting for them: they are cancelled, neither ok nor failed.
+    pub fn cancel_in_flight(&mut self, sent: impl Fn(usize) -> u64) {
+        for (target, t) in self.targets.iter_mut().enumerate() {
+            t.cancelled = sent(target).saturating_sub(t.probes);
+        }
+    }
+
+    /// Takes one sample and returns the state changes it completes.
+    pub fn record(&mut self, sample: &Sample) -> Vec<Event> {
+        let Some(t) = self.targets.get_mut(sample.target) else {
+            return Vec::new();
+        };
+        let due = self.clock.offset(sample.due);
+        let phase = self.phases.phase_at(due);
+        if let Some(stats) = phase.and_then(|p| t.by_phase.get_mut(p.index())) {
+            stats.probes += 1;
+            if let Outcome::Ok { .. } = sample.outcome {
+                stats.ok += 1;
+                record(&mut stats.latency, micros(sample.latency()));
+            } else {
+                stats.failed += 1;
+            }
+        }
+        if self.judge.judges(phase) {
+            let j = &mut t.judged;
+            j.probes += 1;
+            let status = match &sample.outcome {
+                Outcome::Ok { status } => {
+                    if let Some(latency) = j.latency.as_mut() {
+                        record(latency, micros(sample.latency()));
+                    }
+                    Some(*status)
+                }
+                Outcome::BadStatus { status, .. } => Some(*status),
+                Outcome::Error { status, .. } => *status,
+            };
+            if !sample.outcome.is_ok() {
+                j.failed += 1;
+                earliest(&mut j.first_failure, due, || sample.outcome.describe());
+            }
+            if let Some(code) = status {
+                *j.status_counts.entry(code).or_default() += 1;
+                // Only the earliest answer per code is kept; describing it allocates, so only then.
+                if j.first_status.get(&code).is_none_or(|o| due < o.at) {
+                    j.first_status.insert(code, Offender { at: due, text: sample.outcome.describe() });
+                }
+            }
+        }
+        if !sample.outcome.is_ok() && matches!(phase, Some(Phase::Deploy | Phase::Cooldown)) {
+            t.first_deploy_failure = Some(t.first_deploy_failure.map_or(due, |d| d.min(due)));
+            t.last_deploy_failure = Some(t.last_deploy_failure.map_or(due, |d| d.max(due)));
+        }
+        t.probes += 1;
+        t.resent += u64::from(sample.resent);
+        match &sample.outcome {
+            Outcome::Ok { status } => {
+                t.ok += 1;
+                *t.status_counts.entry(*status).or_default() += 1;
+                record(&mut t.latency, micros(sample.latency()));
+            }
+            Outcome::BadStatus { status, .. } => {
+                t.failed += 1;
+                *t.status_counts.entry(*status).or_default() += 1;
+            }
+            Outcome::Error { kind, status, .. } => {
+                t.failed += 1;
+                t.error_counts[kind.index()] += 1;
+                if let Some(status) = status {
+                    *t.status_counts.entry(*status).or_default() += 1;
+                }
+            }
+        }
+        if !matches!(sample.outcome, Outcome::Error { kind: ErrorKind::Skipped, .. }) {
+            record(&mut t.send_lag, micros(sample.send_lag()));
+        }
+        t.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
+        if sample.outcome.is_ok()
+            && let Some(recent) = t.recent.as_mut()
+        {
+            recent.record(due, micros(sample.latency()));
+        }
+        let failure = sample.outcome.cause().map(|cause| ProbeFailure { cause, text: sample.outcome.describe() });
+        let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure });
+        let target = sample.target;
+        let spans = self.phases.spans(Duration::MAX);
+        for transition in &transitions {
+            t.closed(transition, &spans, self.judge);
+        }
+        transitions.into_iter().map(|transition| Event { target, transition }).collect()
+    }
+
+    /// Ends the run at `end` (the end of the schedule): windows still open are closed there, and
+    /// their events returned. The report is built from what is left (see `report::build`).
+    pub fn close(&mut self, end: Instant) -> Vec<Event> {
+        let end = self.clock.offset(end);
+        let spans = self.phases.spans(end);
+        let mut events = Vec::new();
+        for (target, t) in self.targets.iter_mut().enumerate() {
+            for transition in t.detector.finish(end) {
+                t.closed(&transition, &spans, self.judge);
+                events.push(Event { target, transition });
+            }
+        }
+        events
+    }
+}
+
+impl TargetRecorder {
+    /// Books a closed window's downtime to the phases it spans and to the gates, and notes the
+    /// last recovery.
+    fn closed(&mut self, transition: &Transition, spans: &[(Phase, Duration, Duration)], judge: GatePhases) {
+        let Transition::Up(window) = transition else { return };
+        let index = usize::try_from(self.detector.window_count().saturating_sub(1)).unwrap_or(usize::MAX);
+        if let Some(judged) = judged_window(window, window.end, index, spans, judge) {
+            self.judged.add_window(judged);
+        }
+        for (phase, overlap) in split(spans, window.start, window.end) {
+            if let Some(stats) = self.by_phase.get_mut(phase.index()) {
+                stats.downtime += overlap;
+            }
+        }
+        if !window.open {
+            self.last_recovery = Some(self.last_recovery.map_or(window.end, |r| r.max(window.end)));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The application layer: one run, from a typed [`Config`] to the reports and an [`Exit`].
+//!
+//! The run loop here wires config → scheduler → Sample channel → recorder → live consumers;
+//! [`run`] holds what its select arms act on, [`command`] supervises a wrapped deploy command,
+//! [`signals`] turns stop requests into one stream, and [`output`] is the one place that
+//! decides who owns stdout, makes the UI and writes the reports. The parts it wires are pure or
+//! own a single job.
+
+mod command;
+mod output;
+mod run;
+mod signals;
+mod stage;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::Signal;
+use tokio::sync::{mpsc, watch};
+
+use crate::analysis::clock::RunClock;
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::engine::probe::Prober;
+use crate::engine::scheduler::{self, Schedule};
+use crate::exit::Exit;
+use crate::report::Report;
+use command::Channels;
+use run::Run;
+use signals::Signals;
+use stage::Stage;
+
+/// Lines of the command's output shown at a time before the probes get their turn.
+const OUTPUT_BATCH: usize = 64;
+/// The pause after a full batch of output lines (see the run loop).
+const OUTPUT_PAUSE: Duration = Duration::from_millis(1);
+
+/// A run's result, before it is turned into an exit code.
+pub struct Finished {
+    pub report: Report,
+    /// The wrapped command failed or could not start.
+    pub command_failed: bool,
+}
+
+impl Finished {
+    pub fn exit(&self) -> Exit {
+        Exit::of(false, self.command_failed, self.report.passed)
+    }
+}
+
+/// Total probes per second up to which one worker thread runs everything.
+const ONE_WORKER_UP_TO: f64 = 5000.0;
+
+/// How many runtime worker threads a run of `rate` probes per second over all URLs gets. One
+/// thread does the whole job below [`ONE_WORKER_UP_TO`] probes/s, so no probe costs a wake of a
+/// second thread. Above it, every core is used, or one thread would fall behind the schedule.
+pub fn worker_threads(rate: f64) -> usize {
+    if rate <= ONE_WORKER_UP_TO { 1 } else { std::thread::available_parallelism().map_or(2, usize::from) }
+}
+
+/// Probes the command line's URLs, around its COMMAND if one is given.
+pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
+    let config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
+    // A command that cannot start is found before anything is probed.
+    let program = match &config.wrap {
+        Some(wrap) => match command::resolve(&wrap.argv[0]) {
+            Ok(program) => Some(program),
+            Err(err) => {
+                eprintln!("blip: {err}");
+                return Ok(Exit::CommandFailed);
+            }
+        },
+        None => None,
+    };
+    Ok(monitor(&config, program.as_deref()).await?.exit())
+}
+
+/// Probes until the configured duration has passed, the wrapped command and its cooldown are
+/// over, or a stop signal arrives; then writes the reports. `program` is the resolved path of the
+/// wrapped command.
+pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<Finished> {
+    output::check_writable(&config.output)?;
+    let probers = Prober::for_urls(&config.urls, &config.request, &config.expect, config.timeout)?;
+    let clock = RunClock::now();
+    // Every output that can fail is opened before the UI says a word.
+    let urls = config.display_urls();
+    let events = match &config.output.events {
+        Some(destination) => Some(output::open_events(destination, config.output.events_probes, &urls, clock)?),
+        None => None,
+    };
+    let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
+    let ui = output::make_ui(config, ui_stop_tx)?;
+    let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
+    let mut run = Run::new(config, program, ui, events, clock, end_tx);
+    let (sample_tx, mut samples) = mpsc::unbounded_channel();
+    let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
+    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
+        .context("cannot set up the scheduler's timer")?;
+
+    let (output_tx, mut output) = mpsc::unbounded_channel();
+    let (exited_tx, mut exited) = mpsc::unbounded_channel();
+    let channels = Channels { output: output_tx, exited: exited_tx };
+    let warmup_end = clock.start + config.wrap.as_ref().map_or(Duration::ZERO, |w| w.warmup);
+    let mut tick = tokio::time::interval(crate::live::TICK);
+    let mut signals = Signals::new();
+    // Every sample is in once the channel closes; the run still lasts until its end.
+    let mut drained = false;
+    loop {
+        if run.cancelled {
+            run.recorder.cancel_in_flight(|target| schedule.probes_of(target, dispatched.slots()));
+            break;
+        }
+        let end = *run.end_tx.borrow();
+        let warming_up = matches!(run.stage, Stage::Warmup);
+        let running = matches!(run.stage, Stage::Running { .. });
+        let started = run.deploy.as_ref().is_some_and(|d| d.relay.is_some());
+        let kill_at = match &run.stage {
+            Stage::Running { kill_at: Some(at), .. } => Some(*at),
+            _ => None,
+        };
+        tokio::select! {
+            sample = samples.recv(), if !drained => match sample {
+                Some(sample) => run.sample(&sample),
+                // The schedule ended and every probe in flight has reported.
+                None => drained = true,
+            },
+            // A run lasts its whole length even when no slot is due near its end (a slot every
+            // 5 s in a 7 s run).
+            () = tokio::time::sleep_until(end.unwrap_or(clock.start).into()), if drained => break,
+            _ = tick.tick() => run.tick(),
+            signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
+            Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
+            () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&channels),
+            Some(exit) = exited.recv(), if running => run.exited(exit),
+            // Output keeps coming after the command exits while a process it left behind writes.
+            Some(line) = output.recv(), if started => {
+                run.output(&line);
+                let mut taken = 1;
+                while taken < OUTPUT_BATCH && let Ok(line) = output.try_recv() {
+                    run.output(&line);
+                    taken += 1;
+                }
+                // A flood of output would keep this task ready for ever, and a runtime whose
+                // tasks are always ready looks at its reactor, where the scheduler's timer
+                // waits, only every few dozen polls: probes would go out late. So a full batch
+                // is followed by a pause, which caps what is shown at OUTPUT_BATCH lines a
+                // millisecond; the bounded queue behind it drops, and counts, the rest.
+                if taken == OUTPUT_BATCH {
+                    tokio::time::sleep(OUTPUT_PAUSE).await;
+                }
+            }
+            () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
+        }
+    }
+    // What is still queued is shown before the summary.
+    while let Ok(line) = output.try_recv() {
+        run.output(&line);
+    }
+    run.finish()
+}

@@ -1,0 +1,127 @@
+//! Output wiring: the one place that decides where each output goes. It checks and opens the
+//! report destinations before anything is probed, makes the UI, and writes the reports at the
+//! end. With `--json -` or `--events -` stdout carries that stream alone
+//! ([`Output::stdout_taken`](crate::config::Output::stdout_taken)); everything else goes to stderr.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::analysis::clock::RunClock;
+use crate::config::{Config, Destination, Markdown, Output, UiMode};
+use crate::live::detached::Detached;
+use crate::live::events::EventLog;
+use crate::live::{self, Ui};
+use crate::report::{Report, annotations, file, json, junit, markdown};
+
+/// Fails before anything is probed when a report file cannot be written.
+pub fn check_writable(output: &Output) -> anyhow::Result<()> {
+    if let Some(Destination::File(path)) = &output.json {
+        file::check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
+    }
+    if let Some(path) = &output.junit {
+        file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
+    }
+    if let Some(Markdown::File(path)) = &output.markdown {
+        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens (truncates) the event log's destination before anything is probed, without waiting: a
+/// named pipe nobody reads is an error here, not a hang.
+pub fn open_events(
+    destination: &Destination,
+    probes: bool,
+    urls: &[String],
+    clock: RunClock,
+) -> anyhow::Result<EventLog> {
+    let (out, name): (Box<dyn Write + Send>, String) = match destination {
+        // Queued to a writer thread, so a stdout nobody reads never stalls the probes; each
+        // whole line is passed on as soon as it is complete.
+        Destination::Stdout => (Box::new(Detached::stdout()), "-".to_string()),
+        Destination::File(path) => {
+            let cannot = || format!("cannot write --events {}", path.display());
+            let out: Box<dyn Write + Send> = if file::replaceable(path).with_context(cannot)? {
+                Box::new(std::fs::File::create(path).with_context(cannot)?)
+            } else if file::is_fifo(path) {
+                // A pipe's reader may stall as stdout's may.
+                Box::new(Detached::spawn(Box::new(file::open_in_place(path).with_context(cannot)?), "--events"))
+            } else {
+                Box::new(file::open_in_place(path).with_context(cannot)?)
+            };
+            (out, path.display().to_string())
+        }
+    };
+    Ok(EventLog::new(out, name, probes, urls, clock))
+}
+
+/// The UI the config asks for, writing to the terminal stream it may use.
+pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<Box<dyn Ui>> {
+    let to_stderr = config.output.stdout_taken();
+    Ok(match config.output.ui {
+        UiMode::Quiet => Box::new(live::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
+        UiMode::Lines if to_stderr => Box::new(live::lines::Lines::new(Detached::stderr())),
+        UiMode::Lines => Box::new(live::lines::Lines::new(Detached::stdout())),
+        UiMode::Dashboard => {
+            Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
+        }
+    })
+}
+
+/// Writes every requested report; a failure does not keep the others from being written.
+pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    if let Some(destination) = &config.output.json {
+        results.push(json::render(report).and_then(|text| write_json(&text, destination)));
+    }
+    if let Some(path) = &config.output.junit {
+        results.push(junit::render(report).and_then(|xml| {
+            file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
+        }));
+    }
+    match &config.output.markdown {
+        Some(Markdown::File(path)) => results.push(
+            file::write_whole(path, markdown::render(report).as_bytes())
+                .with_context(|| format!("cannot write --markdown {}", path.display())),
+        ),
+        Some(Markdown::StepSummary(path)) => results.push(append(path, &markdown::render(report))),
+        None => {}
+    }
+    if config.output.annotations {
+        // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.
+        for line in annotations::render(report) {
+            if config.output.stdout_taken() {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    results.into_iter().collect()
+}
+
+/// Writes the JSON report to stdout or to a file.
+fn write_json(text: &str, destination: &Destination) -> anyhow::Result<()> {
+    match destination {
+        Destination::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the JSON report to stdout")
+        }
+        Destination::File(path) => {
+            file::write_whole(path, text.as_bytes()).with_context(|| format!("cannot write --json {}", path.display()))
+        }
+    }
+}
+
+/// Appends to GitHub's job summary file, which other steps write to as well.
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))
+}

@@ -1,0 +1,317 @@
+//! The state of one run and what each arm of the run loop does to it: samples into the
+//! recorder and the live consumers, ticks, stop requests, the wrapped command's start, output and
+//! exit, and closing the books at the end.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use nix::sys::signal::Signal;
+use tokio::sync::watch;
+
+use super::Finished;
+use super::command::{Channels, Exited, OutputLine, RunningCommand, Termination};
+use super::output;
+use super::stage::{self, DeployLog, Stage};
+use crate::analysis::clock::RunClock;
+use crate::analysis::phase::Phase;
+use crate::analysis::recorder::Recorder;
+use crate::config::{Config, UiMode};
+use crate::engine::sample::Sample;
+use crate::exit::Exit;
+use crate::gates::{self, Gate};
+use crate::live::events::EventLog;
+use crate::live::{self, RunInfo, Ui};
+use crate::report::build;
+use crate::units::secs;
+
+/// How long a signalled command has to exit before it is killed.
+const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The state of one run, owned by the run loop: everything the select arms act on.
+pub struct Run<'a> {
+    pub config: &'a Config,
+    pub program: PathBuf,
+    pub clock: RunClock,
+    pub urls: Vec<String>,
+    pub ui: Box<dyn Ui>,
+    pub events: Option<EventLog>,
+    pub recorder: Recorder,
+    /// The end of the schedule, which the scheduler watches.
+    pub end_tx: watch::Sender<Option<Instant>>,
+    pub stage: Stage,
+    pub deploy: Option<DeployLog>,
+    pub stopping: bool,
+    /// A second stop request came while blip waited for probes in flight: stop waiting.
+    pub cancelled: bool,
+    /// A command that blip stopped because a gate failed did not fail on its own.
+    pub stopped_by_gate: bool,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        config: &'a Config,
+        program: Option<&Path>,
+        mut ui: Box<dyn Ui>,
+        mut events: Option<EventLog>,
+        clock: RunClock,
+        end_tx: watch::Sender<Option<Instant>>,
+    ) -> Run<'a> {
+        let urls = config.display_urls();
+        ui.started(&RunInfo {
+            urls: urls.clone(),
+            rate: config.rate,
+            timeout: config.timeout,
+            duration: config.duration,
+            command: config.wrap.as_ref().map(|w| w.argv.clone()),
+        });
+        if let Some(events) = events.as_mut() {
+            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+        }
+        let phased = config.wrap.as_ref().map(|_| config.gate_phases);
+        let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        if config.output.ui == UiMode::Dashboard {
+            recorder.keep_recent_latency();
+        }
+        let mut run = Run {
+            config,
+            program: program.map(Path::to_path_buf).unwrap_or_default(),
+            clock,
+            urls,
+            ui,
+            events,
+            recorder,
+            end_tx,
+            stage: Stage::Unwrapped,
+            deploy: None,
+            stopping: false,
+            cancelled: false,
+            stopped_by_gate: false,
+        };
+        if let Some(wrap) = &config.wrap {
+            run.begin_phase(Phase::Warmup, clock.start);
+            run.stage = Stage::Warmup;
+            run.deploy = Some(DeployLog {
+                wrap: wrap.clone(),
+                start: None,
+                end: None,
+                termination: None,
+                error: None,
+                relay: None,
+                drops_said: false,
+            });
+        }
+        run
+    }
+
+    fn begin_phase(&mut self, phase: Phase, at: Instant) {
+        self.recorder.begin_phase(phase, at);
+        self.ui.phase(phase);
+        if let Some(events) = self.events.as_mut() {
+            events.phase(phase, self.clock.offset(at));
+        }
+    }
+
+    pub fn sample(&mut self, sample: &Sample) {
+        if let Some(events) = self.events.as_mut() {
+            events.probe(sample);
+        }
+        for event in self.recorder.record(sample) {
+            self.ui.event(&self.clock, &event);
+            if let Some(events) = self.events.as_mut() {
+                events.transition(&event);
+            }
+        }
+    }
+
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let due_until = self.end_tx.borrow().map_or(now, |end| end.min(now));
+        let elapsed = self.clock.offset(now);
+        if let Some(deploy) = self.deploy.as_mut()
+            && !deploy.drops_said
+            && deploy.relay.as_ref().is_some_and(|r| r.dropped() > 0)
+        {
+            deploy.drops_said = true;
+            self.ui.notice(
+                "the command prints faster than its output can be shown: dropping lines (counted in the report)",
+            );
+        }
+        // The snapshot is taken once per tick for every consumer; the detail only when the UI
+        // shows it.
+        let targets = self.recorder.snapshot();
+        let detail = self.ui.detail_slices().map(|slices| self.recorder.detail(now, due_until, slices));
+        self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail });
+        if let Some(events) = self.events.as_mut() {
+            events.tick(elapsed, &targets);
+        }
+        if self.config.fail_fast
+            && !self.stopping
+            && let Some(reason) = settled_gate_failure(&self.recorder, &self.config.gates, now)
+        {
+            self.stop(Signal::SIGTERM, &format!("{reason}; stopping (--fail-fast)"));
+            self.stopped_by_gate = true;
+        }
+    }
+
+    /// Ends the run the one normal way, for Ctrl-C, SIGTERM, SIGHUP, a quit key and `--fail-fast`
+    /// alike: a running command is signalled (SIGKILL if asked twice) and the run ends when it
+    /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
+    /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
+    pub fn stop(&mut self, signal: Signal, why: &str) {
+        self.ui.notice(why);
+        let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
+        match &mut self.stage {
+            Stage::Running { command, kill_at } => {
+                let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
+                command.signal(forward);
+                kill_at.get_or_insert(Instant::now() + KILL_AFTER);
+                self.ui.notice(&format!("sent {forward} to the command; probing until it exits"));
+            }
+            _ if !self.stopping => {
+                end_at(&self.end_tx, Instant::now());
+                self.stage = Stage::Done;
+                self.ui.notice(&format!(
+                    "stopping: waiting up to {} for probes in flight",
+                    humantime::format_duration(self.config.timeout)
+                ));
+            }
+            _ => {
+                self.ui.notice("stopping now: probes still in flight are cancelled");
+                self.cancelled = true;
+            }
+        }
+        self.stopping = true;
+    }
+
+    /// The warmup is over: warn about URLs that were already failing, and start the command.
+    pub fn start_command(&mut self, channels: &Channels) {
+        for (url, (failed, probes)) in self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)) {
+            if failed > 0 {
+                self.ui.notice(&format!(
+                    "WARNING: {url} was already failing before the deploy: {failed} of {probes} warmup probes failed"
+                ));
+            }
+        }
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        let start = Instant::now();
+        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, channels.clone()) {
+            Ok(command) => {
+                deploy.start = Some(start);
+                deploy.relay = Some(command.relay.clone());
+                self.stage = Stage::Running { command, kill_at: None };
+                self.begin_phase(Phase::Deploy, start);
+            }
+            Err(err) => {
+                deploy.error = Some(err.to_string());
+                self.ui.notice(&err.to_string());
+                end_at(&self.end_tx, start);
+                self.stage = Stage::Done;
+            }
+        }
+    }
+
+    /// A line of the command's output.
+    pub fn output(&mut self, line: &OutputLine) {
+        if let Some(relay) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()) {
+            relay.taken(line);
+        }
+        if line.ends_line {
+            self.ui.output(line.stream, &line.text);
+        } else {
+            self.ui.output_part(line.stream, &line.text);
+        }
+    }
+
+    /// The command exited: the deploy phase ends at the instant its wait returned, and the
+    /// cooldown begins then, unless a stop request skips it.
+    pub fn exited(&mut self, Exited { status, at }: Exited) {
+        let Some(deploy) = self.deploy.as_mut() else { return };
+        deploy.end = Some(at);
+        match status {
+            Ok(status) => deploy.termination = Some(Termination::of(status)),
+            Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
+        }
+        let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
+        let took = secs(at.saturating_duration_since(deploy.start.unwrap_or(at)));
+        if self.stopping {
+            // A cooldown of no length is not listed among the phases.
+            self.ui.notice(&format!("command finished ({how}) after {took}; no cooldown after a stop request"));
+            end_at(&self.end_tx, at);
+        } else {
+            let cooldown = deploy.wrap.cooldown;
+            self.begin_phase(Phase::Cooldown, at);
+            self.ui.notice(&format!(
+                "command finished ({how}) after {took}; cooldown {}",
+                humantime::format_duration(cooldown)
+            ));
+            end_at(&self.end_tx, at + cooldown);
+        }
+        self.stage = Stage::Done;
+    }
+
+    /// The command outlived its grace after a stop request.
+    pub fn kill(&mut self) {
+        if let Stage::Running { command, kill_at } = &mut self.stage {
+            command.signal(Signal::SIGKILL);
+            *kill_at = None;
+            self.ui.notice(&format!(
+                "the command outlived {} of grace: sent SIGKILL",
+                humantime::format_duration(KILL_AFTER)
+            ));
+        }
+    }
+
+    /// Closes the books and writes every report.
+    pub fn finish(mut self) -> anyhow::Result<Finished> {
+        let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
+        let last = self.recorder.close(end);
+        let mut report = build::report(&self.recorder, end, &self.config.gates);
+        for event in &last {
+            self.ui.event(&self.clock, event);
+            if let Some(events) = self.events.as_mut() {
+                events.transition(event);
+            }
+        }
+        if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
+            && dropped > 0
+        {
+            self.ui.notice(&format!(
+                "{dropped} lines of the command's output were not shown: it printed faster than they could be"
+            ));
+        }
+        let command_failed = !self.stopped_by_gate
+            && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
+        report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
+        report.default_gates = self.config.default_gates;
+        report.measure_only = self.config.measure_only;
+        self.ui.finished(&report);
+        let written = output::write_reports(&report, self.config);
+        // An event log that could not be written is a report lost, as a --json one is: exit 2.
+        let logged = match self.events.as_mut() {
+            Some(events) => {
+                let failed = written.is_err() || events.failed();
+                events.finish(&report, Exit::of(failed, command_failed, report.passed).code())
+            }
+            None => Ok(()),
+        };
+        written?;
+        logged?;
+        Ok(Finished { report, command_failed })
+    }
+}
+
+/// Sets the end of the schedule to `at`, unless it ends earlier already.
+fn end_at(end_tx: &watch::Sender<Option<Instant>>, at: Instant) {
+    end_tx.send_modify(|end| *end = Some(end.map_or(at, |e| e.min(at))));
+}
+
+/// The first gate that failed for good, as a line for the user.
+fn settled_gate_failure(recorder: &Recorder, gate_list: &[Gate], now: Instant) -> Option<String> {
+    recorder.judged_views(Some(now)).iter().find_map(|view| {
+        gate_list
+            .iter()
+            .map(|gate| gates::judge(gate, view))
+            .find(|v| v.settled)
+            .map(|v| format!("gate {} failed for {}: observed {}, limit {}", v.gate, view.url, v.observed, v.limit))
+    })
+}

@@ -1,0 +1,124 @@
+//! The gates: limits a run must stay within for CI to pass it.
+//!
+//! Gates are judged per URL on a [`Judged`](crate::analysis::judged::Judged) view the recorder
+//! builds from the phases being judged (by default all but the warmup of a wrapped deploy).
+//! Judging (`judge.rs`) is pure: it takes that view and returns a [`Verdict`] with the evidence a
+//! CI log needs. Gates that can no longer recover once
+//! failed (a forbidden status was seen, the downtime is already past its limit) are what
+//! `--fail-fast` stops on.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use crate::analysis::phase::GatePhases;
+use crate::engine::status_set::StatusSet;
+
+mod judge;
+
+pub use judge::{Verdict, judge};
+
+/// One gate, as given on the command line.
+#[derive(Clone, Debug)]
+pub enum Gate {
+    /// Any probe answered with one of these codes fails the run.
+    FailOnStatus(StatusSet),
+    /// Total downtime above this fails; zero means any outage fails.
+    MaxDowntime(Duration),
+    /// The longest window above this fails.
+    MaxOutage(Duration),
+    MaxFailed(FailedLimit),
+    MaxLatency(LatencyLimit),
+}
+
+/// `--max-failed`: a count of failed probes, or a share of all probes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FailedLimit {
+    Count(u64),
+    Percent(f64),
+}
+
+/// `--max-latency`: a quantile of successful probes' latency and its limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencyLimit {
+    /// From 0 to 100; 100 is `max`.
+    pub percentile: f64,
+    pub limit: Duration,
+}
+
+impl FromStr for FailedLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a count like 10 or a share like 0.5%");
+        match text.trim().strip_suffix('%') {
+            Some(percent) => {
+                let p: f64 = percent.trim().parse().map_err(|_| bad())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(format!("`{text}` must be a share from 0% to 100%"));
+                }
+                Ok(FailedLimit::Percent(p))
+            }
+            None => text.trim().parse().map(FailedLimit::Count).map_err(|_| bad()),
+        }
+    }
+}
+
+impl fmt::Display for FailedLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailedLimit::Count(n) => write!(f, "{n}"),
+            FailedLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl FromStr for LatencyLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a latency limit like p99=300ms, p99.9=1s or max=2s");
+        let (quantile, limit) = text.split_once('=').ok_or_else(bad)?;
+        let percentile = match quantile.trim().to_ascii_lowercase().as_str() {
+            "max" => 100.0,
+            q => {
+                let p: f64 = q.strip_prefix('p').ok_or_else(bad)?.parse().map_err(|_| bad())?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(bad());
+                }
+                p
+            }
+        };
+        let limit = humantime::parse_duration(limit.trim()).map_err(|_| bad())?;
+        Ok(LatencyLimit { percentile, limit })
+    }
+}
+
+impl LatencyLimit {
+    fn quantile_name(&self) -> String {
+        if self.percentile >= 100.0 { "max".to_string() } else { format!("p{}", self.percentile) }
+    }
+}
+
+impl Gate {
+    /// The limit as reports show it.
+    pub fn limit(&self) -> String {
+        match self {
+            Gate::FailOnStatus(set) => set.to_string(),
+            Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
+            Gate::MaxFailed(limit) => limit.to_string(),
+            Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
+        }
+    }
+
+    /// The gate as the command line names it: `max-downtime 0s`, `max-latency p99=300ms`.
+    pub fn name(&self) -> String {
+        match self {
+            Gate::FailOnStatus(set) => format!("fail-on-status {set}"),
+            Gate::MaxDowntime(d) => format!("max-downtime {}", humantime::format_duration(*d)),
+            Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
+            Gate::MaxFailed(limit) => format!("max-failed {limit}"),
+            Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The one place a [`Report`] is assembled: from the recorder's counts, the gates' verdicts on
+//! its judged views, and the warnings about figures that deserve less trust.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::analysis::clock::{RunClock, rfc3339_ms};
+use crate::analysis::outage::Window;
+use crate::analysis::phase::{Phase, PhaseClock};
+use crate::analysis::recorder::{Recorder, TargetRecorder};
+use crate::engine::sample::{Cause, ErrorKind};
+use crate::gates::{self, Gate};
+use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
+use crate::report::{
+    DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION,
+    SendLag, TargetReport, TimelinePoint,
+};
+use crate::units::{millis, us_to_ms};
+
+/// The report of a run that ended at `end` (the end of the schedule), once the recorder closed
+/// its books there ([`Recorder::close`]), with every gate judged on every URL.
+pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
+    let end = recorder.clock.offset(end);
+    let mut targets: Vec<TargetReport> =
+        recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
+    for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
+        report.gates = gate_list.iter().map(|gate| gate_report(&recorder.clock, gates::judge(gate, &view))).collect();
+    }
+    let passed = targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
+    let mut warnings = never_up_warnings(&targets);
+    warnings.extend(send_lag_warnings(&targets, recorder.rate));
+    warnings.extend(warmup_warnings(&targets));
+    Report {
+        schema_version: SCHEMA_VERSION,
+        blip_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: rfc3339_ms(recorder.clock.started_at),
+        duration_ms: millis(end),
+        rate: recorder.rate,
+        passed,
+        default_gates: false,
+        measure_only: false,
+        gate_phases: (!recorder.phases.spans(end).is_empty()).then_some(recorder.judge),
+        warnings,
+        deploy: None,
+        targets,
+    }
+}
+
+fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
+    let evidence = (!v.passed).then(|| Evidence {
+        first_at: v.first.as_ref().map(|o| rfc3339_ms(clock.wall(o.at))),
+        first_offset_ms: v.first.as_ref().map(|o| millis(o.at)),
+        first_error: v.first.map(|o| o.text),
+        outages: v.windows,
+    });
+    GateReport { gate: v.gate, limit: v.limit, observed: v.observed, passed: v.passed, evidence }
+}
+
+fn phase_reports(t: &TargetRecorder, phases: &PhaseClock, end: Duration) -> Option<BTreeMap<Phase, PhaseReport>> {
+    if t.by_phase.is_empty() {
+        return None;
+    }
+    let reports = phases
+        .spans(end)
+        .into_iter()
+        .map(|(phase, start, stop)| {
+            let s = &t.by_phase[phase.index()];
+            let latency = (!s.latency.is_empty()).then(|| PhaseLatency {
+                p50: us_to_ms(s.latency.value_at_quantile(0.5)),
+                p99: us_to_ms(s.latency.value_at_quantile(0.99)),
+                max: us_to_ms(s.latency.max()),
+            });
+            let report = PhaseReport {
+                start_offset_ms: millis(start),
+                end_offset_ms: millis(stop),
+                probes: s.probes,
+                ok: s.ok,
+                failed: s.failed,
+                downtime_ms: millis(s.downtime),
+                latency_ms: latency,
+            };
+            (phase, report)
+        })
+        .collect();
+    Some(reports)
+}
+
+fn deploy_timing(t: &TargetRecorder, phases: &PhaseClock) -> Option<DeployTiming> {
+    if t.by_phase.is_empty() {
+        return None;
+    }
+    let Some(deploy_start) = phases.start_of(Phase::Deploy) else {
+        return Some(DeployTiming::default());
+    };
+    let since = |at: Duration| millis(at.saturating_sub(deploy_start));
+    let recovered = match (t.last_deploy_failure, t.last_recovery) {
+        (Some(last), Some(recovery)) if recovery > last && t.detector.current().is_none() => Some(recovery),
+        _ => None,
+    };
+    let open_at_start = |w: &Window| w.start < deploy_start && (w.end >= deploy_start || w.open);
+    let down_at_start =
+        t.detector.windows().iter().any(open_at_start) || t.detector.current().is_some_and(|w| w.start < deploy_start);
+    Some(DeployTiming {
+        first_failure_ms: t.first_deploy_failure.map(since),
+        down_at_start,
+        last_failure_ms: t.last_deploy_failure.map(since),
+        recovered_ms: recovered.map(since),
+        recovery_ms: recovered.zip(t.last_deploy_failure).map(|(r, l)| millis(r - l)),
+    })
+}
+
+fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end: Duration) -> TargetReport {
+    let downtime = t.detector.downtime();
+    // Six decimals: 99.9999 % resolves a 3.6 ms outage in an hour.
+    let availability = if end.is_zero() {
+        1.0
+    } else {
+        ((1.0 - downtime.as_secs_f64() / end.as_secs_f64()).clamp(0.0, 1.0) * 1e6).round() / 1e6
+    };
+    TargetReport {
+        url: t.url.clone(),
+        probes: t.probes,
+        ok: t.ok,
+        failed: t.failed,
+        resent: t.resent,
+        cancelled: t.cancelled,
+        status_counts: t.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+        error_counts: ErrorKind::ALL
+            .iter()
+            .filter(|k| t.error_counts[k.index()] > 0)
+            .map(|k| (k.to_string(), t.error_counts[k.index()]))
+            .collect(),
+        latency_ms: (!t.latency.is_empty()).then(|| latency(&t.latency)),
+        send_lag_ms: SendLag {
+            p50: us_to_ms(t.send_lag.value_at_quantile(0.5)),
+            p99: us_to_ms(t.send_lag.value_at_quantile(0.99)),
+            max: us_to_ms(t.send_lag.max()),
+        },
+        downtime_ms: millis(downtime),
+        availability,
+        outage_count: t.detector.window_count(),
+        outages: t.detector.windows().iter().map(|w| outage_report(clock, w, phases.phase_at(w.start))).collect(),
+        timeline_width_s: t.timeline.width_s(),
+        timeline: t
+            .timeline
+            .slices()
+            .map(|(offset_s, s)| TimelinePoint { offset_s, ok: s.ok, failed: s.failed })
+            .collect(),
+        phases: phase_reports(t, phases, end),
+        deploy_timing: deploy_timing(t, phases),
+        gates: Vec::new(),
+    }
+}
+
+fn latency(h: &Histogram<u64>) -> Latency {
+    Latency {
+        min: us_to_ms(h.min()),
+        mean: us_to_ms(h.mean().round() as u64),
+        p50: us_to_ms(h.value_at_quantile(0.5)),
+        p90: us_to_ms(h.value_at_quantile(0.9)),
+        p99: us_to_ms(h.value_at_quantile(0.99)),
+        p999: us_to_ms(h.value_at_quantile(0.999)),
+        max: us_to_ms(h.max()),
+    }
+}
+
+/// The report's view of a window, which started in `phase` of a wrapped deploy.
+pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> OutageReport {
+    OutageReport {
+        start: rfc3339_ms(clock.wall(w.start)),
+        end: rfc3339_ms(clock.wall(w.end)),
+        start_offset_ms: millis(w.start),
+        end_offset_ms: millis(w.end),
+        duration_ms: millis(w.duration()),
+        failed_probes: w.failed_probes,
+        causes: causes(&w.causes),
+        first_error: w.first_error.clone(),
+        open: w.open,
+        phase,
+    }
+}
+
+fn causes(causes: &BTreeMap<Cause, u64>) -> BTreeMap<String, u64> {
+    causes.iter().map(|(cause, n)| (cause.to_string(), *n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::phase::GatePhases;
+    use crate::analysis::recorder::Event;
+    use crate::engine::sample::{Outcome, Sample};
+
+    /// Closes the recorder's books at `end` and builds the report, as the run does.
+    fn finish(mut r: Recorder, end: Instant, gate_list: &[Gate]) -> (Vec<Event>, Report) {
+        let events = r.close(end);
+        let report = report(&r, end, gate_list);
+        (events, report)
+    }
+
+    fn sample(clock: &RunClock, seq: u64, interval_ms: u64, outcome: Outcome) -> Sample {
+        let due = clock.start + Duration::from_millis(seq * interval_ms);
+        Sample {
+            target: 0,
+            seq,
+            due,
+            sent: due + Duration::from_micros(200),
+            done: due + Duration::from_millis(3),
+            outcome,
+            resent: false,
+        }
+    }
+
+    #[test]
+    fn counts_latency_and_windows() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
+        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into() };
+        let mut events = Vec::new();
+        for seq in 0..100 {
+            let outcome = if (40..60).contains(&seq) { not_found() } else { Outcome::Ok { status: 200 } };
+            events.extend(r.record(&sample(&clock, seq, 10, outcome)));
+        }
+        let timeout = Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() };
+        events.extend(r.record(&sample(&clock, 100, 10, timeout)));
+        let (last, report) = finish(r, clock.start + Duration::from_millis(1010), &[]);
+        events.extend(last);
+        assert_eq!(events.len(), 4, "{events:?}");
+
+        let t = &report.targets[0];
+        assert_eq!((t.probes, t.ok, t.failed), (101, 80, 21));
+        assert_eq!(t.status_counts, BTreeMap::from([("200".into(), 80), ("404".into(), 20)]));
+        assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
+        let latency = t.latency_ms.unwrap();
+        assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
+        assert!((0.19..=0.21).contains(&t.send_lag_ms.p99), "{:?}", t.send_lag_ms);
+        assert_eq!(t.outage_count, 2);
+        assert_eq!(t.outages[0].duration_ms, 200.0);
+        assert_eq!(t.outages[0].causes, BTreeMap::from([("404".into(), 20)]));
+        assert!(!t.outages[0].open);
+        assert!(t.outages[1].open);
+        assert_eq!(t.outages[1].duration_ms, 10.0);
+        assert_eq!(t.downtime_ms, 210.0);
+        assert!((t.availability - (1.0 - 210.0 / 1010.0)).abs() < 1e-6);
+        assert_eq!(t.timeline.len(), 2);
+        assert_eq!((t.timeline[0].ok, t.timeline[0].failed), (80, 20));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn skipped_slots_are_failures_without_send_lag() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 10.0, 1, clock, None);
+        let skipped = Outcome::Error { kind: ErrorKind::Skipped, status: None, text: String::new() };
+        r.record(&sample(&clock, 0, 100, skipped));
+        let (_, report) = finish(r, clock.start + Duration::from_millis(100), &[]);
+        let t = &report.targets[0];
+        assert_eq!((t.probes, t.failed), (1, 1));
+        assert_eq!(t.error_counts["skipped"], 1);
+        assert_eq!(t.send_lag_ms.max, 0.0);
+        assert!(t.latency_ms.is_none());
+    }
+
+    #[test]
+    fn histograms_grow_to_hold_slow_answers() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 1.0, 1, clock, Some(GatePhases::Deploy));
+        let mut s = sample(&clock, 0, 1000, Outcome::Ok { status: 200 });
+        s.done = s.due + Duration::from_millis(1500);
+        s.sent = s.due + Duration::from_millis(40);
+        r.record(&s);
+        let (_, report) = finish(r, clock.start + Duration::from_secs(1), &[]);
+        let t = &report.targets[0];
+        let latency = t.latency_ms.unwrap();
+        assert!((1499.0..=1502.0).contains(&latency.max), "{latency:?}");
+        assert!((39.0..=41.0).contains(&t.send_lag_ms.max), "{:?}", t.send_lag_ms);
+    }
+
+    #[test]
+    fn late_sends_are_reported() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
+        let mut s = sample(&clock, 0, 10, Outcome::Ok { status: 200 });
+        s.sent = s.due + Duration::from_millis(30);
+        r.record(&s);
+        let (_, report) = finish(r, clock.start + Duration::from_millis(10), &[]);
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn phases_split_counts_and_downtime() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, Some(GatePhases::DeployCooldown));
+        r.begin_phase(Phase::Warmup, clock.start);
+        let record = |r: &mut Recorder, range: std::ops::Range<u64>, ok: bool| {
+            for seq in range {
+                let outcome = if ok {
+                    Outcome::Ok { status: 200 }
+                } else {
+                    Outcome::BadStatus { status: 404, text: "404".into() }
+                };
+                r.record(&sample(&clock, seq, 10, outcome));
+            }
+        };
+        record(&mut r, 0..100, true);
+        r.begin_phase(Phase::Deploy, clock.start + Duration::from_millis(1000));
+        record(&mut r, 100..150, true);
+        record(&mut r, 150..180, false);
+        r.begin_phase(Phase::Cooldown, clock.start + Duration::from_millis(1700));
+        record(&mut r, 180..190, false);
+        record(&mut r, 190..200, true);
+        let (_, report) = finish(r, clock.start + Duration::from_millis(2000), &[]);
+        let t = &report.targets[0];
+        let phases = t.phases.as_ref().unwrap();
+        let (w, d, c) = (&phases[&Phase::Warmup], &phases[&Phase::Deploy], &phases[&Phase::Cooldown]);
+        assert_eq!((w.probes, w.failed, d.probes, d.failed, c.probes, c.failed), (100, 0, 80, 30, 20, 10));
+        // One window from 1500 ms to 1900 ms: 200 ms in deploy, 200 ms in cooldown.
+        assert_eq!((d.downtime_ms, c.downtime_ms), (200.0, 200.0));
+        assert_eq!(t.outages[0].phase, Some(Phase::Deploy));
+        let timing = t.deploy_timing.unwrap();
+        assert_eq!(timing.first_failure_ms, Some(500.0));
+        assert_eq!(timing.last_failure_ms, Some(890.0));
+        assert_eq!(timing.recovered_ms, Some(900.0));
+        assert_eq!(timing.recovery_ms, Some(10.0));
+        assert!(report.warnings.is_empty());
+    }
+}

@@ -1,0 +1,185 @@
+//! Reports for the writers' and views' tests: a clean run, a wrapped deploy, and one carrying
+//! hostile server text.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::phase::Phase;
+use crate::report::*;
+
+/// A report with one clean URL and one that had two outages, for renderer snapshots.
+pub(crate) fn sample_report() -> Report {
+    let outage = |start: f64, end: f64, probes: u64, cause: &str, error: &str, open: bool| OutageReport {
+        start: format!("2026-11-26T12:00:{:06.3}Z", start / 1000.0),
+        end: format!("2026-11-26T12:00:{:06.3}Z", end / 1000.0),
+        start_offset_ms: start,
+        end_offset_ms: end,
+        duration_ms: end - start,
+        failed_probes: probes,
+        causes: BTreeMap::from([(cause.to_string(), probes)]),
+        first_error: error.to_string(),
+        open,
+        phase: None,
+    };
+    let healthy = TargetReport {
+        url: "http://127.0.0.1:8080/health".into(),
+        probes: 200,
+        ok: 200,
+        failed: 0,
+        resent: 0,
+        cancelled: 0,
+        status_counts: BTreeMap::from([("200".into(), 200)]),
+        error_counts: BTreeMap::new(),
+        latency_ms: Some(Latency { min: 0.21, mean: 0.4, p50: 0.38, p90: 0.52, p99: 0.91, p999: 1.4, max: 1.52 }),
+        send_lag_ms: SendLag { p50: 0.41, p99: 0.97, max: 1.2 },
+        downtime_ms: 0.0,
+        availability: 1.0,
+        outage_count: 0,
+        outages: vec![],
+        timeline_width_s: 1,
+        timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0 }],
+        phases: None,
+        deploy_timing: None,
+        gates: vec![],
+    };
+    let deployed = TargetReport {
+        url: "http://127.0.0.1:8081/api/notes".into(),
+        probes: 200,
+        ok: 119,
+        failed: 81,
+        resent: 2,
+        cancelled: 0,
+        status_counts: BTreeMap::from([("200".into(), 119), ("404".into(), 75)]),
+        error_counts: BTreeMap::from([("refused".into(), 6)]),
+        latency_ms: Some(Latency { min: 0.3, mean: 0.8, p50: 0.7, p90: 1.1, p99: 2.5, p999: 1250.0, max: 1250.0 }),
+        send_lag_ms: SendLag { p50: 0.4, p99: 0.9, max: 1.1 },
+        downtime_ms: 1800.0,
+        availability: 0.82,
+        outage_count: 2,
+        outages: vec![
+            outage(2000.0, 3500.0, 75, "404", "404 Not Found: Requested route ('notes.demo') does not exist.", false),
+            outage(
+                9700.0,
+                10000.0,
+                6,
+                "refused",
+                "refused: tcp connect error: Connection refused (os error 111)",
+                true,
+            ),
+        ],
+        timeline_width_s: 1,
+        timeline: vec![],
+        phases: None,
+        deploy_timing: None,
+        gates: vec![],
+    };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        blip_version: "0.1.0".into(),
+        started_at: "2026-11-26T12:00:00.000Z".into(),
+        duration_ms: 10000.0,
+        rate: 20.0,
+        passed: true,
+        default_gates: false,
+        measure_only: true,
+        gate_phases: None,
+        warnings: vec![],
+        deploy: None,
+        targets: vec![healthy, deployed],
+    }
+}
+
+/// The same run as a wrapped deploy: phases, the command, and where the outages fell.
+pub(crate) fn deploy_report() -> Report {
+    let mut report = sample_report();
+    report.measure_only = false;
+    report.warnings.push("http://127.0.0.1:8081/api/notes was already failing before the deploy started: 1 of 40 warmup probes failed; that downtime is not the deploy's".into());
+    report.deploy = Some(DeployReport {
+        command: vec!["cf".into(), "push".into(), "notes".into()],
+        warmup_ms: 2000.0,
+        cooldown_ms: 5000.0,
+        start_offset_ms: Some(1500.0),
+        end_offset_ms: Some(5000.0),
+        duration_ms: Some(3500.0),
+        exit_code: Some(0),
+        signal: None,
+        error: None,
+        succeeded: true,
+        output_tail: vec!["Starting app notes...".into()],
+        output_lines_dropped: 0,
+    });
+    let phase = |start: f64, end: f64, probes: u64, failed: u64, downtime_ms: f64| PhaseReport {
+        start_offset_ms: start,
+        end_offset_ms: end,
+        probes,
+        ok: probes - failed,
+        failed,
+        downtime_ms,
+        latency_ms: Some(PhaseLatency { p50: 0.7, p99: 2.5, max: 3.1 }),
+    };
+    let t = &mut report.targets[1];
+    t.outages[0].phase = Some(Phase::Deploy);
+    t.outages[1].phase = Some(Phase::Cooldown);
+    t.phases = Some(BTreeMap::from([
+        (Phase::Warmup, phase(0.0, 1500.0, 30, 0, 0.0)),
+        (Phase::Deploy, phase(1500.0, 5000.0, 80, 75, 1500.0)),
+        (Phase::Cooldown, phase(5000.0, 10000.0, 90, 6, 300.0)),
+    ]));
+    t.gates = vec![
+        GateReport {
+            gate: "fail-on-status 404".into(),
+            limit: "404".into(),
+            observed: "75 probes".into(),
+            passed: false,
+            evidence: Some(Evidence {
+                first_at: Some("2026-11-26T12:00:02.000Z".into()),
+                first_offset_ms: Some(2000.0),
+                first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
+                outages: vec![0],
+            }),
+        },
+        GateReport {
+            gate: "max-latency p99=300ms".into(),
+            limit: "300ms".into(),
+            observed: "2.500 ms".into(),
+            passed: true,
+            evidence: None,
+        },
+    ];
+    report.targets[0].gates = vec![GateReport {
+        gate: "fail-on-status 404".into(),
+        limit: "404".into(),
+        observed: "0 probes".into(),
+        passed: true,
+        evidence: None,
+    }];
+    report.passed = false;
+    report.gate_phases = Some(crate::analysis::phase::GatePhases::DeployCooldown);
+    let t = &mut report.targets[1];
+    t.deploy_timing = Some(DeployTiming {
+        down_at_start: false,
+        first_failure_ms: Some(500.0),
+        last_failure_ms: Some(8450.0),
+        recovered_ms: None,
+        recovery_ms: None,
+    });
+    report
+}
+
+/// Text a hostile server could send, as it would arrive if nothing on the way cleaned it.
+pub(crate) const HOSTILE: &str =
+    "503 \x1b]0;pwned\x07\x1b[2J\r| <img src=x> `code` [link](http://evil.example) *em*\u{9b}31m\u{202e}\nline2 %0A";
+
+/// The deploy report with [`HOSTILE`] text wherever a server's text can appear.
+pub(crate) fn hostile_report() -> Report {
+    let mut report = deploy_report();
+    let t = &mut report.targets[1];
+    for w in &mut t.outages {
+        w.first_error = HOSTILE.into();
+    }
+    for g in &mut t.gates {
+        if let Some(e) = &mut g.evidence {
+            e.first_error = Some(HOSTILE.into());
+        }
+    }
+    report
+}

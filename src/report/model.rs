@@ -1,0 +1,221 @@
+//! The final report: plain data built by the recorder, rendered by the writers beside this file.
+//!
+//! These structs are the JSON schema (`schema_version` 1); every field is documented in the
+//! README. Field names are a public contract.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::phase::Phase;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub blip_version: String,
+    /// RFC 3339, UTC, milliseconds.
+    pub started_at: String,
+    pub duration_ms: f64,
+    /// Probes per second per URL.
+    pub rate: f64,
+    /// The overall verdict: every gate passed for every URL.
+    pub passed: bool,
+    /// No gate was given, so blip judged zero downtime (`--max-downtime 0s`) on the judged phases.
+    pub default_gates: bool,
+    /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
+    pub measure_only: bool,
+    /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
+    pub gate_phases: Option<crate::analysis::phase::GatePhases>,
+    /// Things that make the figures less trustworthy, such as blip itself sending late.
+    pub warnings: Vec<String>,
+    /// The wrapped command; null when none was given.
+    pub deploy: Option<DeployReport>,
+    pub targets: Vec<TargetReport>,
+}
+
+/// The wrapped COMMAND and how it went.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployReport {
+    pub command: Vec<String>,
+    pub warmup_ms: f64,
+    pub cooldown_ms: f64,
+    /// When the command started and ended, from the start of the run; null if it never started.
+    pub start_offset_ms: Option<f64>,
+    pub end_offset_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    /// Exit code, or null when a signal ended it or it never started.
+    pub exit_code: Option<i32>,
+    /// Name of the signal that ended it (`SIGTERM`).
+    pub signal: Option<String>,
+    /// Why it could not be started.
+    pub error: Option<String>,
+    /// Whether the command succeeded (exit code 0).
+    pub succeeded: bool,
+    /// The last lines of its output, stdout and stderr interleaved as they arrived.
+    pub output_tail: Vec<String>,
+    /// Lines of its output not shown because it printed faster than they could be.
+    pub output_lines_dropped: u64,
+}
+
+impl Report {
+    /// How many gates were judged over all URLs, and how many of them failed.
+    pub fn gate_counts(&self) -> (usize, usize) {
+        let gates = self.targets.iter().map(|t| t.gates.len()).sum();
+        let failed = self.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
+        (gates, failed)
+    }
+}
+
+impl DeployReport {
+    /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
+    pub fn outcome(&self) -> String {
+        match &self.error {
+            Some(error) => error.clone(),
+            None => describe_end(self.exit_code, self.signal.as_deref()),
+        }
+    }
+}
+
+/// How a command that ran ended, in words: `exit code 0`, `killed by SIGTERM`.
+pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
+    match (exit_code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by {signal}"),
+        (None, None) => "did not finish".to_string(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetReport {
+    pub url: String,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Probes sent a second time, on a new connection, because the reused keep-alive connection
+    /// they first went out on closed before any byte of an answer (none with `--no-resend`).
+    pub resent: u64,
+    /// Probes sent but not waited for: a second stop request (Ctrl-C) ended the run while they
+    /// were in flight. Not counted in `probes`.
+    pub cancelled: u64,
+    /// Answers per status code, as string keys ("200", "404").
+    pub status_counts: BTreeMap<String, u64>,
+    /// Failed probes per error kind, only kinds that occurred.
+    pub error_counts: BTreeMap<String, u64>,
+    /// Latency of successful probes from their due time; null when none succeeded.
+    pub latency_ms: Option<Latency>,
+    pub send_lag_ms: SendLag,
+    pub downtime_ms: f64,
+    pub availability: f64,
+    /// Number of outage windows, including any past the detailed list's bound.
+    pub outage_count: u64,
+    pub outages: Vec<OutageReport>,
+    /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
+    pub timeline_width_s: u64,
+    pub timeline: Vec<TimelinePoint>,
+    /// Per phase of a wrapped deploy (only phases that began); null when no command is wrapped.
+    pub phases: Option<BTreeMap<Phase, PhaseReport>>,
+    /// When the deploy hurt this URL; null when no command is wrapped.
+    pub deploy_timing: Option<DeployTiming>,
+    /// One entry per gate given, judged on this URL.
+    pub gates: Vec<GateReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GateReport {
+    /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
+    pub gate: String,
+    pub limit: String,
+    pub observed: String,
+    pub passed: bool,
+    /// Why it failed; null when it passed.
+    pub evidence: Option<Evidence>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// The first offending probe (or window start): when, and what it got.
+    pub first_at: Option<String>,
+    pub first_offset_ms: Option<f64>,
+    pub first_error: Option<String>,
+    /// Indexes into this URL's `outages` of the windows involved.
+    pub outages: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseReport {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Downtime that fell within the phase (a window may span phases).
+    pub downtime_ms: f64,
+    /// Of successful probes; null when none succeeded.
+    pub latency_ms: Option<PhaseLatency>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PhaseLatency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Offsets from the start of the deploy command; each null when it does not apply.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct DeployTiming {
+    /// To the first failed probe after the command started.
+    pub first_failure_ms: Option<f64>,
+    /// The URL was already in an outage window when the command started: the first failure
+    /// after the start is not the deploy's first harm.
+    pub down_at_start: bool,
+    /// To the last failed probe after the command started.
+    pub last_failure_ms: Option<f64>,
+    /// To full recovery: the end of the last outage window (null while still down at the end).
+    pub recovered_ms: Option<f64>,
+    /// From the last failed probe to full recovery.
+    pub recovery_ms: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Latency {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SendLag {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OutageReport {
+    pub start: String,
+    pub end: String,
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub duration_ms: f64,
+    pub failed_probes: u64,
+    /// Failed probes per status code or error kind.
+    pub causes: BTreeMap<String, u64>,
+    pub first_error: String,
+    pub open: bool,
+    /// The phase the window started in; null when no command is wrapped.
+    pub phase: Option<Phase>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TimelinePoint {
+    pub offset_s: u64,
+    pub ok: u64,
+    pub failed: u64,
+}

@@ -1,0 +1,96 @@
+//! Warnings: what makes a report's figures less trustworthy, said in words.
+
+use crate::analysis::phase::Phase;
+use crate::report::TargetReport;
+use crate::units::ms;
+
+/// Warnings about more URLs than this are merged into one line.
+const WARN_EACH_UP_TO: usize = 3;
+
+/// One warning per URL concerned, or one line for all of them when there are many: 2000 URLs
+/// on a busy machine must not bury the summary under 2000 near-identical lines.
+fn per_url_warnings(
+    concerned: Vec<&TargetReport>,
+    each: impl Fn(&TargetReport) -> String,
+    merged: impl FnOnce(&[&TargetReport]) -> String,
+) -> Vec<String> {
+    if concerned.len() > WARN_EACH_UP_TO { vec![merged(&concerned)] } else { concerned.into_iter().map(each).collect() }
+}
+
+/// blip sending late blurs every edge it measures; say so when the lag is a sizeable share of
+/// the probe interval (a quarter of it, and at least 2 ms).
+pub fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
+    let threshold_ms = (250.0 / rate).max(2.0);
+    let late = targets.iter().filter(|t| t.send_lag_ms.p99 > threshold_ms).collect();
+    const BUSY: &str = "this machine may be too busy to time probes well";
+    per_url_warnings(
+        late,
+        |t| {
+            format!(
+                "blip sent probes of {} late: send lag p99 {} (max {}); {BUSY}",
+                t.url,
+                ms(t.send_lag_ms.p99),
+                ms(t.send_lag_ms.max)
+            )
+        },
+        |late| {
+            let worst = ms(late.iter().map(|t| t.send_lag_ms.p99).fold(0.0, f64::max));
+            format!(
+                "blip sent probes of {} of {} URLs late: send lag p99 up to {worst}; {BUSY}",
+                late.len(),
+                targets.len()
+            )
+        },
+    )
+}
+
+/// A URL that never answered acceptably is most often a wrong URL (a typo, a dead port), not a
+/// service that was down all along: say so loudly.
+pub fn never_up_warnings(targets: &[TargetReport]) -> Vec<String> {
+    let never = targets.iter().filter(|t| t.probes > 0 && t.ok == 0).collect();
+    per_url_warnings(
+        never,
+        |t| {
+            let causes: Vec<String> =
+                t.status_counts.iter().chain(&t.error_counts).map(|(cause, n)| format!("{cause} ×{n}")).collect();
+            format!(
+                "{} NEVER answered successfully ({} probes: {}); check the URL, port and --expect-status",
+                t.url,
+                t.probes,
+                causes.join(", ")
+            )
+        },
+        |never| {
+            format!(
+                "{} of {} URLs NEVER answered successfully (first: {}); check the URLs, ports and --expect-status",
+                never.len(),
+                targets.len(),
+                never[0].url
+            )
+        },
+    )
+}
+
+/// Downtime before the deploy started is not the deploy's doing; say so loudly.
+pub fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
+    let warmup = |t: &TargetReport| t.phases.as_ref().and_then(|p| p.get(&Phase::Warmup)).map(|w| (w.failed, w.probes));
+    let failing = targets.iter().filter(|t| warmup(t).is_some_and(|(failed, _)| failed > 0)).collect();
+    per_url_warnings(
+        failing,
+        |t| {
+            let (failed, probes) = warmup(t).unwrap_or_default();
+            format!(
+                "{} was already failing before the deploy started: {failed} of {probes} warmup probes failed; that downtime is not the deploy's",
+                t.url
+            )
+        },
+        |failing| {
+            format!(
+                "{} of {} URLs were already failing before the deploy started (first: {}); that downtime is not the deploy's",
+                failing.len(),
+                targets.len(),
+                failing[0].url
+            )
+        },
+    )
+}
