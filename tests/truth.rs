@@ -41,7 +41,15 @@ async fn a_url_that_never_answers_fails_the_default_gate_and_says_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(&format!("warning: {url} NEVER answered successfully (6 probes: refused ×6)")), "{stdout}");
-    assert!(stdout.contains("FAILED: 1 of 1 gates failed (no gate given"), "{stdout}");
+    assert!(stdout.contains("FAILED: 2 of 2 gates failed (no gate given"), "{stdout}");
+
+    // A gate that holds vacuously over a URL that only ever refused does not pass the run.
+    let report = blip_json(&["-r", "20", "-d", "300ms", "--fail-on-status", "404", &url], 1).await;
+    let gates = &report.targets[0].gates;
+    assert_eq!(gates.len(), 2, "{gates:?}");
+    assert!(gates[0].passed, "no 404 was seen: {gates:?}");
+    assert_eq!((gates[1].gate.as_str(), gates[1].passed), ("answered at least once", false));
+    assert_eq!(gates[1].observed, "0 of 6 probes");
 
     // With --measure-only nothing is judged, and the warning still stands.
     let report = blip_json(&["-r", "20", "-d", "300ms", "--measure-only", &url], 0).await;

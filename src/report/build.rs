@@ -27,6 +27,11 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
     for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
         report.gates = gate_list.iter().map(|gate| gate_report(&recorder.clock, gates::judge(gate, &view))).collect();
+        if !gate_list.is_empty()
+            && let Some(never) = never_answered(report)
+        {
+            report.gates.push(never);
+        }
     }
     let passed = targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
     let mut warnings = never_up_warnings(&targets);
@@ -47,6 +52,27 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         targets,
     }
 }
+
+/// A URL that never answered acceptably in the whole run is most likely a wrong URL (a typo, a
+/// dead port): whatever gates were given, a CI run must not pass on it. (`--fail-on-status 404`
+/// alone would hold over a URL that only ever refused.)
+fn never_answered(t: &TargetReport) -> Option<GateReport> {
+    (t.probes > 0 && t.ok == 0).then(|| GateReport {
+        gate: NEVER_ANSWERED.to_string(),
+        limit: "1 successful probe".to_string(),
+        observed: format!("0 of {} probes", t.probes),
+        passed: false,
+        evidence: t.outages.first().map(|w| Evidence {
+            first_at: Some(w.start.clone()),
+            first_offset_ms: Some(w.start_offset_ms),
+            first_error: Some(w.first_error.clone()),
+            outages: vec![0],
+        }),
+    })
+}
+
+/// The name of the check every judged run makes of every URL, beside the gates given.
+pub const NEVER_ANSWERED: &str = "answered at least once";
 
 fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
     let evidence = (!v.passed).then(|| Evidence {
