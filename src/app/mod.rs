@@ -35,6 +35,8 @@ use stage::Stage;
 const OUTPUT_BATCH: usize = 64;
 /// The pause after a full batch of output lines (see the run loop).
 const OUTPUT_PAUSE: Duration = Duration::from_millis(1);
+/// How long output still in the command's pipes is awaited at the end of the run.
+const DRAIN_FOR: Duration = Duration::from_millis(500);
 
 /// A run's result, before it is turned into an exit code.
 pub struct Finished {
@@ -153,8 +155,12 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
         }
     }
-    // What is still queued is shown before the summary.
-    while let Ok(line) = output.try_recv() {
+    // What the command wrote just before it exited may still be in its pipes: the readers get up
+    // to DRAIN_FOR to reach their end (the channel closes when both have), unless a process it
+    // left behind holds the pipes open.
+    drop(channels);
+    let drain_until = tokio::time::Instant::now() + DRAIN_FOR;
+    while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, output.recv()).await {
         run.output(&line);
     }
     run.finish()
