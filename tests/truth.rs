@@ -255,3 +255,28 @@ async fn warnings_about_many_urls_are_one_line() {
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert!(report.warnings[0].starts_with("5 of 5 URLs NEVER answered successfully"), "{:?}", report.warnings);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_summary_that_cannot_be_written_is_refused_before_probing() {
+    let server = TestServer::start().await;
+    let dir = crate::support::tempdir("step-summary");
+    let fifo = dir.join("summary-pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for path in [fifo.as_path(), dir.as_path()] {
+        let out = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::process::Command::new(crate::support::BLIP)
+                .args(["-r", "20", "-d", "200ms", "--ui", "quiet", &server.url("/")])
+                .env("GITHUB_STEP_SUMMARY", path)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("blip does not wait for a reader")
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with("blip: cannot append to GITHUB_STEP_SUMMARY"), "{stderr}");
+    }
+    assert_eq!(server.requests(), 0, "nothing was probed");
+}

@@ -24,8 +24,13 @@ pub fn check_writable(output: &Output) -> anyhow::Result<()> {
     if let Some(path) = &output.junit {
         file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
     }
-    if let Some(Markdown::File(path)) = &output.markdown {
-        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+    match &output.markdown {
+        Some(Markdown::File(path)) => {
+            file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+        }
+        Some(Markdown::StepSummary(path)) => file::check_appendable(path)
+            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?,
+        None => {}
     }
     Ok(())
 }
@@ -118,10 +123,6 @@ fn write_json(text: &str, destination: &Destination) -> anyhow::Result<()> {
 
 /// Appends to GitHub's job summary file, which other steps write to as well.
 fn append(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
-    file.write_all(text.as_bytes()).with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))
+    file::append(path, text.as_bytes())
+        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))
 }

@@ -78,6 +78,45 @@ pub fn open_in_place(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Opens `path` to append to (GitHub's job summary, which other steps write to as well), created
+/// if missing, without waiting for a reader; the handle is held for [`append`]. A directory, or a
+/// named pipe nobody reads, is an error now rather than a hang after the run.
+pub fn check_appendable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
+                std::io::Error::other("it is a named pipe that no process reads (start its reader first)")
+            }
+            _ => e,
+        })?;
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_APPEND))?;
+    if let Ok(mut held) = HELD.lock() {
+        held.push((path.to_path_buf(), file));
+    }
+    Ok(())
+}
+
+/// Appends `bytes` to `path`, through the handle [`check_appendable`] opened when there is one.
+pub fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let held = HELD.lock().ok().and_then(|mut held| {
+        let at = held.iter().position(|(p, _)| p == path)?;
+        Some(held.swap_remove(at).1)
+    });
+    let mut file = match held {
+        Some(file) => file,
+        None => std::fs::OpenOptions::new().append(true).create(true).open(path)?,
+    };
+    file.write_all(bytes)
+}
+
 /// Whether `path` is a named pipe.
 pub fn is_fifo(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt as _;
