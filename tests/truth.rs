@@ -280,3 +280,22 @@ async fn a_job_summary_that_cannot_be_written_is_refused_before_probing() {
     }
     assert_eq!(server.requests(), 0, "nothing was probed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_reader_that_stops_reading_does_not_keep_blip_alive() {
+    let server = TestServer::start().await;
+    let mut child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "2000", "-d", "1s", "--ui", "quiet", "--events", "-", "--events-probes", &server.url("/")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The pipe stays open and is never read: its buffer fills within the first second.
+    let _unread = child.stdout.take();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("blip exited").unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();
+    assert_eq!(status.code(), Some(2), "the event log could not be written whole: {stderr}");
+    assert!(stderr.contains("was not read for 3 s"), "{stderr}");
+}

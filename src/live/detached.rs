@@ -18,6 +18,9 @@ use std::thread::JoinHandle;
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes of a line without its end held back at most: a longer one is passed on in pieces.
 const PARTIAL_MAX: usize = 64 * 1024;
+/// How long the end of a run waits for a reader that does not read: past it, what is still
+/// queued is given up (and said), so blip exits rather than hang on a stalled pipe.
+const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 enum Message {
     Bytes(Vec<u8>),
@@ -38,6 +41,8 @@ pub struct Detached {
     name: &'static str,
     /// The first error the writer met, which [`Detached::flush`] returns.
     failed: Arc<Mutex<Option<io::Error>>>,
+    /// A flush timed out: the writer is stuck on a reader that does not read.
+    stuck: bool,
 }
 
 impl Detached {
@@ -79,7 +84,7 @@ impl Detached {
             // Without a thread, write in place: slower to fail safe, but nothing is lost.
             Err(_) => (None, None),
         };
-        Detached { queue, writer, partial: Vec::new(), queued, dropped: 0, name, failed }
+        Detached { queue, writer, partial: Vec::new(), queued, dropped: 0, name, failed, stuck: false }
     }
 
     fn send(&mut self, bytes: Vec<u8>, may_drop: bool) {
@@ -118,17 +123,25 @@ impl Write for Detached {
     }
 
     /// Waits until everything written so far, a partial line included, is out, and returns the
-    /// first error the writer met (a closed stdout is one). Never drops: the caller has chosen to
-    /// wait (the summary at the end of a run comes this way).
+    /// first error the writer met (a closed stdout is one). Drops nothing, but waits at most
+    /// [`FLUSH_GRACE`] for a reader that has stopped reading: then the rest is given up.
     fn flush(&mut self) -> io::Result<()> {
         if !self.partial.is_empty() {
             let partial = std::mem::take(&mut self.partial);
             self.send(partial, false);
         }
-        if let Some(queue) = &self.queue {
+        if let Some(queue) = &self.queue
+            && !self.stuck
+        {
             let (done, wait) = mpsc::sync_channel(1);
-            if queue.send(Message::Flush(done)).is_ok() {
-                let _ = wait.recv();
+            if queue.send(Message::Flush(done)).is_ok() && wait.recv_timeout(FLUSH_GRACE).is_err() {
+                self.stuck = true;
+                let left = self.queued.load(Ordering::Relaxed);
+                return Err(io::Error::other(format!(
+                    "{} was not read for {} s: {left} bytes were not written",
+                    self.name,
+                    FLUSH_GRACE.as_secs()
+                )));
             }
         }
         match self.failed.lock().ok().and_then(|f| f.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()))) {
@@ -140,9 +153,16 @@ impl Write for Detached {
 
 impl Drop for Detached {
     fn drop(&mut self) {
-        let _ = self.flush();
+        if let Err(err) = self.flush()
+            && self.stuck
+        {
+            eprintln!("blip: {err}");
+        }
         self.queue = None;
-        if let Some(writer) = self.writer.take() {
+        // A writer stuck on a reader that does not read is left behind; it ends with the process.
+        if let Some(writer) = self.writer.take()
+            && !self.stuck
+        {
             let _ = writer.join();
         }
         if self.dropped > 0 {
