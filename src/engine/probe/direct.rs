@@ -6,8 +6,8 @@
 //! a probe sends is built once per URL (origin-form target, `Host`, headers, body), and the pool
 //! is a stack of idle connections to the one origin. Owning the connection also lets blip tell
 //! the steps of opening one apart (a TLS handshake that never finishes is `tls`, not a connect
-//! timeout) and know whether any byte of an answer came. Probes through a proxy and URLs with
-//! credentials go through reqwest instead (see the parent module).
+//! timeout) and know whether any byte of an answer came. Credentials in the URL are sent as basic
+//! auth. Probes through a proxy go through reqwest instead (see the parent module).
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
+use hyper::header::{ACCEPT, AUTHORIZATION, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
@@ -36,6 +36,23 @@ type Sender = SendRequest<Full<Bytes>>;
 /// Header lines an answer may have. hyper stops at 100 by default; curl has no such limit, and a
 /// service behind a few proxies can pass 100 without anything being wrong.
 pub const MAX_HEADERS: usize = 1000;
+
+/// `user:password@` in the URL as basic auth, as curl and reqwest send it: the percent-encoded
+/// parts decoded, joined by `:`, in base64. Marked sensitive, so hyper never prints it.
+fn basic_auth(url: &Url) -> Option<HeaderValue> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |part: &str| percent_encoding::percent_decode_str(part).collect::<Vec<u8>>();
+    let mut pair = decode(url.username());
+    pair.push(b':');
+    pair.extend(decode(url.password().unwrap_or("")));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
 
 /// One keep-alive connection: where requests go, and how many bytes its socket has read, which
 /// tells whether any of an answer arrived before it closed.
@@ -69,10 +86,10 @@ pub struct Client {
     idle: Mutex<Vec<Conn>>,
 }
 
-/// Whether this transport can probe `url`: plain HTTP without credentials in the URL (reqwest
-/// turns those into an `Authorization` header; they go to it).
+/// Whether this transport can probe `url`: http and https (a proxy, which the caller checks,
+/// takes reqwest instead).
 pub fn suits(url: &Url) -> bool {
-    matches!(url.scheme(), "http" | "https") && url.username().is_empty() && url.password().is_none()
+    matches!(url.scheme(), "http" | "https")
 }
 
 impl Client {
@@ -94,6 +111,9 @@ impl Client {
         headers.insert(HOST, HeaderValue::from_str(&authority)?);
         headers.insert(USER_AGENT, HeaderValue::from_static(concat!("blip/", env!("CARGO_PKG_VERSION"))));
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some(credentials) = basic_auth(url) {
+            headers.insert(AUTHORIZATION, credentials);
+        }
         // A header the user gives replaces blip's of the same name.
         for name in spec.headers.keys() {
             headers.remove(name);

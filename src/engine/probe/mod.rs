@@ -35,11 +35,10 @@ pub struct Prober {
 /// How a URL's requests travel.
 #[derive(Clone)]
 enum Transport {
-    /// `http://` and `https://` with no proxy and no credentials in the URL: hyper's HTTP/1.1
-    /// connections (through rustls for https) and blip's own pool, with the request built once.
+    /// `http://` and `https://` with no proxy: hyper's HTTP/1.1 connections (through rustls for
+    /// https) and blip's own pool, with the request built once.
     Direct(Arc<direct::Client>),
-    /// A proxy from the environment, or `user:password@` in the URL: reqwest, with its proxy
-    /// rules and credentials support.
+    /// A proxy from the environment: reqwest, with its proxy rules.
     Reqwest { client: Client, url: Url, request: Arc<RequestSpec>, proxy: Option<Arc<str>> },
 }
 

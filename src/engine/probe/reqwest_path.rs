@@ -1,7 +1,7 @@
-//! The reqwest path: URLs that go through a proxy from the environment, or carry
-//! `user:password@`, take reqwest, which knows the proxy rules and credentials. Its failures are
-//! classified like those of blip's own connections, and a request lost to a reused connection
-//! closing under it is sent once more.
+//! The reqwest path: URLs that go through a proxy from the environment take reqwest, which knows
+//! the proxy rules (`NO_PROXY`, CONNECT for https). Its failures are classified like those of
+//! blip's own connections, and a request lost to a reused connection closing under it is sent
+//! once more; unlike the direct path it cannot see whether part of an answer had come.
 
 use std::error::Error as _;
 use std::sync::atomic::{AtomicBool, Ordering};
