@@ -299,3 +299,16 @@ async fn an_event_reader_that_stops_reading_does_not_keep_blip_alive() {
     assert_eq!(status.code(), Some(2), "the event log could not be written whole: {stderr}");
     assert!(stderr.contains("was not read for 3 s"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn availability_is_judged_from_each_urls_first_probe() {
+    let server = TestServer::start().await;
+    let dead = format!("http://{}/", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    // Two URLs at 1/s: the second one's schedule starts half a second in.
+    let report = blip_json(&["-r", "1", "-d", "2s", "--measure-only", &server.url("/"), &dead], 0).await;
+    let (up, down) = (&report.targets[0], &report.targets[1]);
+    assert_eq!((up.probes, up.availability), (2, 1.0), "{up:#?}");
+    assert_eq!((down.probes, down.ok), (2, 0), "{down:#?}");
+    assert_eq!(down.availability, 0.0, "never up is not 25 % available: {down:#?}");
+    assert_eq!(down.outages[0].start_offset_ms, 500.0);
+}

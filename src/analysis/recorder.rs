@@ -54,6 +54,9 @@ pub struct TargetRecorder {
     pub resent: u64,
     /// Probes sent but never reported: a second stop request ended the wait for them.
     pub cancelled: u64,
+    /// Due time of the URL's earliest probe: before it nothing is known of the URL (the URLs'
+    /// schedules are staggered across the interval).
+    pub first_due: Option<Duration>,
     pub latency: Histogram<u64>,
     pub send_lag: Histogram<u64>,
     pub status_counts: BTreeMap<u16, u64>,
@@ -130,6 +133,7 @@ impl Recorder {
                 timeline: Timeline::default(),
                 detector: OutageDetector::new(min_failures),
                 by_phase: by_phase(),
+                first_due: None,
                 first_deploy_failure: None,
                 last_deploy_failure: None,
                 last_recovery: None,
@@ -183,6 +187,7 @@ impl Recorder {
             return Vec::new();
         };
         let due = self.clock.offset(sample.due);
+        t.first_due = Some(t.first_due.map_or(due, |first| first.min(due)));
         let phase = self.phases.phase_at(due);
         if let Some(stats) = phase.and_then(|p| t.by_phase.get_mut(p.index())) {
             stats.probes += 1;

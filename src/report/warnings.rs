@@ -47,16 +47,19 @@ pub fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
 /// A URL that never answered acceptably is most often a wrong URL (a typo, a dead port), not a
 /// service that was down all along: say so loudly.
 pub fn never_up_warnings(targets: &[TargetReport]) -> Vec<String> {
-    let never = targets.iter().filter(|t| t.probes > 0 && t.ok == 0).collect();
+    let never = targets.iter().filter(|t| t.probes + t.cancelled > 0 && t.ok == 0).collect();
     per_url_warnings(
         never,
         |t| {
-            let causes: Vec<String> =
+            let mut causes: Vec<String> =
                 t.status_counts.iter().chain(&t.error_counts).map(|(cause, n)| format!("{cause} ×{n}")).collect();
+            if t.cancelled > 0 {
+                causes.push(format!("{} cancelled in flight", t.cancelled));
+            }
             format!(
                 "{} NEVER answered successfully ({} probes: {}); check the URL, port and --expect-status",
                 t.url,
-                t.probes,
+                t.probes + t.cancelled,
                 causes.join(", ")
             )
         },
