@@ -312,3 +312,12 @@ async fn availability_is_judged_from_each_urls_first_probe() {
     assert_eq!(down.availability, 0.0, "never up is not 25 % available: {down:#?}");
     assert_eq!(down.outages[0].start_offset_ms, 500.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_path_that_is_stdout_already_taken_is_refused() {
+    // The test harness gives blip a pipe for stdout, so /dev/stdout is that pipe.
+    let out = blip(&["-d", "100ms", "--json", "/dev/stdout", "--events", "-", "http://127.0.0.1:9/"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--json and --events - both name /dev/stdout"), "{stderr}");
+}

@@ -104,6 +104,17 @@ impl Output {
                 },
             ),
             ("--events", file(&events)),
+            (
+                "GITHUB_STEP_SUMMARY",
+                match &markdown {
+                    Some(Markdown::StepSummary(path)) => Some(path.clone()),
+                    _ => None,
+                },
+            ),
+            // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
+            // reports in one stream.
+            ("--json -", (json == Some(Destination::Stdout)).then(|| STDOUT.into())),
+            ("--events -", (events == Some(Destination::Stdout)).then(|| STDOUT.into())),
         ];
         for (i, (flag, path)) in files.iter().enumerate() {
             let Some(path) = path else { continue };
@@ -141,12 +152,28 @@ fn takes_stdout(json: Option<&Destination>, events: Option<&Destination>) -> boo
     [json, events].contains(&Some(&Destination::Stdout))
 }
 
-/// Whether two report paths name one file: the same path as given, or one file reached two ways.
+/// The file blip's stdout is, as a path.
+const STDOUT: &str = "/proc/self/fd/1";
+
+/// Whether two report paths name one file: the same path as given, one file reached two ways
+/// (a link, `/dev/stdout`), or one file yet to be made, spelled two ways (`a.json`, `./a.json`).
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
     a == b
         || match (std::fs::metadata(a), std::fs::metadata(b)) {
+            // Devices (`/dev/null`, a terminal) take any number of writers.
+            (Ok(a), _) if a.file_type().is_char_device() => false,
             (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
+            _ => absolute(a).is_some_and(|a| absolute(b).is_some_and(|b| a == b)),
         }
+}
+
+/// `path` made absolute through its directory, which must exist (the file itself need not).
+fn absolute(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
 }

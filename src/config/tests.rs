@@ -50,6 +50,7 @@ fn bad_input_names_the_flag() {
         (&["--json", "r.json", "--junit", "r.json", "http://a/"], "--json and --junit both name r.json"),
         (&["--junit", "out/r", "--markdown", "out/./r", "http://a/"], "--junit and --markdown"),
         (&["--events", "e", "--markdown", "x", "--json", "e", "http://a/"], "--json and --events"),
+        (&["--json", "not-yet.json", "--junit", "./not-yet.json", "http://a/"], "--json and --junit"),
     ];
     for (args, needle) in cases {
         let err = config(args).unwrap_err().to_string();
