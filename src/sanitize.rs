@@ -32,9 +32,11 @@ pub fn url(url: &Url) -> String {
 }
 
 /// The same rule for a text that is not a valid URL, for the error message that says so: the
-/// part between `scheme://` and the last `@` of the authority is hidden as [`url`] hides it.
+/// part between `scheme://` and the last `@` of the authority is hidden as [`url`] hides it. A
+/// text without `://` (`alice:pw@host/`, a URL given without its scheme) is taken as starting
+/// with its authority.
 pub fn url_text(text: &str) -> String {
-    let Some(scheme_end) = text.find("://").map(|i| i + 3) else { return text.to_string() };
+    let scheme_end = text.find("://").map_or(0, |i| i + 3);
     let rest = &text[scheme_end..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let Some(at) = rest[..authority_end].rfind('@') else { return text.to_string() };
@@ -108,6 +110,8 @@ mod tests {
         assert_eq!(url_text("http://a:b@c@host/"), "http://a:***@host/");
         assert_eq!(url_text("notaurl"), "notaurl");
         assert_eq!(url_text("http://host/path@x"), "http://host/path@x");
+        assert_eq!(url_text("alice:SECRETX@127.0.0.1/"), "alice:***@127.0.0.1/");
+        assert_eq!(url_text("localhost:8080/api"), "localhost:8080/api");
     }
 
     #[test]
