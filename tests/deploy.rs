@@ -120,6 +120,8 @@ async fn a_failing_command_exits_3_after_the_report() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("! staging failed"), "the command's stderr is shown whole: {stdout}");
+    let verdict = stdout.lines().last().unwrap_or_default();
+    assert!(verdict.ends_with("; the COMMAND failed (exit code 7)"), "the verdict says why it exits 3: {stdout}");
     let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let d = report.deploy.unwrap();
     assert_eq!((d.exit_code, d.succeeded), (Some(7), false));

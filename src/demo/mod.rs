@@ -89,15 +89,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
 /// What a CI step without gates would have exited with: blip judges zero downtime in the
 /// deploy and cooldown by default.
 fn as_a_ci_step(report: &crate::report::Report) -> String {
-    let downtime_ms: f64 = report
-        .targets
-        .iter()
-        .filter_map(|t| t.phases.as_ref())
-        .flat_map(|phases| phases.iter())
-        .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
-        .map(|(_, p)| p.downtime_ms)
-        .sum();
-    if downtime_ms > 0.0 {
+    let judged = || {
+        report
+            .targets
+            .iter()
+            .filter_map(|t| t.phases.as_ref())
+            .flat_map(|phases| phases.iter())
+            .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
+            .map(|(_, p)| p)
+    };
+    let downtime_ms: f64 = judged().map(|p| p.downtime_ms).sum();
+    let probes: u64 = judged().map(|p| p.probes).sum();
+    if probes == 0 {
+        format!(
+            "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: no probe fell in the deploy or after it, and a gate over no probe fails (raise --rate).",
+            Exit::GateFailed.code()
+        )
+    } else if downtime_ms > 0.0 {
         format!(
             "blip demo only measures. As a CI step (`blip URL -- deploy`, no gate given) this run would have exited {}: {} of downtime during the deploy, and zero is judged by default.",
             Exit::GateFailed.code(),

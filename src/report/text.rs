@@ -35,12 +35,17 @@ pub fn verdict(report: &Report) -> String {
     } else {
         ""
     };
+    // The gates are not the whole verdict: a failed command fails the run (exit code 3).
+    let command = match &report.deploy {
+        Some(d) if !d.succeeded => format!("; the COMMAND failed ({})", d.outcome()),
+        _ => String::new(),
+    };
     if report.measure_only {
-        "measured only: no gate was judged (--measure-only)".to_string()
+        format!("measured only: no gate was judged (--measure-only){command}")
     } else if failed == 0 {
-        format!("passed: every gate held ({gates} of {gates}){judged}")
+        format!("passed: every gate held ({gates} of {gates}){judged}{command}")
     } else {
-        format!("FAILED: {failed} of {gates} gates failed{judged}")
+        format!("FAILED: {failed} of {gates} gates failed{judged}{command}")
     }
 }
 
