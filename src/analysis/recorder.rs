@@ -130,7 +130,7 @@ impl Recorder {
                 send_lag: coarse_histogram(),
                 status_counts: BTreeMap::new(),
                 error_counts: [0; ErrorKind::ALL.len()],
-                timeline: Timeline::default(),
+                timeline: Timeline::for_one_of(urls.len()),
                 detector: OutageDetector::new(min_failures),
                 by_phase: by_phase(),
                 first_due: None,

@@ -34,24 +34,39 @@ impl Slice {
     }
 }
 
+/// Slices kept over all URLs of a run (2 Mi slices, 64 MiB): with many URLs each gets its share,
+/// so memory and the JSON report stay bounded by this, not by URLs × run length.
+pub const ALL_SLICES: usize = 2 * 1024 * 1024;
+/// The fewest slices a URL keeps, whatever the number of URLs: ten minutes at one a second.
+pub const MIN_SLICES: usize = 600;
+
 #[derive(Clone, Debug)]
 pub struct Timeline {
     width_s: u64,
     slices: Vec<Slice>,
+    /// Past this many slices, neighbours are merged.
+    max_slices: usize,
 }
 
 impl Default for Timeline {
     fn default() -> Self {
-        Timeline { width_s: 1, slices: Vec::new() }
+        Timeline::for_one_of(1)
     }
 }
 
 impl Timeline {
+    /// The timeline of one of `urls` URLs: [`MAX_SLICES`] slices, or its share of
+    /// [`ALL_SLICES`] when that is fewer (at least [`MIN_SLICES`]).
+    pub fn for_one_of(urls: usize) -> Timeline {
+        let max_slices = (ALL_SLICES / urls.max(1)).clamp(MIN_SLICES, MAX_SLICES);
+        Timeline { width_s: 1, slices: Vec::new(), max_slices }
+    }
+
     /// Counts one probe due at `offset` from the start of the run: a success with its latency,
     /// or a failure.
     pub fn record(&mut self, offset: Duration, ok: Option<Duration>) {
         let mut index = (offset.as_secs() / self.width_s) as usize;
-        while index >= MAX_SLICES {
+        while index >= self.max_slices {
             self.coarsen();
             index = (offset.as_secs() / self.width_s) as usize;
         }
@@ -76,7 +91,7 @@ impl Timeline {
         self.width_s *= 2;
     }
 
-    /// Width of one slice in seconds: 1 unless the run outgrew [`MAX_SLICES`].
+    /// Width of one slice in seconds: 1 unless the run outgrew its slices.
     pub fn width_s(&self) -> u64 {
         self.width_s
     }
@@ -121,5 +136,16 @@ mod tests {
         assert_eq!(t.width_s(), 4);
         let total: u64 = t.slices().map(|(_, s)| s.ok + s.failed).sum();
         assert_eq!(total, 2);
+    }
+
+    #[test]
+    fn many_urls_share_the_slices() {
+        assert_eq!(Timeline::for_one_of(1).max_slices, MAX_SLICES);
+        assert_eq!(Timeline::for_one_of(2000).max_slices, ALL_SLICES / 2000);
+        assert_eq!(Timeline::for_one_of(1_000_000).max_slices, MIN_SLICES);
+        let mut t = Timeline::for_one_of(2000);
+        t.record(Duration::from_secs(3 * 3600), None);
+        assert!(t.slices().count() <= ALL_SLICES / 2000, "{}", t.slices().count());
+        assert_eq!(t.width_s(), 16);
     }
 }
