@@ -182,6 +182,11 @@ async fn a_url_down_before_the_deploy_has_no_first_failure_blamed_on_it() {
     assert!(timing.down_at_start, "{timing:?}");
     assert!(timing.first_failure_ms.is_some(), "it kept failing after the start: {timing:?}");
     assert!(stdout.contains("deploy     already down when the deploy started"), "{stdout}");
+    // The default gate's evidence starts where the judged phases do, not at a warmup probe.
+    let t = &report.targets[0];
+    let deploy_start = t.phases.as_ref().unwrap()["deploy"].start_offset_ms;
+    let evidence = t.gates[0].evidence.as_ref().unwrap();
+    assert_eq!(evidence.first_offset_ms, Some(deploy_start), "{:?}", t.gates[0]);
     assert!(!stdout.contains("first failure"), "{stdout}");
 }
 

@@ -97,9 +97,17 @@ pub fn judged_window(
     } else {
         split(spans, window.start, end).into_iter().filter(|(p, _)| judge.judges(Some(*p))).map(|(_, d)| d).sum()
     };
+    // Evidence points at the window's first judged instant: a window open since the warmup is
+    // blamed on the deploy from the deploy's start, not from a warmup probe.
+    let start = spans
+        .iter()
+        .filter(|(phase, s, e)| judge.judges(Some(*phase)) && *e > window.start && *s < end)
+        .map(|(_, s, _)| window.start.max(*s))
+        .min()
+        .unwrap_or(window.start);
     (!judged.is_zero()).then(|| JudgedWindow {
         index,
-        start: window.start,
+        start,
         judged,
         first_error: window.first_error.clone(),
         causes: window.causes.keys().copied().collect(),
