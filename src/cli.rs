@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
 use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
@@ -154,7 +155,7 @@ pub struct ProbeArgs {
     pub rate: Option<f64>,
 
     /// Stop after this long (500ms, 10s, 2m); without it, run until Ctrl-C or SIGTERM.
-    #[arg(short, long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Schedule")]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_run_duration, help_heading = "Schedule")]
     pub duration: Option<Duration>,
 
     /// Deadline of each probe; a probe past it fails as `timeout` [default: 1s].
@@ -174,9 +175,19 @@ pub struct ProbeArgs {
     #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
     pub headers: Vec<String>,
 
-    /// Request body.
+    /// Request body; @FILE reads it from FILE with its line breaks removed, as curl does, and
+    /// @- from stdin.
     #[arg(long, value_name = "BODY", help_heading = "Request")]
     pub data: Option<String>,
+
+    /// Request body sent byte for byte; @FILE reads it from FILE as it is, @- from stdin.
+    #[arg(long, value_name = "BODY", conflicts_with = "data", help_heading = "Request")]
+    pub data_binary: Option<String>,
+
+    /// Basic auth credentials for every URL; the password is shown as *** everywhere, as a
+    /// password in a URL is.
+    #[arg(short = 'u', long, value_name = "USER:PASS", help_heading = "Request")]
+    pub user: Option<String>,
 
     /// Accept any TLS certificate (verified by default).
     #[arg(short = 'k', long, help_heading = "Request")]
@@ -258,6 +269,67 @@ pub enum UiChoice {
     Quiet,
 }
 
+/// blip's command line: [`Cli`]'s definition, with every flag of a run (and of `blip demo`) also
+/// read from a `BLIP_<FLAG>` environment variable (`BLIP_MAX_DOWNTIME=0s`, `BLIP_FAIL_FAST=true`);
+/// a flag given on the command line wins.
+pub fn command() -> clap::Command {
+    with_env(Cli::command()).mut_subcommand("demo", with_env)
+}
+
+/// The environment variable that stands for `--long`.
+pub fn env_name(long: &str) -> String {
+    format!("BLIP_{}", long.to_uppercase().replace('-', "_"))
+}
+
+fn with_env(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| match arg.get_long() {
+        // One line in the help says how the names are made; a list would double every flag.
+        Some(long) if long != "help" && long != "version" => {
+            let name = env_name(long);
+            arg.env(name).hide_env(true)
+        }
+        _ => arg,
+    })
+}
+
+/// Parses `args` (the program name first) as [`command`] defines them. An unknown flag gets
+/// blip's own hint instead of clap's tip, which would send it after `--`, where blip's COMMAND
+/// starts.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = command();
+    let parsed = command.try_get_matches_from_mut(args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.map_err(|err| match err.kind() {
+        ErrorKind::UnknownArgument => unknown_flag(err, &mut command),
+        _ => err,
+    })
+}
+
+/// The error for an unknown flag: the flag, then what it most likely meant.
+fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
+    let flag = flag.clone();
+    let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name);
+    let suggested = match err.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(s)) => s.first().cloned(),
+        _ => None,
+    };
+    let hint = match (name, suggested) {
+        ("-q", _) => "did you mean -r/--rate? (probes per second; oha calls it -q)".to_string(),
+        ("-z", _) => "did you mean -d/--duration? (how long to probe; oha calls it -z)".to_string(),
+        ("-n", _) => "blip probes for a time, not a count: did you mean -d/--duration?".to_string(),
+        (_, Some(suggested)) => format!("did you mean `{suggested}`?"),
+        _ => format!(
+            "if it belongs to the COMMAND, put it after `--`, which starts the COMMAND: blip URL -- COMMAND {name}"
+        ),
+    };
+    clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}`: {hint}")).format(command)
+}
+
 /// The lowest rate: one probe every 1000 s.
 pub const MIN_RATE: f64 = 0.001;
 /// The highest rate per URL.
@@ -303,6 +375,24 @@ pub fn duration_up_to(max: Duration) -> impl Fn(&str) -> Result<Duration, String
         }
         Ok(duration)
     }
+}
+
+/// `--duration`: a duration as [`duration_up_to`] reads it, and a word for the curl habit of
+/// giving `-d` a request body.
+fn parse_run_duration(text: &str) -> Result<Duration, String> {
+    if looks_like_body(text) {
+        return Err("this looks like a request body: blip's -d is --duration (how long to probe); \
+                    send a body with --data"
+            .to_string());
+    }
+    duration_up_to(MAX_RUN)(text)
+}
+
+/// Whether a value looks like a request body (JSON, a form or curl's `@file`) rather than what
+/// the flag takes: curl users reach for `-d '{..}'` and `--json '{..}'`.
+pub fn looks_like_body(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with(['{', '[', '@']) || (text.contains('=') && !text.contains('/'))
 }
 
 fn parse_status_set(text: &str) -> Result<StatusSet, String> {

@@ -18,14 +18,12 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 use exit::Exit;
 
 fn main() -> ExitCode {
     end_on_panic();
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
@@ -101,7 +99,7 @@ mod tests {
 
     #[test]
     fn one_worker_thread_up_to_5000_probes_per_second() {
-        let workers = |args: &[&str]| app::worker_threads(total_rate(&Cli::try_parse_from(args).unwrap()));
+        let workers = |args: &[&str]| app::worker_threads(total_rate(&cli::parse_from(args).unwrap()));
         assert_eq!(workers(&["blip", "demo"]), 1);
         assert_eq!(workers(&["blip", "http://a/"]), 1);
         assert_eq!(workers(&["blip", "-r", "2500", "http://a/", "http://b/"]), 1);

@@ -6,6 +6,7 @@ mod core;
 mod dashboard;
 mod deploy;
 mod gates;
+mod habits;
 mod resend;
 mod secrets;
 mod stuck;
