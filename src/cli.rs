@@ -18,8 +18,7 @@ use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.\n\
-                  Try `blip demo` to see an outage measured on an embedded app."
+    after_help = HELP_FOOTER
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -29,17 +28,19 @@ pub struct Cli {
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
 
-    #[command(flatten)]
-    pub probe: ProbeArgs,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
-
+    // Gates and reports first: the help lists headings in this order, and they are what a CI
+    // user looks for.
     #[command(flatten)]
     pub gates: GateArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 
     /// A deploy command to wrap: blip probes before, during and after it, and reports its downtime.
     #[arg(last = true, value_name = "COMMAND")]
@@ -95,16 +96,16 @@ pub struct DemoArgs {
     pub style: DemoStyle,
 
     #[command(flatten)]
-    pub probe: ProbeArgs,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
-
-    #[command(flatten)]
     pub gates: GateArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 /// Limits for CI: a failed gate ends blip with exit code 1.
@@ -269,11 +270,41 @@ pub enum UiChoice {
     Quiet,
 }
 
+/// What `blip --help` ends with: examples, exit codes, the environment.
+const HELP_FOOTER: &str = "\
+Examples:
+  blip https://notes.example.com/health
+      probe 20 times a second until Ctrl-C, then summarise the outages
+  blip https://notes.example.com/ -- cf push notes
+      wrap a deploy: probe 2s before, during and 5s after it
+  blip --fail-on-status 404 --max-downtime 500ms https://notes.example.com/ -- ./deploy.sh
+      gate it: exit 1 on any 404 or more than 500ms of downtime
+  blip --ui lines --json blip.json --junit blip.xml https://notes.example.com/ -- ./deploy.sh
+      in CI: progress lines, and reports kept as build artifacts
+
+Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.
+Every flag can also be set as BLIP_<FLAG> (BLIP_MAX_DOWNTIME=0s); the command line wins.
+Try `blip demo` to see an outage measured on an embedded app.";
+
 /// blip's command line: [`Cli`]'s definition, with every flag of a run (and of `blip demo`) also
 /// read from a `BLIP_<FLAG>` environment variable (`BLIP_MAX_DOWNTIME=0s`, `BLIP_FAIL_FAST=true`);
 /// a flag given on the command line wins.
 pub fn command() -> clap::Command {
-    with_env(Cli::command()).mut_subcommand("demo", with_env)
+    with_env(Cli::command()).mut_subcommand("demo", |demo| with_env(demo_help(demo)))
+}
+
+/// `blip demo --help` as the demo runs: its own defaults, and no `--duration`, which it refuses
+/// (it lasts as long as its simulated deploy).
+fn demo_help(demo: clap::Command) -> clap::Command {
+    demo.mut_arg("rate", |a| a.help("Probes per second; fractional rates are allowed [default: 50]"))
+        .mut_arg("warmup", |a| a.help("Probe this long before the simulated deploy starts [default: 1s]"))
+        .mut_arg("cooldown", |a| a.help("Keep probing this long after the simulated deploy ends [default: 2s]"))
+        .mut_arg("duration", |a| a.hide(true))
+        .mut_arg("user", |a| a.hide(true))
+        .after_help(
+            "The demo measures and shows; it judges only when given a gate.\n\
+             Example: blip demo --style blue-green --max-downtime 0s",
+        )
 }
 
 /// The environment variable that stands for `--long`.
@@ -410,11 +441,39 @@ fn parse_latency_limit(text: &str) -> Result<LatencyLimit, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// The help as a terminal 100 columns wide shows it.
+    fn help(subcommand: Option<&str>) -> String {
+        let mut command = command().term_width(100);
+        command.build();
+        match subcommand {
+            Some(name) => command.find_subcommand_mut(name).unwrap().render_long_help().to_string(),
+            None => command.render_long_help().to_string(),
+        }
+    }
+
+    #[test]
+    fn help_has_examples_exit_codes_and_gates_first() {
+        let help = help(None);
+        let gates = help.find("Gates:").unwrap();
+        assert!(gates < help.find("Request:").unwrap() && gates < help.find("Deploy:").unwrap(), "{help}");
+        for code in ["0 passed", "1 a gate failed", "2 bad usage", "3 the COMMAND failed"] {
+            assert!(help.contains(code), "{code}: {help}");
+        }
+        insta::assert_snapshot!(help);
+    }
+
+    #[test]
+    fn demo_help_shows_the_demo_defaults() {
+        let help = help(Some("demo"));
+        assert!(help.contains("[default: 50]") && help.contains("[default: 1s]") && help.contains("[default: 2s]"));
+        assert!(!help.contains("--duration") && !help.contains("[default: 20]"), "{help}");
+        insta::assert_snapshot!(help);
     }
 
     #[test]
