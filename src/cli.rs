@@ -51,6 +51,13 @@ pub struct Cli {
 pub enum Command {
     /// Probe an embedded demo app through a simulated deploy, with no setup.
     Demo(Box<DemoArgs>),
+    /// Print a shell completion script: blip completions bash > /etc/bash_completion.d/blip
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print blip's man page (roff): blip man > /usr/local/share/man/man1/blip.1
+    Man,
     /// The simulated deploy that `blip demo` wraps (internal).
     #[command(hide = true)]
     DemoDeploy(DemoDeployArgs),

@@ -28,6 +28,14 @@ fn main() -> ExitCode {
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
     };
+    match cli.subcommand {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut cli::command(), "blip", &mut std::io::stdout());
+            return Exit::Ok.into();
+        }
+        Some(Command::Man) => return print_man_page(),
+        _ => {}
+    }
     // Every reqwest client (https:// probes, the demo's admin calls) takes its TLS crypto from
     // the process's rustls provider; blip builds with ring. It can only fail if one is already
     // installed, which is then as good.
@@ -62,6 +70,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.subcommand {
         Some(Command::Demo(args)) => demo::run(*args).await,
         Some(Command::DemoDeploy(args)) => demo::deploy(args).await,
+        // Answered in `main`, before a runtime is built.
+        Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Ok),
         None => app::run(&cli).await,
     }
 }
@@ -70,8 +80,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 fn total_rate(cli: &Cli) -> f64 {
     match &cli.subcommand {
         Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
-        Some(Command::DemoDeploy(_)) => 1.0,
+        Some(Command::DemoDeploy(_) | Command::Completions { .. } | Command::Man) => 1.0,
         None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
+    }
+}
+
+/// Writes the man page, made from the same definition as `--help`, to stdout.
+fn print_man_page() -> ExitCode {
+    match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => Exit::Ok.into(),
+        Err(err) => {
+            eprintln!("blip: cannot write the man page to stdout: {err}");
+            Exit::UsageOrFailure.into()
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod gates;
 mod habits;
 mod resend;
 mod secrets;
+mod shell;
 mod stuck;
 mod tls;
 mod truth;
