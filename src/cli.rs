@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
 use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
@@ -17,8 +18,7 @@ use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.\n\
-                  Try `blip demo` to see an outage measured on an embedded app."
+    after_help = HELP_FOOTER
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,17 +28,19 @@ pub struct Cli {
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
 
-    #[command(flatten)]
-    pub probe: ProbeArgs,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
-
+    // Gates and reports first: the help lists headings in this order, and they are what a CI
+    // user looks for.
     #[command(flatten)]
     pub gates: GateArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 
     /// A deploy command to wrap: blip probes before, during and after it, and reports its downtime.
     #[arg(last = true, value_name = "COMMAND")]
@@ -49,6 +51,13 @@ pub struct Cli {
 pub enum Command {
     /// Probe an embedded demo app through a simulated deploy, with no setup.
     Demo(Box<DemoArgs>),
+    /// Print a shell completion script: blip completions bash > /etc/bash_completion.d/blip
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print blip's man page (roff): blip man > /usr/local/share/man/man1/blip.1
+    Man,
     /// The simulated deploy that `blip demo` wraps (internal).
     #[command(hide = true)]
     DemoDeploy(DemoDeployArgs),
@@ -94,16 +103,16 @@ pub struct DemoArgs {
     pub style: DemoStyle,
 
     #[command(flatten)]
-    pub probe: ProbeArgs,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
-
-    #[command(flatten)]
     pub gates: GateArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 /// Limits for CI: a failed gate ends blip with exit code 1.
@@ -154,7 +163,7 @@ pub struct ProbeArgs {
     pub rate: Option<f64>,
 
     /// Stop after this long (500ms, 10s, 2m); without it, run until Ctrl-C or SIGTERM.
-    #[arg(short, long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Schedule")]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_run_duration, help_heading = "Schedule")]
     pub duration: Option<Duration>,
 
     /// Deadline of each probe; a probe past it fails as `timeout` [default: 1s].
@@ -174,9 +183,19 @@ pub struct ProbeArgs {
     #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
     pub headers: Vec<String>,
 
-    /// Request body.
+    /// Request body; @FILE reads it from FILE with its line breaks removed, as curl does, and
+    /// @- from stdin.
     #[arg(long, value_name = "BODY", help_heading = "Request")]
     pub data: Option<String>,
+
+    /// Request body sent byte for byte; @FILE reads it from FILE as it is, @- from stdin.
+    #[arg(long, value_name = "BODY", conflicts_with = "data", help_heading = "Request")]
+    pub data_binary: Option<String>,
+
+    /// Basic auth credentials for every URL; the password is shown as *** everywhere, as a
+    /// password in a URL is.
+    #[arg(short = 'u', long, value_name = "USER:PASS", help_heading = "Request")]
+    pub user: Option<String>,
 
     /// Accept any TLS certificate (verified by default).
     #[arg(short = 'k', long, help_heading = "Request")]
@@ -258,6 +277,97 @@ pub enum UiChoice {
     Quiet,
 }
 
+/// What `blip --help` ends with: examples, exit codes, the environment.
+const HELP_FOOTER: &str = "\
+Examples:
+  blip https://notes.example.com/health
+      probe 20 times a second until Ctrl-C, then summarise the outages
+  blip https://notes.example.com/ -- cf push notes
+      wrap a deploy: probe 2s before, during and 5s after it
+  blip --fail-on-status 404 --max-downtime 500ms https://notes.example.com/ -- ./deploy.sh
+      gate it: exit 1 on any 404 or more than 500ms of downtime
+  blip --ui lines --json blip.json --junit blip.xml https://notes.example.com/ -- ./deploy.sh
+      in CI: progress lines, and reports kept as build artifacts
+
+Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.
+Every flag can also be set as BLIP_<FLAG> (BLIP_MAX_DOWNTIME=0s); the command line wins.
+Try `blip demo` to see an outage measured on an embedded app.";
+
+/// blip's command line: [`Cli`]'s definition, with every flag of a run (and of `blip demo`) also
+/// read from a `BLIP_<FLAG>` environment variable (`BLIP_MAX_DOWNTIME=0s`, `BLIP_FAIL_FAST=true`);
+/// a flag given on the command line wins.
+pub fn command() -> clap::Command {
+    with_env(Cli::command()).mut_subcommand("demo", |demo| with_env(demo_help(demo)))
+}
+
+/// `blip demo --help` as the demo runs: its own defaults, and no `--duration`, which it refuses
+/// (it lasts as long as its simulated deploy).
+fn demo_help(demo: clap::Command) -> clap::Command {
+    demo.mut_arg("rate", |a| a.help("Probes per second; fractional rates are allowed [default: 50]"))
+        .mut_arg("warmup", |a| a.help("Probe this long before the simulated deploy starts [default: 1s]"))
+        .mut_arg("cooldown", |a| a.help("Keep probing this long after the simulated deploy ends [default: 2s]"))
+        .mut_arg("duration", |a| a.hide(true))
+        .mut_arg("user", |a| a.hide(true))
+        .after_help(
+            "The demo measures and shows; it judges only when given a gate.\n\
+             Example: blip demo --style blue-green --max-downtime 0s",
+        )
+}
+
+/// The environment variable that stands for `--long`.
+pub fn env_name(long: &str) -> String {
+    format!("BLIP_{}", long.to_uppercase().replace('-', "_"))
+}
+
+fn with_env(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| match arg.get_long() {
+        // One line in the help says how the names are made; a list would double every flag.
+        Some(long) if long != "help" && long != "version" => {
+            let name = env_name(long);
+            arg.env(name).hide_env(true)
+        }
+        _ => arg,
+    })
+}
+
+/// Parses `args` (the program name first) as [`command`] defines them. An unknown flag gets
+/// blip's own hint instead of clap's tip, which would send it after `--`, where blip's COMMAND
+/// starts.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = command();
+    let parsed = command.try_get_matches_from_mut(args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.map_err(|err| match err.kind() {
+        ErrorKind::UnknownArgument => unknown_flag(err, &mut command),
+        _ => err,
+    })
+}
+
+/// The error for an unknown flag: the flag, then what it most likely meant.
+fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
+    let flag = flag.clone();
+    let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name);
+    let suggested = match err.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(s)) => s.first().cloned(),
+        _ => None,
+    };
+    let hint = match (name, suggested) {
+        ("-q", _) => "did you mean -r/--rate? (probes per second; oha calls it -q)".to_string(),
+        ("-z", _) => "did you mean -d/--duration? (how long to probe; oha calls it -z)".to_string(),
+        ("-n", _) => "blip probes for a time, not a count: did you mean -d/--duration?".to_string(),
+        (_, Some(suggested)) => format!("did you mean `{suggested}`?"),
+        _ => format!(
+            "if it belongs to the COMMAND, put it after `--`, which starts the COMMAND: blip URL -- COMMAND {name}"
+        ),
+    };
+    clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}`: {hint}")).format(command)
+}
+
 /// The lowest rate: one probe every 1000 s.
 pub const MIN_RATE: f64 = 0.001;
 /// The highest rate per URL.
@@ -305,6 +415,24 @@ pub fn duration_up_to(max: Duration) -> impl Fn(&str) -> Result<Duration, String
     }
 }
 
+/// `--duration`: a duration as [`duration_up_to`] reads it, and a word for the curl habit of
+/// giving `-d` a request body.
+fn parse_run_duration(text: &str) -> Result<Duration, String> {
+    if looks_like_body(text) {
+        return Err("this looks like a request body: blip's -d is --duration (how long to probe); \
+                    send a body with --data"
+            .to_string());
+    }
+    duration_up_to(MAX_RUN)(text)
+}
+
+/// Whether a value looks like a request body (JSON, a form or curl's `@file`) rather than what
+/// the flag takes: curl users reach for `-d '{..}'` and `--json '{..}'`.
+pub fn looks_like_body(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with(['{', '[', '@']) || (text.contains('=') && !text.contains('/'))
+}
+
 fn parse_status_set(text: &str) -> Result<StatusSet, String> {
     text.parse().map_err(|e| format!("{e}"))
 }
@@ -320,11 +448,39 @@ fn parse_latency_limit(text: &str) -> Result<LatencyLimit, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// The help as a terminal 100 columns wide shows it.
+    fn help(subcommand: Option<&str>) -> String {
+        let mut command = command().term_width(100);
+        command.build();
+        match subcommand {
+            Some(name) => command.find_subcommand_mut(name).unwrap().render_long_help().to_string(),
+            None => command.render_long_help().to_string(),
+        }
+    }
+
+    #[test]
+    fn help_has_examples_exit_codes_and_gates_first() {
+        let help = help(None);
+        let gates = help.find("Gates:").unwrap();
+        assert!(gates < help.find("Request:").unwrap() && gates < help.find("Deploy:").unwrap(), "{help}");
+        for code in ["0 passed", "1 a gate failed", "2 bad usage", "3 the COMMAND failed"] {
+            assert!(help.contains(code), "{code}: {help}");
+        }
+        insta::assert_snapshot!(help);
+    }
+
+    #[test]
+    fn demo_help_shows_the_demo_defaults() {
+        let help = help(Some("demo"));
+        assert!(help.contains("[default: 50]") && help.contains("[default: 1s]") && help.contains("[default: 2s]"));
+        assert!(!help.contains("--duration") && !help.contains("[default: 20]"), "{help}");
+        insta::assert_snapshot!(help);
     }
 
     #[test]

@@ -78,7 +78,11 @@ impl Config {
         command: &[String],
         output: &OutputArgs,
     ) -> Result<Config, ConfigError> {
-        let urls = urls.iter().map(|u| parse_url(u)).collect::<Result<Vec<_>, _>>()?;
+        let mut urls = urls.iter().enumerate().map(|(i, u)| parse_url(u, i > 0)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(user) = &probe.user {
+            add_credentials(&mut urls, user)?;
+        }
+        let body = read_body(probe)?;
         let rate = probe.rate.unwrap_or(DEFAULT_RATE);
         let timeout = probe.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
@@ -130,7 +134,7 @@ impl Config {
             request: RequestSpec {
                 method,
                 headers,
-                body: probe.data.clone(),
+                body,
                 insecure: probe.insecure,
                 fresh_connections: probe.fresh_connections,
                 resend: !probe.no_resend,
@@ -177,11 +181,29 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
     (in_flight * 2.0 + 16.0).min(1_000_000.0) as usize
 }
 
-fn parse_url(text: &str) -> Result<Url, ConfigError> {
+/// Parses one URL. `after_first`: a URL after the first, where a COMMAND given without `--`
+/// lands.
+fn parse_url(text: &str, after_first: bool) -> Result<Url, ConfigError> {
     // The message repeats the input, so a password in it is hidden there too.
     let shown = crate::sanitize::line(&crate::sanitize::url_text(text));
-    let url =
-        Url::parse(text).map_err(|e| bad(format!("`{shown}` is not a URL ({e}); give one like https://host/path")))?;
+    if after_first && !text.contains("://") && names_a_program(text) {
+        return Err(bad(format!(
+            "`{shown}` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--` before it \
+             (blip URL -- {shown} ...)"
+        )));
+    }
+    let url = Url::parse(text);
+    // `localhost:8080/api` parses with the scheme `localhost`; `host/path` does not parse.
+    let with_http = format!("http://{text}");
+    if !text.contains("://")
+        && !url.as_ref().is_ok_and(|url| ["http", "https"].contains(&url.scheme()))
+        && Url::parse(&with_http).is_ok_and(|url| url.host_str().is_some_and(|h| !h.is_empty()))
+    {
+        let suggested = crate::sanitize::line(&crate::sanitize::url_text(&with_http));
+        let shown = suggested.trim_start_matches("http://");
+        return Err(bad(format!("`{shown}` has no scheme: did you mean `{suggested}`?")));
+    }
+    let url = url.map_err(|e| bad(format!("`{shown}` is not a URL ({e}); give one like https://host/path")))?;
     match url.scheme() {
         "http" | "https" => {}
         other => {
@@ -192,6 +214,53 @@ fn parse_url(text: &str) -> Result<Url, ConfigError> {
         return Err(bad(format!("`{shown}` has no host")));
     }
     Ok(url)
+}
+
+/// Whether `text` names an existing file or a program on `PATH`: a COMMAND typed without `--`.
+fn names_a_program(text: &str) -> bool {
+    std::path::Path::new(text).exists() || which::which(text).is_ok()
+}
+
+/// `-u USER:PASS` on every URL, where the probes send it as basic auth and every output hides
+/// the password as it hides one written in the URL. No message repeats the value.
+fn add_credentials(urls: &mut [Url], user: &str) -> Result<(), ConfigError> {
+    let Some((name, password)) = user.split_once(':') else {
+        return Err(bad("--user needs USER:PASS, with a `:` (blip does not ask for a password)"));
+    };
+    for url in urls {
+        // Only URLs without a host refuse credentials, and parse_url has refused those.
+        if url.set_username(name).is_err() || url.set_password(Some(password)).is_err() {
+            return Err(bad("--user cannot be set on a URL without a host"));
+        }
+    }
+    Ok(())
+}
+
+/// The request body: `--data` or `--data-binary`, read from a file (`@FILE`) or stdin (`@-`)
+/// when it starts with `@`, as curl reads them. `--data` drops line breaks from what it reads.
+fn read_body(probe: &ProbeArgs) -> Result<Option<bytes::Bytes>, ConfigError> {
+    let (flag, value, binary) = match (&probe.data, &probe.data_binary) {
+        (Some(data), _) => ("--data", data, false),
+        (None, Some(data)) => ("--data-binary", data, true),
+        (None, None) => return Ok(None),
+    };
+    let Some(source) = value.strip_prefix('@') else { return Ok(Some(value.clone().into())) };
+    let read = match source {
+        "-" => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+        }
+        "" => return Err(bad(format!("{flag} @ needs a file name after the @ (or @- for stdin)"))),
+        path => std::fs::read(path),
+    };
+    let mut bytes = read.map_err(|e| {
+        let what = if source == "-" { "stdin".to_string() } else { format!("`{}`", crate::sanitize::line(source)) };
+        bad(format!("{flag} @{}: cannot read {what}: {e}", crate::sanitize::line(source)))
+    })?;
+    if !binary {
+        bytes.retain(|&b| b != b'\r' && b != b'\n');
+    }
+    Ok(Some(bytes.into()))
 }
 
 /// Parses `-H 'Name: value'` lines. A header's value is often a credential, so no message

@@ -18,18 +18,24 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 use exit::Exit;
 
 fn main() -> ExitCode {
     end_on_panic();
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
     };
+    match cli.subcommand {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut cli::command(), "blip", &mut std::io::stdout());
+            return Exit::Ok.into();
+        }
+        Some(Command::Man) => return print_man_page(),
+        _ => {}
+    }
     // Every reqwest client (https:// probes, the demo's admin calls) takes its TLS crypto from
     // the process's rustls provider; blip builds with ring. It can only fail if one is already
     // installed, which is then as good.
@@ -64,6 +70,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.subcommand {
         Some(Command::Demo(args)) => demo::run(*args).await,
         Some(Command::DemoDeploy(args)) => demo::deploy(args).await,
+        // Answered in `main`, before a runtime is built.
+        Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Ok),
         None => app::run(&cli).await,
     }
 }
@@ -72,8 +80,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 fn total_rate(cli: &Cli) -> f64 {
     match &cli.subcommand {
         Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
-        Some(Command::DemoDeploy(_)) => 1.0,
+        Some(Command::DemoDeploy(_) | Command::Completions { .. } | Command::Man) => 1.0,
         None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
+    }
+}
+
+/// Writes the man page, made from the same definition as `--help`, to stdout.
+fn print_man_page() -> ExitCode {
+    match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => Exit::Ok.into(),
+        Err(err) => {
+            eprintln!("blip: cannot write the man page to stdout: {err}");
+            Exit::UsageOrFailure.into()
+        }
     }
 }
 
@@ -101,7 +120,7 @@ mod tests {
 
     #[test]
     fn one_worker_thread_up_to_5000_probes_per_second() {
-        let workers = |args: &[&str]| app::worker_threads(total_rate(&Cli::try_parse_from(args).unwrap()));
+        let workers = |args: &[&str]| app::worker_threads(total_rate(&cli::parse_from(args).unwrap()));
         assert_eq!(workers(&["blip", "demo"]), 1);
         assert_eq!(workers(&["blip", "http://a/"]), 1);
         assert_eq!(workers(&["blip", "-r", "2500", "http://a/", "http://b/"]), 1);

@@ -272,7 +272,7 @@ async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
 }
 
 /// Runs one probe of `args` against a bare listener and returns the request as it arrived.
-async fn one_request(args: &[&str], url_path: &str, env: &[(&str, String)]) -> String {
+pub(crate) async fn one_request(args: &[&str], url_path: &str, env: &[(&str, String)]) -> String {
     use tokio::io::AsyncWriteExt as _;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Warmup,
@@ -86,6 +87,7 @@ pub fn split(spans: &[(Phase, Duration, Duration)], start: Duration, end: Durati
 
 /// Which phases of a wrapped deploy the gates judge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum GatePhases {
     /// Every phase, warmup included.
     #[value(name = "all")]

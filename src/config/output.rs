@@ -43,6 +43,7 @@ pub enum UiMode {
 
 impl Output {
     pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
+        refuse_bodies(args)?;
         let json = match args.json.as_deref() {
             None => None,
             Some("-") => Some(Destination::Stdout),
@@ -137,6 +138,24 @@ impl Output {
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
         })
     }
+}
+
+/// A report flag given a request body, as curl's `--json '{..}'` takes one, would write the report
+/// to a file named after the body and pass: refused, with where a body goes.
+fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
+    let flags =
+        [("--json", &args.json), ("--junit", &args.junit), ("--markdown", &args.markdown), ("--events", &args.events)];
+    for (flag, value) in flags {
+        let Some(value) = value else { continue };
+        if value.trim_start().starts_with(['{', '[']) {
+            let shown: String = crate::sanitize::line(value).chars().take(40).collect();
+            return Err(bad(format!(
+                "{flag} takes the PATH of a report file, and `{shown}` looks like a request body: \
+                 send a body with --data (and a header with -H 'Content-Type: application/json')"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Output {

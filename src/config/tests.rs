@@ -35,7 +35,14 @@ fn default_cap_is_never_reached_by_the_schedule() {
 fn bad_input_names_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["ftp://example.com/"], "scheme `ftp`"),
-        (&["notaurl"], "`notaurl` is not a URL"),
+        (&["not a url"], "`not a url` is not a URL"),
+        (&["localhost:8080/api"], "did you mean `http://localhost:8080/api`?"),
+        (&["http://a/", "sh"], "put `--` before it"),
+        (&["-u", "alice", "http://a/"], "--user needs USER:PASS"),
+        (&["--json", "{\"a\":1}", "http://a/"], "--json takes the PATH"),
+        (&["--junit", "[1]", "http://a/"], "--junit takes the PATH"),
+        (&["--markdown", " {", "http://a/"], "--markdown takes the PATH"),
+        (&["--data", "@/nonexistent-dir/body.json", "http://a/"], "--data @/nonexistent-dir/body.json"),
         (&["-t", "0s", "http://a/"], "--timeout"),
         (&["-d", "0s", "http://a/"], "--duration"),
         (&["-H", "nocolon", "http://a/"], "--header"),
@@ -67,6 +74,8 @@ fn errors_never_repeat_a_secret() {
         &["-H", "Bad Name s3cr3t: x", "http://a/"],
         &["http://alice:s3cr3t@/"],
         &["ftp://alice:s3cr3t@host/"],
+        &["alice:s3cr3t@host/"],
+        &["-u", "alices3cr3t", "http://a/"],
     ];
     for args in cases {
         let err = config(args).unwrap_err().to_string();

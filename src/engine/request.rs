@@ -12,7 +12,8 @@ use crate::engine::status_set::StatusSet;
 pub struct RequestSpec {
     pub method: reqwest::Method,
     pub headers: HeaderMap,
-    pub body: Option<String>,
+    /// `--data` or `--data-binary`, as read: bytes, since a file need not be text.
+    pub body: Option<bytes::Bytes>,
     pub insecure: bool,
     pub fresh_connections: bool,
     /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.

@@ -15,7 +15,7 @@ use crate::report::json::render;
 /// A fixed scenario, as a recorded Sample sequence with a fixed wall clock: two URLs probed at
 /// 10/s around a wrapped deploy, one through a 404 window that spans deploy and cooldown, a
 /// timeout, a resent probe and a window still open at the end; three gates.
-fn scenario() -> Report {
+pub(crate) fn scenario() -> Report {
     let clock = RunClock {
         start: std::time::Instant::now(),
         started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),

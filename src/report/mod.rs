@@ -15,5 +15,7 @@ mod golden;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+#[cfg(test)]
+mod schema;
 pub mod text;
 mod warnings;

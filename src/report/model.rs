@@ -1,7 +1,8 @@
 //! The final report: plain data built by the recorder, rendered by the writers beside this file.
 //!
 //! These structs are the JSON schema (`schema_version` 1); every field is documented in the
-//! README. Field names are a public contract.
+//! README. Field names are a public contract: `schema/report.schema.json` is derived from them
+//! (see `schema.rs`), and a test fails when it is stale.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use crate::analysis::phase::Phase;
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
@@ -37,6 +39,7 @@ pub struct Report {
 
 /// The wrapped COMMAND and how it went.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
     pub command: Vec<String>,
     pub warmup_ms: f64,
@@ -88,6 +91,7 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TargetReport {
     pub url: String,
     pub probes: u64,
@@ -123,6 +127,7 @@ pub struct TargetReport {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GateReport {
     /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
     pub gate: String,
@@ -134,6 +139,7 @@ pub struct GateReport {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
     /// The first offending probe (or window start): when, and what it got.
     pub first_at: Option<String>,
@@ -144,6 +150,7 @@ pub struct Evidence {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseReport {
     pub start_offset_ms: f64,
     pub end_offset_ms: f64,
@@ -157,6 +164,7 @@ pub struct PhaseReport {
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseLatency {
     pub p50: f64,
     pub p99: f64,
@@ -165,6 +173,7 @@ pub struct PhaseLatency {
 
 /// Offsets from the start of the deploy command; each null when it does not apply.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployTiming {
     /// To the first failed probe after the command started.
     pub first_failure_ms: Option<f64>,
@@ -180,6 +189,7 @@ pub struct DeployTiming {
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Latency {
     pub min: f64,
     pub mean: f64,
@@ -191,6 +201,7 @@ pub struct Latency {
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SendLag {
     pub p50: f64,
     pub p99: f64,
@@ -198,6 +209,7 @@ pub struct SendLag {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct OutageReport {
     pub start: String,
     pub end: String,
@@ -214,6 +226,7 @@ pub struct OutageReport {
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TimelinePoint {
     pub offset_s: u64,
     pub ok: u64,

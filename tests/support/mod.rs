@@ -36,9 +36,22 @@ pub fn blip_json(args: &[&str], code: i32) -> impl Future<Output = Report> + use
         let out = run.await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "blip {shown}\nstderr:\n{stderr}");
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("stdout is one JSON report ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is one JSON report ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+        check_schema(&json);
+        serde_json::from_value(json).unwrap_or_else(|e| panic!("the report decodes ({e})"))
     }
+}
+
+/// Checks a report against the published schema, `schema/report.schema.json`.
+pub fn check_schema(report: &serde_json::Value) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json");
+        jsonschema::validator_for(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
+    });
+    let errors: Vec<String> = validator.iter_errors(report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the report breaks schema/report.schema.json: {errors:#?}");
 }
 
 /// One probe interval at `rate`, plus the few milliseconds the issue allows for the run itself.

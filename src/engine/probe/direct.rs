@@ -137,7 +137,7 @@ impl Client {
             method: spec.method.clone(),
             target,
             headers,
-            body: spec.body.clone().map(Bytes::from).unwrap_or_default(),
+            body: spec.body.clone().unwrap_or_default(),
             fresh_connections: spec.fresh_connections,
             resend: spec.resends(),
             idle: Mutex::new(Vec::new()),

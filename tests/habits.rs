@@ -1,0 +1,82 @@
+//! Flags and mistakes that habits from curl and oha bring: each mistake is refused with one line
+//! that names the input and the flag that fixes it (exit 2), and the curl-like flags send what
+//! curl would.
+
+use crate::core::one_request;
+use crate::support::{blip, server::TestServer, tempdir};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let addr = url.trim_start_matches("http://").to_string();
+    let dir = tempdir("habits");
+    let deploy = dir.join("deploy.sh");
+    std::fs::write(&deploy, "#!/bin/sh\n").unwrap();
+    let deploy = deploy.to_str().unwrap();
+    let suggested = format!("did you mean `http://{addr}`?");
+    let cases: &[(&[&str], &str)] = &[
+        (&["-d", r#"{"a":1}"#, &url], "blip's -d is --duration (how long to probe); send a body with --data"),
+        (&["--json", r#"{"text":"hi"}"#, &url], "--json takes the PATH of a report file"),
+        (&["--junit", "[1,2]", &url], "--junit takes the PATH"),
+        (&["--markdown", r#"{"a":1}"#, &url], "--markdown takes the PATH"),
+        (&["-q", "10", &url], "`-q`: did you mean -r/--rate?"),
+        (&["-z", "10s", &url], "`-z`: did you mean -d/--duration?"),
+        (&[&url, "--retry", "3"], "put it after `--`, which starts the COMMAND"),
+        (&["--fail-fst", &url], "did you mean `--fail-fast`?"),
+        (&[&url, deploy], "put `--` before it"),
+        (&[&url, "sh"], "`sh` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--`"),
+        (&["-d", "1s", &addr], &suggested),
+        (&["--data", "@/nonexistent-dir/body.json", &url], "--data @/nonexistent-dir/body.json: cannot read"),
+        (&["--data-binary", "@/nonexistent-dir/b", &url], "--data-binary @/nonexistent-dir/b: cannot read"),
+        (&["-u", "alice", &url], "--user needs USER:PASS"),
+    ];
+    for (args, needle) in cases {
+        let out = blip(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(needle), "{args:?}: first line `{first}` should say {needle}");
+        assert!(!stderr.contains("'-- "), "{args:?}: no tip to put a flag after --: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(server.requests(), 0, "nothing was probed");
+    assert!(std::fs::read_dir(&dir).unwrap().count() == 1, "no report file named after a body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_from_a_file_is_sent_as_curl_sends_it() {
+    let dir = tempdir("data-file");
+    let file = dir.join("body.json");
+    std::fs::write(&file, "{\"a\":\r\n1}\n").unwrap();
+    let data = format!("@{}", file.display());
+    // --data drops line breaks, as curl's -d @file does; --data-binary keeps every byte.
+    let request = one_request(&["-X", "POST", "--data", &data], "http://ADDR/", &[]).await;
+    assert!(request.to_lowercase().contains("\r\ncontent-length: 7\r\n"), "{request}");
+    assert!(request.ends_with("\r\n\r\n{\"a\":1}"), "{request}");
+    let request = one_request(&["-X", "POST", "--data-binary", &data], "http://ADDR/", &[]).await;
+    assert!(request.ends_with("\r\n\r\n{\"a\":\r\n1}\n"), "{request}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_is_basic_auth_and_its_password_is_never_shown() {
+    let dir = tempdir("user");
+    let json = dir.join("r.json");
+    let json = json.to_str().unwrap();
+    let request = one_request(&["-u", "notes:s3cret", "--markdown", json], "http://ADDR/api", &[]).await;
+    let auth = request.lines().find_map(|l| l.to_lowercase().starts_with("authorization:").then(|| l[14..].trim()));
+    // base64("notes:s3cret")
+    assert_eq!(auth, Some("Basic bm90ZXM6czNjcmV0"), "{request}");
+    let markdown = std::fs::read_to_string(json).unwrap();
+    assert!(markdown.contains("http://notes:") && !markdown.contains("s3cret"), "{markdown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_flag_is_read_from_a_blip_environment_variable() {
+    let env = [("BLIP_METHOD", "PUT".to_string()), ("BLIP_DATA", "hello".to_string())];
+    let request = one_request(&[], "http://ADDR/env", &env).await;
+    assert!(request.starts_with("PUT /env HTTP/1.1\r\n") && request.ends_with("\r\n\r\nhello"), "{request}");
+    // The command line wins over the environment.
+    let request = one_request(&["-X", "POST"], "http://ADDR/env", &env).await;
+    assert!(request.starts_with("POST /env HTTP/1.1\r\n"), "{request}");
+}

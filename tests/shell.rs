@@ -1,0 +1,44 @@
+//! What blip gives a shell: completion scripts and a man page, made from the same definition as
+//! `--help`.
+
+use crate::support::blip;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_name_blips_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = blip(&["completions", shell]).await;
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+        // fish lists long flags without their dashes.
+        assert!(script.contains("max-downtime") && script.contains("fail-on-status"), "{shell}: {script}");
+    }
+    let bash = blip(&["completions", "bash"]).await;
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("--max-downtime"));
+    let out = blip(&["completions", "powershel"]).await;
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is bad usage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_man_page_renders() {
+    let out = blip(&["man"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let roff = String::from_utf8(out.stdout).unwrap();
+    assert!(roff.starts_with(".ie") || roff.contains(".TH blip 1"), "{roff}");
+    // Rendered as `man` would (`-k`: through preconv, for the non-ASCII `×`), when groff is there.
+    let Ok(mut groff) = std::process::Command::new("groff")
+        .args(["-k", "-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    use std::io::Write as _;
+    groff.stdin.take().unwrap().write_all(roff.as_bytes()).unwrap();
+    let rendered = groff.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(rendered.stderr.is_empty(), "groff warns: {}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(text.contains("--max-downtime") && text.contains("Exit codes"), "{text}");
+}
