@@ -130,6 +130,10 @@ pub struct GateArgs {
     #[arg(long, value_name = "pNN=DUR", value_parser = parse_latency_limit, help_heading = "Gates")]
     pub max_latency: Vec<LatencyLimit>,
 
+    /// Fail if more than N outage windows opened: a URL that flaps between up and down.
+    #[arg(long, value_name = "N", help_heading = "Gates")]
+    pub max_outages: Option<u64>,
+
     /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
     /// the deploy [default: deploy+cooldown].
     #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
@@ -142,7 +146,7 @@ pub struct GateArgs {
 
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
     /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "fail_fast"])]
     pub measure_only: bool,
 }
 

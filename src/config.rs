@@ -165,6 +165,7 @@ fn gate_list(args: &GateArgs) -> Vec<Gate> {
     let mut gates: Vec<Gate> = args.fail_on_status.iter().cloned().map(Gate::FailOnStatus).collect();
     gates.extend(args.max_downtime.map(Gate::MaxDowntime));
     gates.extend(args.max_outage.map(Gate::MaxOutage));
+    gates.extend(args.max_outages.map(Gate::MaxOutages));
     gates.extend(args.max_failed.map(Gate::MaxFailed));
     gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
     gates

@@ -46,6 +46,8 @@ pub struct Judged<'a> {
     /// Judged downtime and the longest judged window, over every window.
     pub downtime: Duration,
     pub longest: Option<JudgedWindow>,
+    /// Windows with a judged part, including any past the list's bound (and the one open now).
+    pub window_count: u64,
     /// Latency of successful probes, µs.
     pub latency: &'a Histogram<u64>,
 }
@@ -63,10 +65,13 @@ pub struct JudgedStats {
     pub windows: Vec<JudgedWindow>,
     pub downtime: Duration,
     pub longest: Option<JudgedWindow>,
+    /// Windows with a judged part, including any past the list's bound.
+    pub window_count: u64,
 }
 
 impl JudgedStats {
     pub fn add_window(&mut self, window: JudgedWindow) {
+        self.window_count += 1;
         self.downtime += window.judged;
         if self.longest.as_ref().is_none_or(|l| window.judged > l.judged) {
             self.longest = Some(window.clone());
@@ -125,6 +130,7 @@ impl Recorder {
                     windows: j.windows.clone(),
                     downtime: j.downtime,
                     longest: j.longest.clone(),
+                    window_count: j.window_count,
                     latency: j.latency.as_ref().unwrap_or(&t.latency),
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
@@ -132,6 +138,7 @@ impl Recorder {
                     let index = usize::try_from(t.detector.window_count()).unwrap_or(usize::MAX);
                     if let Some(w) = judged_window(open, now, index, &spans, self.judge) {
                         view.downtime += w.judged;
+                        view.window_count += 1;
                         if view.longest.as_ref().is_none_or(|l| w.judged > l.judged) {
                             view.longest = Some(w.clone());
                         }

@@ -144,6 +144,7 @@ impl Recorder {
                     windows: Vec::new(),
                     downtime: Duration::ZERO,
                     longest: None,
+                    window_count: 0,
                 },
             })
             .collect();

@@ -104,6 +104,17 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             // Only the maximum can never come back down.
             verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
         }
+        Gate::MaxOutages(limit) => {
+            // A window never un-happens: once past the limit, the gate stays failed.
+            let count = view.window_count;
+            let mut v = verdict(gate.limit(), format!("{count} windows"), count <= *limit, true);
+            if count > *limit {
+                v.windows = view.windows.iter().map(|w| w.index).collect();
+                let first = usize::try_from(*limit).ok().and_then(|n| view.windows.get(n));
+                v.first = first.map(|w| Offender { at: w.start, text: w.first_error.clone() });
+            }
+            v
+        }
     }
 }
 
@@ -160,6 +171,7 @@ mod tests {
         Judged {
             downtime: windows.iter().map(|w| w.judged).sum(),
             longest: windows.iter().max_by_key(|w| w.judged).cloned(),
+            window_count: windows.len() as u64,
             url: "http://a/",
             probes,
             failed,
@@ -178,6 +190,7 @@ mod tests {
             "max-outage" => Gate::MaxOutage(humantime::parse_duration(value).unwrap()),
             "max-failed" => Gate::MaxFailed(value.parse().unwrap()),
             "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
+            "max-outages" => Gate::MaxOutages(value.parse().unwrap()),
             _ => unreachable!(),
         }
     }
@@ -223,6 +236,19 @@ mod tests {
     }
 
     #[test]
+    fn max_outages_counts_judged_windows() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-outages", "3");
+        let three = [(0, 10), (100, 10), (200, 10)];
+        assert!(judge(&g, &view(&f, 100, 3, &three)).passed, "exactly at the limit passes");
+        let v = judge(&g, &view(&f, 100, 4, &[(0, 10), (100, 10), (200, 10), (300, 10)]));
+        assert!(!v.passed && v.settled, "a window never un-happens");
+        assert_eq!((v.observed.as_str(), v.windows.as_slice()), ("4 windows", &[0, 1, 2, 3][..]));
+        assert_eq!(v.first, Some(Offender { at: MS * 300, text: "window 3".into() }), "the window past the limit");
+        assert!(judge(&g, &view(&f, 100, 4, &[(0, 10), (100, 10), (200, 10), (300, 0)])).passed, "unjudged");
+    }
+
+    #[test]
     fn max_failed_counts_and_shares() {
         let f = fixture(&[], &[]);
         assert!(judge(&gate("max-failed", "3"), &view(&f, 100, 3, &[])).passed);
@@ -244,6 +270,7 @@ mod tests {
             ("max-failed", "0"),
             ("max-failed", "1%"),
             ("max-latency", "p50=1s"),
+            ("max-outages", "3"),
         ] {
             let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
             assert!(!v.passed, "{name} {value}");

@@ -29,6 +29,8 @@ pub enum Gate {
     MaxOutage(Duration),
     MaxFailed(FailedLimit),
     MaxLatency(LatencyLimit),
+    /// More windows than this fails: a URL that flaps.
+    MaxOutages(u64),
 }
 
 /// `--max-failed`: a count of failed probes, or a share of all probes.
@@ -108,6 +110,7 @@ impl Gate {
             Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
             Gate::MaxFailed(limit) => limit.to_string(),
             Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
+            Gate::MaxOutages(n) => format!("{n} windows"),
         }
     }
 
@@ -119,6 +122,7 @@ impl Gate {
             Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
             Gate::MaxFailed(limit) => format!("max-failed {limit}"),
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
+            Gate::MaxOutages(n) => format!("max-outages {n}"),
         }
     }
 }

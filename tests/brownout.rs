@@ -1,0 +1,40 @@
+//! Gates that see brownouts and regressions (a flapping URL, an error rate over a sliding
+//! window, latency against the warmup's), against a loopback server that injects them.
+
+use std::time::Duration;
+
+use crate::support::blip_json;
+use crate::support::server::{Mode, TestServer};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Holds `mode` for `hold` `count` times, `gap` apart, the first `after` from now.
+async fn bursts(server: &TestServer, after: Duration, mode: Mode, hold: Duration, gap: Duration, count: u32) {
+    tokio::time::sleep(after).await;
+    for _ in 0..count {
+        server.inject(Duration::ZERO, mode.clone(), hold).await;
+        tokio::time::sleep(gap).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_short_outages_trip_max_outages_3_and_three_do_not() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let args = ["-r", "100", "-d", "2500ms", "--max-outages", "3", url.as_str()];
+    // 100 ms of 503 is about ten probes at 100/s: each burst is surely one window of its own.
+    let flaps = bursts(&server, MS * 300, Mode::Status(503, "flap"), MS * 100, MS * 300, 4);
+    let (report, ()) = tokio::join!(blip_json(&args, 1), flaps);
+    let t = &report.targets[0];
+    assert_eq!(t.outage_count, 4, "{:?}", t.outages);
+    let gate = &t.gates[0];
+    assert_eq!((gate.gate.as_str(), gate.observed.as_str(), gate.passed), ("max-outages 3", "4 windows", false));
+    let evidence = gate.evidence.as_ref().unwrap();
+    assert_eq!(evidence.outages, [0, 1, 2, 3]);
+    assert_eq!(evidence.first_offset_ms, Some(t.outages[3].start_offset_ms), "the window past the limit");
+
+    let flaps = bursts(&server, MS * 300, Mode::Status(503, "flap"), MS * 100, MS * 300, 3);
+    let (report, ()) = tokio::join!(blip_json(&args, 0), flaps);
+    assert_eq!(report.targets[0].outage_count, 3);
+    assert_eq!(report.targets[0].gates[0].observed, "3 windows");
+}
