@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
-use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
+use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyLimit};
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
@@ -134,6 +134,11 @@ pub struct GateArgs {
     #[arg(long, value_name = "N", help_heading = "Gates")]
     pub max_outages: Option<u64>,
 
+    /// Fail if, in any sliding window of DUR (whole seconds), more than P % of the probes failed:
+    /// 5%/10s catches a brownout that a total over the whole run hides.
+    #[arg(long, value_name = "P%/DUR", value_parser = parse_error_rate, help_heading = "Gates")]
+    pub max_error_rate: Option<ErrorRateLimit>,
+
     /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
     /// the deploy [default: deploy+cooldown].
     #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
@@ -146,7 +151,7 @@ pub struct GateArgs {
 
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
     /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "fail_fast"])]
     pub measure_only: bool,
 }
 
@@ -314,6 +319,10 @@ fn parse_status_set(text: &str) -> Result<StatusSet, String> {
 }
 
 fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
+    text.parse()
+}
+
+fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
     text.parse()
 }
 

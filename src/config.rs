@@ -166,6 +166,7 @@ fn gate_list(args: &GateArgs) -> Vec<Gate> {
     gates.extend(args.max_downtime.map(Gate::MaxDowntime));
     gates.extend(args.max_outage.map(Gate::MaxOutage));
     gates.extend(args.max_outages.map(Gate::MaxOutages));
+    gates.extend(args.max_error_rate.map(Gate::MaxErrorRate));
     gates.extend(args.max_failed.map(Gate::MaxFailed));
     gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
     gates

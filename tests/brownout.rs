@@ -38,3 +38,33 @@ async fn four_short_outages_trip_max_outages_3_and_three_do_not() {
     assert_eq!(report.targets[0].outage_count, 3);
     assert_eq!(report.targets[0].gates[0].observed, "3 windows");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_rate_over_a_sliding_window_trips_only_when_concentrated() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    // 8 s at 100/s; four 50 ms bursts of 503 (about 20 failures, 2.5% of the run) either within
+    // 0.65 s, so inside one 2 s window, or 2.1 s apart, so no 2 s window holds two of them
+    // (at most 6 of its 200 probes, 3%).
+    let args = ["-r", "100", "-d", "8s", "--max-error-rate", "5%/2s", url.as_str()];
+    let concentrated = bursts(&server, MS * 2000, Mode::Status(503, "brownout"), MS * 50, MS * 150, 4);
+    let (report, ()) = tokio::join!(blip_json(&args, 1), concentrated);
+    let t = &report.targets[0];
+    let gate = &t.gates[0];
+    assert_eq!((gate.gate.as_str(), gate.passed), ("max-error-rate 5%/2s", false));
+    let evidence = gate.evidence.as_ref().unwrap();
+    let w = evidence.worst_window.as_ref().unwrap();
+    assert_eq!(w.failed, t.failed, "every burst inside the worst window: {w:?}");
+    assert_eq!(w.end_offset_ms - w.start_offset_ms, 2000.0);
+    assert!((w.rate_percent - w.failed as f64 * 100.0 / w.probes as f64).abs() < 1e-9);
+    assert!(w.rate_percent > 5.0 && w.probes <= 201, "{w:?}");
+    assert_eq!(evidence.outages.len() as u64, t.outage_count, "the bursts' windows");
+    let concentrated_failed = t.failed;
+
+    let spread = bursts(&server, MS * 500, Mode::Status(503, "brownout"), MS * 50, MS * 2050, 4);
+    let (report, ()) = tokio::join!(blip_json(&args, 0), spread);
+    let t = &report.targets[0];
+    assert!(t.gates[0].passed, "{:?}", t.gates[0]);
+    assert!(t.failed.abs_diff(concentrated_failed) <= 8, "the same total: {} vs {concentrated_failed}", t.failed);
+    assert_eq!(t.outage_count, 4);
+}

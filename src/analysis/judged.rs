@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use crate::analysis::outage::{MAX_WINDOWS, Window};
 use crate::analysis::phase::{GatePhases, Phase, split};
 use crate::analysis::recorder::Recorder;
+use crate::analysis::timeline::Timeline;
 
 /// A probe that broke a gate first: when it was due, and what it got.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +51,8 @@ pub struct Judged<'a> {
     pub window_count: u64,
     /// Latency of successful probes, µs.
     pub latency: &'a Histogram<u64>,
+    /// Ok and failed probes per slice of the run, of judged probes only.
+    pub timeline: &'a Timeline,
 }
 
 /// What the gates judge of one URL: probes and windows in judged phases only.
@@ -62,6 +65,8 @@ pub struct JudgedStats {
     /// Latency of judged successful probes; `None` when every probe is judged (no command
     /// wrapped, or `--gate-phase all`), where it would be a copy of the URL's own histogram.
     pub latency: Option<Histogram<u64>>,
+    /// Judged probes per slice of the run; `None` when every probe is judged, as for `latency`.
+    pub timeline: Option<Timeline>,
     pub windows: Vec<JudgedWindow>,
     pub downtime: Duration,
     pub longest: Option<JudgedWindow>,
@@ -132,6 +137,7 @@ impl Recorder {
                     longest: j.longest.clone(),
                     window_count: j.window_count,
                     latency: j.latency.as_ref().unwrap_or(&t.latency),
+                    timeline: j.timeline.as_ref().unwrap_or(&t.timeline),
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::analysis::judged::{Judged, Offender};
+use crate::analysis::timeline::{Slice, Timeline};
 use crate::gates::{FailedLimit, Gate};
 use crate::units::{ms, secs, us_to_ms};
 
@@ -19,6 +20,59 @@ pub struct Verdict {
     pub first: Option<Offender>,
     /// Indexes of the windows involved, into the URL's outages.
     pub windows: Vec<usize>,
+    /// `--max-error-rate`: the sliding window with the highest share of failed probes.
+    pub worst_window: Option<RateWindow>,
+}
+
+/// A span of the timeline and its judged probes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateWindow {
+    /// From the start of the run.
+    pub start: Duration,
+    pub end: Duration,
+    pub probes: u64,
+    pub failed: u64,
+}
+
+impl RateWindow {
+    /// Failed probes as a share of all, in percent.
+    pub fn percent(&self) -> f64 {
+        if self.probes == 0 { 0.0 } else { self.failed as f64 * 100.0 / self.probes as f64 }
+    }
+}
+
+/// The sliding window of `width` (in whole slices, rounded up) with the highest share of failed
+/// probes, the earliest of equals; and whether that share is settled, which only a window that
+/// no longer takes probes is (the last slice still may while the run goes on).
+fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, RateWindow)> {
+    let slice_s = timeline.width_s().max(1);
+    let span = usize::try_from(width.as_secs().div_ceil(slice_s).max(1)).unwrap_or(usize::MAX);
+    let slices: Vec<(u64, Slice)> = timeline.slices().collect();
+    let window = |from: usize, to: usize| {
+        let (start, _) = slices[from];
+        let (last, _) = slices[to - 1];
+        let (probes, failed) =
+            slices[from..to].iter().fold((0, 0), |(p, f), (_, s)| (p + s.ok + s.failed, f + s.failed));
+        RateWindow { start: Duration::from_secs(start), end: Duration::from_secs(last + slice_s), probes, failed }
+    };
+    let worse = |a: &RateWindow, b: &RateWindow| b.percent() > a.percent();
+    let count = slices.len().saturating_sub(span) + 1;
+    let mut worst: Option<RateWindow> = None;
+    let mut worst_closed: Option<RateWindow> = None;
+    for from in 0..count.min(slices.len()) {
+        let to = (from + span).min(slices.len());
+        let w = window(from, to);
+        if w.probes == 0 {
+            continue;
+        }
+        if worst.as_ref().is_none_or(|a| worse(a, &w)) {
+            worst = Some(w);
+        }
+        if to < slices.len() && worst_closed.as_ref().is_none_or(|a| worse(a, &w)) {
+            worst_closed = Some(w);
+        }
+    }
+    worst.map(|w| (w, worst_closed.unwrap_or(RateWindow { probes: 0, ..w })))
 }
 
 /// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
@@ -32,6 +86,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         settled: !passed && settled,
         first: None,
         windows: Vec::new(),
+        worst_window: None,
     };
     if view.probes == 0 {
         return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -115,13 +170,35 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             }
             v
         }
+        Gate::MaxErrorRate(limit) => {
+            let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
+                return verdict(gate.limit(), "no probe judged".to_string(), false, false);
+            };
+            let (start, end) = (worst.start.as_secs(), worst.end.as_secs());
+            let observed =
+                format!("{:.3}% ({} of {}) from {start}s to {end}s", worst.percent(), worst.failed, worst.probes);
+            let passed = worst.percent() <= limit.percent;
+            let mut v = verdict(gate.limit(), observed, passed, closed.percent() > limit.percent);
+            v.worst_window = Some(worst);
+            if !passed {
+                let text = format!("{} of {} probes failed from {start}s to {end}s", worst.failed, worst.probes);
+                v.first = Some(Offender { at: worst.start, text });
+                v.windows = view
+                    .windows
+                    .iter()
+                    .filter(|w| w.start < worst.end && w.start + w.judged > worst.start)
+                    .map(|w| w.index)
+                    .collect();
+            }
+            v
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::{GatePhases, LatencyLimit};
+    use crate::gates::{ErrorRateLimit, GatePhases, LatencyLimit};
     use std::collections::BTreeMap;
 
     use hdrhistogram::Histogram;
@@ -137,6 +214,7 @@ mod tests {
         first_status: BTreeMap<u16, Offender>,
         first_failure: Option<Offender>,
         latency: Histogram<u64>,
+        timeline: Timeline,
     }
 
     fn fixture(statuses: &[(u16, u64)], latencies_ms: &[u64]) -> Fixture {
@@ -152,6 +230,7 @@ mod tests {
                 .collect(),
             first_failure: Some(Offender { at: MS * 7, text: "first".into() }),
             latency,
+            timeline: timeline(1, &[]),
         }
     }
 
@@ -172,6 +251,7 @@ mod tests {
             downtime: windows.iter().map(|w| w.judged).sum(),
             longest: windows.iter().max_by_key(|w| w.judged).cloned(),
             window_count: windows.len() as u64,
+            timeline: &f.timeline,
             url: "http://a/",
             probes,
             failed,
@@ -191,6 +271,7 @@ mod tests {
             "max-failed" => Gate::MaxFailed(value.parse().unwrap()),
             "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
             "max-outages" => Gate::MaxOutages(value.parse().unwrap()),
+            "max-error-rate" => Gate::MaxErrorRate(value.parse().unwrap()),
             _ => unreachable!(),
         }
     }
@@ -248,6 +329,58 @@ mod tests {
         assert!(judge(&g, &view(&f, 100, 4, &[(0, 10), (100, 10), (200, 10), (300, 0)])).passed, "unjudged");
     }
 
+    /// A timeline of `seconds` one-second slices at 100 probes each, with `failed[i]` failures in
+    /// slice `i` (missing: none).
+    fn timeline(seconds: u64, failed: &[u64]) -> Timeline {
+        let mut t = Timeline::default();
+        for s in 0..seconds {
+            let bad = failed.get(s as usize).copied().unwrap_or(0);
+            for i in 0..100 {
+                let at = Duration::from_secs(s) + MS * (i * 10);
+                t.record(at, (u64::from(i) >= bad).then_some(MS));
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn max_error_rate_judges_the_worst_sliding_window() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-error-rate", "5%/10s");
+        // 30 failures in 1000 probes, all in one ten-second window: 3% there, within 5%.
+        let spread: Vec<u64> = vec![3; 10];
+        let mut v = view(&f, 6000, 30, &[]);
+        let t = timeline(60, &spread);
+        v.timeline = &t;
+        assert!(judge(&g, &v).passed);
+        // The same 30 failures inside 5 s of a 10 s window over 60 s: 3% of every window around them.
+        // Concentrated on a 2 s window they are 15%.
+        let g2 = gate("max-error-rate", "5%/2s");
+        let r = judge(&g2, &v);
+        assert!(r.passed, "3% in every 2 s: {r:?}");
+        let t = timeline(60, &[0, 0, 0, 0, 0, 15, 15]);
+        v.timeline = &t;
+        let r = judge(&g2, &v);
+        assert!(!r.passed && r.settled, "{r:?}");
+        let w = r.worst_window.unwrap();
+        assert_eq!((w.start, w.end, w.failed, w.probes), (Duration::from_secs(5), Duration::from_secs(7), 30, 200));
+        assert_eq!(r.observed, "15.000% (30 of 200) from 5s to 7s");
+        assert!(judge(&g, &v).passed, "3% over 10 s");
+        // Only in the last slice, which still takes probes while the run goes on: not settled.
+        let mut last = vec![0; 59];
+        last.push(50);
+        let t = timeline(60, &last);
+        v.timeline = &t;
+        let r = judge(&g2, &v);
+        assert!(!r.passed && !r.settled, "{r:?}");
+        // A run shorter than the window is judged as one window.
+        let t = timeline(3, &[10, 0, 0]);
+        v.timeline = &t;
+        let r = judge(&g, &v);
+        assert_eq!(r.worst_window.map(|w| (w.probes, w.failed)), Some((300, 10)));
+        assert!(r.passed);
+    }
+
     #[test]
     fn max_failed_counts_and_shares() {
         let f = fixture(&[], &[]);
@@ -271,6 +404,7 @@ mod tests {
             ("max-failed", "1%"),
             ("max-latency", "p50=1s"),
             ("max-outages", "3"),
+            ("max-error-rate", "1%/10s"),
         ] {
             let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
             assert!(!v.passed, "{name} {value}");
@@ -306,6 +440,12 @@ mod tests {
             assert!(bad.parse::<LatencyLimit>().is_err(), "{bad}");
         }
         assert_eq!(Gate::MaxLatency("p99=300ms".parse().unwrap()).name(), "max-latency p99=300ms");
+        let rate: ErrorRateLimit = "5%/10s".parse().unwrap();
+        assert_eq!((rate.percent, rate.window), (5.0, Duration::from_secs(10)));
+        assert_eq!(Gate::MaxErrorRate(rate).name(), "max-error-rate 5%/10s");
+        for bad in ["5/10s", "5%", "5%/0s", "101%/1s", "x%/1s", "5%/soon"] {
+            assert!(bad.parse::<ErrorRateLimit>().is_err(), "{bad}");
+        }
         assert!(GatePhases::DeployCooldown.judges(None) && !GatePhases::DeployCooldown.judges(Some(Phase::Warmup)));
         assert!(GatePhases::Deploy.judges(Some(Phase::Deploy)) && !GatePhases::Deploy.judges(Some(Phase::Cooldown)));
         assert!(GatePhases::All.judges(Some(Phase::Warmup)));

@@ -31,6 +31,40 @@ pub enum Gate {
     MaxLatency(LatencyLimit),
     /// More windows than this fails: a URL that flaps.
     MaxOutages(u64),
+    MaxErrorRate(ErrorRateLimit),
+}
+
+/// `--max-error-rate`: a share of failed probes no sliding window of the run may exceed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorRateLimit {
+    /// From 0 to 100.
+    pub percent: f64,
+    /// Width of the sliding window; judged in whole timeline slices (seconds), rounded up.
+    pub window: Duration,
+}
+
+impl FromStr for ErrorRateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an error rate over a window like 5%/10s");
+        let (share, window) = text.split_once('/').ok_or_else(bad)?;
+        let percent: f64 = share.trim().strip_suffix('%').ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(format!("`{text}` must be a share from 0% to 100% over a window like 10s"));
+        }
+        let window = humantime::parse_duration(window.trim()).map_err(|_| bad())?;
+        if window.is_zero() || window > Duration::from_secs(86_400 * 365) {
+            return Err(format!("`{text}` needs a window longer than 0s and at most a year, like 10s"));
+        }
+        Ok(ErrorRateLimit { percent, window })
+    }
+}
+
+impl fmt::Display for ErrorRateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%/{}", self.percent, humantime::format_duration(self.window))
+    }
 }
 
 /// `--max-failed`: a count of failed probes, or a share of all probes.
@@ -111,6 +145,7 @@ impl Gate {
             Gate::MaxFailed(limit) => limit.to_string(),
             Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
             Gate::MaxOutages(n) => format!("{n} windows"),
+            Gate::MaxErrorRate(l) => l.to_string(),
         }
     }
 
@@ -123,6 +158,7 @@ impl Gate {
             Gate::MaxFailed(limit) => format!("max-failed {limit}"),
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
             Gate::MaxOutages(n) => format!("max-outages {n}"),
+            Gate::MaxErrorRate(l) => format!("max-error-rate {l}"),
         }
     }
 }

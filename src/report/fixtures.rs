@@ -135,6 +135,7 @@ pub(crate) fn deploy_report() -> Report {
                 first_offset_ms: Some(2000.0),
                 first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
                 outages: vec![0],
+                worst_window: None,
             }),
         },
         GateReport {

@@ -141,6 +141,20 @@ pub struct Evidence {
     pub first_error: Option<String>,
     /// Indexes into this URL's `outages` of the windows involved.
     pub outages: Vec<usize>,
+    /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
+    /// other gates.
+    pub worst_window: Option<RateWindowReport>,
+}
+
+/// A span of the run and the share of its judged probes that failed.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RateWindowReport {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub failed: u64,
+    /// Failed probes as a percentage of `probes`.
+    pub rate_percent: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]

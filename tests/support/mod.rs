@@ -174,6 +174,17 @@ pub struct Evidence {
     pub first_offset_ms: Option<f64>,
     pub first_error: Option<String>,
     pub outages: Vec<usize>,
+    pub worst_window: Option<RateWindow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateWindow {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub failed: u64,
+    pub rate_percent: f64,
 }
 
 #[derive(Debug, Deserialize)]
