@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
-use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyLimit};
+use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
@@ -139,6 +139,11 @@ pub struct GateArgs {
     #[arg(long, value_name = "P%/DUR", value_parser = parse_error_rate, help_heading = "Gates")]
     pub max_error_rate: Option<ErrorRateLimit>,
 
+    /// With a COMMAND: fail if a latency quantile after the warmup is above FACTOR times the
+    /// warmup's (p99=2x); fails as not judged below 100 successful warmup probes; repeatable.
+    #[arg(long, value_name = "pNN=FACTOR", value_parser = parse_latency_increase, help_heading = "Gates")]
+    pub max_latency_increase: Vec<LatencyIncrease>,
+
     /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
     /// the deploy [default: deploy+cooldown].
     #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
@@ -151,7 +156,7 @@ pub struct GateArgs {
 
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
     /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "fail_fast"])]
     pub measure_only: bool,
 }
 
@@ -323,6 +328,10 @@ fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
 }
 
 fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
+    text.parse()
+}
+
+fn parse_latency_increase(text: &str) -> Result<LatencyIncrease, String> {
     text.parse()
 }
 

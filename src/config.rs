@@ -113,6 +113,11 @@ impl Config {
         if gates.gate_phase.is_some() && wrap.is_none() {
             return Err(bad("--gate-phase applies only to a COMMAND given after --"));
         }
+        if !gates.max_latency_increase.is_empty() && wrap.is_none() {
+            return Err(bad(
+                "--max-latency-increase compares the deploy with its warmup: it needs a COMMAND given after --",
+            ));
+        }
         let mut gate_list = gate_list(gates);
         let default_gates = gate_list.is_empty() && !gates.measure_only;
         if default_gates {
@@ -167,6 +172,7 @@ fn gate_list(args: &GateArgs) -> Vec<Gate> {
     gates.extend(args.max_outage.map(Gate::MaxOutage));
     gates.extend(args.max_outages.map(Gate::MaxOutages));
     gates.extend(args.max_error_rate.map(Gate::MaxErrorRate));
+    gates.extend(args.max_latency_increase.iter().copied().map(Gate::MaxLatencyIncrease));
     gates.extend(args.max_failed.map(Gate::MaxFailed));
     gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
     gates

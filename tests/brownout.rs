@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::blip_json;
 use crate::support::server::{Mode, TestServer};
+use crate::support::{blip, blip_json, script};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -67,4 +67,62 @@ async fn an_error_rate_over_a_sliding_window_trips_only_when_concentrated() {
     assert!(t.gates[0].passed, "{:?}", t.gates[0]);
     assert!(t.failed.abs_diff(concentrated_failed) <= 8, "the same total: {} vs {concentrated_failed}", t.failed);
     assert_eq!(t.outage_count, 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_doubling_after_the_deploy_starts_trips_1_5x_and_not_3x() {
+    let server = TestServer::start().await;
+    // 30 ms in the warmup (200 probes at 100/s), 60 ms from the deploy's start: the loopback's own
+    // few milliseconds are small beside either.
+    server.set(Mode::Delay(MS * 30));
+    let deploy = script(&server, "slower", "echo 'delay 60' >CONTROL\nsleep 1\n");
+    let url = server.url("/");
+    let args = [
+        "-r",
+        "100",
+        "--warmup",
+        "2s",
+        "--cooldown",
+        "300ms",
+        "--max-latency-increase",
+        "p99=1.5x",
+        "--max-latency-increase",
+        "p99=3x",
+        url.as_str(),
+        "--",
+        deploy.to_str().unwrap(),
+    ];
+    let report = blip_json(&args, 1).await;
+    let gates = &report.targets[0].gates;
+    let (tight, loose) = (&gates[0], &gates[1]);
+    assert_eq!((tight.gate.as_str(), tight.passed), ("max-latency-increase p99=1.5x", false), "{tight:?}");
+    assert_eq!((loose.gate.as_str(), loose.passed), ("max-latency-increase p99=3x", true), "{loose:?}");
+    let increase = tight.evidence.as_ref().unwrap().latency_increase.as_ref().unwrap();
+    assert!((30.0..45.0).contains(&increase.warmup_ms), "{increase:?}");
+    assert!((60.0..90.0).contains(&increase.judged_ms), "{increase:?}");
+    assert!((increase.ratio - increase.judged_ms / increase.warmup_ms).abs() < 0.01, "{increase:?}");
+    assert!(loose.observed.contains(" vs ") && loose.observed.ends_with('x'), "{}", loose.observed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warmup_too_short_fails_the_latency_increase_as_not_judged() {
+    let server = TestServer::start().await;
+    let deploy = script(&server, "quick", "sleep 0.2\n");
+    let url = server.url("/");
+    let args = ["-r", "100", "--warmup", "300ms", "--cooldown", "100ms", "--max-latency-increase", "p99=2x"];
+    let mut args = args.to_vec();
+    args.extend([url.as_str(), "--", deploy.to_str().unwrap()]);
+    let report = blip_json(&args, 1).await;
+    let gate = &report.targets[0].gates[0];
+    assert!(!gate.passed && gate.observed.starts_with("not judged: "), "{gate:?}");
+    assert!(gate.observed.contains("100 needed"), "{}", gate.observed);
+
+    // Without a COMMAND there is no warmup to compare with: refused before any probe.
+    let before = server.requests();
+    let out = blip(&["-d", "1s", "--max-latency-increase", "p99=2x", &url]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--max-latency-increase") && stderr.contains("COMMAND"), "{stderr}");
+    assert_eq!(server.requests(), before, "not a probe sent");
 }

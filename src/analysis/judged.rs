@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::outage::{MAX_WINDOWS, Window};
 use crate::analysis::phase::{GatePhases, Phase, split};
-use crate::analysis::recorder::Recorder;
+use crate::analysis::recorder::{PhaseStats, Recorder};
 use crate::analysis::timeline::Timeline;
 
 /// A probe that broke a gate first: when it was due, and what it got.
@@ -53,6 +53,10 @@ pub struct Judged<'a> {
     pub latency: &'a Histogram<u64>,
     /// Ok and failed probes per slice of the run, of judged probes only.
     pub timeline: &'a Timeline,
+    /// Per phase of a wrapped deploy, in [`Phase::ALL`] order; empty without a command.
+    pub by_phase: &'a [PhaseStats],
+    /// Which phases the gates judge.
+    pub phases: GatePhases,
 }
 
 /// What the gates judge of one URL: probes and windows in judged phases only.
@@ -138,6 +142,8 @@ impl Recorder {
                     window_count: j.window_count,
                     latency: j.latency.as_ref().unwrap_or(&t.latency),
                     timeline: j.timeline.as_ref().unwrap_or(&t.timeline),
+                    by_phase: &t.by_phase,
+                    phases: self.judge,
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);

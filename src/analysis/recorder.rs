@@ -37,6 +37,7 @@ pub struct Recorder {
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
+#[derive(Debug)]
 pub struct PhaseStats {
     pub probes: u64,
     pub ok: u64,

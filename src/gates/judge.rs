@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use crate::analysis::judged::{Judged, Offender};
+use hdrhistogram::Histogram;
+
+use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
-use crate::gates::{FailedLimit, Gate};
+use crate::gates::{FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -22,6 +25,81 @@ pub struct Verdict {
     pub windows: Vec<usize>,
     /// `--max-error-rate`: the sliding window with the highest share of failed probes.
     pub worst_window: Option<RateWindow>,
+    /// `--max-latency-increase`: both quantiles, µs, when both could be taken.
+    pub increase: Option<Increase>,
+}
+
+/// A latency quantile of the warmup and of the judged phases after it, µs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Increase {
+    pub warmup_us: u64,
+    pub judged_us: u64,
+}
+
+impl Increase {
+    pub fn ratio(&self) -> f64 {
+        self.judged_us as f64 / self.warmup_us.max(1) as f64
+    }
+}
+
+fn quantile(h: &Histogram<u64>, percentile: f64) -> u64 {
+    if percentile >= 100.0 { h.max() } else { h.value_at_quantile(percentile / 100.0) }
+}
+
+/// `--max-latency-increase`: the judged phases after the warmup (deploy, and cooldown unless
+/// `--gate-phase deploy`) against the warmup, the baseline a service set for itself.
+fn judge_increase(gate: &Gate, l: &LatencyIncrease, view: &Judged<'_>) -> Verdict {
+    let mut v = Verdict {
+        gate: gate.name(),
+        limit: gate.limit(),
+        observed: String::new(),
+        passed: false,
+        settled: false,
+        first: None,
+        windows: Vec::new(),
+        worst_window: None,
+        increase: None,
+    };
+    let [warmup, deploy, cooldown] = match view.by_phase {
+        [w, d, c] => [w, d, c],
+        _ => {
+            v.observed = "not judged: no warmup without a COMMAND".to_string();
+            return v;
+        }
+    };
+    // The warmup is over once the deploy has a probe: its figures are final.
+    let warmup_over = deploy.probes > 0;
+    if warmup.ok < MIN_BASELINE_PROBES {
+        v.observed = format!(
+            "not judged: {} successful warmup probes, {MIN_BASELINE_PROBES} needed (a longer --warmup or a higher --rate)",
+            warmup.ok
+        );
+        v.settled = warmup_over;
+        return v;
+    }
+    let mut judged = deploy.latency.clone();
+    if view.phases != GatePhases::Deploy && !cooldown.latency.is_empty() {
+        // Histograms that grow to their values always take each other's.
+        let _ = judged.add(&cooldown.latency);
+    }
+    let name = l.quantile_name();
+    let warmup_us = quantile(&warmup.latency, l.percentile);
+    if judged.is_empty() {
+        v.observed = format!("no successful probe after the warmup ({name} {} ms there)", us_to_ms(warmup_us));
+        return v;
+    }
+    let increase = Increase { warmup_us, judged_us: quantile(&judged, l.percentile) };
+    v.observed = format!(
+        "{name} {} vs {} in warmup: {:.2}x",
+        ms(us_to_ms(increase.judged_us)),
+        ms(us_to_ms(increase.warmup_us)),
+        increase.ratio()
+    );
+    v.passed = increase.ratio() <= l.factor;
+    // Only the maximum never comes back down, and only once the warmup's is final.
+    v.settled = !v.passed && l.percentile >= 100.0 && warmup_over;
+    v.increase = Some(increase);
+    v
 }
 
 /// A span of the timeline and its judged probes.
@@ -87,6 +165,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         first: None,
         windows: Vec::new(),
         worst_window: None,
+        increase: None,
     };
     if view.probes == 0 {
         return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -170,6 +249,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             }
             v
         }
+        Gate::MaxLatencyIncrease(l) => judge_increase(gate, l, view),
         Gate::MaxErrorRate(limit) => {
             let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
                 return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -198,7 +278,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::{ErrorRateLimit, GatePhases, LatencyLimit};
+    use crate::analysis::recorder::PhaseStats;
+    use crate::gates::{ErrorRateLimit, GatePhases, LatencyIncrease, LatencyLimit};
     use std::collections::BTreeMap;
 
     use hdrhistogram::Histogram;
@@ -252,6 +333,8 @@ mod tests {
             longest: windows.iter().max_by_key(|w| w.judged).cloned(),
             window_count: windows.len() as u64,
             timeline: &f.timeline,
+            by_phase: &[],
+            phases: GatePhases::DeployCooldown,
             url: "http://a/",
             probes,
             failed,
@@ -272,6 +355,7 @@ mod tests {
             "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
             "max-outages" => Gate::MaxOutages(value.parse().unwrap()),
             "max-error-rate" => Gate::MaxErrorRate(value.parse().unwrap()),
+            "max-latency-increase" => Gate::MaxLatencyIncrease(value.parse().unwrap()),
             _ => unreachable!(),
         }
     }
@@ -381,6 +465,38 @@ mod tests {
         assert!(r.passed);
     }
 
+    fn phase(ok_ms: &[u64]) -> PhaseStats {
+        let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for ms in ok_ms {
+            latency.record(ms * 1000).unwrap();
+        }
+        let n = ok_ms.len() as u64;
+        PhaseStats { probes: n, ok: n, failed: 0, latency, downtime: Duration::ZERO }
+    }
+
+    #[test]
+    fn max_latency_increase_compares_with_the_warmup() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-latency-increase", "p99=2x");
+        let phases = [phase(&[10; 100]), phase(&[15; 50]), phase(&[25; 50])];
+        let mut v = view(&f, 100, 0, &[]);
+        v.by_phase = &phases;
+        // Deploy and cooldown: p99 25 ms against 10 ms.
+        let r = judge(&g, &v);
+        assert!(!r.passed && !r.settled, "{r:?}");
+        // HdrHistogram reports the top of the value's bucket: 10 ms reads as 10.007 ms.
+        assert_eq!(r.increase.map(|i| (i.warmup_us / 1000, i.judged_us / 1000)), Some((10, 25)));
+        assert_eq!(r.observed, "p99 25.007 ms vs 10.007 ms in warmup: 2.50x");
+        v.phases = GatePhases::Deploy;
+        assert!(judge(&g, &v).passed, "the cooldown is not judged");
+        let short = [phase(&[10; 99]), phase(&[15; 50]), phase(&[])];
+        v.by_phase = &short;
+        let r = judge(&g, &v);
+        assert!(!r.passed && r.settled && r.observed.starts_with("not judged: 99 successful"), "{r:?}");
+        v.by_phase = &[];
+        assert!(!judge(&g, &v).passed);
+    }
+
     #[test]
     fn max_failed_counts_and_shares() {
         let f = fixture(&[], &[]);
@@ -405,6 +521,7 @@ mod tests {
             ("max-latency", "p50=1s"),
             ("max-outages", "3"),
             ("max-error-rate", "1%/10s"),
+            ("max-latency-increase", "p99=2x"),
         ] {
             let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
             assert!(!v.passed, "{name} {value}");
@@ -443,6 +560,12 @@ mod tests {
         let rate: ErrorRateLimit = "5%/10s".parse().unwrap();
         assert_eq!((rate.percent, rate.window), (5.0, Duration::from_secs(10)));
         assert_eq!(Gate::MaxErrorRate(rate).name(), "max-error-rate 5%/10s");
+        let inc: LatencyIncrease = "p99.9=1.5x".parse().unwrap();
+        assert_eq!((inc.percentile, inc.factor), (99.9, 1.5));
+        assert_eq!(Gate::MaxLatencyIncrease("max=2".parse().unwrap()).name(), "max-latency-increase max=2x");
+        for bad in ["p99", "p99=0x", "p99=-1x", "p99=fast", "99=2x", "p99=infx"] {
+            assert!(bad.parse::<LatencyIncrease>().is_err(), "{bad}");
+        }
         for bad in ["5/10s", "5%", "5%/0s", "101%/1s", "x%/1s", "5%/soon"] {
             assert!(bad.parse::<ErrorRateLimit>().is_err(), "{bad}");
         }

@@ -32,6 +32,60 @@ pub enum Gate {
     /// More windows than this fails: a URL that flaps.
     MaxOutages(u64),
     MaxErrorRate(ErrorRateLimit),
+    MaxLatencyIncrease(LatencyIncrease),
+}
+
+/// `--max-latency-increase`: how many times the warmup's quantile the judged phases' may be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencyIncrease {
+    /// From 0 to 100; 100 is `max`.
+    pub percentile: f64,
+    pub factor: f64,
+}
+
+/// Successful warmup probes a latency increase needs for a baseline: below it, a quantile such
+/// as p99 rests on one or two probes.
+pub const MIN_BASELINE_PROBES: u64 = 100;
+
+/// `p99`, `p99.9` or `max` as a percentile from 0 (excluded) to 100.
+fn parse_quantile(text: &str) -> Option<f64> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "max" => Some(100.0),
+        q => q.strip_prefix('p')?.parse().ok().filter(|p| *p > 0.0 && *p <= 100.0),
+    }
+}
+
+fn quantile_name(percentile: f64) -> String {
+    if percentile >= 100.0 { "max".to_string() } else { format!("p{percentile}") }
+}
+
+impl FromStr for LatencyIncrease {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a latency increase like p99=2x or p50=1.5x");
+        let (quantile, factor) = text.split_once('=').ok_or_else(bad)?;
+        let percentile = parse_quantile(quantile).ok_or_else(bad)?;
+        let factor = factor.trim();
+        let factor: f64 = factor.strip_suffix(['x', 'X']).unwrap_or(factor).trim().parse().map_err(|_| bad())?;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(bad());
+        }
+        Ok(LatencyIncrease { percentile, factor })
+    }
+}
+
+impl fmt::Display for LatencyIncrease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}x", quantile_name(self.percentile), self.factor)
+    }
+}
+
+impl LatencyIncrease {
+    /// `p99` or `max`.
+    pub fn quantile_name(&self) -> String {
+        quantile_name(self.percentile)
+    }
 }
 
 /// `--max-error-rate`: a share of failed probes no sliding window of the run may exceed.
@@ -115,16 +169,7 @@ impl FromStr for LatencyLimit {
     fn from_str(text: &str) -> Result<Self, String> {
         let bad = || format!("`{text}` is not a latency limit like p99=300ms, p99.9=1s or max=2s");
         let (quantile, limit) = text.split_once('=').ok_or_else(bad)?;
-        let percentile = match quantile.trim().to_ascii_lowercase().as_str() {
-            "max" => 100.0,
-            q => {
-                let p: f64 = q.strip_prefix('p').ok_or_else(bad)?.parse().map_err(|_| bad())?;
-                if !(p > 0.0 && p <= 100.0) {
-                    return Err(bad());
-                }
-                p
-            }
-        };
+        let percentile = parse_quantile(quantile).ok_or_else(bad)?;
         let limit = humantime::parse_duration(limit.trim()).map_err(|_| bad())?;
         Ok(LatencyLimit { percentile, limit })
     }
@@ -132,7 +177,7 @@ impl FromStr for LatencyLimit {
 
 impl LatencyLimit {
     fn quantile_name(&self) -> String {
-        if self.percentile >= 100.0 { "max".to_string() } else { format!("p{}", self.percentile) }
+        quantile_name(self.percentile)
     }
 }
 
@@ -146,6 +191,7 @@ impl Gate {
             Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
             Gate::MaxOutages(n) => format!("{n} windows"),
             Gate::MaxErrorRate(l) => l.to_string(),
+            Gate::MaxLatencyIncrease(l) => format!("{}x the warmup's", l.factor),
         }
     }
 
@@ -159,6 +205,7 @@ impl Gate {
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
             Gate::MaxOutages(n) => format!("max-outages {n}"),
             Gate::MaxErrorRate(l) => format!("max-error-rate {l}"),
+            Gate::MaxLatencyIncrease(l) => format!("max-latency-increase {l}"),
         }
     }
 }

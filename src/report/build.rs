@@ -14,8 +14,8 @@ use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{self, Gate};
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
-    DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, RateWindowReport, Report,
-    SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint,
+    DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PhaseLatency, PhaseReport,
+    RateWindowReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint,
 };
 use crate::units::{millis, us_to_ms};
 
@@ -68,6 +68,7 @@ fn never_answered(t: &TargetReport) -> Option<GateReport> {
             first_error: Some(w.first_error.clone()),
             outages: vec![0],
             worst_window: None,
+            latency_increase: None,
         }),
     })
 }
@@ -87,6 +88,11 @@ fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
             probes: w.probes,
             failed: w.failed,
             rate_percent: w.percent(),
+        }),
+        latency_increase: v.increase.map(|i| IncreaseReport {
+            warmup_ms: us_to_ms(i.warmup_us),
+            judged_ms: us_to_ms(i.judged_us),
+            ratio: i.ratio(),
         }),
     });
     GateReport { gate: v.gate, limit: v.limit, observed: v.observed, passed: v.passed, evidence }

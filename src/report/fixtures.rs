@@ -136,6 +136,7 @@ pub(crate) fn deploy_report() -> Report {
                 first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
                 outages: vec![0],
                 worst_window: None,
+                latency_increase: None,
             }),
         },
         GateReport {

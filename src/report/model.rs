@@ -144,6 +144,17 @@ pub struct Evidence {
     /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
     /// other gates.
     pub worst_window: Option<RateWindowReport>,
+    /// `--max-latency-increase`: the quantile in the warmup and after it; null for other gates,
+    /// and when either could not be taken.
+    pub latency_increase: Option<IncreaseReport>,
+}
+
+/// A latency quantile of the warmup, of the judged phases after it, and their ratio.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct IncreaseReport {
+    pub warmup_ms: f64,
+    pub judged_ms: f64,
+    pub ratio: f64,
 }
 
 /// A span of the run and the share of its judged probes that failed.

@@ -175,6 +175,15 @@ pub struct Evidence {
     pub first_error: Option<String>,
     pub outages: Vec<usize>,
     pub worst_window: Option<RateWindow>,
+    pub latency_increase: Option<LatencyIncrease>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyIncrease {
+    pub warmup_ms: f64,
+    pub judged_ms: f64,
+    pub ratio: f64,
 }
 
 #[derive(Debug, Deserialize)]
