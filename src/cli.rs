@@ -38,6 +38,9 @@ pub struct Cli {
     pub gates: GateArgs,
 
     #[command(flatten)]
+    pub hooks: HookArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 
     /// A deploy command to wrap: blip probes before, during and after it, and reports its downtime.
@@ -158,6 +161,20 @@ pub struct GateArgs {
     /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
     #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "fail_fast"])]
     pub measure_only: bool,
+}
+
+/// Shell commands run when a URL goes down and comes back up.
+#[derive(Clone, Debug, Default, Args)]
+pub struct HookArgs {
+    /// Run CMD (sh -c) when a URL's outage window opens, with BLIP_URL, BLIP_CAUSE, BLIP_START
+    /// and BLIP_DURATION_MS (empty) in its environment; at most one at a time per URL.
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_down: Option<String>,
+
+    /// Run CMD (sh -c) when a URL's outage window closes, with BLIP_DURATION_MS the window's
+    /// length; at most one at a time per URL.
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_up: Option<String>,
 }
 
 /// How and how often each URL is probed, and what counts as up.

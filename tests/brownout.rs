@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::server::{Mode, TestServer};
-use crate::support::{blip, blip_json, script};
+use crate::support::{blip, blip_json, script, tempdir, tolerance};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -125,4 +125,65 @@ async fn a_warmup_too_short_fails_the_latency_increase_as_not_judged() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--max-latency-increase") && stderr.contains("COMMAND"), "{stderr}");
     assert_eq!(server.requests(), before, "not a probe sent");
+}
+
+/// Lines of a file hooks append to (the report is written once every hook ended).
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_down_and_on_up_run_once_per_window_with_its_environment() {
+    let server = TestServer::start().await;
+    let dir = tempdir("hooks-env");
+    let (down, up) = (dir.join("down.txt"), dir.join("up.txt"));
+    let on_down = format!(
+        "echo \"$BLIP_URL|$BLIP_CAUSE|$BLIP_START|$BLIP_DURATION_MS\" >>{}; echo hook says down",
+        down.display()
+    );
+    let on_up = format!("echo \"$BLIP_URL|$BLIP_CAUSE|$BLIP_START|$BLIP_DURATION_MS\" >>{}", up.display());
+    let url = server.url("/");
+    let args = ["-r", "100", "-d", "2s", "--measure-only", "--on-down", &on_down, "--on-up", &on_up, &url];
+    let flaps = bursts(&server, MS * 300, Mode::Status(503, "hooked"), MS * 200, MS * 400, 2);
+    let (report, ()) = tokio::join!(blip_json(&args, 0), flaps);
+    let t = &report.targets[0];
+    assert_eq!(t.outage_count, 2);
+    let down = lines_of(&down);
+    let up = lines_of(&up);
+    assert_eq!((down.len(), up.len()), (2, 2), "{down:?} {up:?}");
+    for (i, w) in t.outages.iter().enumerate() {
+        assert_eq!(down[i], format!("{url}|503|{}|", w.start));
+        assert_eq!(up[i], format!("{url}|503|{}|{}", w.start, w.duration_ms));
+    }
+    assert_eq!((report.hooks.len() as u64, report.hooks_run, report.hooks_skipped), (4, 4, 0));
+    assert!(report.hooks.iter().all(|h| h.exit_code == Some(0) && h.url == url), "{:?}", report.hooks);
+    let kinds: Vec<&str> = report.hooks.iter().map(|h| h.hook.as_str()).collect();
+    assert_eq!(kinds, ["on-down", "on-up", "on-down", "on-up"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_that_sleeps_delays_no_probe_and_is_killed_at_the_end() {
+    let server = TestServer::start().await;
+    let dir = tempdir("hooks-sleep");
+    let pid = dir.join("pid");
+    // The shell becomes the sleep, so the pid written is the process that must be gone.
+    let on_down = format!("echo $$ >{}; exec sleep 10", pid.display());
+    let url = server.url("/");
+    let args = ["-r", "100", "-d", "2s", "--measure-only", "--on-down", &on_down, &url];
+    // Three windows while the first hook sleeps: the second waits, the third is skipped.
+    let flaps = bursts(&server, MS * 300, Mode::Status(503, "slow hook"), MS * 100, MS * 300, 3);
+    let started = std::time::Instant::now();
+    let (report, ()) = tokio::join!(blip_json(&args, 0), flaps);
+    assert!(started.elapsed() < Duration::from_secs(6), "not waited for: {:?}", started.elapsed());
+    let t = &report.targets[0];
+    assert_eq!(t.outage_count, 3);
+    // Every slot probed, none late by a probe interval.
+    assert_eq!(t.probes, 200);
+    assert!(t.send_lag_ms.p99 <= tolerance(100.0), "{:?}", t.send_lag_ms);
+    assert_eq!((report.hooks.len(), report.hooks_skipped), (1, 2), "{:?}", report.hooks);
+    let hook = &report.hooks[0];
+    assert_eq!(hook.signal.as_deref(), Some("SIGTERM"), "{hook:?}");
+    assert!(hook.duration_ms < 10_000.0, "{hook:?}");
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the sleep is gone");
 }

@@ -7,6 +7,7 @@
 //! own a single job.
 
 mod command;
+mod hooks;
 mod output;
 mod run;
 mod signals;
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::analysis::clock::RunClock;
 use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Config, HookCommands};
 use crate::engine::probe::Prober;
 use crate::engine::scheduler::{self, Schedule};
 use crate::exit::Exit;
@@ -35,6 +36,8 @@ use stage::Stage;
 const OUTPUT_BATCH: usize = 64;
 /// The pause after a full batch of output lines (see the run loop).
 const OUTPUT_PAUSE: Duration = Duration::from_millis(1);
+/// How long a hook sent SIGKILL at the end of the run is waited for.
+const HOOK_KILL_WAIT: Duration = Duration::from_secs(1);
 /// How long output still in the command's pipes is awaited at the end of the run.
 const DRAIN_FOR: Duration = Duration::from_millis(500);
 
@@ -63,7 +66,8 @@ pub fn worker_threads(rate: f64) -> usize {
 
 /// Probes the command line's URLs, around its COMMAND if one is given.
 pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
-    let config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
+    let mut config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
+    config.hooks = HookCommands::new(&cli.hooks)?;
     // A command that cannot start is found before anything is probed.
     let program = match &config.wrap {
         Some(wrap) => match command::resolve(&wrap.argv[0]) {
@@ -94,7 +98,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
     let ui = output::make_ui(config, ui_stop_tx)?;
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
-    let mut run = Run::new(config, program, ui, events, clock, end_tx);
+    let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();
+    let mut run = Run::new(config, program, ui, events, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
     let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
@@ -153,6 +158,27 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                 }
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
+            Some(message) = hook_messages.recv() => run.hook(message),
+        }
+    }
+    // Hooks still running get the wrapped command's grace: SIGTERM, then SIGKILL.
+    if run.hooks.busy() {
+        run.hooks.stop(Signal::SIGTERM);
+        let mut kill_at = tokio::time::Instant::now() + run::KILL_AFTER;
+        let mut killed = false;
+        while run.hooks.busy() {
+            match tokio::time::timeout_at(kill_at, hook_messages.recv()).await {
+                Ok(Some(message)) => run.hook(message),
+                Ok(None) => break,
+                Err(_) if !killed => {
+                    run.ui.notice("hooks outlived their grace: sent SIGKILL");
+                    run.hooks.stop(Signal::SIGKILL);
+                    killed = true;
+                    kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
+                }
+                // A hook that outlives SIGKILL is stuck in the kernel: the report says what is known.
+                Err(_) => break,
+            }
         }
     }
     // What the command wrote just before it exited may still be in its pipes: the readers get up

@@ -50,6 +50,9 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         warnings,
         deploy: None,
         targets,
+        hooks: Vec::new(),
+        hooks_run: 0,
+        hooks_skipped: 0,
     }
 }
 

@@ -85,6 +85,9 @@ pub(crate) fn sample_report() -> Report {
         warnings: vec![],
         deploy: None,
         targets: vec![healthy, deployed],
+        hooks: vec![],
+        hooks_run: 0,
+        hooks_skipped: 0,
     }
 }
 

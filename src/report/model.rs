@@ -33,6 +33,29 @@ pub struct Report {
     /// The wrapped command; null when none was given.
     pub deploy: Option<DeployReport>,
     pub targets: Vec<TargetReport>,
+    /// `--on-down` and `--on-up` runs, in the order they ended (the first 1000).
+    pub hooks: Vec<HookReport>,
+    /// Hook runs in all, including any past the list's bound.
+    pub hooks_run: u64,
+    /// Triggers not run: one came while a hook of the same URL ran and another waited, or the
+    /// run ended first.
+    pub hooks_skipped: u64,
+}
+
+/// One run of a hook.
+#[derive(Clone, Debug, Serialize)]
+pub struct HookReport {
+    /// `on-down` or `on-up`.
+    pub hook: String,
+    pub url: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    /// Null when a signal ended it or it never started.
+    pub exit_code: Option<i32>,
+    /// Name of the signal that ended it (`SIGTERM` when the run ended first).
+    pub signal: Option<String>,
+    /// Why it could not be started or waited for.
+    pub error: Option<String>,
 }
 
 /// The wrapped COMMAND and how it went.

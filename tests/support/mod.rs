@@ -84,6 +84,21 @@ pub struct Report {
     pub warnings: Vec<String>,
     pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
+    pub hooks: Vec<Hook>,
+    pub hooks_run: u64,
+    pub hooks_skipped: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    pub hook: String,
+    pub url: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
