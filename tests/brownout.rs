@@ -187,3 +187,17 @@ async fn a_hook_that_sleeps_delays_no_probe_and_is_killed_at_the_end() {
     let pid = std::fs::read_to_string(&pid).unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the sleep is gone");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_fast_stops_at_the_window_past_max_outages() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let args = ["-r", "100", "-d", "10s", "--max-outages", "1", "--fail-fast", url.as_str()];
+    let flaps = bursts(&server, MS * 300, Mode::Status(503, "flap"), MS * 100, MS * 300, 2);
+    let started = std::time::Instant::now();
+    let (report, ()) = tokio::join!(blip_json(&args, 1), flaps);
+    // The second window opens about 0.7 s in; the run stops within a tick or two of it.
+    assert!(started.elapsed() < Duration::from_secs(3), "stopped early: {:?}", started.elapsed());
+    assert!(report.duration_ms < 2000.0, "{}", report.duration_ms);
+    assert_eq!(report.targets[0].gates[0].observed, "2 windows");
+}
