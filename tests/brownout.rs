@@ -143,7 +143,22 @@ async fn on_down_and_on_up_run_once_per_window_with_its_environment() {
     );
     let on_up = format!("echo \"$BLIP_URL|$BLIP_CAUSE|$BLIP_START|$BLIP_DURATION_MS\" >>{}", up.display());
     let url = server.url("/");
-    let args = ["-r", "100", "-d", "2s", "--measure-only", "--on-down", &on_down, "--on-up", &on_up, &url];
+    let events = dir.join("events.ndjson");
+    let events_path = events.to_str().unwrap();
+    let args = [
+        "-r",
+        "100",
+        "-d",
+        "2s",
+        "--measure-only",
+        "--events",
+        events_path,
+        "--on-down",
+        &on_down,
+        "--on-up",
+        &on_up,
+        &url,
+    ];
     let flaps = bursts(&server, MS * 300, Mode::Status(503, "hooked"), MS * 200, MS * 400, 2);
     let (report, ()) = tokio::join!(blip_json(&args, 0), flaps);
     let t = &report.targets[0];
@@ -159,6 +174,14 @@ async fn on_down_and_on_up_run_once_per_window_with_its_environment() {
     assert!(report.hooks.iter().all(|h| h.exit_code == Some(0) && h.url == url), "{:?}", report.hooks);
     let kinds: Vec<&str> = report.hooks.iter().map(|h| h.hook.as_str()).collect();
     assert_eq!(kinds, ["on-down", "on-up", "on-down", "on-up"]);
+    // The event log has a `hook` event per run, before the run's end.
+    let logged: Vec<serde_json::Value> = lines_of(&events)
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "hook")
+        .collect();
+    assert_eq!(logged.len(), 4);
+    assert!(logged.iter().all(|e| e["exit_code"] == 0 && e["url"] == url.as_str()), "{logged:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -173,26 +173,28 @@ impl Hooks {
         }
     }
 
-    /// The hook of `target` ended (or could not start): books it, and starts the queued one.
-    pub fn ended(&mut self, clock: &RunClock, target: usize, end: Result<Exited, String>) {
-        let Some(slot) = self.slots.get_mut(target) else { return };
-        let Some(running) = slot.running.take() else { return };
+    /// The hook of `target` ended (or could not start): books it, starts the queued one, and
+    /// returns the run as the report has it.
+    pub fn ended(&mut self, clock: &RunClock, target: usize, end: Result<Exited, String>) -> Option<HookReport> {
+        let slot = self.slots.get_mut(target)?;
+        let running = slot.running.take()?;
         let (at, termination, error) = match end {
             Ok(Exited { status: Ok(status), at }) => (at, Termination::of(status), None),
             Ok(Exited { status: Err(err), at }) => (at, Termination::default(), Some(format!("cannot wait: {err}"))),
             Err(error) => (Instant::now(), Termination::default(), Some(error)),
         };
         self.finished += 1;
+        let run = HookReport {
+            hook: running.hook.to_string(),
+            url: self.urls.get(target).cloned().unwrap_or_default(),
+            start_offset_ms: millis(clock.offset(running.start)),
+            duration_ms: millis(at.saturating_duration_since(running.start)),
+            exit_code: termination.exit_code,
+            signal: termination.signal,
+            error,
+        };
         if self.runs.len() < MAX_RUNS {
-            self.runs.push(HookReport {
-                hook: running.hook.to_string(),
-                url: self.urls.get(target).cloned().unwrap_or_default(),
-                start_offset_ms: millis(clock.offset(running.start)),
-                duration_ms: millis(at.saturating_duration_since(running.start)),
-                exit_code: termination.exit_code,
-                signal: termination.signal,
-                error,
-            });
+            self.runs.push(run.clone());
         }
         if let Some(next) = slot.queued.take() {
             if self.stopping.is_some() {
@@ -201,6 +203,7 @@ impl Hooks {
                 self.start(target, next);
             }
         }
+        Some(run)
     }
 
     /// Whether any hook still runs (or is starting).

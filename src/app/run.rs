@@ -268,11 +268,19 @@ impl<'a> Run<'a> {
                     self.ui.output_part(line.stream, &line.text);
                 }
             }
-            HookMessage::Exited { target, exited } => self.hooks.ended(&self.clock, target, Ok(exited)),
+            HookMessage::Exited { target, exited } => self.hook_ended(target, Ok(exited)),
             HookMessage::Failed { target, error } => {
                 self.ui.notice(&format!("hook for {}: {error}", self.urls.get(target).map_or("?", String::as_str)));
-                self.hooks.ended(&self.clock, target, Err(error));
+                self.hook_ended(target, Err(error));
             }
+        }
+    }
+
+    fn hook_ended(&mut self, target: usize, end: Result<Exited, String>) {
+        if let Some(run) = self.hooks.ended(&self.clock, target, end)
+            && let Some(events) = self.events.as_mut()
+        {
+            events.hook(&run);
         }
     }
 
