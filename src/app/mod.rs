@@ -159,7 +159,18 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                 }
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
-            Some(message) = hook_messages.recv() => run.hook(message),
+            // A hook's output is paced as the command's is (above).
+            Some(message) = hook_messages.recv() => {
+                run.hook(message);
+                let mut taken = 1;
+                while taken < OUTPUT_BATCH && let Ok(message) = hook_messages.try_recv() {
+                    run.hook(message);
+                    taken += 1;
+                }
+                if taken == OUTPUT_BATCH {
+                    tokio::time::sleep(OUTPUT_PAUSE).await;
+                }
+            }
         }
     }
     // Hooks still running get the wrapped command's grace: SIGTERM, then SIGKILL.
