@@ -29,6 +29,7 @@ use crate::engine::scheduler::{self, Schedule};
 use crate::exit::Exit;
 use crate::report::Report;
 use command::Channels;
+use hooks::HookMessage;
 use run::Run;
 use signals::Signals;
 use stage::Stage;
@@ -173,26 +174,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             }
         }
     }
-    // Hooks still running get the wrapped command's grace: SIGTERM, then SIGKILL.
-    if run.hooks.busy() {
-        run.hooks.stop(Signal::SIGTERM);
-        let mut kill_at = tokio::time::Instant::now() + run::KILL_AFTER;
-        let mut killed = false;
-        while run.hooks.busy() {
-            match tokio::time::timeout_at(kill_at, hook_messages.recv()).await {
-                Ok(Some(message)) => run.hook(message),
-                Ok(None) => break,
-                Err(_) if !killed => {
-                    run.ui.notice("hooks outlived their grace: sent SIGKILL");
-                    run.hooks.stop(Signal::SIGKILL);
-                    killed = true;
-                    kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
-                }
-                // A hook that outlives SIGKILL is stuck in the kernel: the report says what is known.
-                Err(_) => break,
-            }
-        }
-    }
+    end_hooks(&mut run, &mut hook_messages, &mut signals).await;
     // What the command wrote just before it exited may still be in its pipes: the readers get up
     // to DRAIN_FOR to reach their end (the channel closes when both have), unless a process it
     // left behind holds the pipes open.
@@ -202,4 +184,43 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         run.output(&line);
     }
     run.finish()
+}
+
+/// Hooks still running when the run ends get the wrapped command's grace: SIGTERM, then SIGKILL
+/// after [`run::KILL_AFTER`] or at a further stop request.
+async fn end_hooks(run: &mut Run<'_>, messages: &mut mpsc::UnboundedReceiver<HookMessage>, signals: &mut Signals) {
+    if !run.hooks.busy() {
+        return;
+    }
+    run.hooks.stop(Signal::SIGTERM);
+    run.ui.notice(&format!(
+        "sent SIGTERM to the hooks still running; waiting up to {} for them",
+        humantime::format_duration(run::KILL_AFTER)
+    ));
+    let mut kill_at = tokio::time::Instant::now() + run::KILL_AFTER;
+    let mut killed = false;
+    while run.hooks.busy() {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(message) => run.hook(message),
+                None => break,
+            },
+            signal = signals.recv(), if !killed => {
+                run.ui.notice(&format!("{signal} received: sent SIGKILL to the hooks"));
+                run.hooks.stop(Signal::SIGKILL);
+                killed = true;
+                kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
+            }
+            () = tokio::time::sleep_until(kill_at) => {
+                if killed {
+                    // A hook that outlives SIGKILL is stuck in the kernel: the report says what is known.
+                    break;
+                }
+                run.ui.notice("hooks outlived their grace: sent SIGKILL");
+                run.hooks.stop(Signal::SIGKILL);
+                killed = true;
+                kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
+            }
+        }
+    }
 }
