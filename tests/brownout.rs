@@ -224,3 +224,24 @@ async fn fail_fast_stops_at_the_window_past_max_outages() {
     assert!(report.duration_ms < 2000.0, "{}", report.duration_ms);
     assert_eq!(report.targets[0].gates[0].observed, "2 windows");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_that_ignores_sigterm_is_killed_after_the_grace() {
+    let server = TestServer::start().await;
+    let dir = tempdir("hooks-stubborn");
+    let pid = dir.join("pid");
+    // An ignored signal stays ignored across exec: neither the shell nor its sleep ends on SIGTERM.
+    let on_down = format!("trap '' TERM; echo $$ >{}; exec sleep 30", pid.display());
+    let url = server.url("/");
+    let args = ["-r", "50", "-d", "1s", "--measure-only", "--on-down", &on_down, &url];
+    let fault = server.inject(MS * 200, Mode::Status(503, "stubborn hook"), MS * 100);
+    let started = std::time::Instant::now();
+    let (report, _) = tokio::join!(blip_json(&args, 0), fault);
+    let took = started.elapsed();
+    // The run's 1 s, then the wrapped command's 5 s of grace, then SIGKILL.
+    assert!(took > Duration::from_secs(5) && took < Duration::from_secs(9), "{took:?}");
+    let hook = &report.hooks[0];
+    assert_eq!(hook.signal.as_deref(), Some("SIGKILL"), "{hook:?}");
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the sleep is gone");
+}
