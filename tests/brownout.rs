@@ -200,9 +200,11 @@ async fn a_hook_that_sleeps_delays_no_probe_and_is_killed_at_the_end() {
     assert!(started.elapsed() < Duration::from_secs(6), "not waited for: {:?}", started.elapsed());
     let t = &report.targets[0];
     assert_eq!(t.outage_count, 3);
-    // Every slot probed, none late by a probe interval.
+    // Every slot probed. Had the hook held up the probing, probes would have gone out up to the
+    // 1.7 s left of the run late (it sleeps 10 s); the machine's own noise is tens of ms.
     assert_eq!(t.probes, 200);
-    assert!(t.send_lag_ms.p99 <= tolerance(100.0), "{:?}", t.send_lag_ms);
+    assert!(t.send_lag_ms.max < 1000.0, "{:?}", t.send_lag_ms);
+    assert!(t.send_lag_ms.p50 <= tolerance(100.0), "{:?}", t.send_lag_ms);
     assert_eq!((report.hooks.len(), report.hooks_skipped), (1, 2), "{:?}", report.hooks);
     let hook = &report.hooks[0];
     assert_eq!(hook.signal.as_deref(), Some("SIGTERM"), "{hook:?}");
