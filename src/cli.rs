@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
-use crate::gates::{FailedLimit, GatePhases, LatencyLimit};
+use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
@@ -32,6 +32,9 @@ pub struct Cli {
     // user looks for.
     #[command(flatten)]
     pub gates: GateArgs,
+
+    #[command(flatten)]
+    pub hooks: HookArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -139,6 +142,20 @@ pub struct GateArgs {
     #[arg(long, value_name = "pNN=DUR", value_parser = parse_latency_limit, help_heading = "Gates")]
     pub max_latency: Vec<LatencyLimit>,
 
+    /// Fail if more than N outage windows opened: a URL that flaps between up and down.
+    #[arg(long, value_name = "N", help_heading = "Gates")]
+    pub max_outages: Option<u64>,
+
+    /// Fail if, in any sliding window of DUR (whole seconds), more than P % of the probes failed:
+    /// 5%/10s catches a brownout that a total over the whole run hides.
+    #[arg(long, value_name = "P%/DUR", value_parser = parse_error_rate, help_heading = "Gates")]
+    pub max_error_rate: Option<ErrorRateLimit>,
+
+    /// With a COMMAND: fail if a latency quantile after the warmup is above FACTOR times the
+    /// warmup's (p99=2x); fails as not judged below 100 successful warmup probes; repeatable.
+    #[arg(long, value_name = "pNN=FACTOR", value_parser = parse_latency_increase, help_heading = "Gates")]
+    pub max_latency_increase: Vec<LatencyIncrease>,
+
     /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
     /// the deploy [default: deploy+cooldown].
     #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
@@ -151,8 +168,22 @@ pub struct GateArgs {
 
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
     /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "fail_fast"])]
     pub measure_only: bool,
+}
+
+/// Shell commands run when a URL goes down and comes back up.
+#[derive(Clone, Debug, Default, Args)]
+pub struct HookArgs {
+    /// Run CMD (sh -c) when a URL's outage window opens, with BLIP_URL, BLIP_CAUSE, BLIP_START
+    /// and BLIP_DURATION_MS (empty) in its environment; at most one at a time per URL.
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_down: Option<String>,
+
+    /// Run CMD (sh -c) when a URL's outage window closes, with BLIP_DURATION_MS the window's
+    /// length; at most one at a time per URL.
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_up: Option<String>,
 }
 
 /// How and how often each URL is probed, and what counts as up.
@@ -438,6 +469,14 @@ fn parse_status_set(text: &str) -> Result<StatusSet, String> {
 }
 
 fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
+    text.parse()
+}
+
+fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
+    text.parse()
+}
+
+fn parse_latency_increase(text: &str) -> Result<LatencyIncrease, String> {
     text.parse()
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
-use crate::cli::{DeployArgs, GateArgs, OutputArgs, ProbeArgs};
+use crate::cli::{DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
 use crate::gates::{Gate, GatePhases};
 
 mod output;
@@ -57,6 +57,27 @@ pub struct Config {
     /// Which phases of a wrapped deploy the gates judge.
     pub gate_phases: GatePhases,
     pub fail_fast: bool,
+    /// `--on-down` and `--on-up`; set by [`HookCommands::new`] after [`Config::new`].
+    pub hooks: HookCommands,
+}
+
+/// Shell commands run when a URL's window opens (`on_down`) and closes (`on_up`).
+#[derive(Clone, Debug, Default)]
+pub struct HookCommands {
+    pub on_down: Option<String>,
+    pub on_up: Option<String>,
+}
+
+impl HookCommands {
+    /// Checks `--on-down` and `--on-up`.
+    pub fn new(args: &HookArgs) -> Result<HookCommands, ConfigError> {
+        for (flag, command) in [("--on-down", &args.on_down), ("--on-up", &args.on_up)] {
+            if command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                return Err(bad(format!("{flag} needs a shell command to run, like {flag} 'echo $BLIP_URL'")));
+            }
+        }
+        Ok(HookCommands { on_down: args.on_down.clone(), on_up: args.on_up.clone() })
+    }
 }
 
 /// A wrapped COMMAND and the probing around it.
@@ -117,6 +138,11 @@ impl Config {
         if gates.gate_phase.is_some() && wrap.is_none() {
             return Err(bad("--gate-phase applies only to a COMMAND given after --"));
         }
+        if !gates.max_latency_increase.is_empty() && wrap.is_none() {
+            return Err(bad(
+                "--max-latency-increase compares the deploy with its warmup: it needs a COMMAND given after --",
+            ));
+        }
         let mut gate_list = gate_list(gates);
         let default_gates = gate_list.is_empty() && !gates.measure_only;
         if default_gates {
@@ -148,6 +174,7 @@ impl Config {
             measure_only: gates.measure_only,
             gate_phases: gates.gate_phase.unwrap_or_default(),
             fail_fast: gates.fail_fast,
+            hooks: HookCommands::default(),
         })
     }
 }
@@ -169,6 +196,9 @@ fn gate_list(args: &GateArgs) -> Vec<Gate> {
     let mut gates: Vec<Gate> = args.fail_on_status.iter().cloned().map(Gate::FailOnStatus).collect();
     gates.extend(args.max_downtime.map(Gate::MaxDowntime));
     gates.extend(args.max_outage.map(Gate::MaxOutage));
+    gates.extend(args.max_outages.map(Gate::MaxOutages));
+    gates.extend(args.max_error_rate.map(Gate::MaxErrorRate));
+    gates.extend(args.max_latency_increase.iter().copied().map(Gate::MaxLatencyIncrease));
     gates.extend(args.max_failed.map(Gate::MaxFailed));
     gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
     gates

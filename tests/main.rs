@@ -2,6 +2,7 @@
 
 mod support;
 
+mod brownout;
 mod core;
 mod dashboard;
 mod deploy;

@@ -8,7 +8,8 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::outage::{MAX_WINDOWS, Window};
 use crate::analysis::phase::{GatePhases, Phase, split};
-use crate::analysis::recorder::Recorder;
+use crate::analysis::recorder::{PhaseStats, Recorder};
+use crate::analysis::timeline::Timeline;
 
 /// A probe that broke a gate first: when it was due, and what it got.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,8 +47,16 @@ pub struct Judged<'a> {
     /// Judged downtime and the longest judged window, over every window.
     pub downtime: Duration,
     pub longest: Option<JudgedWindow>,
+    /// Windows with a judged part, including any past the list's bound (and the one open now).
+    pub window_count: u64,
     /// Latency of successful probes, µs.
     pub latency: &'a Histogram<u64>,
+    /// Ok and failed probes per slice of the run, of judged probes only.
+    pub timeline: &'a Timeline,
+    /// Per phase of a wrapped deploy, in [`Phase::ALL`] order; empty without a command.
+    pub by_phase: &'a [PhaseStats],
+    /// Which phases the gates judge.
+    pub phases: GatePhases,
 }
 
 /// What the gates judge of one URL: probes and windows in judged phases only.
@@ -60,13 +69,18 @@ pub struct JudgedStats {
     /// Latency of judged successful probes; `None` when every probe is judged (no command
     /// wrapped, or `--gate-phase all`), where it would be a copy of the URL's own histogram.
     pub latency: Option<Histogram<u64>>,
+    /// Judged probes per slice of the run; `None` when every probe is judged, as for `latency`.
+    pub timeline: Option<Timeline>,
     pub windows: Vec<JudgedWindow>,
     pub downtime: Duration,
     pub longest: Option<JudgedWindow>,
+    /// Windows with a judged part, including any past the list's bound.
+    pub window_count: u64,
 }
 
 impl JudgedStats {
     pub fn add_window(&mut self, window: JudgedWindow) {
+        self.window_count += 1;
         self.downtime += window.judged;
         if self.longest.as_ref().is_none_or(|l| window.judged > l.judged) {
             self.longest = Some(window.clone());
@@ -133,13 +147,18 @@ impl Recorder {
                     windows: j.windows.clone(),
                     downtime: j.downtime,
                     longest: j.longest.clone(),
+                    window_count: j.window_count,
                     latency: j.latency.as_ref().unwrap_or(&t.latency),
+                    timeline: j.timeline.as_ref().unwrap_or(&t.timeline),
+                    by_phase: &t.by_phase,
+                    phases: self.judge,
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);
                     let index = usize::try_from(t.detector.window_count()).unwrap_or(usize::MAX);
                     if let Some(w) = judged_window(open, now, index, &spans, self.judge) {
                         view.downtime += w.judged;
+                        view.window_count += 1;
                         if view.longest.as_ref().is_none_or(|l| w.judged > l.judged) {
                             view.longest = Some(w.clone());
                         }

@@ -37,6 +37,7 @@ pub struct Recorder {
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
+#[derive(Debug)]
 pub struct PhaseStats {
     pub probes: u64,
     pub ok: u64,
@@ -117,6 +118,8 @@ impl Recorder {
                 .map(|_| PhaseStats { probes: 0, ok: 0, failed: 0, latency: histogram(), downtime: Duration::ZERO })
                 .collect()
         };
+        // Only then do the gates need figures of their own beside the URL's.
+        let partly_judged = phased.is_some_and(|judged| judged != GatePhases::All);
         let targets = urls
             .iter()
             .map(|url| TargetRecorder {
@@ -144,10 +147,12 @@ impl Recorder {
                     status_counts: BTreeMap::new(),
                     first_status: BTreeMap::new(),
                     first_failure: None,
-                    latency: (phased.is_some_and(|judged| judged != GatePhases::All)).then(histogram),
+                    latency: partly_judged.then(histogram),
+                    timeline: partly_judged.then(Timeline::default),
                     windows: Vec::new(),
                     downtime: Duration::ZERO,
                     longest: None,
+                    window_count: 0,
                 },
             })
             .collect();
@@ -211,6 +216,9 @@ impl Recorder {
                 Outcome::BadStatus { status, .. } => Some(*status),
                 Outcome::Error { status, .. } => *status,
             };
+            if let Some(timeline) = j.timeline.as_mut() {
+                timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
+            }
             if !sample.outcome.is_ok() {
                 j.failed += 1;
                 earliest(&mut j.first_failure, due, || sample.outcome.describe());

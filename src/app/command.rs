@@ -149,12 +149,24 @@ pub struct RunningCommand {
 }
 
 impl RunningCommand {
-    /// Starts `argv` with `program` as its resolved path; its output and exit go to `channels`.
-    pub fn spawn(program: &Path, argv: &[String], channels: Channels) -> Result<RunningCommand, StartError> {
+    /// Starts `argv` with `program` as its resolved path and `env` added to blip's environment;
+    /// its output and exit go to `channels`.
+    pub fn spawn(
+        program: &Path,
+        argv: &[String],
+        env: &[(&str, String)],
+        channels: Channels,
+    ) -> Result<RunningCommand, StartError> {
         let relay = Arc::new(Relay::default());
         let (started_tx, started) = std::sync::mpsc::sync_channel(1);
         let mut command = std::process::Command::new(program);
-        command.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        command
+            .args(&argv[1..])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         die_with_parent(&mut command);
         let name = argv[0].clone();
         let waiter_relay = relay.clone();

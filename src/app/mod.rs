@@ -1,12 +1,14 @@
 //! The application layer: one run, from a typed [`Config`] to the reports and an [`Exit`].
 //!
 //! The run loop here wires config → scheduler → Sample channel → recorder → live consumers;
-//! [`run`] holds what its select arms act on, [`command`] supervises a wrapped deploy command,
+//! [`run`] holds what its select arms act on, [`command`] supervises a wrapped deploy command
+//! (and, through [`hooks`], the `--on-down` and `--on-up` commands),
 //! [`signals`] turns stop requests into one stream, and [`output`] is the one place that
 //! decides who owns stdout, makes the UI and writes the reports. The parts it wires are pure or
 //! own a single job.
 
 mod command;
+mod hooks;
 mod output;
 mod run;
 mod signals;
@@ -21,12 +23,13 @@ use tokio::sync::{mpsc, watch};
 
 use crate::analysis::clock::RunClock;
 use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Config, HookCommands};
 use crate::engine::probe::Prober;
 use crate::engine::scheduler::{self, Schedule};
 use crate::exit::Exit;
 use crate::report::Report;
 use command::Channels;
+use hooks::HookMessage;
 use run::Run;
 use signals::Signals;
 use stage::Stage;
@@ -35,6 +38,8 @@ use stage::Stage;
 const OUTPUT_BATCH: usize = 64;
 /// The pause after a full batch of output lines (see the run loop).
 const OUTPUT_PAUSE: Duration = Duration::from_millis(1);
+/// How long a hook sent SIGKILL at the end of the run is waited for.
+const HOOK_KILL_WAIT: Duration = Duration::from_secs(1);
 /// How long output still in the command's pipes is awaited at the end of the run.
 const DRAIN_FOR: Duration = Duration::from_millis(500);
 
@@ -63,7 +68,8 @@ pub fn worker_threads(rate: f64) -> usize {
 
 /// Probes the command line's URLs, around its COMMAND if one is given.
 pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
-    let config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
+    let mut config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
+    config.hooks = HookCommands::new(&cli.hooks)?;
     // A command that cannot start is found before anything is probed.
     let program = match &config.wrap {
         Some(wrap) => match command::resolve(&wrap.argv[0]) {
@@ -94,7 +100,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
     let ui = output::make_ui(config, ui_stop_tx)?;
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
-    let mut run = Run::new(config, program, ui, events, clock, end_tx);
+    let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();
+    let mut run = Run::new(config, program, ui, events, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
     let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
@@ -153,8 +160,21 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
                 }
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
+            // A hook's output is paced as the command's is (above).
+            Some(message) = hook_messages.recv() => {
+                run.hook(message);
+                let mut taken = 1;
+                while taken < OUTPUT_BATCH && let Ok(message) = hook_messages.try_recv() {
+                    run.hook(message);
+                    taken += 1;
+                }
+                if taken == OUTPUT_BATCH {
+                    tokio::time::sleep(OUTPUT_PAUSE).await;
+                }
+            }
         }
     }
+    end_hooks(&mut run, &mut hook_messages, &mut signals).await;
     // What the command wrote just before it exited may still be in its pipes: the readers get up
     // to DRAIN_FOR to reach their end (the channel closes when both have), unless a process it
     // left behind holds the pipes open.
@@ -164,4 +184,43 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         run.output(&line);
     }
     run.finish()
+}
+
+/// Hooks still running when the run ends get the wrapped command's grace: SIGTERM, then SIGKILL
+/// after [`run::KILL_AFTER`] or at a further stop request.
+async fn end_hooks(run: &mut Run<'_>, messages: &mut mpsc::UnboundedReceiver<HookMessage>, signals: &mut Signals) {
+    if !run.hooks.busy() {
+        return;
+    }
+    run.hooks.stop(Signal::SIGTERM);
+    run.ui.notice(&format!(
+        "sent SIGTERM to the hooks still running; waiting up to {} for them",
+        humantime::format_duration(run::KILL_AFTER)
+    ));
+    let mut kill_at = tokio::time::Instant::now() + run::KILL_AFTER;
+    let mut killed = false;
+    while run.hooks.busy() {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(message) => run.hook(message),
+                None => break,
+            },
+            signal = signals.recv(), if !killed => {
+                run.ui.notice(&format!("{signal} received: sent SIGKILL to the hooks"));
+                run.hooks.stop(Signal::SIGKILL);
+                killed = true;
+                kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
+            }
+            () = tokio::time::sleep_until(kill_at) => {
+                if killed {
+                    // A hook that outlives SIGKILL is stuck in the kernel: the report says what is known.
+                    break;
+                }
+                run.ui.notice("hooks outlived their grace: sent SIGKILL");
+                run.hooks.stop(Signal::SIGKILL);
+                killed = true;
+                kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
+            }
+        }
+    }
 }

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nix::sys::signal::Signal;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::Finished;
 use super::command::{Channels, Exited, OutputLine, RunningCommand, Termination};
+use super::hooks::{HookMessage, Hooks};
 use super::output;
 use super::stage::{self, DeployLog, Stage};
 use crate::analysis::clock::RunClock;
@@ -25,7 +26,7 @@ use crate::report::build;
 use crate::units::secs;
 
 /// How long a signalled command has to exit before it is killed.
-const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+pub const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The state of one run, owned by the run loop: everything the select arms act on.
 pub struct Run<'a> {
@@ -45,6 +46,7 @@ pub struct Run<'a> {
     pub cancelled: bool,
     /// A command that blip stopped because a gate failed did not fail on its own.
     pub stopped_by_gate: bool,
+    pub hooks: Hooks,
 }
 
 impl<'a> Run<'a> {
@@ -55,8 +57,10 @@ impl<'a> Run<'a> {
         mut events: Option<EventLog>,
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
+        hook_tx: mpsc::UnboundedSender<HookMessage>,
     ) -> Run<'a> {
         let urls = config.display_urls();
+        let hooks = Hooks::new(config.hooks.clone(), &urls, hook_tx);
         ui.started(&RunInfo {
             urls: urls.clone(),
             rate: config.rate,
@@ -86,6 +90,7 @@ impl<'a> Run<'a> {
             stopping: false,
             cancelled: false,
             stopped_by_gate: false,
+            hooks,
         };
         if let Some(wrap) = &config.wrap {
             run.begin_phase(Phase::Warmup, clock.start);
@@ -116,6 +121,7 @@ impl<'a> Run<'a> {
             events.probe(sample);
         }
         for event in self.recorder.record(sample) {
+            self.hooks.transition(&self.clock, event.target, &event.transition);
             self.ui.event(&self.clock, &event);
             if let Some(events) = self.events.as_mut() {
                 events.transition(&event);
@@ -194,7 +200,7 @@ impl<'a> Run<'a> {
         }
         let Some(deploy) = self.deploy.as_mut() else { return };
         let start = Instant::now();
-        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, channels.clone()) {
+        match RunningCommand::spawn(&self.program, &deploy.wrap.argv, &[], channels.clone()) {
             Ok(command) => {
                 deploy.start = Some(start);
                 deploy.relay = Some(command.relay.clone());
@@ -249,6 +255,35 @@ impl<'a> Run<'a> {
         self.stage = Stage::Done;
     }
 
+    /// What a hook's supervisor reports: its start, a line of its output (shown as the
+    /// command's is), its end.
+    pub fn hook(&mut self, message: HookMessage) {
+        match message {
+            HookMessage::Started { target, command } => self.hooks.started(target, command),
+            HookMessage::Output { relay, line } => {
+                relay.taken(&line);
+                if line.ends_line {
+                    self.ui.output(line.stream, &line.text);
+                } else {
+                    self.ui.output_part(line.stream, &line.text);
+                }
+            }
+            HookMessage::Exited { target, exited } => self.hook_ended(target, Ok(exited)),
+            HookMessage::Failed { target, error } => {
+                self.ui.notice(&format!("hook for {}: {error}", self.urls.get(target).map_or("?", String::as_str)));
+                self.hook_ended(target, Err(error));
+            }
+        }
+    }
+
+    fn hook_ended(&mut self, target: usize, end: Result<Exited, String>) {
+        if let Some(run) = self.hooks.ended(&self.clock, target, end)
+            && let Some(events) = self.events.as_mut()
+        {
+            events.hook(&run);
+        }
+    }
+
     /// The command outlived its grace after a stop request.
     pub fn kill(&mut self) {
         if let Stage::Running { command, kill_at } = &mut self.stage {
@@ -282,6 +317,7 @@ impl<'a> Run<'a> {
         let command_failed = !self.stopped_by_gate
             && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
         report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
+        (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
         report.measure_only = self.config.measure_only;
         self.ui.finished(&report);

@@ -4,7 +4,11 @@
 use std::time::Duration;
 
 use crate::analysis::judged::{Judged, Offender};
-use crate::gates::{FailedLimit, Gate};
+use hdrhistogram::Histogram;
+
+use crate::analysis::phase::GatePhases;
+use crate::analysis::timeline::{Slice, Timeline};
+use crate::gates::{FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -19,6 +23,134 @@ pub struct Verdict {
     pub first: Option<Offender>,
     /// Indexes of the windows involved, into the URL's outages.
     pub windows: Vec<usize>,
+    /// `--max-error-rate`: the sliding window with the highest share of failed probes.
+    pub worst_window: Option<RateWindow>,
+    /// `--max-latency-increase`: both quantiles, µs, when both could be taken.
+    pub increase: Option<Increase>,
+}
+
+/// A latency quantile of the warmup and of the judged phases after it, µs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Increase {
+    pub warmup_us: u64,
+    pub judged_us: u64,
+}
+
+impl Increase {
+    pub fn ratio(&self) -> f64 {
+        self.judged_us as f64 / self.warmup_us.max(1) as f64
+    }
+}
+
+fn quantile(h: &Histogram<u64>, percentile: f64) -> u64 {
+    if percentile >= 100.0 { h.max() } else { h.value_at_quantile(percentile / 100.0) }
+}
+
+/// `--max-latency-increase`: the judged phases after the warmup (deploy, and cooldown unless
+/// `--gate-phase deploy`) against the warmup, the baseline a service set for itself.
+fn judge_increase(gate: &Gate, l: &LatencyIncrease, view: &Judged<'_>) -> Verdict {
+    let mut v = Verdict {
+        gate: gate.name(),
+        limit: gate.limit(),
+        observed: String::new(),
+        passed: false,
+        settled: false,
+        first: None,
+        windows: Vec::new(),
+        worst_window: None,
+        increase: None,
+    };
+    let [warmup, deploy, cooldown] = match view.by_phase {
+        [w, d, c] => [w, d, c],
+        _ => {
+            v.observed = "not judged: no warmup without a COMMAND".to_string();
+            return v;
+        }
+    };
+    // The warmup is over once the deploy has a probe: its figures are final.
+    let warmup_over = deploy.probes > 0;
+    if warmup.ok < MIN_BASELINE_PROBES {
+        v.observed = format!(
+            "not judged: {} successful warmup probes, {MIN_BASELINE_PROBES} needed (a longer --warmup or a higher --rate)",
+            warmup.ok
+        );
+        v.settled = warmup_over;
+        return v;
+    }
+    let mut judged = deploy.latency.clone();
+    if view.phases != GatePhases::Deploy && !cooldown.latency.is_empty() {
+        // Histograms that grow to their values always take each other's.
+        let _ = judged.add(&cooldown.latency);
+    }
+    let name = l.quantile_name();
+    let warmup_us = quantile(&warmup.latency, l.percentile);
+    if judged.is_empty() {
+        v.observed = format!("no successful probe after the warmup ({name} {} ms there)", us_to_ms(warmup_us));
+        return v;
+    }
+    let increase = Increase { warmup_us, judged_us: quantile(&judged, l.percentile) };
+    v.observed = format!(
+        "{name} {} vs {} in warmup: {:.2}x",
+        ms(us_to_ms(increase.judged_us)),
+        ms(us_to_ms(increase.warmup_us)),
+        increase.ratio()
+    );
+    v.passed = increase.ratio() <= l.factor;
+    // Only the maximum never comes back down, and only once the warmup's is final.
+    v.settled = !v.passed && l.percentile >= 100.0 && warmup_over;
+    v.increase = Some(increase);
+    v
+}
+
+/// A span of the timeline and its judged probes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateWindow {
+    /// From the start of the run.
+    pub start: Duration,
+    pub end: Duration,
+    pub probes: u64,
+    pub failed: u64,
+}
+
+impl RateWindow {
+    /// Failed probes as a share of all, in percent.
+    pub fn percent(&self) -> f64 {
+        if self.probes == 0 { 0.0 } else { self.failed as f64 * 100.0 / self.probes as f64 }
+    }
+}
+
+/// The sliding window of `width` (in whole slices, rounded up) with the highest share of failed
+/// probes, the earliest of equals; and whether that share is settled, which only a window that
+/// no longer takes probes is (the last slice still may while the run goes on).
+fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, RateWindow)> {
+    let slice_s = timeline.width_s().max(1);
+    let span = usize::try_from(width.as_secs().div_ceil(slice_s).max(1)).unwrap_or(usize::MAX);
+    let slices: Vec<(u64, Slice)> = timeline.slices().collect();
+    let window = |from: usize, to: usize| {
+        let (start, _) = slices[from];
+        let (last, _) = slices[to - 1];
+        let (probes, failed) =
+            slices[from..to].iter().fold((0, 0), |(p, f), (_, s)| (p + s.ok + s.failed, f + s.failed));
+        RateWindow { start: Duration::from_secs(start), end: Duration::from_secs(last + slice_s), probes, failed }
+    };
+    let worse = |a: &RateWindow, b: &RateWindow| b.percent() > a.percent();
+    let count = slices.len().saturating_sub(span) + 1;
+    let mut worst: Option<RateWindow> = None;
+    let mut worst_closed: Option<RateWindow> = None;
+    for from in 0..count.min(slices.len()) {
+        let to = (from + span).min(slices.len());
+        let w = window(from, to);
+        if w.probes == 0 {
+            continue;
+        }
+        if worst.as_ref().is_none_or(|a| worse(a, &w)) {
+            worst = Some(w);
+        }
+        if to < slices.len() && worst_closed.as_ref().is_none_or(|a| worse(a, &w)) {
+            worst_closed = Some(w);
+        }
+    }
+    worst.map(|w| (w, worst_closed.unwrap_or(RateWindow { probes: 0, ..w })))
 }
 
 /// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
@@ -32,6 +164,8 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         settled: !passed && settled,
         first: None,
         windows: Vec::new(),
+        worst_window: None,
+        increase: None,
     };
     if view.probes == 0 {
         return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -104,13 +238,48 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             // Only the maximum can never come back down.
             verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
         }
+        Gate::MaxOutages(limit) => {
+            // A window never un-happens: once past the limit, the gate stays failed.
+            let count = view.window_count;
+            let mut v = verdict(gate.limit(), format!("{count} windows"), count <= *limit, true);
+            if count > *limit {
+                v.windows = view.windows.iter().map(|w| w.index).collect();
+                let first = usize::try_from(*limit).ok().and_then(|n| view.windows.get(n));
+                v.first = first.map(|w| Offender { at: w.start, text: w.first_error.clone() });
+            }
+            v
+        }
+        Gate::MaxLatencyIncrease(l) => judge_increase(gate, l, view),
+        Gate::MaxErrorRate(limit) => {
+            let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
+                return verdict(gate.limit(), "no probe judged".to_string(), false, false);
+            };
+            let (start, end) = (worst.start.as_secs(), worst.end.as_secs());
+            let observed =
+                format!("{:.3}% ({} of {}) from {start}s to {end}s", worst.percent(), worst.failed, worst.probes);
+            let passed = worst.percent() <= limit.percent;
+            let mut v = verdict(gate.limit(), observed, passed, closed.percent() > limit.percent);
+            v.worst_window = Some(worst);
+            if !passed {
+                let text = format!("{} of {} probes failed from {start}s to {end}s", worst.failed, worst.probes);
+                v.first = Some(Offender { at: worst.start, text });
+                v.windows = view
+                    .windows
+                    .iter()
+                    .filter(|w| w.start < worst.end && w.start + w.judged > worst.start)
+                    .map(|w| w.index)
+                    .collect();
+            }
+            v
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::{GatePhases, LatencyLimit};
+    use crate::analysis::recorder::PhaseStats;
+    use crate::gates::{ErrorRateLimit, GatePhases, LatencyIncrease, LatencyLimit};
     use std::collections::BTreeMap;
 
     use hdrhistogram::Histogram;
@@ -126,6 +295,7 @@ mod tests {
         first_status: BTreeMap<u16, Offender>,
         first_failure: Option<Offender>,
         latency: Histogram<u64>,
+        timeline: Timeline,
     }
 
     fn fixture(statuses: &[(u16, u64)], latencies_ms: &[u64]) -> Fixture {
@@ -141,6 +311,7 @@ mod tests {
                 .collect(),
             first_failure: Some(Offender { at: MS * 7, text: "first".into() }),
             latency,
+            timeline: timeline(1, &[]),
         }
     }
 
@@ -160,6 +331,10 @@ mod tests {
         Judged {
             downtime: windows.iter().map(|w| w.judged).sum(),
             longest: windows.iter().max_by_key(|w| w.judged).cloned(),
+            window_count: windows.len() as u64,
+            timeline: &f.timeline,
+            by_phase: &[],
+            phases: GatePhases::DeployCooldown,
             url: "http://a/",
             probes,
             failed,
@@ -178,6 +353,9 @@ mod tests {
             "max-outage" => Gate::MaxOutage(humantime::parse_duration(value).unwrap()),
             "max-failed" => Gate::MaxFailed(value.parse().unwrap()),
             "max-latency" => Gate::MaxLatency(value.parse().unwrap()),
+            "max-outages" => Gate::MaxOutages(value.parse().unwrap()),
+            "max-error-rate" => Gate::MaxErrorRate(value.parse().unwrap()),
+            "max-latency-increase" => Gate::MaxLatencyIncrease(value.parse().unwrap()),
             _ => unreachable!(),
         }
     }
@@ -223,6 +401,103 @@ mod tests {
     }
 
     #[test]
+    fn max_outages_counts_judged_windows() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-outages", "3");
+        let three = [(0, 10), (100, 10), (200, 10)];
+        assert!(judge(&g, &view(&f, 100, 3, &three)).passed, "exactly at the limit passes");
+        let v = judge(&g, &view(&f, 100, 4, &[(0, 10), (100, 10), (200, 10), (300, 10)]));
+        assert!(!v.passed && v.settled, "a window never un-happens");
+        assert_eq!((v.observed.as_str(), v.windows.as_slice()), ("4 windows", &[0, 1, 2, 3][..]));
+        assert_eq!(v.first, Some(Offender { at: MS * 300, text: "window 3".into() }), "the window past the limit");
+        assert!(judge(&g, &view(&f, 100, 4, &[(0, 10), (100, 10), (200, 10), (300, 0)])).passed, "unjudged");
+    }
+
+    /// A timeline of `seconds` one-second slices at 100 probes each, with `failed[i]` failures in
+    /// slice `i` (missing: none).
+    fn timeline(seconds: u64, failed: &[u64]) -> Timeline {
+        let mut t = Timeline::default();
+        for s in 0..seconds {
+            let bad = failed.get(s as usize).copied().unwrap_or(0);
+            for i in 0..100 {
+                let at = Duration::from_secs(s) + MS * (i * 10);
+                t.record(at, (u64::from(i) >= bad).then_some(MS));
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn max_error_rate_judges_the_worst_sliding_window() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-error-rate", "5%/10s");
+        // 30 failures in 1000 probes, all in one ten-second window: 3% there, within 5%.
+        let spread: Vec<u64> = vec![3; 10];
+        let mut v = view(&f, 6000, 30, &[]);
+        let t = timeline(60, &spread);
+        v.timeline = &t;
+        assert!(judge(&g, &v).passed);
+        // The same 30 failures inside 5 s of a 10 s window over 60 s: 3% of every window around them.
+        // Concentrated on a 2 s window they are 15%.
+        let g2 = gate("max-error-rate", "5%/2s");
+        let r = judge(&g2, &v);
+        assert!(r.passed, "3% in every 2 s: {r:?}");
+        let t = timeline(60, &[0, 0, 0, 0, 0, 15, 15]);
+        v.timeline = &t;
+        let r = judge(&g2, &v);
+        assert!(!r.passed && r.settled, "{r:?}");
+        let w = r.worst_window.unwrap();
+        assert_eq!((w.start, w.end, w.failed, w.probes), (Duration::from_secs(5), Duration::from_secs(7), 30, 200));
+        assert_eq!(r.observed, "15.000% (30 of 200) from 5s to 7s");
+        assert!(judge(&g, &v).passed, "3% over 10 s");
+        // Only in the last slice, which still takes probes while the run goes on: not settled.
+        let mut last = vec![0; 59];
+        last.push(50);
+        let t = timeline(60, &last);
+        v.timeline = &t;
+        let r = judge(&g2, &v);
+        assert!(!r.passed && !r.settled, "{r:?}");
+        // A run shorter than the window is judged as one window.
+        let t = timeline(3, &[10, 0, 0]);
+        v.timeline = &t;
+        let r = judge(&g, &v);
+        assert_eq!(r.worst_window.map(|w| (w.probes, w.failed)), Some((300, 10)));
+        assert!(r.passed);
+    }
+
+    fn phase(ok_ms: &[u64]) -> PhaseStats {
+        let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for ms in ok_ms {
+            latency.record(ms * 1000).unwrap();
+        }
+        let n = ok_ms.len() as u64;
+        PhaseStats { probes: n, ok: n, failed: 0, latency, downtime: Duration::ZERO }
+    }
+
+    #[test]
+    fn max_latency_increase_compares_with_the_warmup() {
+        let f = fixture(&[], &[]);
+        let g = gate("max-latency-increase", "p99=2x");
+        let phases = [phase(&[10; 100]), phase(&[15; 50]), phase(&[25; 50])];
+        let mut v = view(&f, 100, 0, &[]);
+        v.by_phase = &phases;
+        // Deploy and cooldown: p99 25 ms against 10 ms.
+        let r = judge(&g, &v);
+        assert!(!r.passed && !r.settled, "{r:?}");
+        // HdrHistogram reports the top of the value's bucket: 10 ms reads as 10.007 ms.
+        assert_eq!(r.increase.map(|i| (i.warmup_us / 1000, i.judged_us / 1000)), Some((10, 25)));
+        assert_eq!(r.observed, "p99 25.007 ms vs 10.007 ms in warmup: 2.50x");
+        v.phases = GatePhases::Deploy;
+        assert!(judge(&g, &v).passed, "the cooldown is not judged");
+        let short = [phase(&[10; 99]), phase(&[15; 50]), phase(&[])];
+        v.by_phase = &short;
+        let r = judge(&g, &v);
+        assert!(!r.passed && r.settled && r.observed.starts_with("not judged: 99 successful"), "{r:?}");
+        v.by_phase = &[];
+        assert!(!judge(&g, &v).passed);
+    }
+
+    #[test]
     fn max_failed_counts_and_shares() {
         let f = fixture(&[], &[]);
         assert!(judge(&gate("max-failed", "3"), &view(&f, 100, 3, &[])).passed);
@@ -244,6 +519,9 @@ mod tests {
             ("max-failed", "0"),
             ("max-failed", "1%"),
             ("max-latency", "p50=1s"),
+            ("max-outages", "3"),
+            ("max-error-rate", "1%/10s"),
+            ("max-latency-increase", "p99=2x"),
         ] {
             let v = judge(&gate(name, value), &view(&f, 0, 0, &[]));
             assert!(!v.passed, "{name} {value}");
@@ -279,6 +557,18 @@ mod tests {
             assert!(bad.parse::<LatencyLimit>().is_err(), "{bad}");
         }
         assert_eq!(Gate::MaxLatency("p99=300ms".parse().unwrap()).name(), "max-latency p99=300ms");
+        let rate: ErrorRateLimit = "5%/10s".parse().unwrap();
+        assert_eq!((rate.percent, rate.window), (5.0, Duration::from_secs(10)));
+        assert_eq!(Gate::MaxErrorRate(rate).name(), "max-error-rate 5%/10s");
+        let inc: LatencyIncrease = "p99.9=1.5x".parse().unwrap();
+        assert_eq!((inc.percentile, inc.factor), (99.9, 1.5));
+        assert_eq!(Gate::MaxLatencyIncrease("max=2".parse().unwrap()).name(), "max-latency-increase max=2x");
+        for bad in ["p99", "p99=0x", "p99=-1x", "p99=fast", "99=2x", "p99=infx"] {
+            assert!(bad.parse::<LatencyIncrease>().is_err(), "{bad}");
+        }
+        for bad in ["5/10s", "5%", "5%/0s", "101%/1s", "x%/1s", "5%/soon"] {
+            assert!(bad.parse::<ErrorRateLimit>().is_err(), "{bad}");
+        }
         assert!(GatePhases::DeployCooldown.judges(None) && !GatePhases::DeployCooldown.judges(Some(Phase::Warmup)));
         assert!(GatePhases::Deploy.judges(Some(Phase::Deploy)) && !GatePhases::Deploy.judges(Some(Phase::Cooldown)));
         assert!(GatePhases::All.judges(Some(Phase::Warmup)));

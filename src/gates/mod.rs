@@ -29,6 +29,96 @@ pub enum Gate {
     MaxOutage(Duration),
     MaxFailed(FailedLimit),
     MaxLatency(LatencyLimit),
+    /// More windows than this fails: a URL that flaps.
+    MaxOutages(u64),
+    MaxErrorRate(ErrorRateLimit),
+    MaxLatencyIncrease(LatencyIncrease),
+}
+
+/// `--max-latency-increase`: how many times the warmup's quantile the judged phases' may be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencyIncrease {
+    /// From 0 to 100; 100 is `max`.
+    pub percentile: f64,
+    pub factor: f64,
+}
+
+/// Successful warmup probes a latency increase needs for a baseline: below it, a quantile such
+/// as p99 rests on one or two probes.
+pub const MIN_BASELINE_PROBES: u64 = 100;
+
+/// `p99`, `p99.9` or `max` as a percentile from 0 (excluded) to 100.
+fn parse_quantile(text: &str) -> Option<f64> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "max" => Some(100.0),
+        q => q.strip_prefix('p')?.parse().ok().filter(|p| *p > 0.0 && *p <= 100.0),
+    }
+}
+
+fn quantile_name(percentile: f64) -> String {
+    if percentile >= 100.0 { "max".to_string() } else { format!("p{percentile}") }
+}
+
+impl FromStr for LatencyIncrease {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a latency increase like p99=2x or p50=1.5x");
+        let (quantile, factor) = text.split_once('=').ok_or_else(bad)?;
+        let percentile = parse_quantile(quantile).ok_or_else(bad)?;
+        let factor = factor.trim();
+        let factor: f64 = factor.strip_suffix(['x', 'X']).unwrap_or(factor).trim().parse().map_err(|_| bad())?;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(bad());
+        }
+        Ok(LatencyIncrease { percentile, factor })
+    }
+}
+
+impl fmt::Display for LatencyIncrease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}x", quantile_name(self.percentile), self.factor)
+    }
+}
+
+impl LatencyIncrease {
+    /// `p99` or `max`.
+    pub fn quantile_name(&self) -> String {
+        quantile_name(self.percentile)
+    }
+}
+
+/// `--max-error-rate`: a share of failed probes no sliding window of the run may exceed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorRateLimit {
+    /// From 0 to 100.
+    pub percent: f64,
+    /// Width of the sliding window; judged in whole timeline slices (seconds), rounded up.
+    pub window: Duration,
+}
+
+impl FromStr for ErrorRateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an error rate over a window like 5%/10s");
+        let (share, window) = text.split_once('/').ok_or_else(bad)?;
+        let percent: f64 = share.trim().strip_suffix('%').ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(format!("`{text}` must be a share from 0% to 100% over a window like 10s"));
+        }
+        let window = humantime::parse_duration(window.trim()).map_err(|_| bad())?;
+        if window.is_zero() || window > Duration::from_secs(86_400 * 365) {
+            return Err(format!("`{text}` needs a window longer than 0s and at most a year, like 10s"));
+        }
+        Ok(ErrorRateLimit { percent, window })
+    }
+}
+
+impl fmt::Display for ErrorRateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%/{}", self.percent, humantime::format_duration(self.window))
+    }
 }
 
 /// `--max-failed`: a count of failed probes, or a share of all probes.
@@ -79,16 +169,7 @@ impl FromStr for LatencyLimit {
     fn from_str(text: &str) -> Result<Self, String> {
         let bad = || format!("`{text}` is not a latency limit like p99=300ms, p99.9=1s or max=2s");
         let (quantile, limit) = text.split_once('=').ok_or_else(bad)?;
-        let percentile = match quantile.trim().to_ascii_lowercase().as_str() {
-            "max" => 100.0,
-            q => {
-                let p: f64 = q.strip_prefix('p').ok_or_else(bad)?.parse().map_err(|_| bad())?;
-                if !(p > 0.0 && p <= 100.0) {
-                    return Err(bad());
-                }
-                p
-            }
-        };
+        let percentile = parse_quantile(quantile).ok_or_else(bad)?;
         let limit = humantime::parse_duration(limit.trim()).map_err(|_| bad())?;
         Ok(LatencyLimit { percentile, limit })
     }
@@ -96,7 +177,7 @@ impl FromStr for LatencyLimit {
 
 impl LatencyLimit {
     fn quantile_name(&self) -> String {
-        if self.percentile >= 100.0 { "max".to_string() } else { format!("p{}", self.percentile) }
+        quantile_name(self.percentile)
     }
 }
 
@@ -108,6 +189,9 @@ impl Gate {
             Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
             Gate::MaxFailed(limit) => limit.to_string(),
             Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
+            Gate::MaxOutages(n) => format!("{n} windows"),
+            Gate::MaxErrorRate(l) => l.to_string(),
+            Gate::MaxLatencyIncrease(l) => format!("{}x the warmup's", l.factor),
         }
     }
 
@@ -119,6 +203,9 @@ impl Gate {
             Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
             Gate::MaxFailed(limit) => format!("max-failed {limit}"),
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
+            Gate::MaxOutages(n) => format!("max-outages {n}"),
+            Gate::MaxErrorRate(l) => format!("max-error-rate {l}"),
+            Gate::MaxLatencyIncrease(l) => format!("max-latency-increase {l}"),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
 use crate::engine::sample::{Outcome, Sample};
-use crate::report::Report;
+use crate::report::{HookReport, Report};
 use crate::units::millis;
 
 pub struct EventLog {
@@ -111,6 +111,21 @@ impl EventLog {
                 "failed_probes": w.failed_probes,
             }),
         };
+        self.emit(value);
+    }
+
+    /// A `--on-down` or `--on-up` hook ended.
+    pub fn hook(&mut self, run: &HookReport) {
+        let value = json!({
+            "event": "hook",
+            "hook": run.hook,
+            "url": run.url,
+            "offset_ms": run.start_offset_ms,
+            "duration_ms": run.duration_ms,
+            "exit_code": run.exit_code,
+            "signal": run.signal,
+            "error": run.error,
+        });
         self.emit(value);
     }
 

@@ -14,8 +14,8 @@ use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{self, Gate};
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
-    DeployTiming, Evidence, GateReport, Latency, OutageReport, PhaseLatency, PhaseReport, Report, SCHEMA_VERSION,
-    SendLag, TargetReport, TimelinePoint,
+    DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PhaseLatency, PhaseReport,
+    RateWindowReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint,
 };
 use crate::units::{millis, us_to_ms};
 
@@ -50,6 +50,9 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         warnings,
         deploy: None,
         targets,
+        hooks: Vec::new(),
+        hooks_run: 0,
+        hooks_skipped: 0,
     }
 }
 
@@ -67,6 +70,8 @@ fn never_answered(t: &TargetReport) -> Option<GateReport> {
             first_offset_ms: Some(w.start_offset_ms),
             first_error: Some(w.first_error.clone()),
             outages: vec![0],
+            worst_window: None,
+            latency_increase: None,
         }),
     })
 }
@@ -80,6 +85,18 @@ fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
         first_offset_ms: v.first.as_ref().map(|o| millis(o.at)),
         first_error: v.first.map(|o| o.text),
         outages: v.windows,
+        worst_window: v.worst_window.map(|w| RateWindowReport {
+            start_offset_ms: millis(w.start),
+            end_offset_ms: millis(w.end),
+            probes: w.probes,
+            failed: w.failed,
+            rate_percent: w.percent(),
+        }),
+        latency_increase: v.increase.map(|i| IncreaseReport {
+            warmup_ms: us_to_ms(i.warmup_us),
+            judged_ms: us_to_ms(i.judged_us),
+            ratio: i.ratio(),
+        }),
     });
     GateReport { gate: v.gate, limit: v.limit, observed: v.observed, passed: v.passed, evidence }
 }
@@ -356,5 +373,29 @@ mod tests {
         assert_eq!(timing.recovered_ms, Some(900.0));
         assert_eq!(timing.recovery_ms, Some(10.0));
         assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_error_rate_is_judged_on_judged_phases_only() {
+        let clock = RunClock::now();
+        let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, Some(GatePhases::DeployCooldown));
+        r.begin_phase(Phase::Warmup, clock.start);
+        for seq in 0..100 {
+            let outcome = if seq < 50 {
+                Outcome::BadStatus { status: 503, text: "503".into() }
+            } else {
+                Outcome::Ok { status: 200 }
+            };
+            r.record(&sample(&clock, seq, 10, outcome));
+        }
+        r.begin_phase(Phase::Deploy, clock.start + Duration::from_millis(1000));
+        for seq in 100..200 {
+            r.record(&sample(&clock, seq, 10, Outcome::Ok { status: 200 }));
+        }
+        let gate = Gate::MaxErrorRate("10%/1s".parse().unwrap());
+        let (_, report) = finish(r, clock.start + Duration::from_millis(2000), &[gate]);
+        let g = &report.targets[0].gates[0];
+        assert!(g.passed, "the warmup's failures are not the deploy's: {g:?}");
+        assert_eq!(g.observed, "0.000% (0 of 100) from 1s to 2s");
     }
 }

@@ -85,6 +85,9 @@ pub(crate) fn sample_report() -> Report {
         warnings: vec![],
         deploy: None,
         targets: vec![healthy, deployed],
+        hooks: vec![],
+        hooks_run: 0,
+        hooks_skipped: 0,
     }
 }
 
@@ -135,6 +138,8 @@ pub(crate) fn deploy_report() -> Report {
                 first_offset_ms: Some(2000.0),
                 first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
                 outages: vec![0],
+                worst_window: None,
+                latency_increase: None,
             }),
         },
         GateReport {

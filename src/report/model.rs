@@ -35,6 +35,29 @@ pub struct Report {
     /// The wrapped command; null when none was given.
     pub deploy: Option<DeployReport>,
     pub targets: Vec<TargetReport>,
+    /// `--on-down` and `--on-up` runs, in the order they ended (the first 1000).
+    pub hooks: Vec<HookReport>,
+    /// Hook runs in all, including any past the list's bound.
+    pub hooks_run: u64,
+    /// Triggers not run: one came while a hook of the same URL ran and another waited, or the
+    /// run ended first.
+    pub hooks_skipped: u64,
+}
+
+/// One run of a hook.
+#[derive(Clone, Debug, Serialize)]
+pub struct HookReport {
+    /// `on-down` or `on-up`.
+    pub hook: String,
+    pub url: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    /// Null when a signal ended it or it never started.
+    pub exit_code: Option<i32>,
+    /// Name of the signal that ended it (`SIGTERM` when the run ended first).
+    pub signal: Option<String>,
+    /// Why it could not be started or waited for.
+    pub error: Option<String>,
 }
 
 /// The wrapped COMMAND and how it went.
@@ -147,6 +170,31 @@ pub struct Evidence {
     pub first_error: Option<String>,
     /// Indexes into this URL's `outages` of the windows involved.
     pub outages: Vec<usize>,
+    /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
+    /// other gates.
+    pub worst_window: Option<RateWindowReport>,
+    /// `--max-latency-increase`: the quantile in the warmup and after it; null for other gates,
+    /// and when either could not be taken.
+    pub latency_increase: Option<IncreaseReport>,
+}
+
+/// A latency quantile of the warmup, of the judged phases after it, and their ratio.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct IncreaseReport {
+    pub warmup_ms: f64,
+    pub judged_ms: f64,
+    pub ratio: f64,
+}
+
+/// A span of the run and the share of its judged probes that failed.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RateWindowReport {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub failed: u64,
+    /// Failed probes as a percentage of `probes`.
+    pub rate_percent: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::report::{DeployReport, Report, TargetReport};
+use crate::report::{DeployReport, Report, TargetReport, describe_end};
 use crate::sanitize;
 use crate::units::{latency, secs_ms};
 
@@ -20,6 +20,7 @@ pub fn render(report: &Report) -> String {
     for target in &report.targets {
         render_target(&mut out, target);
     }
+    render_hooks(&mut out, report);
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {}", sanitize::line(warning));
     }
@@ -59,6 +60,26 @@ fn render_deploy(out: &mut String, d: &DeployReport) {
         _ => {
             let _ = writeln!(out, "  {how}");
         }
+    }
+}
+
+/// How the hooks went, when any was triggered: the count, and each run that did not succeed.
+fn render_hooks(out: &mut String, report: &Report) {
+    if report.hooks_run + report.hooks_skipped == 0 {
+        return;
+    }
+    let _ = writeln!(out, "hooks: {} ran, {} skipped", report.hooks_run, report.hooks_skipped);
+    for h in report.hooks.iter().filter(|h| h.exit_code != Some(0)) {
+        let how = h.error.clone().unwrap_or_else(|| describe_end(h.exit_code, h.signal.as_deref()));
+        let _ = writeln!(
+            out,
+            "  {} for {} at +{}: {} after {}",
+            h.hook,
+            sanitize::line(&h.url),
+            secs_ms(h.start_offset_ms),
+            sanitize::line(&how),
+            secs_ms(h.duration_ms)
+        );
     }
 }
 
@@ -207,6 +228,30 @@ mod tests {
         let text = render(&hostile_report());
         assert!(crate::sanitize::is_clean(&text), "{text:?}");
         assert!(text.contains("503 �]0;pwned��[2J | <img src=x>"), "{text}");
+    }
+
+    #[test]
+    fn hooks_that_did_not_succeed_are_listed() {
+        let mut report = sample_report();
+        assert!(!render(&report).contains("hooks:"), "nothing when no hook ran");
+        let hook = |exit_code, signal: Option<&str>| crate::report::HookReport {
+            hook: "on-down".into(),
+            url: "http://a/".into(),
+            start_offset_ms: 1500.0,
+            duration_ms: 250.0,
+            exit_code,
+            signal: signal.map(str::to_string),
+            error: None,
+        };
+        report.hooks = vec![hook(Some(0), None), hook(None, Some("SIGTERM"))];
+        (report.hooks_run, report.hooks_skipped) = (2, 1);
+        let text = render(&report);
+        assert!(
+            text.contains(
+                "hooks: 2 ran, 1 skipped\n  on-down for http://a/ at +1.500 s: killed by SIGTERM after 0.250 s\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

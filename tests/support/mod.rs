@@ -97,6 +97,21 @@ pub struct Report {
     pub warnings: Vec<String>,
     pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
+    pub hooks: Vec<Hook>,
+    pub hooks_run: u64,
+    pub hooks_skipped: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    pub hook: String,
+    pub url: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +202,26 @@ pub struct Evidence {
     pub first_offset_ms: Option<f64>,
     pub first_error: Option<String>,
     pub outages: Vec<usize>,
+    pub worst_window: Option<RateWindow>,
+    pub latency_increase: Option<LatencyIncrease>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyIncrease {
+    pub warmup_ms: f64,
+    pub judged_ms: f64,
+    pub ratio: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateWindow {
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub probes: u64,
+    pub failed: u64,
+    pub rate_percent: f64,
 }
 
 #[derive(Debug, Deserialize)]

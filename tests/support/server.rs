@@ -44,8 +44,8 @@ type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    /// A line-based control port: a deploy script writes `404`, `503`, `refused`, `stall` or `ok`
-    /// to it (`echo 404 >/dev/tcp/127.0.0.1/PORT` in bash) to switch the mode.
+    /// A line-based control port: a deploy script writes `404`, `503`, `refused`, `stall`, `ok`
+    /// or `delay <ms>` to it (`echo 404 >/dev/tcp/127.0.0.1/PORT` in bash) to switch the mode.
     pub control: SocketAddr,
     mode: Arc<watch::Sender<Mode>>,
     requests: Arc<AtomicU64>,
@@ -112,6 +112,9 @@ async fn control_loop(
                 "ok" => Mode::Ok,
                 "refused" => Mode::Refused,
                 "stall" => Mode::Stall,
+                delay if delay.starts_with("delay ") => {
+                    Mode::Delay(Duration::from_millis(delay[6..].trim().parse().expect("delay <ms>")))
+                }
                 code => Mode::Status(code.parse().expect("a mode or a status code"), "down for a deploy"),
             };
             mode.send_replace(next.clone());
