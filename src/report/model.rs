@@ -46,6 +46,7 @@ pub struct Report {
 
 /// One run of a hook.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct HookReport {
     /// `on-down` or `on-up`.
     pub hook: String,
@@ -180,6 +181,7 @@ pub struct Evidence {
 
 /// A latency quantile of the warmup, of the judged phases after it, and their ratio.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct IncreaseReport {
     pub warmup_ms: f64,
     pub judged_ms: f64,
@@ -188,6 +190,7 @@ pub struct IncreaseReport {
 
 /// A span of the run and the share of its judged probes that failed.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RateWindowReport {
     pub start_offset_ms: f64,
     pub end_offset_ms: f64,
