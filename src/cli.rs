@@ -350,12 +350,20 @@ pub fn env_name(long: &str) -> String {
     format!("BLIP_{}", long.to_uppercase().replace('-', "_"))
 }
 
+/// Flags that exclude others: from the environment they would refuse a flag typed on the
+/// command line, which is to win, so they are read from the command line only.
+const NO_ENV: [&str; 5] = ["help", "version", "measure-only", "data", "data-binary"];
+
 fn with_env(command: clap::Command) -> clap::Command {
     command.mut_args(|arg| match arg.get_long() {
         // One line in the help says how the names are made; a list would double every flag.
-        Some(long) if long != "help" && long != "version" => {
+        Some(long) if !NO_ENV.contains(&long) => {
             let name = env_name(long);
-            arg.env(name).hide_env(true)
+            let switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+            let arg = arg.env(name).hide_env(true);
+            // A switch from the environment takes the usual spellings (1, yes, true, on), and
+            // an empty value (an unset input in a CI file) means off.
+            if switch { arg.value_parser(clap::builder::FalseyValueParser::new()) } else { arg }
         }
         _ => arg,
     })

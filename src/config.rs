@@ -257,9 +257,15 @@ fn add_credentials(urls: &mut [Url], user: &str) -> Result<(), ConfigError> {
     let Some((name, password)) = user.split_once(':') else {
         return Err(bad("--user needs USER:PASS, with a `:` (blip does not ask for a password)"));
     };
+    // Given as typed, as curl sends them: a `%` is a percent sign, not the start of an escape,
+    // and a `:` in the user name is not the start of the password.
+    use percent_encoding::{CONTROLS, utf8_percent_encode};
+    const USERINFO: &percent_encoding::AsciiSet = &CONTROLS.add(b'%').add(b':').add(b'@').add(b'/').add(b'#').add(b'?');
+    let (name, password) =
+        (utf8_percent_encode(name, USERINFO).to_string(), utf8_percent_encode(password, USERINFO).to_string());
     for url in urls {
         // Only URLs without a host refuse credentials, and parse_url has refused those.
-        if url.set_username(name).is_err() || url.set_password(Some(password)).is_err() {
+        if url.set_username(&name).is_err() || url.set_password(Some(&password)).is_err() {
             return Err(bad("--user cannot be set on a URL without a host"));
         }
     }

@@ -151,6 +151,8 @@ async fn the_demo_measures_and_says_what_ci_would_have_done() {
     assert!(stdout.contains("this run would have exited 1"), "{stdout}");
     let out = blip(&["demo", "--ui", "lines", "--max-downtime", "0s"]).await;
     assert_eq!(out.status.code(), Some(1), "gates given: judged");
+    let out = blip(&["demo", "--ui", "quiet", "--measure-only"]).await;
+    assert_eq!(out.status.code(), Some(0), "--measure-only measures only, in the demo too");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,7 +54,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     // The demo shows what blip measures; it judges only when asked to, and says below what a
     // CI step would have made of the run.
     let mut gates = args.gates.clone();
-    let judged = crate::config::gates_given(&gates) || gates.measure_only;
+    let judged = crate::config::gates_given(&gates);
     gates.measure_only = !judged;
     let config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
     if config.output.ui == UiMode::Lines {
