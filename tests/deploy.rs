@@ -144,11 +144,13 @@ async fn a_missing_command_exits_3_without_probing() {
     assert_eq!(server.requests(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_reaches_the_command_and_the_report_is_written() {
+/// Stops a wrapped command mid-deploy with `signal` sent to blip, and checks what both must do:
+/// the command gets SIGTERM (its trap prints `got TERM`), the report is written, no cooldown is
+/// spent or listed, and blip exits 3 (the command was stopped).
+async fn a_stop_signal_reaches_the_command(signal: &str) {
     let server = TestServer::start().await;
-    let deploy = script(&server, "slow", "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
-    let dir = tempdir("slow-report");
+    let deploy = script(&server, signal, "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
+    let dir = tempdir(&format!("stop-{signal}"));
     let path = dir.join("report.json");
     let child = tokio::process::Command::new(BLIP)
         .args(["--warmup", "300ms", "--cooldown", "5s", "--ui", "quiet", "--json", path.to_str().unwrap()])
@@ -160,15 +162,15 @@ async fn sigterm_reaches_the_command_and_the_report_is_written() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let signalled = Instant::now();
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let out = child.wait_with_output().await.unwrap();
+    assert!(std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
     assert!(signalled.elapsed() < Duration::from_secs(4), "no cooldown after a stop request");
-    assert_eq!(out.status.code(), Some(3), "the command failed: it was stopped");
+    assert_eq!(out.status.code(), Some(3), "the command failed: it was stopped ({signal})");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("got TERM"), "quiet still passes the command's output through: {stdout}");
     let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let d = report.deploy.unwrap();
-    assert_eq!(d.exit_code, Some(143), "{d:?}");
+    assert_eq!(d.exit_code, Some(143), "the command got SIGTERM: {d:?}");
     assert!(d.output_tail.contains(&"got TERM".to_string()));
     assert!(report.targets[0].probes > 0);
     let phases = report.targets[0].phases.as_ref().unwrap();
@@ -176,27 +178,13 @@ async fn sigterm_reaches_the_command_and_the_report_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sigterm_reaches_the_command_and_the_report_is_written() {
+    a_stop_signal_reaches_the_command("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sighup_stops_the_run_like_sigterm() {
-    let server = TestServer::start().await;
-    let deploy = script(&server, "hup", "trap 'echo got TERM; exit 143' TERM\necho pushing\nsleep 30 &\nwait\n");
-    let dir = tempdir("hup-report");
-    let path = dir.join("report.json");
-    let child = tokio::process::Command::new(BLIP)
-        .args(["--warmup", "300ms", "--cooldown", "5s", "--ui", "quiet", "--json", path.to_str().unwrap()])
-        .args([&server.url("/"), "--", deploy.to_str().unwrap()])
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
-    assert_eq!(out.status.code(), Some(3), "the report was written and the command stopped: {:?}", out.status);
-    let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let d = report.deploy.unwrap();
-    assert_eq!(d.exit_code, Some(143), "the command got SIGTERM: {d:?}");
-    assert!(report.targets[0].probes > 0);
+    a_stop_signal_reaches_the_command("HUP").await;
 }
 
 /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
