@@ -219,15 +219,7 @@ async fn bad_input_is_one_line_and_exit_2() {
         (&["--json", "/tmp", "-d", "1s", &url], "--json /tmp"),
         (&["demo", "-d", "5s"], "--duration"),
     ];
-    for (args, needle) in cases {
-        let out = blip(args).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(needle), "{args:?}: first line `{first}` should name {needle}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
-        assert!(out.stdout.is_empty(), "{args:?}");
-    }
+    crate::support::assert_refused(cases).await;
     assert_eq!(server.requests(), 0, "nothing was probed");
 }
 

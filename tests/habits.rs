@@ -3,7 +3,7 @@
 //! curl would.
 
 use crate::core::one_request;
-use crate::support::{blip, server::TestServer, tempdir};
+use crate::support::{server::TestServer, tempdir};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
@@ -31,15 +31,7 @@ async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
         (&["--data-binary", "@/nonexistent-dir/b", &url], "--data-binary @/nonexistent-dir/b: cannot read"),
         (&["-u", "alice", &url], "--user needs USER:PASS"),
     ];
-    for (args, needle) in cases {
-        let out = blip(args).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(needle), "{args:?}: first line `{first}` should say {needle}");
-        assert!(!stderr.contains("'-- "), "{args:?}: no tip to put a flag after --: {stderr}");
-        assert!(out.stdout.is_empty(), "{args:?}");
-    }
+    crate::support::assert_refused(cases).await;
     assert_eq!(server.requests(), 0, "nothing was probed");
     assert!(std::fs::read_dir(&dir).unwrap().count() == 1, "no report file named after a body");
 }

@@ -22,14 +22,7 @@ async fn out_of_range_numbers_are_refused_before_probing() {
         (&["--min-failures", "0", &url], "--min-failures"),
         (&["--max-outage", "99999999999999d", &url], "--max-outage"),
     ];
-    for (args, flag) in cases {
-        let out = blip(args).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(flag), "{args:?}: `{first}` should name {flag}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("passed"), "{stderr}");
-    }
+    crate::support::assert_refused(cases).await;
     assert_eq!(server.requests(), 0, "nothing was probed");
 }
 

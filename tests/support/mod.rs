@@ -23,6 +23,24 @@ pub fn blip(args: &[&str]) -> impl Future<Output = Output> + use<> {
     async move { tokio::process::Command::new(BLIP).args(&args).kill_on_drop(true).output().await.expect("blip runs") }
 }
 
+/// Runs blip with each `(args, needle)` and checks it refuses them as bad input should: exit 2,
+/// nothing on stdout, and one first line on stderr that names `needle` (the input or the flag
+/// that fixes it); never a panic, a backtrace, a verdict or clap's tip to put a flag after `--`
+/// (where blip's COMMAND starts).
+pub async fn assert_refused(cases: &[(&[&str], &str)]) {
+    for (args, needle) in cases {
+        let out = blip(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(needle), "{args:?}: first line `{first}` should say {needle}");
+        for never in ["panicked", "RUST_BACKTRACE", "passed", "'-- "] {
+            assert!(!stderr.contains(never), "{args:?}: `{never}` in {stderr}");
+        }
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 /// Runs blip with `--json -` added, checks it exited with `code`, and decodes the report.
 pub fn blip_json(args: &[&str], code: i32) -> impl Future<Output = Report> + use<> {
     // In front (after a subcommand), so a COMMAND after `--` stays last.
