@@ -3,6 +3,7 @@
 mod support;
 
 mod brownout;
+mod ci_examples;
 mod core;
 mod dashboard;
 mod deploy;
