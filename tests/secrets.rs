@@ -202,9 +202,7 @@ async fn a_url_still_down_at_the_end_is_not_reported_up() {
 /// the URL without its password, and the summary after `q` does not retitle or clear it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_and_its_summary_keep_the_terminal_and_the_password() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "tmux is missing in CI");
-        eprintln!("skipped: tmux is not installed");
+    if !crate::support::has_tmux() {
         return;
     }
     let server = TestServer::start().await;

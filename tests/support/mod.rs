@@ -23,6 +23,17 @@ pub fn blip(args: &[&str]) -> impl Future<Output = Output> + use<> {
     async move { tokio::process::Command::new(BLIP).args(&args).kill_on_drop(true).output().await.expect("blip runs") }
 }
 
+/// Whether tmux is there for a real-terminal test. CI installs it (.ci/run): only a developer's
+/// machine without it may skip such a test.
+pub fn has_tmux() -> bool {
+    if std::process::Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "tmux is missing in CI");
+    eprintln!("skipped: tmux is not installed");
+    false
+}
+
 /// Runs blip with each `(args, needle)` and checks it refuses them as bad input should: exit 2,
 /// nothing on stdout, and one first line on stderr that names `needle` (the input or the flag
 /// that fixes it); never a panic, a backtrace, a verdict or clap's tip to put a flag after `--`
