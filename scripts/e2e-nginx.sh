@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of a wrapped deploy behind a real nginx on loopback.
 #
-# Two small app instances (Python's http.server) sit behind nginx. blip wraps three deploy
+# Two small app instances (Python's threading http.server) sit behind nginx. blip wraps three deploy
 # scripts and the outcome is asserted from its JSON report and nginx's access log:
 #   restart:    stops the serving instance and starts it again  -> an outage in phase `deploy`
 #   blue-green: starts the other instance, points nginx at it with `nginx -s reload`, then stops
@@ -41,11 +41,25 @@ PORT_A=$(free_port); PORT_B=$(free_port); PORT_PROXY=$(free_port)
 mkdir -p "$WORK/site/api"
 echo '[{"id":1,"text":"ship it"}]' > "$WORK/site/api/notes"
 
+# An app instance: Python's threading http.server serving the site, with a listen backlog of
+# 1024. The standard one keeps 5, and nginx, which opens a connection to it per request, then
+# sees SYNs dropped while a fresh instance warms up: the kernel retries them after 1 s, and the
+# probe times out on the test's backend, not on anything a deploy did.
+cat > "$WORK/app.py" <<'APP'
+import functools, http.server, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+APP
+
 # The helpers the deploy scripts use: start or stop an instance, and wait until it listens.
 cat > "$WORK/lib.sh" <<LIB
 WORK=$WORK
 start_instance() { # name port
-  python3 -m http.server "\$2" --bind 127.0.0.1 --directory "\$WORK/site" >/dev/null 2>&1 &
+  python3 "\$WORK/app.py" "\$2" "\$WORK/site" >/dev/null 2>&1 &
   echo \$! > "\$WORK/\$1.pid"
   for _ in \$(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\$2) 2>/dev/null && return 0; sleep 0.05; done
   echo "instance \$1 did not start" >&2; return 1
@@ -140,7 +154,7 @@ assert set(k for o in t["outages"] for k in o["causes"]) <= {"502", "refused", "
 assert t["outages"][0]["duration_ms"] >= 900, "the instance was down for about 1 s"
 '
 
-"$BLIP" --rate 200 --warmup 1s --cooldown 1s --ui quiet --json "$WORK/blue-green.json" "$URL" -- "$WORK/deploy-blue-green.sh" || true
+"$BLIP" --rate 200 --timeout 3s --warmup 1s --cooldown 1s --ui quiet --json "$WORK/blue-green.json" "$URL" -- "$WORK/deploy-blue-green.sh" || true
 check blue-green "$WORK/blue-green.json" '
 assert t["failed"] == 0 and t["outage_count"] == 0, (t["error_counts"], t["status_counts"], t["outages"])
 assert t["phases"]["deploy"]["probes"] >= 200, t["phases"]
