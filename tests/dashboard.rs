@@ -1,45 +1,9 @@
 //! The dashboard in a real terminal: blip runs in a tmux pane, shows the URL and its state, ends
 //! on `q` with the summary, and leaves the terminal in normal mode.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
 use crate::support::BLIP;
 use crate::support::server::{Mode, TestServer};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "blip"])
-    }
-
-    /// Waits until the pane shows `text`, and returns the screen.
-    async fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "the pane never showed {text:?}:\n{screen}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-    }
-}
+use crate::support::tmux::Tmux;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_shows_the_state_and_quits_on_q_with_the_terminal_restored() {

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use crate::support::server::{Mode, TestServer};
+use crate::support::tmux::Tmux;
 use crate::support::{BLIP, Report, tempdir};
 
 const PASSWORD: &str = "hunter2pw";
@@ -210,50 +210,15 @@ async fn the_dashboard_and_its_summary_keep_the_terminal_and_the_password() {
     let url = format!("http://alice:{PASSWORD}@{}/", server.addr);
     let shown = format!("http://alice:***@{}/", server.addr);
     let script = format!("echo BEFORE; {BLIP} -r 20 {url}; echo EXIT=$?; sleep 60");
-    tokio::task::spawn_blocking(move || {
-        let tmux = Tmux { socket: format!("blip-secrets-{}", std::process::id()) };
-        tmux.run(&["new-session", "-d", "-s", "blip", "-x", "120", "-y", "30", &script]);
-        let screen = tmux.wait_for(" DOWN ");
-        assert!(screen.contains(&shown) && !screen.contains(PASSWORD), "{screen}");
-        assert!(screen.contains("ALL GOOD"), "{screen}");
-        tmux.run(&["send-keys", "-t", "blip", "q"]);
-        let screen = tmux.wait_for("EXIT=");
-        assert!(screen.contains("BEFORE"), "the summary cleared the screen:\n{screen}");
-        assert!(screen.contains(&shown) && !screen.contains(PASSWORD), "{screen}");
-        let title = tmux.run(&["display", "-p", "-t", "blip", "#{pane_title}"]);
-        assert!(!title.contains("pwned"), "the pane was retitled: {title}");
-    })
-    .await
-    .unwrap();
-}
-
-/// A tmux server of this test's own, killed when the test ends, however it ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the pane shows `text`, and returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.run(&["capture-pane", "-p", "-t", "blip"]);
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "the pane never showed {text:?}:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-    }
+    let tmux = Tmux { socket: format!("blip-secrets-{}", std::process::id()) };
+    tmux.run(&["new-session", "-d", "-s", "blip", "-x", "120", "-y", "30", &script]);
+    let screen = tmux.wait_for(" DOWN ").await;
+    assert!(screen.contains(&shown) && !screen.contains(PASSWORD), "{screen}");
+    assert!(screen.contains("ALL GOOD"), "{screen}");
+    tmux.run(&["send-keys", "-t", "blip", "q"]);
+    let screen = tmux.wait_for("EXIT=").await;
+    assert!(screen.contains("BEFORE"), "the summary cleared the screen:\n{screen}");
+    assert!(screen.contains(&shown) && !screen.contains(PASSWORD), "{screen}");
+    let title = tmux.run(&["display", "-p", "-t", "blip", "#{pane_title}"]);
+    assert!(!title.contains("pwned"), "the pane was retitled: {title}");
 }

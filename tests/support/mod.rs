@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod tmux;
 
 use std::path::PathBuf;
 
