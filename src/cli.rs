@@ -61,10 +61,11 @@ pub enum Command {
     },
     /// Print blip's man page (roff): blip man > /usr/local/share/man/man1/blip.1
     Man,
-    /// The simulated deploy that `blip demo` wraps (internal).
-    #[command(hide = true)]
-    DemoDeploy(DemoDeployArgs),
 }
+
+/// The first argument that runs the simulated deploy `blip demo` wraps. It is parsed apart from
+/// [`Cli`], so that help, completions and the man page never offer it.
+pub const DEMO_DEPLOY: &str = "demo-deploy";
 
 /// How a wrapped COMMAND is framed.
 #[derive(Clone, Debug, Args)]
@@ -87,7 +88,9 @@ pub enum DemoStyle {
     BlueGreen,
 }
 
-#[derive(Debug, Args)]
+/// Flags of the simulated deploy (`blip demo-deploy`), which `blip demo` runs as its COMMAND.
+#[derive(Debug, Parser)]
+#[command(name = "blip demo-deploy")]
 pub struct DemoDeployArgs {
     #[arg(long, value_enum)]
     pub style: DemoStyle,
@@ -343,6 +346,44 @@ fn demo_help(demo: clap::Command) -> clap::Command {
             "The demo measures and shows; it judges only when given a gate.\n\
              Example: blip demo --style blue-green --max-downtime 0s",
         )
+}
+
+/// Writes blip's man page (roff), made from the same definition as `--help`. Its subcommands
+/// are described on the page itself rather than referred to pages of their own (`blip-demo(1)`),
+/// which no install provides; `blip demo --help` lists the demo's flags.
+pub fn write_man_page(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let command = command();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    man.render_options_section(w)?;
+    writeln!(w, ".SH SUBCOMMANDS")?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        let args: String =
+            sub.get_positionals().map(|a| format!(" <{}>", a.get_id().as_str().to_uppercase())).collect();
+        writeln!(w, ".TP\n\\fBblip {}\\fR{}", sub.get_name(), roff_escape(&args))?;
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let more = if sub.get_name() == "demo" { ". Its flags: blip demo --help" } else { "" };
+        writeln!(w, "{}", roff_escape(&format!("{about}{more}")))?;
+    }
+    // The examples and exit codes of `--help`, as written there (clap_mangen would title them
+    // "EXTRA" and refill the example lines).
+    if let Some(text) = command.get_after_help() {
+        writeln!(w, ".SH \"EXAMPLES AND EXIT CODES\"\n.nf")?;
+        for line in text.to_string().lines() {
+            writeln!(w, "{}", roff_escape(line))?;
+        }
+        writeln!(w, ".fi")?;
+    }
+    man.render_version_section(w)
+}
+
+/// Text made safe for a roff line: backslashes and hyphens escaped, no line starting a request.
+fn roff_escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
 }
 
 /// The environment variable that stands for `--long`.

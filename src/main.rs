@@ -18,30 +18,46 @@ mod units;
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command};
+use clap::Parser as _;
+use cli::{Cli, Command, DemoDeployArgs};
 use exit::Exit;
+
+/// What this process is to do: a run of blip as its user calls it, or the simulated deploy that
+/// `blip demo` runs as its child.
+enum Invocation {
+    Blip(Box<Cli>),
+    DemoDeploy(DemoDeployArgs),
+}
 
 fn main() -> ExitCode {
     end_on_panic();
-    let cli = match cli::parse_from(std::env::args_os()) {
-        Ok(cli) => cli,
+    let args: Vec<_> = std::env::args_os().collect();
+    let parsed = if args.get(1).is_some_and(|a| a == cli::DEMO_DEPLOY) {
+        DemoDeployArgs::try_parse_from(&args[1..]).map(Invocation::DemoDeploy)
+    } else {
+        cli::parse_from(args).map(|cli| Invocation::Blip(Box::new(cli)))
+    };
+    let invocation = match parsed {
+        Ok(invocation) => invocation,
         // clap prints help and version to stdout with code 0, usage errors to stderr with 2.
         Err(err) => err.exit(),
     };
-    match cli.subcommand {
-        Some(Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut cli::command(), "blip", &mut std::io::stdout());
-            return Exit::Ok.into();
+    if let Invocation::Blip(cli) = &invocation {
+        match cli.subcommand {
+            Some(Command::Completions { shell }) => {
+                clap_complete::generate(shell, &mut cli::command(), "blip", &mut std::io::stdout());
+                return Exit::Ok.into();
+            }
+            Some(Command::Man) => return print_man_page(),
+            _ => {}
         }
-        Some(Command::Man) => return print_man_page(),
-        _ => {}
     }
     // Every reqwest client (https:// probes, the demo's admin calls) takes its TLS crypto from
     // the process's rustls provider; blip builds with ring. It can only fail if one is already
     // installed, which is then as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(app::worker_threads(total_rate(&cli)))
+        .worker_threads(app::worker_threads(total_rate(&invocation)))
         .enable_all()
         .build()
     {
@@ -54,7 +70,7 @@ fn main() -> ExitCode {
     // The run loop is spawned onto the workers rather than run by `block_on` on this thread:
     // every Sample would otherwise wake this thread from another, a futex and a context switch
     // per probe.
-    match runtime.block_on(async { tokio::spawn(dispatch(cli)).await }) {
+    match runtime.block_on(async { tokio::spawn(dispatch(invocation)).await }) {
         Ok(Ok(exit)) => exit.into(),
         Ok(Err(err)) => {
             eprintln!("blip: {err:#}");
@@ -65,11 +81,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs what the command line asks for: the demo's subcommands, or the app on the given URLs.
-async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+/// Runs what the command line asks for: the demo, its simulated deploy, or the app on the given
+/// URLs.
+async fn dispatch(invocation: Invocation) -> anyhow::Result<Exit> {
+    let cli = match invocation {
+        Invocation::DemoDeploy(args) => return demo::deploy(args).await,
+        Invocation::Blip(cli) => cli,
+    };
     match cli.subcommand {
         Some(Command::Demo(args)) => demo::run(*args).await,
-        Some(Command::DemoDeploy(args)) => demo::deploy(args).await,
         // Answered in `main`, before a runtime is built.
         Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Ok),
         None => app::run(&cli).await,
@@ -77,17 +97,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 /// Probes per second over all URLs, which sizes the runtime.
-fn total_rate(cli: &Cli) -> f64 {
+fn total_rate(invocation: &Invocation) -> f64 {
+    let Invocation::Blip(cli) = invocation else { return 1.0 };
     match &cli.subcommand {
         Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
-        Some(Command::DemoDeploy(_) | Command::Completions { .. } | Command::Man) => 1.0,
+        Some(Command::Completions { .. } | Command::Man) => 1.0,
         None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
     }
 }
 
 /// Writes the man page, made from the same definition as `--help`, to stdout.
 fn print_man_page() -> ExitCode {
-    match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
+    match cli::write_man_page(&mut std::io::stdout()) {
         Ok(()) => Exit::Ok.into(),
         Err(err) => {
             eprintln!("blip: cannot write the man page to stdout: {err}");
@@ -120,7 +141,9 @@ mod tests {
 
     #[test]
     fn one_worker_thread_up_to_5000_probes_per_second() {
-        let workers = |args: &[&str]| app::worker_threads(total_rate(&cli::parse_from(args).unwrap()));
+        let workers = |args: &[&str]| {
+            app::worker_threads(total_rate(&Invocation::Blip(Box::new(cli::parse_from(args).unwrap()))))
+        };
         assert_eq!(workers(&["blip", "demo"]), 1);
         assert_eq!(workers(&["blip", "http://a/"]), 1);
         assert_eq!(workers(&["blip", "-r", "2500", "http://a/", "http://b/"]), 1);

@@ -11,6 +11,8 @@ async fn completions_name_blips_flags() {
         assert_eq!(out.status.code(), Some(0), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
         // fish lists long flags without their dashes.
         assert!(script.contains("max-downtime") && script.contains("fail-on-status"), "{shell}: {script}");
+        // The demo's internal deploy step is nothing a user types.
+        assert!(!script.contains("demo-deploy"), "{shell} offers the internal demo-deploy: {script}");
     }
     let bash = blip(&["completions", "bash"]).await;
     assert!(String::from_utf8_lossy(&bash.stdout).contains("--max-downtime"));
@@ -24,6 +26,9 @@ async fn the_man_page_renders() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let roff = String::from_utf8(out.stdout).unwrap();
     assert!(roff.starts_with(".ie") || roff.contains(".TH blip 1"), "{roff}");
+    // Subcommands are described here, not referred to pages no install provides.
+    assert!(!roff.contains("blip\\-demo(1)") && !roff.contains("(1)\n"), "refers to other pages: {roff}");
+    assert!(roff.contains("\\fBblip demo\\fR") && !roff.contains("demo\\-deploy"), "{roff}");
     // Rendered as `man` would (`-k`: through preconv, for the non-ASCII `×`), when groff is there.
     let Ok(mut groff) = std::process::Command::new("groff")
         .args(["-k", "-man", "-Tutf8", "-ww"])
@@ -43,4 +48,5 @@ async fn the_man_page_renders() {
     // groff justifies lines, so words are compared with the spaces between them folded.
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("--max-downtime") && words.contains("Exit codes"), "{text}");
+    assert!(words.contains("blip demo --help") && words.contains("Examples: blip https:"), "{text}");
 }

@@ -40,7 +40,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     };
     let command = vec![
         exe.to_string_lossy().into_owned(),
-        "demo-deploy".to_string(),
+        crate::cli::DEMO_DEPLOY.to_string(),
         "--style".to_string(),
         style.to_string(),
         "--admin".to_string(),
