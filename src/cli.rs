@@ -398,7 +398,8 @@ const NO_ENV: [&str; 5] = ["help", "version", "measure-only", "data", "data-bina
 fn with_env(command: clap::Command) -> clap::Command {
     command.mut_args(|arg| match arg.get_long() {
         // One line in the help says how the names are made; a list would double every flag.
-        Some(long) if !NO_ENV.contains(&long) => {
+        // An empty variable (an unset input in a CI file) is no value at all, as if unset.
+        Some(long) if !NO_ENV.contains(&long) && std::env::var_os(env_name(long)).is_none_or(|v| !v.is_empty()) => {
             let name = env_name(long);
             let switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
             let arg = arg.env(name).hide_env(true);
@@ -418,12 +419,44 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut command = command();
-    let parsed = command.try_get_matches_from_mut(args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let parsed =
+        command.try_get_matches_from_mut(&args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
     parsed.map_err(|err| match err.kind() {
         ErrorKind::UnknownArgument => unknown_flag(err, &mut command),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => from_environment(err, &args, &command),
         _ => err,
     })
+}
+
+/// A bad value that came from a `BLIP_<FLAG>` variable rather than the command line: the error
+/// names the variable, which is what the user has to fix (clap names only the flag).
+fn from_environment(err: clap::Error, args: &[std::ffi::OsString], command: &clap::Command) -> clap::Error {
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else { return err };
+    let Some(long) = arg.strip_prefix("--").and_then(|rest| rest.split([' ', '=']).next()) else { return err };
+    let short = command.get_arguments().find(|a| a.get_long() == Some(long)).and_then(|a| a.get_short());
+    let typed = args.iter().skip(1).take_while(|a| *a != "--").any(|a| {
+        let a = a.to_string_lossy();
+        a.strip_prefix("--").is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            || short.is_some_and(|c| a.starts_with(&format!("-{c}")) && !a.starts_with("--"))
+    });
+    let variable = env_name(long);
+    if typed || std::env::var_os(&variable).is_none() {
+        return err;
+    }
+    // clap's own lines (the value, why it is bad, the possible values) up to its footer, with
+    // the flag's name replaced by the variable's.
+    let rendered = err.render().to_string();
+    let lines: Vec<&str> = rendered.lines().take_while(|line| !line.is_empty()).collect();
+    let message = lines.join("\n");
+    let message = message.trim_start_matches("error: ");
+    let message = message.replacen(
+        &format!("for '{arg}'"),
+        &format!("in {variable} (the variable for --{long}: fix or unset it)"),
+        1,
+    );
+    clap::Error::raw(err.kind(), format!("{message}\n"))
 }
 
 /// The error for an unknown flag: the flag, then what it most likely meant.

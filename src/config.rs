@@ -216,11 +216,17 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
 fn parse_url(text: &str, after_first: bool) -> Result<Url, ConfigError> {
     // The message repeats the input, so a password in it is hidden there too.
     let shown = crate::sanitize::line(&crate::sanitize::url_text(text));
-    if after_first && !text.contains("://") && names_a_program(text) {
-        return Err(bad(format!(
-            "`{shown}` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--` before it \
-             (blip URL -- {shown} ...)"
-        )));
+    if !text.contains("://") && names_a_program(text) {
+        return Err(bad(if after_first {
+            format!(
+                "`{shown}` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--` before it \
+                 (blip URL -- {shown} ...)"
+            )
+        } else {
+            format!(
+                "`{shown}` is not a URL but a file or command: URLs come first, then `--` and the COMMAND (blip URL -- {shown} ...)"
+            )
+        }));
     }
     let url = Url::parse(text);
     // `localhost:8080/api` parses with the scheme `localhost`; `host/path` does not parse.
@@ -246,9 +252,12 @@ fn parse_url(text: &str, after_first: bool) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// Whether `text` names an existing file or a program on `PATH`: a COMMAND typed without `--`.
+/// Whether `text` names a file (existing, or written as a path: `./deploy.sh`) or a program on
+/// `PATH`: a COMMAND typed without `--`.
 fn names_a_program(text: &str) -> bool {
-    std::path::Path::new(text).exists() || which::which(text).is_ok()
+    ["./", "../", "/", "~/"].iter().any(|p| text.starts_with(p))
+        || std::path::Path::new(text).exists()
+        || which::which(text).is_ok()
 }
 
 /// `-u USER:PASS` on every URL, where the probes send it as basic auth and every output hides

@@ -26,6 +26,8 @@ async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
         (&["--fail-fst", &url], "did you mean `--fail-fast`?"),
         (&[&url, deploy], "put `--` before it"),
         (&[&url, "sh"], "`sh` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--`"),
+        (&[deploy, &url], "is not a URL but a file or command: URLs come first, then `--` and the COMMAND"),
+        (&["./no-such-deploy.sh"], "`./no-such-deploy.sh` is not a URL but a file or command: URLs come first"),
         (&["-d", "1s", &addr], &suggested),
         (&["--data", "@/nonexistent-dir/body.json", &url], "--data @/nonexistent-dir/body.json: cannot read"),
         (&["--data-binary", "@/nonexistent-dir/b", &url], "--data-binary @/nonexistent-dir/b: cannot read"),
@@ -77,4 +79,30 @@ async fn every_flag_is_read_from_a_blip_environment_variable() {
     // The command line wins over the environment.
     let request = one_request(&["-X", "POST"], "http://ADDR/env", &env).await;
     assert!(request.starts_with("POST /env HTTP/1.1\r\n"), "{request}");
+    // An empty variable, as a CI file's unset input gives, is no value: the default holds.
+    let empty = [("BLIP_METHOD", String::new()), ("BLIP_TIMEOUT", String::new())];
+    let request = one_request(&[], "http://ADDR/env", &empty).await;
+    assert!(request.starts_with("GET /env HTTP/1.1\r\n"), "{request}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_value_from_the_environment_names_the_variable() {
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-d", "1s", "http://127.0.0.1:9/"])
+        .env("BLIP_TIMEOUT", "soon")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'soon' in BLIP_TIMEOUT (the variable for --timeout: fix or unset it)"), "{stderr}");
+    // Typed on the command line, the flag is what is named.
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-d", "1s", "--timeout", "soon", "http://127.0.0.1:9/"])
+        .env("BLIP_TIMEOUT", "soon")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("for '--timeout <DUR>'") && !stderr.contains("BLIP_TIMEOUT"), "{stderr}");
 }
