@@ -209,16 +209,17 @@ pub struct ProbeArgs {
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_COUNT), help_heading = "Schedule")]
     pub concurrency: Option<u32>,
 
-    /// HTTP method.
-    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", help_heading = "Request")]
-    pub method: String,
+    /// HTTP method [default: GET, or POST with --data or --data-binary, as curl].
+    #[arg(short = 'X', long, value_name = "METHOD", help_heading = "Request")]
+    pub method: Option<String>,
 
     /// Extra request header, 'Name: value'; repeatable.
     #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
     pub headers: Vec<String>,
 
-    /// Request body; @FILE reads it from FILE with its line breaks removed, as curl does, and
-    /// @- from stdin.
+    /// Request body, sent as curl's -d sends it: by POST unless -X says otherwise, as
+    /// application/x-www-form-urlencoded unless -H gives a Content-Type; @FILE reads it from FILE
+    /// with its line breaks removed, @- from stdin.
     #[arg(long, value_name = "BODY", help_heading = "Request")]
     pub data: Option<String>,
 

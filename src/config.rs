@@ -116,9 +116,17 @@ impl Config {
             Some(n) => n as usize,
             None => default_concurrency(rate, timeout),
         };
-        let method = reqwest::Method::from_bytes(probe.method.as_bytes())
-            .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
-        let headers = parse_headers(&probe.headers)?;
+        // A body without a method is a POST, and without a type a form, as curl sends `-d`.
+        let method = probe.method.as_deref().unwrap_or(if body.is_some() { "POST" } else { "GET" });
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| bad(format!("`{method}` is not an HTTP method: fix --method")))?;
+        let mut headers = parse_headers(&probe.headers)?;
+        if body.is_some() && !headers.contains_key(reqwest::header::CONTENT_TYPE) {
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+        }
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),

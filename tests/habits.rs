@@ -53,6 +53,22 @@ async fn data_from_a_file_is_sent_as_curl_sends_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_body_is_a_form_post_unless_told_otherwise_as_with_curl() {
+    for flag in ["--data", "--data-binary"] {
+        let request = one_request(&[flag, "a=1"], "http://ADDR/", &[]).await.to_lowercase();
+        assert!(request.starts_with("post / http/1.1\r\n"), "{flag}: {request}");
+        assert!(request.contains("\r\ncontent-type: application/x-www-form-urlencoded\r\n"), "{flag}: {request}");
+    }
+    let json = ["-X", "PUT", "-H", "Content-Type: application/json", "--data", "{}"];
+    let request = one_request(&json, "http://ADDR/", &[]).await.to_lowercase();
+    assert!(request.starts_with("put / http/1.1\r\n"), "{request}");
+    assert_eq!(request.matches("content-type:").count(), 1, "{request}");
+    assert!(request.contains("\r\ncontent-type: application/json\r\n"), "{request}");
+    let request = one_request(&[], "http://ADDR/", &[]).await.to_lowercase();
+    assert!(request.starts_with("get / http/1.1\r\n") && !request.contains("content-type"), "{request}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn user_is_basic_auth_and_its_password_is_never_shown() {
     let dir = tempdir("user");
     let json = dir.join("r.json");
