@@ -189,7 +189,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         downtime_ms: millis(downtime),
         availability,
         outage_count: t.detector.window_count(),
-        outages: t.detector.windows().iter().map(|w| outage_report(clock, w, phases.phase_at(w.start))).collect(),
+        outages: t.detector.windows().iter().map(|w| outage_report(clock, w, phases)).collect(),
         timeline_width_s: t.timeline.width_s(),
         timeline: t
             .timeline
@@ -214,8 +214,10 @@ fn latency(h: &Histogram<u64>) -> Latency {
     }
 }
 
-/// The report's view of a window, which started in `phase` of a wrapped deploy.
-pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> OutageReport {
+/// The report's view of a window, with the phases of a wrapped deploy it started and ended in.
+pub fn outage_report(clock: &RunClock, w: &Window, phases: &PhaseClock) -> OutageReport {
+    // A window that ends the instant a phase begins had none of its downtime in that phase.
+    let last_instant = w.end.saturating_sub(Duration::from_nanos(1)).max(w.start);
     OutageReport {
         start: rfc3339_ms(clock.wall(w.start)),
         end: rfc3339_ms(clock.wall(w.end)),
@@ -226,7 +228,8 @@ pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> Outa
         causes: causes(&w.causes),
         first_error: w.first_error.clone(),
         open: w.open,
-        phase,
+        phase: phases.phase_at(w.start),
+        end_phase: phases.phase_at(last_instant),
     }
 }
 
@@ -367,6 +370,8 @@ mod tests {
         // One window from 1500 ms to 1900 ms: 200 ms in deploy, 200 ms in cooldown.
         assert_eq!((d.downtime_ms, c.downtime_ms), (200.0, 200.0));
         assert_eq!(t.outages[0].phase, Some(Phase::Deploy));
+        assert_eq!(t.outages[0].end_phase, Some(Phase::Cooldown));
+        assert_eq!(t.outages[0].phase_label().as_deref(), Some("deploy→cooldown"));
         let timing = t.deploy_timing.unwrap();
         assert_eq!(timing.first_failure_ms, Some(500.0));
         assert_eq!(timing.last_failure_ms, Some(890.0));

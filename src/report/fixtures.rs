@@ -19,6 +19,7 @@ pub(crate) fn sample_report() -> Report {
         first_error: error.to_string(),
         open,
         phase: None,
+        end_phase: None,
     };
     let healthy = TargetReport {
         url: "http://127.0.0.1:8080/health".into(),
@@ -121,7 +122,9 @@ pub(crate) fn deploy_report() -> Report {
     };
     let t = &mut report.targets[1];
     t.outages[0].phase = Some(Phase::Deploy);
+    t.outages[0].end_phase = Some(Phase::Deploy);
     t.outages[1].phase = Some(Phase::Cooldown);
+    t.outages[1].end_phase = Some(Phase::Cooldown);
     t.phases = Some(BTreeMap::from([
         (Phase::Warmup, phase(0.0, 1500.0, 30, 0, 0.0)),
         (Phase::Deploy, phase(1500.0, 5000.0, 80, 75, 1500.0)),

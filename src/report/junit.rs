@@ -57,7 +57,7 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
     }
     for index in &e.outages {
         if let Some(w) = target.outages.get(*index) {
-            let phase = w.phase.map(|p| format!(" [{p}]")).unwrap_or_default();
+            let phase = w.phase_label().map(|p| format!(" [{p}]")).unwrap_or_default();
             lines.push(format!(
                 "outage{phase} {} → {} ({}, {} probes failed): {}",
                 w.start,

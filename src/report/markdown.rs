@@ -71,7 +71,7 @@ pub fn render(report: &Report) -> String {
                     out,
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
                     cell(&t.url),
-                    w.phase.map_or("–", |p| p.as_str()),
+                    w.phase_label().as_deref().unwrap_or("–"),
                     w.start,
                     secs_ms(w.start_offset_ms),
                     secs_ms(w.duration_ms),

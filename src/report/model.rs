@@ -274,6 +274,21 @@ pub struct OutageReport {
     pub open: bool,
     /// The phase the window started in; null when no command is wrapped.
     pub phase: Option<Phase>,
+    /// The phase the window ended in (or is still open in); differs from `phase` when the window
+    /// spans phases, and then each phase's `downtime_ms` holds its own part of the window.
+    pub end_phase: Option<Phase>,
+}
+
+impl OutageReport {
+    /// The phase or phases the window fell in: `deploy`, or `deploy→cooldown` for a window that
+    /// spans phases; None when no command is wrapped.
+    pub fn phase_label(&self) -> Option<String> {
+        match (self.phase, self.end_phase) {
+            (Some(start), Some(end)) if start != end => Some(format!("{start}→{end}")),
+            (Some(start), _) => Some(start.to_string()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

@@ -134,7 +134,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
     for (i, w) in t.outages.iter().enumerate() {
         let label = if i == 0 { "outages" } else { "" };
         let open = if w.open { " (open at end)" } else { "" };
-        let phase = w.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
+        let phase = w.phase_label().map(|p| format!("[{p}] ")).unwrap_or_default();
         let _ = writeln!(
             out,
             "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}  {}",

@@ -287,6 +287,7 @@ pub struct Outage {
     pub first_error: String,
     pub open: bool,
     pub phase: Option<String>,
+    pub end_phase: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
