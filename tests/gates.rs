@@ -185,7 +185,25 @@ async fn github_actions_get_annotations_and_a_step_summary() {
     let annotation = stdout.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(annotation.starts_with("::error title=blip gate fail-on-status 404 failed::"), "{annotation}");
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.starts_with("earlier step\n## blip: **failed**"), "appended: {md}");
+    assert!(md.starts_with("earlier step\n## ❌ blip: **failed**"), "appended: {md}");
+    assert!(md.contains("### Timeline") && md.contains('🟥'), "a strip with the failures: {md}");
+
+    // --markdown PATH writes its file, and the job summary still gets the same.
+    let markdown = dir.join("blip.md");
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "-d", "300ms", "--fail-on-status", "404", "--markdown"])
+        .arg(&markdown)
+        .arg(server.url("/"))
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = std::fs::read_to_string(&markdown).unwrap();
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(file.starts_with("## ❌ blip: **failed**"), "{file}");
+    assert_eq!(md.matches("## ❌ blip").count(), 2, "appended once more: {md}");
+    assert!(md.ends_with(&file), "the same summary: {md}");
 
     // Outside GitHub Actions, none of it.
     let out = blip(&["-r", "20", "-d", "200ms", "--fail-on-status", "404", &server.url("/")]).await;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::analysis::clock::RunClock;
-use crate::config::{Config, Destination, Markdown, Output, UiMode};
+use crate::config::{Config, Destination, Output, UiMode};
 use crate::live::detached::Detached;
 use crate::live::events::EventLog;
 use crate::live::{self, Ui};
@@ -24,13 +24,12 @@ pub fn check_writable(output: &Output) -> anyhow::Result<()> {
     if let Some(path) = &output.junit {
         file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
     }
-    match &output.markdown {
-        Some(Markdown::File(path)) => {
-            file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
-        }
-        Some(Markdown::StepSummary(path)) => file::check_appendable(path)
-            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?,
-        None => {}
+    if let Some(path) = &output.markdown {
+        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+    }
+    if let Some(path) = &output.step_summary {
+        file::check_appendable(path)
+            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
     }
     Ok(())
 }
@@ -87,13 +86,14 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
             file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
         }));
     }
-    match &config.output.markdown {
-        Some(Markdown::File(path)) => results.push(
+    if let Some(path) = &config.output.markdown {
+        results.push(
             file::write_whole(path, markdown::render(report).as_bytes())
                 .with_context(|| format!("cannot write --markdown {}", path.display())),
-        ),
-        Some(Markdown::StepSummary(path)) => results.push(append(path, &markdown::render(report))),
-        None => {}
+        );
+    }
+    if let Some(path) = &config.output.step_summary {
+        results.push(append(path, &markdown::render(report)));
     }
     if config.output.annotations {
         // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.

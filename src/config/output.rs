@@ -12,20 +12,15 @@ pub struct Output {
     pub json: Option<Destination>,
     pub ui: UiMode,
     pub junit: Option<std::path::PathBuf>,
-    /// Where the Markdown summary goes; `$GITHUB_STEP_SUMMARY` is appended to.
-    pub markdown: Option<Markdown>,
+    /// `--markdown PATH`: the Markdown summary, written whole.
+    pub markdown: Option<std::path::PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`: the same summary appended to GitHub's job summary (which other
+    /// steps write to as well), whether or not `--markdown` is given.
+    pub step_summary: Option<std::path::PathBuf>,
     pub events: Option<Destination>,
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
     pub annotations: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Markdown {
-    /// `--markdown PATH`: written whole.
-    File(std::path::PathBuf),
-    /// `$GITHUB_STEP_SUMMARY`: appended to, as GitHub expects.
-    StepSummary(std::path::PathBuf),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,12 +77,9 @@ impl Output {
         if args.events_probes && events.is_none() {
             return Err(bad("--events-probes goes with --events PATH"));
         }
-        let markdown = match path("--markdown", &args.markdown)? {
-            Some(path) => Some(Markdown::File(path)),
-            None => std::env::var_os("GITHUB_STEP_SUMMARY")
-                .filter(|p| !p.is_empty())
-                .map(|p| Markdown::StepSummary(p.into())),
-        };
+        let markdown = path("--markdown", &args.markdown)?;
+        let step_summary =
+            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
         let junit = path("--junit", &args.junit)?;
         // Two reports into one file would leave only the last one written.
         let file = |d: &Option<Destination>| match d {
@@ -97,21 +89,9 @@ impl Output {
         let files = [
             ("--json", file(&json)),
             ("--junit", junit.clone()),
-            (
-                "--markdown",
-                match &markdown {
-                    Some(Markdown::File(path)) => Some(path.clone()),
-                    _ => None,
-                },
-            ),
+            ("--markdown", markdown.clone()),
             ("--events", file(&events)),
-            (
-                "GITHUB_STEP_SUMMARY",
-                match &markdown {
-                    Some(Markdown::StepSummary(path)) => Some(path.clone()),
-                    _ => None,
-                },
-            ),
+            ("GITHUB_STEP_SUMMARY", step_summary.clone()),
             // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
             // reports in one stream.
             ("--json -", (json == Some(Destination::Stdout)).then(|| STDOUT.into())),
@@ -133,6 +113,7 @@ impl Output {
             ui,
             junit,
             markdown,
+            step_summary,
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),

@@ -68,7 +68,18 @@ pub(crate) fn sample_report() -> Report {
             ),
         ],
         timeline_width_s: 1,
-        timeline: vec![],
+        // 20 probes a second: the 404s from +2 s to +3.5 s, refusals from +9.7 s.
+        timeline: (0..10)
+            .map(|offset_s| {
+                let (ok, failed) = match offset_s {
+                    2 => (0, 20),
+                    3 => (10, 10),
+                    9 => (14, 6),
+                    _ => (20, 0),
+                };
+                TimelinePoint { offset_s, ok, failed }
+            })
+            .collect(),
         phases: None,
         deploy_timing: None,
         gates: vec![],
