@@ -297,6 +297,25 @@ pub struct OutputArgs {
     /// With --events: also one event per probe.
     #[arg(long, help_heading = "Output")]
     pub events_probes: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run goes on, e.g.
+    /// 127.0.0.1:9464 (port 0 picks a free port, said on stderr).
+    #[arg(long, value_name = "ADDR", value_parser = socket_addr, help_heading = "Output")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Name of the place blip probes from, in every report and metric [default: the host name].
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub vantage: Option<String>,
+}
+
+/// An address to listen on, as IP:PORT; a bare `:PORT` gets a hint.
+fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse().map_err(|_| match text.strip_prefix(':') {
+        Some(port) => {
+            format!("`{text}` has no IP: 127.0.0.1:{port} serves this machine only, 0.0.0.0:{port} every interface")
+        }
+        None => format!("`{text}` is not an IP:PORT address like 127.0.0.1:9464 or [::1]:9464"),
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

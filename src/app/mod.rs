@@ -27,10 +27,11 @@ use crate::config::{Config, HookCommands};
 use crate::engine::probe::Prober;
 use crate::engine::scheduler::{self, Schedule};
 use crate::exit::Exit;
+use crate::live::metrics::{self, Metrics};
 use crate::report::Report;
 use command::Channels;
 use hooks::HookMessage;
-use run::Run;
+use run::{Beside, Run};
 use signals::Signals;
 use stage::Stage;
 
@@ -97,11 +98,22 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         Some(destination) => Some(output::open_events(destination, config.output.events_probes, &urls, clock)?),
         None => None,
     };
+    let (metrics, metrics_server) = match config.output.metrics {
+        Some(addr) => {
+            let metrics = Metrics::new(&urls, &config.output.vantage);
+            let server = metrics::serve(addr, &metrics).with_context(|| format!("cannot serve --metrics on {addr}"))?;
+            (Some(metrics), Some(server))
+        }
+        None => (None, None),
+    };
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
-    let ui = output::make_ui(config, ui_stop_tx)?;
+    let mut ui = output::make_ui(config, ui_stop_tx)?;
+    if let Some(server) = &metrics_server {
+        ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
+    }
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();
-    let mut run = Run::new(config, program, ui, events, clock, end_tx, hook_tx);
+    let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
     let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)

@@ -21,12 +21,21 @@ use crate::engine::sample::Sample;
 use crate::exit::Exit;
 use crate::gates::{self, Gate};
 use crate::live::events::EventLog;
+use crate::live::metrics::Metrics;
 use crate::live::{self, RunInfo, Ui};
 use crate::report::build;
 use crate::units::secs;
 
 /// How long a signalled command has to exit before it is killed.
 pub const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The live consumers that run beside the UI, each optional.
+pub struct Beside {
+    /// `--events`: the NDJSON log.
+    pub events: Option<EventLog>,
+    /// `--metrics`: the Prometheus metrics.
+    pub metrics: Option<Metrics>,
+}
 
 /// The state of one run, owned by the run loop: everything the select arms act on.
 pub struct Run<'a> {
@@ -47,6 +56,8 @@ pub struct Run<'a> {
     /// A command that blip stopped because a gate failed did not fail on its own.
     pub stopped_by_gate: bool,
     pub hooks: Hooks,
+    /// `--metrics`: fed as the recorder is.
+    pub metrics: Option<Metrics>,
 }
 
 impl<'a> Run<'a> {
@@ -54,11 +65,12 @@ impl<'a> Run<'a> {
         config: &'a Config,
         program: Option<&Path>,
         mut ui: Box<dyn Ui>,
-        mut events: Option<EventLog>,
+        beside: Beside,
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
         hook_tx: mpsc::UnboundedSender<HookMessage>,
     ) -> Run<'a> {
+        let Beside { mut events, metrics } = beside;
         let urls = config.display_urls();
         let hooks = Hooks::new(config.hooks.clone(), &urls, hook_tx);
         ui.started(&RunInfo {
@@ -69,7 +81,7 @@ impl<'a> Run<'a> {
             command: config.wrap.as_ref().map(|w| w.argv.clone()),
         });
         if let Some(events) = events.as_mut() {
-            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()), &config.output.vantage);
         }
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
         let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
@@ -91,6 +103,7 @@ impl<'a> Run<'a> {
             cancelled: false,
             stopped_by_gate: false,
             hooks,
+            metrics,
         };
         if let Some(wrap) = &config.wrap {
             run.begin_phase(Phase::Warmup, clock.start);
@@ -111,6 +124,9 @@ impl<'a> Run<'a> {
     fn begin_phase(&mut self, phase: Phase, at: Instant) {
         self.recorder.begin_phase(phase, at);
         self.ui.phase(phase);
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.phase(phase);
+        }
         if let Some(events) = self.events.as_mut() {
             events.phase(phase, self.clock.offset(at));
         }
@@ -120,7 +136,13 @@ impl<'a> Run<'a> {
         if let Some(events) = self.events.as_mut() {
             events.probe(sample);
         }
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.sample(sample);
+        }
         for event in self.recorder.record(sample) {
+            if let Some(metrics) = self.metrics.as_mut() {
+                metrics.transition(&event);
+            }
             self.hooks.transition(&self.clock, event.target, &event.transition);
             self.ui.event(&self.clock, &event);
             if let Some(events) = self.events.as_mut() {
@@ -149,6 +171,9 @@ impl<'a> Run<'a> {
         self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &targets);
+        }
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.tick(&targets);
         }
         if self.config.fail_fast
             && !self.stopping
@@ -319,6 +344,7 @@ impl<'a> Run<'a> {
         report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
+        report.vantage = self.config.output.vantage.clone();
         report.measure_only = self.config.measure_only;
         self.ui.finished(&report);
         let written = output::write_reports(&report, self.config);

@@ -21,6 +21,10 @@ pub struct Output {
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
     pub annotations: bool,
+    /// `--metrics ADDR`: where to serve Prometheus metrics.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// `--vantage`, or the host name: where blip probes from.
+    pub vantage: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +38,25 @@ pub enum UiMode {
     Dashboard,
     Lines,
     Quiet,
+}
+
+/// Longest vantage name kept: a label, not a text.
+const VANTAGE_MAX: usize = 128;
+
+/// `--vantage`, checked, or this machine's host name (`unknown` if it has none).
+fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
+    match given {
+        Some(name) if name.trim().is_empty() => Err(bad("--vantage needs a name, e.g. --vantage eu-west-1a")),
+        Some(name) if name.chars().count() > VANTAGE_MAX || name.chars().any(char::is_control) => {
+            Err(bad(format!("--vantage takes a name of at most {VANTAGE_MAX} characters with no control character")))
+        }
+        Some(name) => Ok(name.to_string()),
+        None => Ok(nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| "unknown".to_string(), |h| crate::sanitize::line(&h))),
+    }
 }
 
 impl Output {
@@ -117,6 +140,8 @@ impl Output {
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            metrics: args.metrics,
+            vantage: vantage(args.vantage.as_deref())?,
         })
     }
 }

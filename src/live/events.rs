@@ -68,10 +68,11 @@ impl EventLog {
         self.urls.get(target).map_or("", String::as_str)
     }
 
-    pub fn run_start(&mut self, rate: f64, command: Option<&[String]>) {
+    pub fn run_start(&mut self, rate: f64, command: Option<&[String]>, vantage: &str) {
         let value = json!({
             "event": "run_start",
             "at": rfc3339_ms(self.clock.started_at),
+            "vantage": vantage,
             "urls": self.urls,
             "rate": rate,
             "command": command,

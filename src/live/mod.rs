@@ -1,6 +1,7 @@
 //! Live consumers: what follows the run while it goes on. The user interfaces (`lines`, the
 //! quiet one here, `dashboard` with its `view`) are interchangeable; the NDJSON event log
-//! (`events`) runs beside them; `detached` is the terminal writer that never blocks the run.
+//! (`events`) and the Prometheus metrics (`metrics`) run beside them; `detached` is the terminal
+//! writer that never blocks the run.
 //!
 //! The engine never knows which one is there. Each gets plain data from the run loop: the state
 //! changes as they are detected, a snapshot on every tick (the detail only when it asks), and
@@ -22,6 +23,7 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod lines;
+pub mod metrics;
 pub mod view;
 
 /// What a UI is told when the run starts.

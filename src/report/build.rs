@@ -40,6 +40,8 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: env!("CARGO_PKG_VERSION").to_string(),
+        // Set by the app, which knows where it runs.
+        vantage: String::new(),
         started_at: rfc3339_ms(recorder.clock.started_at),
         duration_ms: millis(end),
         rate: recorder.rate,

@@ -87,6 +87,7 @@ pub(crate) fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: "0.1.0".into(),
+        vantage: "ci-runner-1".into(),
         started_at: "2026-11-26T12:00:00.000Z".into(),
         duration_ms: 10000.0,
         rate: 20.0,

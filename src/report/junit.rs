@@ -4,7 +4,7 @@
 //! quick-junit escapes XML's markup characters; the control characters XML 1.0 does not allow
 //! at all (a server's text may hold any) are taken out by [`sanitize::text`] before.
 
-use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::{GateReport, Report, TargetReport};
 use crate::sanitize;
@@ -17,6 +17,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     for target in &report.targets {
         let mut suite = TestSuite::new(sanitize::line(&target.url));
         suite.set_time(from_ms(report.duration_ms));
+        suite.add_property(Property::new("vantage", sanitize::line(&report.vantage)));
         suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
         if target.gates.is_empty() {
             // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.

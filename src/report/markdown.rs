@@ -22,6 +22,7 @@ pub fn render(report: &Report) -> String {
         _ => format!("❌ blip: **failed** ({failed} of {gates} gates)"),
     };
     let _ = writeln!(out, "## {verdict}\n");
+    let _ = writeln!(out, "Probed from {}.\n", code(&report.vantage));
     if let Some(d) = &report.deploy {
         let how = d.outcome();
         let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();

@@ -17,6 +17,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    /// Where blip probed from: `--vantage`, or the host name.
+    pub vantage: String,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
     pub duration_ms: f64,

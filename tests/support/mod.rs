@@ -117,6 +117,7 @@ pub fn ms(d: Duration) -> f64 {
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    pub vantage: String,
     pub started_at: String,
     pub duration_ms: f64,
     pub rate: f64,
