@@ -345,6 +345,17 @@ mod tests {
         assert_eq!(screen.matches("503 �]0;pwned��[2J | <img src=x>").count(), 3, "{screen}");
     }
 
+    /// The frames a new user meets, at the two sizes a terminal commonly has.
+    #[test]
+    fn frames_at_80x24_and_120x40() {
+        use crate::live::fixtures::{probe_only, stopped, wrapped};
+        for (name, view) in [("probe_only", probe_only()), ("wrapped", wrapped()), ("stopped", stopped())] {
+            for (width, height) in [(80, 24), (120, 40)] {
+                insta::assert_snapshot!(format!("{name}_{width}x{height}"), draw(&view, width, height).backend());
+            }
+        }
+    }
+
     #[test]
     fn help_overlay() {
         let mut v = view(false);
