@@ -21,6 +21,7 @@ pub mod detached;
 pub mod events;
 #[cfg(test)]
 mod fixtures;
+pub mod gates;
 pub mod lines;
 pub mod view;
 
@@ -30,8 +31,10 @@ pub struct RunInfo {
     pub rate: f64,
     pub timeout: Duration,
     pub duration: Option<Duration>,
-    /// The wrapped command, if any.
+    /// The wrapped command, if any, or the label it is shown by.
     pub command: Option<Vec<String>>,
+    /// How long the warmup before the command lasts.
+    pub warmup: Option<Duration>,
 }
 
 pub trait Ui: Send {
@@ -44,8 +47,12 @@ pub trait Ui: Send {
     fn detail_slices(&self) -> Option<usize> {
         None
     }
-    /// A notice from blip itself, such as a stop request.
+    /// A notice from blip itself.
     fn notice(&mut self, text: &str);
+    /// The run is being stopped before its end (a key, a signal, `--fail-fast`), and why.
+    fn stopping(&mut self, why: &str) {
+        self.notice(why);
+    }
     /// A phase of the wrapped deploy began.
     fn phase(&mut self, phase: Phase);
     /// A whole line of the wrapped command's output.
@@ -77,6 +84,10 @@ pub struct Tick<'a> {
     pub targets: &'a [TargetSnapshot],
     /// The detail of every URL, when the UI asked for it (see [`Ui::detail_slices`]).
     pub detail: Option<Vec<TargetDetail>>,
+    /// When the run ends, from its start, once that is known (`--duration`, a cooldown begun).
+    pub end: Option<Duration>,
+    /// Every URL's gates and their state now, in the order of the URLs.
+    pub gates: &'a [Vec<gates::GateLive>],
 }
 
 /// Prints nothing of blip's own; reports still go to their files. A wrapped command's output is
