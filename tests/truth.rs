@@ -133,6 +133,7 @@ async fn a_second_ctrl_c_cancels_the_probes_in_flight() {
     assert!(t.cancelled >= 7, "{t:#?}");
     assert_eq!(t.failed, t.probes, "probes that did report are failures: {t:#?}");
     assert_ne!(out.status.code(), Some(0));
+    assert_eq!(report.stop_reason.as_deref(), Some("SIGINT received"), "the report says the run was stopped early");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -339,6 +339,7 @@ impl<'a> Run<'a> {
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
         report.measure_only = self.config.measure_only;
+        report.stop_reason = self.stop_reason.take();
         self.ui.finished(&report);
         let written = output::write_reports(&report, self.config);
         // An event log that could not be written is a report lost, as a --json one is: exit 2.
