@@ -184,7 +184,12 @@ impl Ui for Dashboard {
     fn finished(&mut self, report: &Report) {
         self.close();
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", text::render(report));
+        let summary = text::render(report);
+        let summary = match crate::live::terminal_width(&out) {
+            Some(width) => crate::live::wrap(&summary, width),
+            None => summary,
+        };
+        let _ = write!(out, "{summary}");
         let _ = out.flush();
     }
 }

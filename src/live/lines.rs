@@ -32,6 +32,8 @@ pub struct Lines<W: Write> {
     clock: Option<RunClock>,
     /// (URL, gate) pairs already said to have failed: each is said once, when it first fails.
     failed_gates: HashSet<(usize, String)>,
+    /// The terminal's width when `out` is one: the summary is wrapped to it.
+    wrap: Option<usize>,
 }
 
 /// A wall time as lines print it: `HH:MM:SS.mmmZ`, UTC.
@@ -41,7 +43,20 @@ fn utc(time: SystemTime) -> String {
 
 impl<W: Write> Lines<W> {
     pub fn new(out: W) -> Lines<W> {
-        Lines { out, urls: Vec::new(), next_progress: PROGRESS_EVERY, clock: None, failed_gates: HashSet::new() }
+        Lines {
+            out,
+            urls: Vec::new(),
+            next_progress: PROGRESS_EVERY,
+            clock: None,
+            failed_gates: HashSet::new(),
+            wrap: None,
+        }
+    }
+
+    /// Wraps the summary at word boundaries to `width`, the width of the terminal `out` is.
+    pub fn wrap_to(mut self, width: Option<usize>) -> Lines<W> {
+        self.wrap = width;
+        self
     }
 
     // A UI that cannot write (a closed pipe) must not stop the measurement; the report files
@@ -161,6 +176,10 @@ impl<W: Write + Send> Ui for Lines<W> {
         // full queue drops.
         let _ = self.out.flush();
         let summary = text::render(report);
+        let summary = match self.wrap {
+            Some(width) => crate::live::wrap(&summary, width),
+            None => summary,
+        };
         let _ = write!(self.out, "\n{summary}");
         let _ = self.out.flush();
     }
