@@ -72,7 +72,7 @@ impl<'a> Run<'a> {
             rate: config.rate,
             timeout: config.timeout,
             duration: config.duration,
-            command: config.wrap.as_ref().map(|w| w.argv.clone()),
+            command: config.wrap.as_ref().map(|w| w.label.clone().map_or_else(|| w.argv.clone(), |label| vec![label])),
             warmup: config.wrap.as_ref().map(|w| w.warmup),
         });
         if let Some(events) = events.as_mut() {
