@@ -135,8 +135,11 @@ fn header_line(view: &View, max: usize) -> Line<'static> {
     }
     if let Some(why) = &view.stopping {
         spans.push(Span::raw("  "));
+        let used: usize = spans.iter().map(Span::width).sum();
+        // The reason may be long (the gate `--fail-fast` stopped on): it is cut, the mark stays.
+        let room = max.saturating_sub(used + width(" STOPPED EARLY:  "));
         let style = Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED);
-        spans.push(Span::styled(format!(" STOPPED EARLY: {} ", sanitize::line(why)), style));
+        spans.push(Span::styled(format!(" STOPPED EARLY: {} ", fit(&sanitize::line(why), room)), style));
     }
     if let Some(command) = &view.command {
         let used: usize = spans.iter().map(Span::width).sum();
@@ -433,14 +436,16 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, view: &View) {
             strip_line(view, &[Slice { failed: 1, ..Slice::default() }]).spans[0].clone(),
             Span::raw(" most failed"),
         ]),
+        Line::from("gates: ✓ passing  ! at risk (over half the budget, or down now)"),
+        Line::from("       ✗ failed, as the final verdict would say now"),
         Line::from("latency is measured from each probe's due time; send lag is"),
         Line::from("how late blip itself sent probes"),
     ];
-    let width = 66.min(area.width);
+    let width = 68.min(area.width);
     let height = (lines.len() as u16 + 2).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" help ")), popup);
+    frame.render_widget(Paragraph::new(lines).block(panel(" help ".to_string())), popup);
 }
 
 #[cfg(test)]
@@ -514,6 +519,18 @@ mod tests {
                 insta::assert_snapshot!(format!("{name}_{width}x{height}"), draw(&view, width, height).backend());
             }
         }
+    }
+
+    #[test]
+    fn a_long_stop_reason_is_cut_and_the_mark_stays() {
+        let mut v = crate::live::fixtures::wrapped();
+        v.stopping = Some(
+            "gate max-downtime 0s failed for http://127.0.0.1:8080/api/notes: observed 1.600 s, limit 0s; stopping (--fail-fast)"
+                .into(),
+        );
+        let terminal = draw(&v, 80, 24);
+        let header: String = (0..80).map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_string()).collect();
+        assert!(header.contains(" STOPPED EARLY: gate max-downtime 0s failed… "), "{header}");
     }
 
     #[test]
