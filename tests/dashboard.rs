@@ -86,7 +86,8 @@ async fn at_80_columns_the_dashboard_counts_down_shows_the_gate_and_a_stop() {
     assert!(then < first - 0.5, "the time left counts down: {first} then {then}\n{screen}");
 
     server.set(Mode::Status(503, "draining"));
-    let screen = tmux.wait_for("! max-downtime 1s at risk: down now").await;
+    // At risk from the moment it is down (down now, then its budget over half spent).
+    let screen = tmux.wait_for("! max-downtime 1s at risk: ").await;
     assert!(screen.contains(" DOWN "), "{screen}");
     // Past its budget the gate has failed, before the run ends.
     let screen = tmux.wait_for("✗ max-downtime 1s FAILED").await;
@@ -105,7 +106,8 @@ async fn at_80_columns_the_dashboard_counts_down_shows_the_gate_and_a_stop() {
     // The counts line is wider than 80 columns: it is broken after a word, and continues indented.
     let lines: Vec<&str> = screen.lines().collect();
     let at = lines.iter().position(|l| l.starts_with("  probes ")).unwrap_or_else(|| panic!("{screen}"));
-    assert!(lines[at].chars().count() < 80, "broken before the edge, at a word:\n{screen}");
+    assert!(lines[at].chars().count() <= 80, "{screen}");
+    // A terminal's own wrap would continue mid-text; blip's continues on a hanging indent.
     assert!(lines[at + 1].starts_with("    ") && !lines[at + 1].starts_with("     "), "{screen}");
 }
 
