@@ -86,6 +86,8 @@ pub struct Wrap {
     pub argv: Vec<String>,
     pub warmup: Duration,
     pub cooldown: Duration,
+    /// What live views call the command instead of its argv (the demo's simulated deploy).
+    pub label: Option<String>,
 }
 
 impl Config {
@@ -141,6 +143,7 @@ impl Config {
                 argv: argv.to_vec(),
                 warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
                 cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
+                label: None,
             }),
         };
         if gates.gate_phase.is_some() && wrap.is_none() {

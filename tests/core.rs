@@ -284,6 +284,7 @@ pub(crate) async fn one_request(args: &[&str], url_path: &str, env: &[(&str, Str
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report.targets[0].probes, report.targets[0].ok), (1, 1));
+    assert_eq!(report.stop_reason, None, "a run that lasted its --duration was not stopped early");
     server.await.unwrap()
 }
 

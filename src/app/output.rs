@@ -67,8 +67,12 @@ pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Resu
     let to_stderr = config.output.stdout_taken();
     Ok(match config.output.ui {
         UiMode::Quiet => Box::new(live::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
-        UiMode::Lines if to_stderr => Box::new(live::lines::Lines::new(Detached::stderr())),
-        UiMode::Lines => Box::new(live::lines::Lines::new(Detached::stdout())),
+        UiMode::Lines if to_stderr => {
+            Box::new(live::lines::Lines::new(Detached::stderr()).wrap_to(live::terminal_width(&std::io::stderr())))
+        }
+        UiMode::Lines => {
+            Box::new(live::lines::Lines::new(Detached::stdout()).wrap_to(live::terminal_width(&std::io::stdout())))
+        }
         UiMode::Dashboard => {
             Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }

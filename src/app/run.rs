@@ -21,6 +21,7 @@ use crate::engine::sample::Sample;
 use crate::exit::Exit;
 use crate::gates::{self, Gate};
 use crate::live::events::EventLog;
+use crate::live::gates::GateLive;
 use crate::live::metrics::Metrics;
 use crate::live::{self, RunInfo, Ui};
 use crate::report::build;
@@ -55,6 +56,11 @@ pub struct Run<'a> {
     pub cancelled: bool,
     /// A command that blip stopped because a gate failed did not fail on its own.
     pub stopped_by_gate: bool,
+    /// Why the run was stopped before its end, for the report: the first stop request.
+    pub stop_reason: Option<String>,
+    /// The gates' state for the live views, judged again each second and on each state change.
+    gate_states: Vec<Vec<GateLive>>,
+    gates_judged_at: Option<u64>,
     pub hooks: Hooks,
     /// `--metrics`: fed as the recorder is.
     pub metrics: Option<Metrics>,
@@ -78,7 +84,8 @@ impl<'a> Run<'a> {
             rate: config.rate,
             timeout: config.timeout,
             duration: config.duration,
-            command: config.wrap.as_ref().map(|w| w.argv.clone()),
+            command: config.wrap.as_ref().map(|w| w.label.clone().map_or_else(|| w.argv.clone(), |label| vec![label])),
+            warmup: config.wrap.as_ref().map(|w| w.warmup),
         });
         if let Some(events) = events.as_mut() {
             events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()), &config.output.vantage);
@@ -102,6 +109,9 @@ impl<'a> Run<'a> {
             stopping: false,
             cancelled: false,
             stopped_by_gate: false,
+            stop_reason: None,
+            gate_states: Vec::new(),
+            gates_judged_at: None,
             hooks,
             metrics,
         };
@@ -140,6 +150,7 @@ impl<'a> Run<'a> {
             metrics.sample(sample);
         }
         for event in self.recorder.record(sample) {
+            self.gates_judged_at = None;
             if let Some(metrics) = self.metrics.as_mut() {
                 metrics.transition(&event);
             }
@@ -168,7 +179,14 @@ impl<'a> Run<'a> {
         // shows it.
         let targets = self.recorder.snapshot();
         let detail = self.ui.detail_slices().map(|slices| self.recorder.detail(now, due_until, slices));
-        self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail });
+        if self.gates_judged_at != Some(elapsed.as_secs()) {
+            let down: Vec<bool> = targets.iter().map(|t| t.down_since.is_some()).collect();
+            self.gate_states = live::gates::states(&self.config.gates, &self.recorder.judged_views(Some(now)), &down);
+            self.gates_judged_at = Some(elapsed.as_secs());
+        }
+        let end = self.end_tx.borrow().map(|end| self.clock.offset(end));
+        let gates = &self.gate_states;
+        self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail, end, gates });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &targets);
         }
@@ -189,7 +207,8 @@ impl<'a> Run<'a> {
     /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
     /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
     pub fn stop(&mut self, signal: Signal, why: &str) {
-        self.ui.notice(why);
+        self.stop_reason.get_or_insert_with(|| why.to_string());
+        self.ui.stopping(why);
         let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
         match &mut self.stage {
             Stage::Running { command, kill_at } => {
@@ -346,6 +365,7 @@ impl<'a> Run<'a> {
         report.default_gates = self.config.default_gates;
         report.vantage = self.config.output.vantage.clone();
         report.measure_only = self.config.measure_only;
+        report.stop_reason = self.stop_reason.take();
         self.ui.finished(&report);
         let written = output::write_reports(&report, self.config);
         // An event log that could not be written is a report lost, as a --json one is: exit 2.

@@ -56,7 +56,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     let mut gates = args.gates.clone();
     let judged = crate::config::gates_given(&gates);
     gates.measure_only = !judged;
-    let config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
+    let mut config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
+    // The live views show what the command does, not blip's internal call with its admin URL.
+    if let Some(wrap) = config.wrap.as_mut() {
+        wrap.label = Some(format!("demo deploy ({style})"));
+    }
     if config.output.ui == UiMode::Lines {
         let intro = match args.style {
             DemoStyle::Restart => format!(

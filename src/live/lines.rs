@@ -1,9 +1,11 @@
-//! The `lines` UI: one line per state change, a progress line every few seconds, then the
-//! summary. Suited to logs and CI, where a terminal dashboard would be noise.
+//! The `lines` UI: one line per state change and per gate that fails, a progress line every few
+//! seconds, then the summary. Suited to logs and CI, where a terminal dashboard would be noise.
+//! Times are UTC, written with their `Z` as in RFC 3339.
 //!
 //! Text that may come from a server (an error, a URL) passes [`sanitize::line`]: a log or a
 //! terminal gets it on one line, with no control character to act on.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::live::Stream;
+use crate::live::gates::GateState;
 use crate::live::{RunInfo, Tick, Ui};
 use crate::report::{Report, text};
 use crate::sanitize;
@@ -27,11 +30,33 @@ pub struct Lines<W: Write> {
     urls: Vec<String>,
     next_progress: Duration,
     clock: Option<RunClock>,
+    /// (URL, gate) pairs already said to have failed: each is said once, when it first fails.
+    failed_gates: HashSet<(usize, String)>,
+    /// The terminal's width when `out` is one: the summary is wrapped to it.
+    wrap: Option<usize>,
+}
+
+/// A wall time as lines print it: `HH:MM:SS.mmmZ`, UTC.
+fn utc(time: SystemTime) -> String {
+    format!("{}Z", time_of_day(time))
 }
 
 impl<W: Write> Lines<W> {
     pub fn new(out: W) -> Lines<W> {
-        Lines { out, urls: Vec::new(), next_progress: PROGRESS_EVERY, clock: None }
+        Lines {
+            out,
+            urls: Vec::new(),
+            next_progress: PROGRESS_EVERY,
+            clock: None,
+            failed_gates: HashSet::new(),
+            wrap: None,
+        }
+    }
+
+    /// Wraps the summary at word boundaries to `width`, the width of the terminal `out` is.
+    pub fn wrap_to(mut self, width: Option<usize>) -> Lines<W> {
+        self.wrap = width;
+        self
     }
 
     // A UI that cannot write (a closed pipe) must not stop the measurement; the report files
@@ -67,11 +92,11 @@ impl<W: Write + Send> Ui for Lines<W> {
         let url = sanitize::line(self.urls.get(event.target).map_or("", String::as_str));
         match &event.transition {
             Transition::Down { start, first_error, .. } => {
-                let at = time_of_day(clock.wall(*start));
+                let at = utc(clock.wall(*start));
                 self.line(format_args!("{at}  DOWN  {url}  {}", sanitize::line(first_error)));
             }
             Transition::Up(w) => {
-                let at = time_of_day(clock.wall(w.end));
+                let at = utc(clock.wall(w.end));
                 let failed = w.failed_probes;
                 let probes = if failed == 1 { "" } else { "s" };
                 let lasted = secs(w.duration());
@@ -88,6 +113,19 @@ impl<W: Write + Send> Ui for Lines<W> {
     }
 
     fn tick(&mut self, tick: Tick<'_>) {
+        for (i, gates) in tick.gates.iter().enumerate() {
+            for g in gates {
+                let GateState::Failed { observed, settled } = &g.state else { continue };
+                if !self.failed_gates.insert((i, g.gate.clone())) {
+                    continue;
+                }
+                let at = utc(SystemTime::now());
+                let url = sanitize::line(self.urls.get(i).map_or("", String::as_str));
+                let how = if *settled { "failed" } else { "failing (may still pass by the end)" };
+                let observed = sanitize::line(observed);
+                self.line(format_args!("{at}  GATE  {url}  {} {how}: observed {observed}", g.gate));
+            }
+        }
         let elapsed = tick.elapsed;
         if elapsed < self.next_progress {
             return;
@@ -116,7 +154,7 @@ impl<W: Write + Send> Ui for Lines<W> {
     }
 
     fn phase(&mut self, phase: Phase) {
-        let at = time_of_day(SystemTime::now());
+        let at = utc(SystemTime::now());
         let what = match phase {
             Phase::Warmup => "warmup: probing before the command starts",
             Phase::Deploy => "deploy: the command is running",
@@ -138,7 +176,91 @@ impl<W: Write + Send> Ui for Lines<W> {
         // full queue drops.
         let _ = self.out.flush();
         let summary = text::render(report);
+        let summary = match self.wrap {
+            Some(width) => crate::live::wrap(&summary, width),
+            None => summary,
+        };
         let _ = write!(self.out, "\n{summary}");
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::outage::Window;
+    use crate::live::gates::GateLive;
+    use std::collections::BTreeMap;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn lines() -> Lines<Vec<u8>> {
+        let mut lines = Lines::new(Vec::new());
+        lines.urls = vec!["http://a/".into()];
+        lines
+    }
+
+    fn text(lines: &Lines<Vec<u8>>) -> String {
+        String::from_utf8_lossy(&lines.out).into_owned()
+    }
+
+    /// `HH:MM:SS.mmmZ` at the start of the line.
+    fn starts_with_utc_time(line: &str) -> bool {
+        let b = line.as_bytes();
+        b.len() > 13
+            && b[2] == b':'
+            && b[5] == b':'
+            && b[8] == b'.'
+            && b[12] == b'Z'
+            && [0, 1, 3, 4, 6, 7, 9, 10, 11].iter().all(|i| b[*i].is_ascii_digit())
+    }
+
+    #[test]
+    fn every_time_is_utc_with_its_z() {
+        let mut lines = lines();
+        let clock = RunClock::now();
+        let down = Transition::Down {
+            start: MS * 300,
+            cause: crate::engine::sample::Cause::Status(503),
+            first_error: "503".into(),
+        };
+        lines.event(&clock, &Event { target: 0, transition: down });
+        let window = Window {
+            start: MS * 300,
+            end: MS * 900,
+            failed_probes: 6,
+            causes: BTreeMap::new(),
+            first_cause: crate::engine::sample::Cause::Status(503),
+            first_error: "503".into(),
+            open: false,
+        };
+        lines.event(&clock, &Event { target: 0, transition: Transition::Up(window) });
+        lines.phase(Phase::Deploy);
+        let text = text(&lines);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().all(starts_with_utc_time), "{text}");
+    }
+
+    #[test]
+    fn a_gate_is_said_once_when_it_first_fails() {
+        let mut lines = lines();
+        let failed = |settled| GateLive {
+            gate: "max-downtime 0s".into(),
+            state: GateState::Failed { observed: "0.600 s".into(), settled },
+        };
+        let passing = vec![vec![GateLive { gate: "max-downtime 0s".into(), state: GateState::Passing }]];
+        let tick = |gates: &[Vec<GateLive>], lines: &mut Lines<Vec<u8>>| {
+            let now = std::time::Instant::now();
+            lines.tick(Tick { now, elapsed: MS, targets: &[], detail: None, end: None, gates });
+        };
+        tick(&passing, &mut lines);
+        assert_eq!(text(&lines), "");
+        tick(&[vec![failed(true)]], &mut lines);
+        tick(&[vec![failed(true)]], &mut lines);
+        let text = text(&lines);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let line = text.lines().next().unwrap_or_default();
+        assert!(starts_with_utc_time(line), "{line}");
+        assert!(line.ends_with("  GATE  http://a/  max-downtime 0s failed: observed 0.600 s"), "{line}");
     }
 }

@@ -48,6 +48,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         passed,
         default_gates: false,
         measure_only: false,
+        stop_reason: None,
         gate_phases: (!recorder.phases.spans(end).is_empty()).then_some(recorder.judge),
         warnings,
         deploy: None,

@@ -94,6 +94,7 @@ pub(crate) fn sample_report() -> Report {
         passed: true,
         default_gates: false,
         measure_only: true,
+        stop_reason: None,
         gate_phases: None,
         warnings: vec![],
         deploy: None,

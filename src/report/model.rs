@@ -30,6 +30,9 @@ pub struct Report {
     pub default_gates: bool,
     /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
     pub measure_only: bool,
+    /// Why the run was stopped before its end (`quit requested`, `SIGINT received`, a gate that
+    /// `--fail-fast` stopped on); null when it ran to its end. The figures cover the run until then.
+    pub stop_reason: Option<String>,
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
     pub gate_phases: Option<crate::analysis::phase::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.

@@ -24,6 +24,9 @@ pub fn render(report: &Report) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {}", sanitize::line(warning));
     }
+    if let Some(why) = &report.stop_reason {
+        let _ = writeln!(out, "stopped early ({}): the figures cover the run until then", sanitize::line(why));
+    }
     let _ = writeln!(out, "\n{}", verdict(report));
     out
 }
@@ -252,6 +255,15 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_run_stopped_early_says_so() {
+        let mut report = sample_report();
+        assert!(!render(&report).contains("stopped early"));
+        report.stop_reason = Some("quit requested".into());
+        let text = render(&report);
+        assert!(text.contains("\nstopped early (quit requested): the figures cover the run until then\n"), "{text}");
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub struct Report {
     pub passed: bool,
     pub default_gates: bool,
     pub measure_only: bool,
+    pub stop_reason: Option<String>,
     pub gate_phases: Option<String>,
     pub warnings: Vec<String>,
     pub deploy: Option<Deploy>,
