@@ -298,6 +298,12 @@ pub struct OutputArgs {
     #[arg(long, help_heading = "Output")]
     pub events_probes: bool,
 
+    /// Colour in the lines UI and the summary: `auto` colours a terminal or a CI log that shows
+    /// colour (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines), never with
+    /// NO_COLOR set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
+
     /// Serve Prometheus metrics at http://ADDR/metrics while the run goes on, e.g.
     /// 127.0.0.1:9464 (port 0 picks a free port, said on stderr).
     #[arg(long, value_name = "ADDR", value_parser = socket_addr, help_heading = "Output")]
@@ -316,6 +322,13 @@ fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
         }
         None => format!("`{text}` is not an IP:PORT address like 127.0.0.1:9464 or [::1]:9464"),
     })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

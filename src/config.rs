@@ -15,7 +15,7 @@ mod output;
 
 pub use crate::engine::request::{Expect, RequestSpec};
 
-pub use output::{Destination, Output, UiMode};
+pub use output::{Destination, Output, UiMode, use_color};
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;

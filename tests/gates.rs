@@ -224,3 +224,34 @@ async fn events_probes_streams_every_probe_to_stdout() {
     let end = lines.last().unwrap();
     assert_eq!((end["event"].as_str(), end["targets"][0]["probes"].as_u64()), (Some("run_end"), Some(20)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_are_coloured_on_a_ci_log_that_shows_colour_and_never_under_no_color() {
+    let server = TestServer::start().await;
+    server.set(Mode::Status(404, "gone"));
+    let run = |env: &'static [(&'static str, &'static str)], color: &'static str| {
+        let url = server.url("/");
+        async move {
+            let out = tokio::process::Command::new(crate::support::BLIP)
+                .args(["-r", "20", "-d", "300ms", "--ui", "lines", "--color", color, "--fail-on-status", "404", &url])
+                .env_remove("GITHUB_ACTIONS")
+                .env_remove("NO_COLOR")
+                .envs(env.iter().copied())
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let red_down = "\x1b[38;5;9mDOWN\x1b[39m";
+    let plain = run(&[], "auto").await;
+    assert!(!plain.contains('\x1b') && plain.contains("  DOWN  "), "a pipe gets no escapes: {plain}");
+    let ci = run(&[("GITHUB_ACTIONS", "true")], "auto").await;
+    assert!(ci.contains(red_down) && ci.contains("\x1b[38;5;9mFAILED: "), "{ci:?}");
+    let no_color = run(&[("GITHUB_ACTIONS", "true"), ("NO_COLOR", "1")], "auto").await;
+    assert!(!no_color.contains('\x1b'), "{no_color:?}");
+    assert!(run(&[], "always").await.contains(red_down));
+    assert!(!run(&[("GITHUB_ACTIONS", "true")], "never").await.contains('\x1b'));
+    crate::support::assert_refused(&[(&["--color", "sometimes", "http://127.0.0.1:9/"], "--color")]).await;
+}

@@ -3,7 +3,7 @@
 //! end. With `--json -` or `--events -` stdout carries that stream alone
 //! ([`Output::stdout_taken`](crate::config::Output::stdout_taken)); everything else goes to stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 
 use anyhow::Context;
@@ -62,17 +62,25 @@ pub fn open_events(
     Ok(EventLog::new(out, name, probes, urls, clock))
 }
 
+fn color_for(config: &Config, terminal: bool) -> bool {
+    crate::config::use_color(config.output.color, terminal, |name| std::env::var(name).ok())
+}
+
 /// The UI the config asks for, writing to the terminal stream it may use.
 pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<Box<dyn Ui>> {
     let to_stderr = config.output.stdout_taken();
     Ok(match config.output.ui {
         UiMode::Quiet => Box::new(live::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
-        UiMode::Lines if to_stderr => {
-            Box::new(live::lines::Lines::new(Detached::stderr()).wrap_to(live::terminal_width(&std::io::stderr())))
-        }
-        UiMode::Lines => {
-            Box::new(live::lines::Lines::new(Detached::stdout()).wrap_to(live::terminal_width(&std::io::stdout())))
-        }
+        UiMode::Lines if to_stderr => Box::new(
+            live::lines::Lines::new(Detached::stderr())
+                .wrap_to(live::terminal_width(&std::io::stderr()))
+                .colored(color_for(config, std::io::stderr().is_terminal())),
+        ),
+        UiMode::Lines => Box::new(
+            live::lines::Lines::new(Detached::stdout())
+                .wrap_to(live::terminal_width(&std::io::stdout()))
+                .colored(color_for(config, std::io::stdout().is_terminal())),
+        ),
         UiMode::Dashboard => {
             Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }

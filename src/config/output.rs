@@ -3,7 +3,7 @@
 use std::io::IsTerminal as _;
 
 use super::{ConfigError, bad};
-use crate::cli::{OutputArgs, UiChoice};
+use crate::cli::{ColorChoice, OutputArgs, UiChoice};
 
 /// Where results go.
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct Output {
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
     pub annotations: bool,
+    /// `--color`: whether the lines UI and the summary are coloured, asked of [`Output::color`].
+    pub color: ColorChoice,
     /// `--metrics ADDR`: where to serve Prometheus metrics.
     pub metrics: Option<std::net::SocketAddr>,
     /// `--vantage`, or the host name: where blip probes from.
@@ -38,6 +40,21 @@ pub enum UiMode {
     Dashboard,
     Lines,
     Quiet,
+}
+
+/// CI services whose logs show ANSI colour, by the variable each sets in its jobs.
+const COLOR_CI: [&str; 5] = ["GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD"];
+
+/// Whether text for a stream is coloured: `--color always` or `never` as said; `auto` when the
+/// stream is a terminal or a CI log that shows colour, and never under `NO_COLOR`
+/// (<https://no-color.org>). `env` reads a variable (the process's, or a test's).
+pub fn use_color(choice: ColorChoice, terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty() && v != "false");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !set("NO_COLOR") && (terminal || COLOR_CI.iter().any(|name| set(name))),
+    }
 }
 
 /// Longest vantage name kept: a label, not a text.
@@ -140,6 +157,7 @@ impl Output {
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            color: args.color,
             metrics: args.metrics,
             vantage: vantage(args.vantage.as_deref())?,
         })
@@ -201,4 +219,28 @@ fn absolute(path: &std::path::Path) -> Option<std::path::PathBuf> {
         _ => std::path::Path::new("."),
     };
     Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_flag_the_stream_and_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let none: &[(&str, &str)] = &[];
+        assert!(use_color(ColorChoice::Auto, true, env(none)));
+        assert!(!use_color(ColorChoice::Auto, false, env(none)), "a pipe or file gets no escapes");
+        assert!(use_color(ColorChoice::Auto, false, env(&[("GITHUB_ACTIONS", "true")])));
+        assert!(use_color(ColorChoice::Auto, false, env(&[("GITLAB_CI", "true")])));
+        assert!(!use_color(ColorChoice::Auto, false, env(&[("GITHUB_ACTIONS", "false")])));
+        assert!(!use_color(ColorChoice::Auto, true, env(&[("NO_COLOR", "1")])));
+        assert!(!use_color(ColorChoice::Auto, false, env(&[("NO_COLOR", "1"), ("BUILDKITE", "true")])));
+        // An empty NO_COLOR is not set (no-color.org).
+        assert!(use_color(ColorChoice::Auto, true, env(&[("NO_COLOR", "")])));
+        assert!(use_color(ColorChoice::Always, false, env(&[("NO_COLOR", "1")])), "asked for explicitly");
+        assert!(!use_color(ColorChoice::Never, true, env(&[("GITHUB_ACTIONS", "true")])));
+    }
 }

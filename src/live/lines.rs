@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use std::time::SystemTime;
 
+use ratatui::crossterm::style::{Color, Stylize as _};
+
 use crate::analysis::clock::{RunClock, time_of_day};
 use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
@@ -34,6 +36,43 @@ pub struct Lines<W: Write> {
     failed_gates: HashSet<(usize, String)>,
     /// The terminal's width when `out` is one: the summary is wrapped to it.
     wrap: Option<usize>,
+    /// `--color`: DOWN and failures red, UP and passes green, warnings yellow.
+    color: bool,
+}
+
+/// `word` in `color` when colour is on, as ANSI escapes (crossterm's).
+fn paint(on: bool, word: &str, color: Color) -> String {
+    if on { word.with(color).to_string() } else { word.to_string() }
+}
+
+/// Column where a gate's `passed`/`FAILED` mark starts in the summary (see `report::text`).
+const GATE_MARK_AT: usize = 13;
+
+/// The summary with its verdict, gate marks and warnings coloured. It works on the finished
+/// text, so the summary written to files stays the same function of the report.
+fn paint_summary(summary: &str) -> String {
+    let mut out = String::with_capacity(summary.len() + 64);
+    for line in summary.split_inclusive('\n') {
+        let (text, end) = line.strip_suffix('\n').map_or((line, ""), |t| (t, "\n"));
+        let painted = if text.starts_with("FAILED") {
+            paint(true, text, Color::Red)
+        } else if text.starts_with("passed") {
+            paint(true, text, Color::Green)
+        } else if text.starts_with("warning:") || text.starts_with("WARNING") {
+            paint(true, text, Color::Yellow)
+        } else if let Some(rest) = text.get(GATE_MARK_AT..)
+            && let Some((mark, color)) =
+                [("FAILED  ", Color::Red), ("passed  ", Color::Green)].into_iter().find(|(m, _)| rest.starts_with(m))
+        {
+            let mark = mark.trim_end();
+            format!("{}{}{}", &text[..GATE_MARK_AT], paint(true, mark, color), &rest[mark.len()..])
+        } else {
+            text.to_string()
+        };
+        out.push_str(&painted);
+        out.push_str(end);
+    }
+    out
 }
 
 /// A wall time as lines print it: `HH:MM:SS.mmmZ`, UTC.
@@ -50,7 +89,14 @@ impl<W: Write> Lines<W> {
             clock: None,
             failed_gates: HashSet::new(),
             wrap: None,
+            color: false,
         }
+    }
+
+    /// Colours state changes, failed gates, warnings and the summary's verdict.
+    pub fn colored(mut self, on: bool) -> Lines<W> {
+        self.color = on;
+        self
     }
 
     /// Wraps the summary at word boundaries to `width`, the width of the terminal `out` is.
@@ -93,7 +139,8 @@ impl<W: Write + Send> Ui for Lines<W> {
         match &event.transition {
             Transition::Down { start, first_error, .. } => {
                 let at = utc(clock.wall(*start));
-                self.line(format_args!("{at}  DOWN  {url}  {}", sanitize::line(first_error)));
+                let down = paint(self.color, "DOWN", Color::Red);
+                self.line(format_args!("{at}  {down}  {url}  {}", sanitize::line(first_error)));
             }
             Transition::Up(w) => {
                 let at = utc(clock.wall(w.end));
@@ -102,11 +149,13 @@ impl<W: Write + Send> Ui for Lines<W> {
                 let lasted = secs(w.duration());
                 // A window the run ended in never came up: say so, not `UP`.
                 if w.open {
+                    let down = paint(self.color, "STILL DOWN", Color::Red);
                     self.line(format_args!(
-                        "{at}  STILL DOWN  {url}  at the end of the run, down for {lasted} ({failed} probe{probes} failed)"
+                        "{at}  {down}  {url}  at the end of the run, down for {lasted} ({failed} probe{probes} failed)"
                     ));
                 } else {
-                    self.line(format_args!("{at}  UP    {url}  after {lasted} ({failed} probe{probes} failed)"));
+                    let up = paint(self.color, "UP", Color::Green);
+                    self.line(format_args!("{at}  {up}    {url}  after {lasted} ({failed} probe{probes} failed)"));
                 }
             }
         }
@@ -123,7 +172,8 @@ impl<W: Write + Send> Ui for Lines<W> {
                 let url = sanitize::line(self.urls.get(i).map_or("", String::as_str));
                 let how = if *settled { "failed" } else { "failing (may still pass by the end)" };
                 let observed = sanitize::line(observed);
-                self.line(format_args!("{at}  GATE  {url}  {} {how}: observed {observed}", g.gate));
+                let gate = paint(self.color, "GATE", Color::Red);
+                self.line(format_args!("{at}  {gate}  {url}  {} {how}: observed {observed}", g.gate));
             }
         }
         let elapsed = tick.elapsed;
@@ -150,7 +200,9 @@ impl<W: Write + Send> Ui for Lines<W> {
     }
 
     fn notice(&mut self, text: &str) {
-        self.line(format_args!("blip: {}", sanitize::line(text)));
+        let text = sanitize::line(text);
+        let text = if text.starts_with("WARNING") { paint(self.color, &text, Color::Yellow) } else { text };
+        self.line(format_args!("blip: {text}"));
     }
 
     fn phase(&mut self, phase: Phase) {
@@ -180,6 +232,8 @@ impl<W: Write + Send> Ui for Lines<W> {
             Some(width) => crate::live::wrap(&summary, width),
             None => summary,
         };
+        // Painted after wrapping, so escapes never count towards a line's width.
+        let summary = if self.color { paint_summary(&summary) } else { summary };
         let _ = write!(self.out, "\n{summary}");
         let _ = self.out.flush();
     }
@@ -239,6 +293,31 @@ mod tests {
         let text = text(&lines);
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.lines().all(starts_with_utc_time), "{text}");
+    }
+
+    #[test]
+    fn colour_marks_states_verdicts_and_warnings_and_nothing_else() {
+        let summary = "http://a/\n  gates      FAILED  max-downtime 0s: observed 1 s\n             passed  max-outage 2s: observed 1 s\nwarning: late\n\nFAILED: 1 of 2 gates failed\n";
+        let painted = paint_summary(summary);
+        let red = |s: &str| s.with(Color::Red).to_string();
+        let green = |s: &str| s.with(Color::Green).to_string();
+        assert!(painted.contains(&format!("  gates      {}  max-downtime", red("FAILED"))), "{painted:?}");
+        assert!(painted.contains(&format!("             {}  max-outage", green("passed"))), "{painted:?}");
+        assert!(painted.contains(&"warning: late".with(Color::Yellow).to_string()), "{painted:?}");
+        assert!(painted.ends_with(&format!("{}\n", red("FAILED: 1 of 2 gates failed"))), "{painted:?}");
+        assert!(painted.starts_with("http://a/\n"), "a URL line stays plain: {painted:?}");
+
+        let mut lines = lines().colored(true);
+        let clock = RunClock::now();
+        let down =
+            Transition::Down { start: MS, cause: crate::engine::sample::Cause::Status(503), first_error: "503".into() };
+        lines.event(&clock, &Event { target: 0, transition: down });
+        assert!(text(&lines).contains(&format!("  {}  http://a/  503", red("DOWN"))), "{}", text(&lines));
+        let mut plain = self::lines();
+        let down =
+            Transition::Down { start: MS, cause: crate::engine::sample::Cause::Status(503), first_error: "503".into() };
+        plain.event(&clock, &Event { target: 0, transition: down });
+        assert!(!text(&plain).contains('\x1b'), "{}", text(&plain));
     }
 
     #[test]
