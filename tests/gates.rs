@@ -53,10 +53,10 @@ async fn fail_on_status_404_fails_a_404_deploy_and_passes_a_clean_one() {
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let failure = doc.descendants().find(|n| n.has_tag_name("failure")).expect("a failure element");
     assert_eq!(failure.parent().unwrap().attribute("name"), Some("fail-on-status 404"));
-    assert!(failure.text().unwrap().contains("outage [deploy]"), "{xml}");
+    assert!(failure.text().unwrap().contains("outage [deploy"), "{xml}");
     // Markdown names the verdict and the window.
     let md = std::fs::read_to_string(&markdown).unwrap();
-    assert!(md.starts_with("## blip: **failed** (1 of 1 gates)") && md.contains("| deploy |"), "{md}");
+    assert!(md.starts_with("## ❌ blip: **failed** (1 of 1 gates)") && md.contains("| deploy"), "{md}");
     // NDJSON: every line an object, a failed gate verdict, and the run's end with exit code 1.
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
