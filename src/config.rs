@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
-use crate::cli::{DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
+use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
+use crate::engine::lane::{Lane, TargetName};
 use crate::gates::{Gate, GatePhases};
 
 mod output;
@@ -39,6 +40,8 @@ fn bad(message: impl Into<String>) -> ConfigError {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub urls: Vec<Url>,
+    /// The lanes each URL is probed on (`--connections`), reused before fresh.
+    pub lanes: Vec<Lane>,
     pub rate: f64,
     pub duration: Option<Duration>,
     pub timeout: Duration,
@@ -119,6 +122,7 @@ impl Config {
         let method = reqwest::Method::from_bytes(probe.method.as_bytes())
             .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
         let headers = parse_headers(&probe.headers)?;
+        let lanes = lanes(probe)?;
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
@@ -154,6 +158,7 @@ impl Config {
         Ok(Config {
             urls,
             rate,
+            lanes: lanes.clone(),
             duration: probe.duration,
             timeout,
             concurrency,
@@ -162,7 +167,7 @@ impl Config {
                 headers,
                 body,
                 insecure: probe.insecure,
-                fresh_connections: probe.fresh_connections,
+                fresh_connections: lanes == [Lane::Fresh],
                 resend: !probe.no_resend,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
@@ -184,6 +189,30 @@ impl Config {
     pub fn display_urls(&self) -> Vec<String> {
         self.urls.iter().map(crate::sanitize::url).collect()
     }
+}
+
+impl Config {
+    /// Every target of the run, a (URL, lane) pair, in schedule order (see
+    /// [`crate::engine::lane::targets`]).
+    pub fn targets(&self) -> Vec<TargetName> {
+        crate::engine::lane::targets(&self.display_urls(), &self.lanes)
+    }
+}
+
+/// `--connections`, and `--fresh-connections` as the alias of `--connections fresh` it is.
+fn lanes(probe: &ProbeArgs) -> Result<Vec<Lane>, ConfigError> {
+    let lanes = match (probe.connections, probe.fresh_connections) {
+        (None | Some(Connections::Reused), false) => vec![Lane::Reused],
+        (None | Some(Connections::Fresh), _) => vec![Lane::Fresh],
+        (Some(Connections::Both), false) => vec![Lane::Reused, Lane::Fresh],
+        (Some(other), true) => {
+            let other = if other == Connections::Both { "both" } else { "reused" };
+            return Err(bad(format!(
+                "--fresh-connections means --connections fresh, which conflicts with --connections {other}: give one of them"
+            )));
+        }
+    };
+    Ok(lanes)
 }
 
 /// Whether any gate flag was given.

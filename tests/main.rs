@@ -9,6 +9,7 @@ mod dashboard;
 mod deploy;
 mod gates;
 mod habits;
+mod lanes;
 mod resend;
 mod secrets;
 mod shell;

@@ -16,6 +16,7 @@ use crate::analysis::outage::{Observation, OutageDetector, ProbeFailure, Transit
 use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
+use crate::engine::lane::{Lane, TargetName};
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
 
 /// A state change of one URL, for UIs.
@@ -49,6 +50,11 @@ pub struct PhaseStats {
 /// Counts of one URL.
 pub struct TargetRecorder {
     pub url: String,
+    /// The lane the target's probes go out on.
+    pub lane: Lane,
+    /// The target as outputs name it: the URL, and its lane when that tells (see
+    /// [`Recorder::name_targets`]).
+    pub label: String,
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
@@ -124,6 +130,8 @@ impl Recorder {
             .iter()
             .map(|url| TargetRecorder {
                 url: url.clone(),
+                lane: Lane::Reused,
+                label: url.clone(),
                 probes: 0,
                 ok: 0,
                 failed: 0,
@@ -157,6 +165,16 @@ impl Recorder {
             })
             .collect();
         Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
+    }
+
+    /// Names each target by its URL and lane, in the order of `targets`; without it each is
+    /// named by the text it was created with, on the reused lane.
+    pub fn name_targets(&mut self, targets: &[TargetName]) {
+        for (t, name) in self.targets.iter_mut().zip(targets) {
+            t.url.clone_from(&name.url);
+            t.lane = name.lane;
+            t.label.clone_from(&name.label);
+        }
     }
 
     /// Keeps each URL's latency of the last [`RECENT_S`] seconds, which only the dashboard shows:

@@ -59,8 +59,10 @@ impl<'a> Run<'a> {
         end_tx: watch::Sender<Option<Instant>>,
         hook_tx: mpsc::UnboundedSender<HookMessage>,
     ) -> Run<'a> {
-        let urls = config.display_urls();
-        let hooks = Hooks::new(config.hooks.clone(), &urls, hook_tx);
+        // Every output names a target by its label: the URL, and its lane when that tells.
+        let targets = config.targets();
+        let urls: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+        let hooks = Hooks::new(config.hooks.clone(), &targets, hook_tx);
         ui.started(&RunInfo {
             urls: urls.clone(),
             rate: config.rate,
@@ -73,6 +75,7 @@ impl<'a> Run<'a> {
         }
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
         let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        recorder.name_targets(&targets);
         if config.output.ui == UiMode::Dashboard {
             recorder.keep_recent_latency();
         }

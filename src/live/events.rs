@@ -16,6 +16,7 @@ use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
+use crate::engine::lane::Lane;
 use crate::engine::sample::{Outcome, Sample};
 use crate::report::{HookReport, Report};
 use crate::units::millis;
@@ -25,6 +26,8 @@ pub struct EventLog {
     name: String,
     probes: bool,
     urls: Vec<String>,
+    /// Each target's lane, beside its URL in every event that names a target.
+    lanes: Vec<Lane>,
     clock: RunClock,
     /// Cumulative (probes, failed) per URL at the last `second` event.
     reported: Vec<(u64, u64)>,
@@ -42,11 +45,23 @@ impl EventLog {
             name,
             probes,
             urls: urls.to_vec(),
+            lanes: vec![Lane::Reused; urls.len()],
             clock,
             reported: vec![(0, 0); urls.len()],
             next_second: 1,
             error: None,
         }
+    }
+
+    /// The lane of each target, in the order of the URLs given to [`EventLog::new`] (each on
+    /// the reused lane without it).
+    pub fn with_lanes(mut self, lanes: Vec<Lane>) -> EventLog {
+        self.lanes = lanes;
+        self
+    }
+
+    fn connection(&self, target: usize) -> &'static str {
+        self.lanes.get(target).copied().unwrap_or_default().as_str()
     }
 
     fn emit(&mut self, value: Value) {
@@ -73,6 +88,7 @@ impl EventLog {
             "event": "run_start",
             "at": rfc3339_ms(self.clock.started_at),
             "urls": self.urls,
+            "connections": self.lanes,
             "rate": rate,
             "command": command,
         });
@@ -91,10 +107,12 @@ impl EventLog {
 
     pub fn transition(&mut self, event: &Event) {
         let url = self.url(event.target).to_string();
+        let connection = self.connection(event.target);
         let value = match &event.transition {
             Transition::Down { start, cause, first_error } => json!({
                 "event": "down",
                 "url": url,
+                "connection": connection,
                 "at": rfc3339_ms(self.clock.wall(*start)),
                 "offset_ms": millis(*start),
                 "cause": cause.to_string(),
@@ -104,6 +122,7 @@ impl EventLog {
             Transition::Up(w) => json!({
                 "event": if w.open { "still_down" } else { "up" },
                 "url": url,
+                "connection": connection,
                 "at": rfc3339_ms(self.clock.wall(w.end)),
                 "offset_ms": millis(w.end),
                 "down_since_offset_ms": millis(w.start),
@@ -120,6 +139,7 @@ impl EventLog {
             "event": "hook",
             "hook": run.hook,
             "url": run.url,
+            "connection": run.connection,
             "offset_ms": run.start_offset_ms,
             "duration_ms": run.duration_ms,
             "exit_code": run.exit_code,
@@ -137,6 +157,7 @@ impl EventLog {
                 let value = json!({
                     "event": "second",
                     "url": self.url(i),
+                    "connection": self.connection(i),
                     "offset_s": self.next_second,
                     "probes": t.probes - probes,
                     "failed": t.failed - failed,
@@ -163,6 +184,7 @@ impl EventLog {
         let value = json!({
             "event": "probe",
             "url": self.url(sample.target),
+            "connection": self.connection(sample.target),
             "seq": sample.seq,
             "due_offset_ms": millis(self.clock.offset(sample.due)),
             "ok": sample.outcome.is_ok(),
@@ -185,6 +207,7 @@ impl EventLog {
                 let value = json!({
                     "event": "gate",
                     "url": t.url,
+                    "connection": t.connection,
                     "gate": g.gate,
                     "limit": g.limit,
                     "observed": g.observed,
@@ -201,6 +224,7 @@ impl EventLog {
             "exit_code": exit_code,
             "targets": report.targets.iter().map(|t| json!({
                 "url": t.url,
+                "connection": t.connection,
                 "probes": t.probes,
                 "failed": t.failed,
                 "resent": t.resent,

@@ -169,6 +169,8 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
     };
     TargetReport {
         url: t.url.clone(),
+        connection: t.lane,
+        label: t.label.clone(),
         probes: t.probes,
         ok: t.ok,
         failed: t.failed,
@@ -295,6 +297,37 @@ mod tests {
         assert_eq!(t.timeline.len(), 2);
         assert_eq!((t.timeline[0].ok, t.timeline[0].failed), (80, 20));
         assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn each_lane_is_a_target_of_its_own_named_in_every_human_report() {
+        use crate::engine::lane::{Lane, targets};
+        let clock = RunClock::now();
+        let names = targets(&["http://a/".into()], &[Lane::Reused, Lane::Fresh]);
+        let labels: Vec<String> = names.iter().map(|t| t.label.clone()).collect();
+        let mut r = Recorder::new(&labels, 10.0, 1, clock, None);
+        r.name_targets(&names);
+        r.record(&sample(&clock, 0, 100, Outcome::Ok { status: 200 }));
+        let refused = Outcome::Error { kind: ErrorKind::Refused, status: None, text: "refused".into() };
+        r.record(&Sample { target: 1, ..sample(&clock, 0, 100, refused) });
+        let (_, report) = finish(r, clock.start + Duration::from_millis(100), &[Gate::MaxDowntime(Duration::ZERO)]);
+        let [reused, fresh] = report.targets.as_slice() else { panic!() };
+        assert_eq!(
+            (reused.url.as_str(), reused.connection, fresh.url.as_str(), fresh.connection),
+            ("http://a/", Lane::Reused, "http://a/", Lane::Fresh)
+        );
+        assert_eq!((reused.failed, fresh.failed), (0, 1));
+        let text = crate::report::text::render(&report);
+        assert!(text.contains("http://a/ (reused)\n") && text.contains("http://a/ (fresh)\n"), "{text}");
+        let markdown = crate::report::markdown::render(&report);
+        assert!(markdown.contains("| http://a/ (fresh) | `max-downtime 0s`"), "{markdown}");
+        let junit = crate::report::junit::render(&report).unwrap();
+        assert!(junit.contains("name=\"http://a/ (fresh)\""), "{junit}");
+        let json = crate::report::json::render(&report).unwrap();
+        assert!(
+            json.contains("\"connection\": \"fresh\"") && !json.contains("\"url\": \"http://a/ (fresh)\""),
+            "{json}"
+        );
     }
 
     #[test]

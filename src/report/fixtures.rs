@@ -22,6 +22,8 @@ pub(crate) fn sample_report() -> Report {
     };
     let healthy = TargetReport {
         url: "http://127.0.0.1:8080/health".into(),
+        connection: crate::engine::lane::Lane::Reused,
+        label: String::new(),
         probes: 200,
         ok: 200,
         failed: 0,
@@ -43,6 +45,8 @@ pub(crate) fn sample_report() -> Report {
     };
     let deployed = TargetReport {
         url: "http://127.0.0.1:8081/api/notes".into(),
+        connection: crate::engine::lane::Lane::Reused,
+        label: String::new(),
         probes: 200,
         ok: 119,
         failed: 81,

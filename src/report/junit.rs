@@ -15,7 +15,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut junit = Junit::new("blip");
     junit.set_time(from_ms(report.duration_ms));
     for target in &report.targets {
-        let mut suite = TestSuite::new(sanitize::line(&target.url));
+        let mut suite = TestSuite::new(sanitize::line(target.name()));
         suite.set_time(from_ms(report.duration_ms));
         suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
         if target.gates.is_empty() {

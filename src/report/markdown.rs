@@ -33,7 +33,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.3}% | {} | {} | {p99} |",
-            cell(&t.url),
+            cell(t.name()),
             t.probes,
             t.failed,
             t.availability * 100.0,
@@ -52,7 +52,7 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {result} |",
-                    cell(&t.url),
+                    cell(t.name()),
                     code(&g.gate).replace('|', "\\|"),
                     cell(&g.observed)
                 );
@@ -70,7 +70,7 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
-                    cell(&t.url),
+                    cell(t.name()),
                     w.phase.map_or("–", |p| p.as_str()),
                     w.start,
                     secs_ms(w.start_offset_ms),

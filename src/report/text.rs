@@ -75,7 +75,7 @@ fn render_hooks(out: &mut String, report: &Report) {
             out,
             "  {} for {} at +{}: {} after {}",
             h.hook,
-            sanitize::line(&h.url),
+            sanitize::line(&h.connection.label(&h.url, report.lanes_shown())),
             secs_ms(h.start_offset_ms),
             sanitize::line(&how),
             secs_ms(h.duration_ms)
@@ -94,7 +94,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !out.is_empty() {
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", sanitize::line(&t.url));
+    let _ = writeln!(out, "{}", sanitize::line(t.name()));
     let outages = match t.outage_count {
         0 => "no outage".to_string(),
         1 => "1 outage".to_string(),
@@ -237,6 +237,7 @@ mod tests {
         let hook = |exit_code, signal: Option<&str>| crate::report::HookReport {
             hook: "on-down".into(),
             url: "http://a/".into(),
+            connection: crate::engine::lane::Lane::Reused,
             start_offset_ms: 1500.0,
             duration_ms: 250.0,
             exit_code,

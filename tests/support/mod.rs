@@ -137,6 +137,7 @@ pub struct Report {
 pub struct Hook {
     pub hook: String,
     pub url: String,
+    pub connection: String,
     pub start_offset_ms: f64,
     pub duration_ms: f64,
     pub exit_code: Option<i32>,
@@ -195,6 +196,7 @@ pub struct DeployTiming {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub url: String,
+    pub connection: String,
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
