@@ -11,6 +11,7 @@ mod gates;
 mod habits;
 mod lanes;
 mod resend;
+mod router;
 mod secrets;
 mod shell;
 mod stuck;

@@ -17,7 +17,7 @@ use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
 use crate::engine::lane::{Lane, TargetName};
-use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::sample::{ErrorKind, Outcome, RouterError, Sample};
 
 /// A state change of one URL, for UIs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +67,8 @@ pub struct TargetRecorder {
     pub latency: Histogram<u64>,
     pub send_lag: Histogram<u64>,
     pub status_counts: BTreeMap<u16, u64>,
+    /// Of the answers in `status_counts`, those a router gave itself, per code and error name.
+    pub router_counts: BTreeMap<(u16, RouterError), u64>,
     pub error_counts: [u64; ErrorKind::ALL.len()],
     pub timeline: Timeline,
     pub detector: OutageDetector,
@@ -140,6 +142,7 @@ impl Recorder {
                 latency: histogram(),
                 send_lag: coarse_histogram(),
                 status_counts: BTreeMap::new(),
+                router_counts: BTreeMap::new(),
                 error_counts: [0; ErrorKind::ALL.len()],
                 timeline: Timeline::for_one_of(urls.len()),
                 detector: OutageDetector::new(min_failures),
@@ -261,9 +264,12 @@ impl Recorder {
                 *t.status_counts.entry(*status).or_default() += 1;
                 record(&mut t.latency, micros(sample.latency()));
             }
-            Outcome::BadStatus { status, .. } => {
+            Outcome::BadStatus { status, router, .. } => {
                 t.failed += 1;
                 *t.status_counts.entry(*status).or_default() += 1;
+                if let Some(router) = router {
+                    *t.router_counts.entry((*status, *router)).or_default() += 1;
+                }
             }
             Outcome::Error { kind, status, .. } => {
                 t.failed += 1;

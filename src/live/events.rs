@@ -176,10 +176,12 @@ impl EventLog {
         if !self.probes {
             return;
         }
-        let (status, kind, error) = match &sample.outcome {
-            Outcome::Ok { status } => (Some(*status), None, None),
-            Outcome::BadStatus { status, text } => (Some(*status), None, Some(text.as_str())),
-            Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str())),
+        let (status, kind, error, router) = match &sample.outcome {
+            Outcome::Ok { status } => (Some(*status), None, None, None),
+            Outcome::BadStatus { status, text, router } => {
+                (Some(*status), None, Some(text.as_str()), router.map(|r| r.to_string()))
+            }
+            Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str()), None),
         };
         let value = json!({
             "event": "probe",
@@ -191,6 +193,7 @@ impl EventLog {
             "status": status,
             "error_kind": kind,
             "error": error,
+            "router_error": router,
             "latency_ms": millis(sample.latency()),
             "send_lag_ms": millis(sample.send_lag()),
             "resent": sample.resent,

@@ -177,6 +177,11 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         resent: t.resent,
         cancelled: t.cancelled,
         status_counts: t.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+        router_error_counts: t
+            .router_counts
+            .iter()
+            .map(|((code, router), n)| (format!("{code} {router}"), *n))
+            .collect(),
         error_counts: ErrorKind::ALL
             .iter()
             .filter(|k| t.error_counts[k.index()] > 0)
@@ -267,7 +272,7 @@ mod tests {
     fn counts_latency_and_windows() {
         let clock = RunClock::now();
         let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
-        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into() };
+        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into(), router: None };
         let mut events = Vec::new();
         for seq in 0..100 {
             let outcome = if (40..60).contains(&seq) { not_found() } else { Outcome::Ok { status: 200 } };
@@ -380,7 +385,7 @@ mod tests {
                 let outcome = if ok {
                     Outcome::Ok { status: 200 }
                 } else {
-                    Outcome::BadStatus { status: 404, text: "404".into() }
+                    Outcome::BadStatus { status: 404, text: "404".into(), router: None }
                 };
                 r.record(&sample(&clock, seq, 10, outcome));
             }
@@ -415,7 +420,7 @@ mod tests {
         r.begin_phase(Phase::Warmup, clock.start);
         for seq in 0..100 {
             let outcome = if seq < 50 {
-                Outcome::BadStatus { status: 503, text: "503".into() }
+                Outcome::BadStatus { status: 503, text: "503".into(), router: None }
             } else {
                 Outcome::Ok { status: 200 }
             };

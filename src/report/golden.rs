@@ -34,7 +34,9 @@ pub(crate) fn scenario() -> Report {
         for target in 0..2 {
             let due = clock.start + ms(seq * 100 + target as u64 * 50);
             let outcome = match (target, seq) {
-                (1, 30..=44) => Outcome::BadStatus { status: 404, text: "404 Not Found: no route".into() },
+                (1, 30..=44) => {
+                    Outcome::BadStatus { status: 404, text: "404 Not Found: no route".into(), router: None }
+                }
                 (1, 50) => Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() },
                 (0, 57..) => Outcome::Error { kind: ErrorKind::Refused, status: None, text: "refused".into() },
                 _ => Outcome::Ok { status: 200 },

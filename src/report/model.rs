@@ -157,6 +157,9 @@ pub struct TargetReport {
     pub cancelled: u64,
     /// Answers per status code, as string keys ("200", "404").
     pub status_counts: BTreeMap<String, u64>,
+    /// Of the answers in `status_counts`, those a router gave itself rather than the app (it
+    /// said so in `X-Cf-Routererror`), per code and the router's error: `"404 unknown_route"`.
+    pub router_error_counts: BTreeMap<String, u64>,
     /// Failed probes per error kind, only kinds that occurred.
     pub error_counts: BTreeMap<String, u64>,
     /// Latency of successful probes from their due time; null when none succeeded.

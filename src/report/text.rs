@@ -128,6 +128,13 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !t.status_counts.is_empty() {
         let _ = writeln!(out, "  status     {}", counts(&t.status_counts));
     }
+    if !t.router_error_counts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  router     {}  (of the status above: the router's own answers)",
+            counts(&t.router_error_counts)
+        );
+    }
     if !t.error_counts.is_empty() {
         let _ = writeln!(out, "  errors     {}", counts(&t.error_counts));
     }

@@ -203,6 +203,7 @@ pub struct Target {
     pub resent: u64,
     pub cancelled: u64,
     pub status_counts: BTreeMap<String, u64>,
+    pub router_error_counts: BTreeMap<String, u64>,
     pub error_counts: BTreeMap<String, u64>,
     pub latency_ms: Option<Latency>,
     pub send_lag_ms: SendLag,

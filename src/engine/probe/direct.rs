@@ -190,6 +190,7 @@ impl Client {
             }
         };
         let status = response.status();
+        let router = super::router_error(response.headers());
         let mut body = response.into_body();
         let mut head = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -204,7 +205,7 @@ impl Client {
         if !self.fresh_connections && !conn.sender.is_closed() {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         }
-        Ok(Answer { status, head, done })
+        Ok(Answer { status, head, done, router })
     }
 
     fn request(&self) -> Request<Full<Bytes>> {

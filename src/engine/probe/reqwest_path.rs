@@ -92,11 +92,12 @@ async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answ
     }
     let mut response = request.send().await?;
     let status = response.status();
+    let router = super::router_error(response.headers());
     let mut head = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         keep_head(&mut head, &chunk);
     }
-    Ok(Answer { status, head, done: Instant::now() })
+    Ok(Answer { status, head, done: Instant::now(), router })
 }
 
 impl NoAnswer {
