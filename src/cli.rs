@@ -242,6 +242,18 @@ pub struct ProbeArgs {
     #[arg(long, value_enum, value_name = "LANES", help_heading = "Request")]
     pub connections: Option<Connections>,
 
+    /// Send each probe's id, blip-<run>-<lane>-<seq>, in HEADER (give it as --request-id=HEADER)
+    /// [default: X-Request-Id]; each outage window names its first and last failed probes' ids.
+    #[arg(
+        long,
+        value_name = "HEADER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "X-Request-Id",
+        help_heading = "Request"
+    )]
+    pub request_id: Option<String>,
+
     /// Fail a probe whose reused keep-alive connection closed before any byte of an answer,
     /// instead of sending it once more on a new connection (counted as `resent`) as curl and
     /// browsers do.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
 use crate::engine::lane::{Lane, TargetName};
@@ -14,7 +14,7 @@ use crate::gates::{Gate, GatePhases};
 
 mod output;
 
-pub use crate::engine::request::{Expect, RequestSpec};
+pub use crate::engine::request::{Expect, RequestIds, RequestSpec};
 
 pub use output::{Destination, Markdown, Output, UiMode};
 
@@ -42,6 +42,10 @@ pub struct Config {
     pub urls: Vec<Url>,
     /// The lanes each URL is probed on (`--connections`), reused before fresh.
     pub lanes: Vec<Lane>,
+    /// A short random id of this run, in the report as `run_id` and in every request id.
+    pub run_id: String,
+    /// `--request-id`: the header each probe sends its id in.
+    pub request_ids: Option<RequestIds>,
     pub rate: f64,
     pub duration: Option<Duration>,
     pub timeout: Duration,
@@ -123,6 +127,11 @@ impl Config {
             .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
         let headers = parse_headers(&probe.headers)?;
         let lanes = lanes(probe)?;
+        let run_id = crate::engine::request::new_run_id();
+        let request_ids = match &probe.request_id {
+            Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone() }),
+            None => None,
+        };
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
@@ -159,6 +168,8 @@ impl Config {
             urls,
             rate,
             lanes: lanes.clone(),
+            run_id,
+            request_ids,
             duration: probe.duration,
             timeout,
             concurrency,
@@ -169,6 +180,8 @@ impl Config {
                 insecure: probe.insecure,
                 fresh_connections: lanes == [Lane::Fresh],
                 resend: !probe.no_resend,
+                // Set per lane by the application, which builds a prober per lane.
+                request_id: None,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,
@@ -213,6 +226,24 @@ fn lanes(probe: &ProbeArgs) -> Result<Vec<Lane>, ConfigError> {
         }
     };
     Ok(lanes)
+}
+
+/// The header `--request-id` names: a valid header name that blip does not set itself and
+/// `--header` does not set either (a probe can carry only one id).
+fn request_id_header(name: &str, headers: &HeaderMap) -> Result<HeaderName, ConfigError> {
+    let shown = crate::sanitize::line(name);
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+        bad(format!("`{shown}` is not an HTTP header name: fix --request-id (e.g. --request-id=X-Request-Id)"))
+    })?;
+    if [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, HOST].contains(&name) {
+        return Err(bad(format!("`{name}` is set by blip for each request: give --request-id another header")));
+    }
+    if headers.contains_key(&name) {
+        return Err(bad(format!(
+            "`{name}` is given by --header and by --request-id, which sets it for each probe: drop one of them"
+        )));
+    }
+    Ok(name)
 }
 
 /// Whether any gate flag was given.

@@ -10,6 +10,7 @@ mod deploy;
 mod gates;
 mod habits;
 mod lanes;
+mod request_id;
 mod resend;
 mod router;
 mod secrets;

@@ -44,6 +44,9 @@ pub struct Window {
     /// Cause and text of the window's first failed probe.
     pub first_cause: Cause,
     pub first_error: String,
+    /// Slot numbers of the window's first and last failed probes, which name their request ids.
+    pub first_seq: u64,
+    pub last_seq: u64,
     /// The run ended while the window was still open; `end` is the end of the run.
     pub open: bool,
 }
@@ -135,10 +138,13 @@ impl OutageDetector {
                     causes: BTreeMap::new(),
                     first_cause: failure.cause,
                     first_error: failure.text.clone(),
+                    first_seq: verdict.seq,
+                    last_seq: verdict.seq,
                     open: false,
                 });
                 streak.failed_probes += 1;
                 streak.end = verdict.due;
+                streak.last_seq = verdict.seq;
                 *streak.causes.entry(failure.cause).or_default() += 1;
                 if streak.failed_probes == self.min_failures {
                     transitions.push(Transition::Down {
@@ -221,6 +227,7 @@ mod tests {
         let Transition::Up(w) = &t[1] else { panic!("{t:?}") };
         assert_eq!((w.start, w.end, w.duration()), (MS * 10, MS * 40, MS * 30));
         assert_eq!(w.failed_probes, 3);
+        assert_eq!((w.first_seq, w.last_seq), (1, 3));
         assert_eq!(w.causes, BTreeMap::from([(NOT_FOUND, 2), (REFUSED, 1)]));
         assert!(!w.open);
         assert_eq!(d.downtime(), MS * 30);

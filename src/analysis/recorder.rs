@@ -17,6 +17,7 @@ use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
 use crate::engine::lane::{Lane, TargetName};
+use crate::engine::request::RequestIds;
 use crate::engine::sample::{ErrorKind, Outcome, RouterError, Sample};
 
 /// A state change of one URL, for UIs.
@@ -35,6 +36,8 @@ pub struct Recorder {
     /// Which phases the gates judge (every probe when no command is wrapped).
     pub judge: GatePhases,
     pub targets: Vec<TargetRecorder>,
+    /// `--request-id`: how a probe's id is made, for the windows' first and last ones.
+    pub request_ids: Option<RequestIds>,
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
@@ -167,7 +170,14 @@ impl Recorder {
                 },
             })
             .collect();
-        Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
+        Recorder {
+            clock,
+            rate,
+            phases: PhaseClock::default(),
+            judge: phased.unwrap_or(GatePhases::All),
+            targets,
+            request_ids: None,
+        }
     }
 
     /// Names each target by its URL and lane, in the order of `targets`; without it each is

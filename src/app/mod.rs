@@ -91,6 +91,7 @@ fn probers(config: &Config) -> anyhow::Result<Vec<Prober>> {
     for lane in &config.lanes {
         let mut spec = config.request.clone();
         spec.fresh_connections = *lane == Lane::Fresh;
+        spec.request_id = config.request_ids.as_ref().map(|ids| ids.of_lane(*lane));
         per_lane.push(Prober::for_urls(&config.urls, &spec, &config.expect, config.timeout)?.into_iter());
     }
     let mut probers = Vec::with_capacity(config.urls.len() * config.lanes.len());
@@ -113,7 +114,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let events = match &config.output.events {
         Some(destination) => Some(
             output::open_events(destination, config.output.events_probes, &urls, clock)?
-                .with_lanes(targets.iter().map(|t| t.lane).collect()),
+                .with_lanes(targets.iter().map(|t| t.lane).collect())
+                .with_request_ids(config.request_ids.clone()),
         ),
         None => None,
     };

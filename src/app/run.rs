@@ -76,6 +76,7 @@ impl<'a> Run<'a> {
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
         let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
         recorder.name_targets(&targets);
+        recorder.request_ids.clone_from(&config.request_ids);
         if config.output.ui == UiMode::Dashboard {
             recorder.keep_recent_latency();
         }
@@ -322,6 +323,7 @@ impl<'a> Run<'a> {
         report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
+        report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
         self.ui.finished(&report);
         let written = output::write_reports(&report, self.config);

@@ -17,6 +17,7 @@ use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
 use crate::engine::lane::Lane;
+use crate::engine::request::RequestIds;
 use crate::engine::sample::{Outcome, Sample};
 use crate::report::{HookReport, Report};
 use crate::units::millis;
@@ -28,6 +29,8 @@ pub struct EventLog {
     urls: Vec<String>,
     /// Each target's lane, beside its URL in every event that names a target.
     lanes: Vec<Lane>,
+    /// `--request-id`: probe events and windows carry their requests' ids.
+    request_ids: Option<RequestIds>,
     clock: RunClock,
     /// Cumulative (probes, failed) per URL at the last `second` event.
     reported: Vec<(u64, u64)>,
@@ -46,6 +49,7 @@ impl EventLog {
             probes,
             urls: urls.to_vec(),
             lanes: vec![Lane::Reused; urls.len()],
+            request_ids: None,
             clock,
             reported: vec![(0, 0); urls.len()],
             next_second: 1,
@@ -60,8 +64,21 @@ impl EventLog {
         self
     }
 
+    /// With `--request-id`: probe events carry each probe's id, `up` and `still_down` the ids
+    /// of the window's first and last failed probes.
+    pub fn with_request_ids(mut self, ids: Option<RequestIds>) -> EventLog {
+        self.request_ids = ids;
+        self
+    }
+
     fn connection(&self, target: usize) -> &'static str {
         self.lanes.get(target).copied().unwrap_or_default().as_str()
+    }
+
+    /// The request id of probe `seq` of `target`, with `--request-id`.
+    fn request_id(&self, target: usize, seq: u64) -> Option<String> {
+        let lane = self.lanes.get(target).copied().unwrap_or_default();
+        self.request_ids.as_ref().map(|ids| ids.id(lane, seq))
     }
 
     fn emit(&mut self, value: Value) {
@@ -108,7 +125,7 @@ impl EventLog {
     pub fn transition(&mut self, event: &Event) {
         let url = self.url(event.target).to_string();
         let connection = self.connection(event.target);
-        let value = match &event.transition {
+        let mut value = match &event.transition {
             Transition::Down { start, cause, first_error } => json!({
                 "event": "down",
                 "url": url,
@@ -130,6 +147,14 @@ impl EventLog {
                 "failed_probes": w.failed_probes,
             }),
         };
+        if let Transition::Up(w) = &event.transition
+            && let Some(object) = value.as_object_mut()
+            && let Some((first, last)) =
+                self.request_id(event.target, w.first_seq).zip(self.request_id(event.target, w.last_seq))
+        {
+            object.insert("first_request_id".into(), first.into());
+            object.insert("last_request_id".into(), last.into());
+        }
         self.emit(value);
     }
 
@@ -183,7 +208,7 @@ impl EventLog {
             }
             Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str()), None),
         };
-        let value = json!({
+        let mut value = json!({
             "event": "probe",
             "url": self.url(sample.target),
             "connection": self.connection(sample.target),
@@ -198,6 +223,11 @@ impl EventLog {
             "send_lag_ms": millis(sample.send_lag()),
             "resent": sample.resent,
         });
+        if let Some(id) = self.request_id(sample.target, sample.seq)
+            && let Some(object) = value.as_object_mut()
+        {
+            object.insert("request_id".into(), id.into());
+        }
         self.emit(value);
     }
 

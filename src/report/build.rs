@@ -25,6 +25,14 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     let end = recorder.clock.offset(end);
     let mut targets: Vec<TargetReport> =
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
+    if let Some(ids) = &recorder.request_ids {
+        for (report, t) in targets.iter_mut().zip(&recorder.targets) {
+            for (outage, w) in report.outages.iter_mut().zip(t.detector.windows()) {
+                outage.first_request_id = Some(ids.id(t.lane, w.first_seq));
+                outage.last_request_id = Some(ids.id(t.lane, w.last_seq));
+            }
+        }
+    }
     for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
         report.gates = gate_list.iter().map(|gate| gate_report(&recorder.clock, gates::judge(gate, &view))).collect();
         if !gate_list.is_empty()
@@ -40,6 +48,8 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: env!("CARGO_PKG_VERSION").to_string(),
+        // The application sets it: the run's id is the config's.
+        run_id: String::new(),
         started_at: rfc3339_ms(recorder.clock.started_at),
         duration_ms: millis(end),
         rate: recorder.rate,
@@ -232,6 +242,8 @@ pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> Outa
         failed_probes: w.failed_probes,
         causes: causes(&w.causes),
         first_error: w.first_error.clone(),
+        first_request_id: None,
+        last_request_id: None,
         open: w.open,
         phase,
     }
@@ -333,6 +345,7 @@ mod tests {
             json.contains("\"connection\": \"fresh\"") && !json.contains("\"url\": \"http://a/ (fresh)\""),
             "{json}"
         );
+        assert!(!json.contains("request_id"), "only with --request-id: {json}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub(crate) fn sample_report() -> Report {
         failed_probes: probes,
         causes: BTreeMap::from([(cause.to_string(), probes)]),
         first_error: error.to_string(),
+        first_request_id: None,
+        last_request_id: None,
         open,
         phase: None,
     };
@@ -81,6 +83,7 @@ pub(crate) fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: "0.1.0".into(),
+        run_id: "5e1f0c2a".into(),
         started_at: "2026-11-26T12:00:00.000Z".into(),
         duration_ms: 10000.0,
         rate: 20.0,

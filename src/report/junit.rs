@@ -58,8 +58,9 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
     for index in &e.outages {
         if let Some(w) = target.outages.get(*index) {
             let phase = w.phase.map(|p| format!(" [{p}]")).unwrap_or_default();
+            let ids = w.request_ids().map(|ids| format!(" ({ids})")).unwrap_or_default();
             lines.push(format!(
-                "outage{phase} {} → {} ({}, {} probes failed): {}",
+                "outage{phase} {} → {} ({}, {} probes failed): {}{ids}",
                 w.start,
                 w.end,
                 secs_ms(w.duration_ms),

@@ -67,6 +67,10 @@ pub fn render(report: &Report) -> String {
             for w in &t.outages {
                 let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
                 let open = if w.open { " (open at end)" } else { "" };
+                let first_error = match w.request_ids() {
+                    Some(ids) => format!("{} ({ids})", w.first_error),
+                    None => w.first_error.clone(),
+                };
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
@@ -77,7 +81,7 @@ pub fn render(report: &Report) -> String {
                     secs_ms(w.duration_ms),
                     w.failed_probes,
                     cell(&causes.join(", ")),
-                    cell(&w.first_error),
+                    cell(&first_error),
                 );
             }
         }

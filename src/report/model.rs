@@ -20,6 +20,8 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    /// A short random id of the run; with `--request-id` every probe's id starts with it.
+    pub run_id: String,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
     pub duration_ms: f64,
@@ -104,6 +106,15 @@ impl TargetReport {
     /// The target as the human reports name it: its label, or its URL when it has none.
     pub fn name(&self) -> &str {
         if self.label.is_empty() { &self.url } else { &self.label }
+    }
+}
+
+impl OutageReport {
+    /// `--request-id`: the ids of the window's first and last failed probes, as the human
+    /// reports show them; `None` without it.
+    pub fn request_ids(&self) -> Option<String> {
+        let (first, last) = self.first_request_id.as_ref().zip(self.last_request_id.as_ref())?;
+        Some(if first == last { format!("request {first}") } else { format!("requests {first} … {last}") })
     }
 }
 
@@ -302,6 +313,12 @@ pub struct OutageReport {
     /// Failed probes per status code or error kind.
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
+    /// With `--request-id`: the ids the window's first and last failed probes were sent with,
+    /// to look up in the server's logs; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_request_id: Option<String>,
     pub open: bool,
     /// The phase the window started in; null when no command is wrapped.
     pub phase: Option<Phase>,

@@ -153,6 +153,9 @@ fn render_target(out: &mut String, t: &TargetReport) {
             counts(&w.causes),
             sanitize::line(&w.first_error),
         );
+        if let Some(ids) = w.request_ids() {
+            let _ = writeln!(out, "             {}", sanitize::line(&ids));
+        }
     }
     if t.outage_count > t.outages.len() as u64 {
         let _ = writeln!(out, "             … and {} more outages", t.outage_count - t.outages.len() as u64);
@@ -260,6 +263,21 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn request_ids_of_a_window_are_shown_under_it() {
+        let mut report = sample_report();
+        let w = &mut report.targets[1].outages[0];
+        w.first_request_id = Some("blip-5e1f0c2a-reused-40".into());
+        w.last_request_id = Some("blip-5e1f0c2a-reused-114".into());
+        let text = render(&report);
+        assert!(
+            text.contains("\n             requests blip-5e1f0c2a-reused-40 … blip-5e1f0c2a-reused-114\n"),
+            "{text}"
+        );
+        let markdown = crate::report::markdown::render(&report);
+        assert!(markdown.contains("(requests blip-5e1f0c2a-reused-40 … blip-5e1f0c2a-reused-114) |"), "{markdown}");
     }
 
     #[test]

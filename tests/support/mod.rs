@@ -117,6 +117,7 @@ pub fn ms(d: Duration) -> f64 {
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    pub run_id: String,
     pub started_at: String,
     pub duration_ms: f64,
     pub rate: f64,
@@ -288,6 +289,11 @@ pub struct Outage {
     pub failed_probes: u64,
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
+    /// Present only with `--request-id`.
+    #[serde(default)]
+    pub first_request_id: Option<String>,
+    #[serde(default)]
+    pub last_request_id: Option<String>,
     pub open: bool,
     pub phase: Option<String>,
 }

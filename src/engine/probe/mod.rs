@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
 
-use crate::engine::request::{Expect, RequestSpec};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::engine::request::{Expect, LaneIds, RequestSpec};
 use crate::engine::sample::{Cause, ErrorKind, Outcome, ROUTER_ERROR_HEADER, RouterError, Sample};
 
 /// Bytes of each body kept for `--expect-body` and error texts.
@@ -30,7 +32,12 @@ pub struct Prober {
     transport: Transport,
     expect: Arc<Expect>,
     timeout: Duration,
+    /// `--request-id`: the header and the part of the id every probe of this target shares.
+    request_id: Option<Arc<LaneIds>>,
 }
+
+/// A probe's request id: the header, and its value.
+type RequestId<'a> = Option<(&'a HeaderName, &'a HeaderValue)>;
 
 /// How a URL's requests travel.
 #[derive(Clone)]
@@ -73,6 +80,7 @@ impl Prober {
         let expect = Arc::new(expect.clone());
         let mut client = None;
         let mut tls = None;
+        let request_id = spec.request_id.clone().map(Arc::new);
         let mut probers = Vec::with_capacity(urls.len());
         for url in urls {
             let transport = if direct::suits(url) && reqwest_path::proxy_for(url).is_none() {
@@ -96,7 +104,7 @@ impl Prober {
                 let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout });
+            probers.push(Prober { transport, expect: expect.clone(), timeout, request_id: request_id.clone() });
         }
         Ok(probers)
     }
@@ -107,14 +115,17 @@ impl Prober {
         let deadline = sent + self.timeout;
         // Outlives the exchange, which a timeout may cut short after a resend.
         let resent = AtomicBool::new(false);
+        let id_value = self.request_id.as_ref().map(|ids| ids.value(seq));
+        let id = self.request_id.as_ref().map(|ids| &ids.header).zip(id_value.as_ref());
         let exchange = async {
             match &self.transport {
-                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent).await,
+                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, id).await,
                 Transport::Reqwest { client, url, request, proxy } => {
-                    reqwest_path::exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy
-                    {
-                        Some(proxy) => failure.through(proxy),
-                        None => failure,
+                    reqwest_path::exchange_resending(client, url, request, &resent, id).await.map_err(|failure| {
+                        match proxy {
+                            Some(proxy) => failure.through(proxy),
+                            None => failure,
+                        }
                     })
                 }
             }
