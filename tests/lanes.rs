@@ -53,9 +53,12 @@ async fn a_listener_that_stops_accepting_is_an_outage_of_the_fresh_lane_only() {
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let per_connection = PerConnection::default();
     let server = tokio::spawn(serve(listener, per_connection.clone()));
-    let run = blip_json(&["-r", "50", "-d", "2s", "--connections", "both", "--measure-only", &url], 0);
+    // 20/s per lane: a reused probe is done long before the next one of its lane is due, even on
+    // a loaded machine, so the reused lane never needs a second connection (which would be
+    // refused after the close, rightly).
+    let run = blip_json(&["-r", "20", "-d", "3s", "--connections", "both", "--measure-only", &url], 0);
     let close = async {
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let at = SystemTime::now();
         server.abort();
         let _ = server.await;
@@ -69,8 +72,8 @@ async fn a_listener_that_stops_accepting_is_an_outage_of_the_fresh_lane_only() {
     assert_eq!((fresh.url.as_str(), fresh.connection.as_str()), (url.as_str(), "fresh"));
     reused.check_consistency();
     fresh.check_consistency();
-    // Each lane is probed at the full rate: 2 s at 50/s.
-    assert_eq!((reused.probes, fresh.probes), (100, 100));
+    // Each lane is probed at the full rate: 3 s at 20/s.
+    assert_eq!((reused.probes, fresh.probes), (60, 60));
 
     assert!(reused.outages.is_empty() && reused.failed == 0, "the open connection kept answering: {reused:#?}");
     let [window] = fresh.outages.as_slice() else { panic!("one window on the fresh lane: {fresh:#?}") };
@@ -80,7 +83,7 @@ async fn a_listener_that_stops_accepting_is_an_outage_of_the_fresh_lane_only() {
     let closed = offset_ms(&report.started_at, closed_at);
     let late = window.start_offset_ms - closed;
     assert!(
-        (-2.0..=tolerance(50.0)).contains(&late),
+        (-2.0..=tolerance(20.0)).contains(&late),
         "window at {} ms, listener closed at {closed} ms",
         window.start_offset_ms
     );

@@ -50,9 +50,9 @@ async fn a_windows_request_ids_are_the_first_and_last_failed_ones_the_server_log
     let events_arg = events.to_str().unwrap();
     let args = [
         "-r",
-        "50",
+        "20",
         "-d",
-        "1s",
+        "2s",
         "--connections",
         "both",
         "--request-id=X-Probe-Id",
