@@ -177,6 +177,7 @@ impl RouterError {
         Some(RouterError { len: clean.len() as u8, bytes })
     }
 
+    /// The name as reports show it.
     pub fn as_str(&self) -> &str {
         // Built from a `String` cut at a character boundary.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
