@@ -80,8 +80,19 @@ async fn a_windows_request_ids_are_the_first_and_last_failed_ones_the_server_log
         assert_eq!(window.last_request_id.as_deref(), failed.last().copied(), "{lane}: {failed:?}");
     }
 
-    // The probe events carry every id the server saw, once each.
+    // The probe events carry every id the server saw, once each; down and up events their
+    // window's.
     let text = std::fs::read_to_string(&events).unwrap();
+    let events: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    for t in &report.targets {
+        let of = |kind: &str| {
+            events.iter().find(|e| e["event"] == kind && e["connection"] == t.connection.as_str()).unwrap().clone()
+        };
+        let (down, up, window) = (of("down"), of("up"), &t.outages[0]);
+        assert_eq!(down["request_id"].as_str(), window.first_request_id.as_deref(), "{down}");
+        assert_eq!(up["first_request_id"].as_str(), window.first_request_id.as_deref(), "{up}");
+        assert_eq!(up["last_request_id"].as_str(), window.last_request_id.as_deref(), "{up}");
+    }
     let mut sent: Vec<String> = text
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())

@@ -64,8 +64,8 @@ impl EventLog {
         self
     }
 
-    /// With `--request-id`: probe events carry each probe's id, `up` and `still_down` the ids
-    /// of the window's first and last failed probes.
+    /// With `--request-id`: probe events carry each probe's id, `down` the id of the window's
+    /// first failed probe, `up` and `still_down` those of its first and last.
     pub fn with_request_ids(mut self, ids: Option<RequestIds>) -> EventLog {
         self.request_ids = ids;
         self
@@ -126,7 +126,7 @@ impl EventLog {
         let url = self.url(event.target).to_string();
         let connection = self.connection(event.target);
         let mut value = match &event.transition {
-            Transition::Down { start, cause, first_error } => json!({
+            Transition::Down { start, cause, first_error, .. } => json!({
                 "event": "down",
                 "url": url,
                 "connection": connection,
@@ -147,13 +147,16 @@ impl EventLog {
                 "failed_probes": w.failed_probes,
             }),
         };
-        if let Transition::Up(w) = &event.transition
-            && let Some(object) = value.as_object_mut()
-            && let Some((first, last)) =
-                self.request_id(event.target, w.first_seq).zip(self.request_id(event.target, w.last_seq))
-        {
-            object.insert("first_request_id".into(), first.into());
-            object.insert("last_request_id".into(), last.into());
+        let ids = match &event.transition {
+            Transition::Down { first_seq, .. } => vec![("request_id", *first_seq)],
+            Transition::Up(w) => vec![("first_request_id", w.first_seq), ("last_request_id", w.last_seq)],
+        };
+        for (field, seq) in ids {
+            if let Some(id) = self.request_id(event.target, seq)
+                && let Some(object) = value.as_object_mut()
+            {
+                object.insert(field.into(), id.into());
+            }
         }
         self.emit(value);
     }
