@@ -236,9 +236,27 @@ pub struct ProbeArgs {
     #[arg(short = 'k', long, help_heading = "Request")]
     pub insecure: bool,
 
-    /// Open a new connection for every probe, as curl does, instead of reusing keep-alive ones.
+    /// Open a new connection for every probe, as curl does, instead of reusing keep-alive ones
+    /// (the same as --connections fresh).
     #[arg(long, help_heading = "Request")]
     pub fresh_connections: bool,
+
+    /// Which connections probes go out on: `reused` keep-alive ones, a `fresh` one per probe, or
+    /// `both`: each URL probed on two lanes at --rate each, reported apart [default: reused].
+    #[arg(long, value_enum, value_name = "LANES", help_heading = "Request")]
+    pub connections: Option<Connections>,
+
+    /// Send each probe's id, blip-<run>-<lane>-<seq>, in HEADER (give it as --request-id=HEADER)
+    /// [default: X-Request-Id]; each outage window names its first and last failed probes' ids.
+    #[arg(
+        long,
+        value_name = "HEADER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "X-Request-Id",
+        help_heading = "Request"
+    )]
+    pub request_id: Option<String>,
 
     /// Fail a probe whose reused keep-alive connection closed before any byte of an answer,
     /// instead of sending it once more on a new connection (counted as `resent`) as curl and
@@ -329,6 +347,17 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `--connections`: the lanes each URL is probed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Connections {
+    /// Reuse keep-alive connections.
+    Reused,
+    /// Open a new connection for every probe.
+    Fresh,
+    /// Both lanes, each on its own schedule and with its own figures.
+    Both,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -143,7 +143,7 @@ impl Recorder {
                 let windows = t.detector.windows();
                 let last_end = windows.last().map(|w| w.end);
                 TargetDetail {
-                    url: t.url.clone(),
+                    url: t.label.clone(),
                     probes: t.probes,
                     ok: t.ok,
                     failed: t.failed,

@@ -77,8 +77,10 @@ impl<'a> Run<'a> {
         hook_tx: mpsc::UnboundedSender<HookMessage>,
     ) -> Run<'a> {
         let Beside { mut events, metrics } = beside;
-        let urls = config.display_urls();
-        let hooks = Hooks::new(config.hooks.clone(), &urls, hook_tx);
+        // Every output names a target by its label: the URL, and its lane when that tells.
+        let targets = config.targets();
+        let urls: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+        let hooks = Hooks::new(config.hooks.clone(), &targets, hook_tx);
         ui.started(&RunInfo {
             urls: urls.clone(),
             rate: config.rate,
@@ -92,6 +94,8 @@ impl<'a> Run<'a> {
         }
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
         let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        recorder.name_targets(&targets);
+        recorder.request_ids.clone_from(&config.request_ids);
         if config.output.ui == UiMode::Dashboard {
             recorder.keep_recent_latency();
         }
@@ -364,6 +368,7 @@ impl<'a> Run<'a> {
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
         report.vantage = self.config.output.vantage.clone();
+        report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
         report.stop_reason = self.stop_reason.take();
         self.ui.finished(&report);

@@ -102,7 +102,15 @@ fn as_a_ci_step(report: &crate::report::Report) -> String {
             .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
             .map(|(_, p)| p)
     };
-    let downtime_ms: f64 = judged().map(|p| p.downtime_ms).sum();
+    // The longest of the targets' (with --connections both, each lane's), not their sum: the
+    // lanes measure the same downtime twice.
+    let downtime_ms = report
+        .targets
+        .iter()
+        .filter_map(|t| t.phases.as_ref())
+        .map(|phases| phases.iter().filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup))
+        .map(|judged| judged.map(|(_, p)| p.downtime_ms).sum::<f64>())
+        .fold(0.0, f64::max);
     let probes: u64 = judged().map(|p| p.probes).sum();
     if probes == 0 {
         format!(

@@ -33,6 +33,8 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         causes: BTreeMap::from([(Cause::Status(404), 80)]),
         first_cause: Cause::Status(404),
         first_error: "404 Not Found: Requested route ('notes.demo') does not exist.".into(),
+        first_seq: 108,
+        last_seq: 187,
         open: false,
     };
     TargetDetail {

@@ -120,7 +120,7 @@ mod tests {
         for seq in 0..probes {
             let due = clock.start + MS * 100 * seq as u32;
             let outcome = if failed(seq) {
-                Outcome::BadStatus { status: 503, text: "503 Service Unavailable".into() }
+                Outcome::BadStatus { status: 503, text: "503 Service Unavailable".into(), router: None }
             } else {
                 Outcome::Ok { status: 200 }
             };

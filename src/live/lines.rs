@@ -277,6 +277,7 @@ mod tests {
             start: MS * 300,
             cause: crate::engine::sample::Cause::Status(503),
             first_error: "503".into(),
+            first_seq: 6,
         };
         lines.event(&clock, &Event { target: 0, transition: down });
         let window = Window {
@@ -286,6 +287,8 @@ mod tests {
             causes: BTreeMap::new(),
             first_cause: crate::engine::sample::Cause::Status(503),
             first_error: "503".into(),
+            first_seq: 6,
+            last_seq: 11,
             open: false,
         };
         lines.event(&clock, &Event { target: 0, transition: Transition::Up(window) });
@@ -309,13 +312,21 @@ mod tests {
 
         let mut lines = lines().colored(true);
         let clock = RunClock::now();
-        let down =
-            Transition::Down { start: MS, cause: crate::engine::sample::Cause::Status(503), first_error: "503".into() };
+        let down = Transition::Down {
+            start: MS,
+            cause: crate::engine::sample::Cause::Status(503),
+            first_error: "503".into(),
+            first_seq: 0,
+        };
         lines.event(&clock, &Event { target: 0, transition: down });
         assert!(text(&lines).contains(&format!("  {}  http://a/  503", red("DOWN"))), "{}", text(&lines));
         let mut plain = self::lines();
-        let down =
-            Transition::Down { start: MS, cause: crate::engine::sample::Cause::Status(503), first_error: "503".into() };
+        let down = Transition::Down {
+            start: MS,
+            cause: crate::engine::sample::Cause::Status(503),
+            first_error: "503".into(),
+            first_seq: 0,
+        };
         plain.event(&clock, &Event { target: 0, transition: down });
         assert!(!text(&plain).contains('\x1b'), "{}", text(&plain));
     }

@@ -25,16 +25,20 @@ use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
+use crate::engine::lane::TargetName;
 use crate::engine::sample::{Outcome, Sample};
 
+/// A target: its URL and the lane (`reused` or `fresh` connections) it is probed on.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UrlLabels {
     url: String,
+    connection: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProbeLabels {
     url: String,
+    connection: &'static str,
     /// `ok` or `failed`, so `rate(blip_probes_total{result="failed"}[1m])` needs no regex.
     result: &'static str,
     /// The status code of an answer, or the error kind of a probe without one.
@@ -56,7 +60,7 @@ type HistogramFamily = Family<UrlLabels, Histogram, fn() -> Histogram>;
 
 /// One URL's metric handles, looked up once so a sample costs no label lookup or allocation.
 struct TargetMetrics {
-    url: String,
+    labels: UrlLabels,
     /// A counter per outcome seen so far: a handful per URL, searched in order.
     probes: Vec<((bool, OutcomeKey), Counter)>,
     up: Gauge,
@@ -82,8 +86,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics for the run's URLs (as shown, passwords hidden), from `vantage`.
-    pub fn new(urls: &[String], vantage: &str) -> Metrics {
+    /// Metrics for the run's targets (URLs as shown, passwords hidden), from `vantage`.
+    pub fn new(targets: &[TargetName], vantage: &str) -> Metrics {
         let mut root = Registry::default();
         root.register(
             "blip",
@@ -123,12 +127,12 @@ impl Metrics {
         registry.register_with_unit("send_lag", "How late blip sent each probe", Unit::Seconds, send_lag.clone());
         let phase = Family::<PhaseLabels, Gauge>::default();
         registry.register("phase", "1 for the phase of the wrapped command the run is in", phase.clone());
-        let targets = urls
+        let targets = targets
             .iter()
-            .map(|url| {
-                let labels = UrlLabels { url: url.clone() };
+            .map(|t| {
+                let labels = UrlLabels { url: t.url.clone(), connection: t.lane.as_str() };
                 let target = TargetMetrics {
-                    url: url.clone(),
+                    labels: labels.clone(),
                     probes: Vec::new(),
                     up: up.get_or_create_owned(&labels),
                     downtime: downtime.get_or_create_owned(&labels),
@@ -158,7 +162,12 @@ impl Metrics {
                     OutcomeKey::Status(code) => code.to_string(),
                     OutcomeKey::Error(kind) => kind.to_string(),
                 };
-                let labels = ProbeLabels { url: target.url.clone(), result: if ok { "ok" } else { "failed" }, outcome };
+                let labels = ProbeLabels {
+                    url: target.labels.url.clone(),
+                    connection: target.labels.connection,
+                    result: if ok { "ok" } else { "failed" },
+                    outcome,
+                };
                 target.probes.push(((ok, key), self.probes.get_or_create_owned(&labels)));
                 &target.probes.last().expect("just pushed").1
             }
@@ -307,6 +316,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::engine::lane::Lane;
     use crate::engine::sample::ErrorKind;
 
     fn sample(target: usize, seq: u64, outcome: Outcome) -> Sample {
@@ -316,21 +326,33 @@ mod tests {
 
     #[test]
     fn counts_by_result_and_outcome_and_keeps_labels_bounded() {
-        let mut m = Metrics::new(&["http://a/".into()], "ci-runner-1");
+        let target = TargetName { url: "http://a/".into(), lane: Lane::Reused, label: "http://a/".into() };
+        let mut m = Metrics::new(&[target], "ci-runner-1");
         for seq in 0..5 {
             m.sample(&sample(0, seq, Outcome::Ok { status: 200 }));
         }
         for seq in 5..8 {
-            m.sample(&sample(0, seq, Outcome::BadStatus { status: 404, text: "gone".into() }));
+            m.sample(&sample(0, seq, Outcome::BadStatus { status: 404, text: "gone".into(), router: None }));
         }
         m.sample(&sample(0, 8, Outcome::Error { kind: ErrorKind::Refused, status: None, text: String::new() }));
         m.phase(Phase::Deploy);
         let text = m.encode();
-        assert!(text.contains(r#"blip_probes_total{url="http://a/",result="ok",outcome="200"} 5"#), "{text}");
-        assert!(text.contains(r#"blip_probes_total{url="http://a/",result="failed",outcome="404"} 3"#), "{text}");
-        assert!(text.contains(r#"blip_probes_total{url="http://a/",result="failed",outcome="refused"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"blip_probes_total{url="http://a/",connection="reused",result="ok",outcome="200"} 5"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"blip_probes_total{url="http://a/",connection="reused",result="failed",outcome="404"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"blip_probes_total{url="http://a/",connection="reused",result="failed",outcome="refused"} 1"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"blip_info{version=""#) && text.contains(r#"vantage="ci-runner-1"} 1"#), "{text}");
-        assert!(text.contains(r#"blip_latency_seconds_count{url="http://a/"} 5"#), "{text}");
+        assert!(text.contains(r#"blip_latency_seconds_count{url="http://a/",connection="reused"} 5"#), "{text}");
         assert!(text.contains(r#"blip_phase{phase="deploy"} 1"#) && text.contains(r#"blip_phase{phase="warmup"} 0"#));
         assert!(text.ends_with("# EOF\n"), "{text}");
     }

@@ -35,7 +35,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.3}% | {} | {} | {p99} |",
-            cell(&t.url),
+            cell(t.name()),
             t.probes,
             t.failed,
             t.availability * 100.0,
@@ -63,7 +63,7 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {result} |",
-                    cell(&t.url),
+                    cell(t.name()),
                     code(&g.gate).replace('|', "\\|"),
                     cell(&g.limit),
                     cell(&g.observed)
@@ -79,17 +79,21 @@ pub fn render(report: &Report) -> String {
             for w in &t.outages {
                 let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
                 let open = if w.open { " (open at end)" } else { "" };
+                let first_error = match w.request_ids() {
+                    Some(ids) => format!("{} ({ids})", w.first_error),
+                    None => w.first_error.clone(),
+                };
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
-                    cell(&t.url),
+                    cell(t.name()),
                     w.phase_label().as_deref().unwrap_or("–"),
                     w.start,
                     secs_ms(w.start_offset_ms),
                     secs_ms(w.duration_ms),
                     w.failed_probes,
                     cell(&causes.join(", ")),
-                    cell(&w.first_error),
+                    cell(&first_error),
                 );
             }
         }
