@@ -111,6 +111,7 @@ async fn lanes_come_from_the_environment_and_conflicting_lanes_are_refused() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains(&format!("{url} (reused)")) && stdout.contains(&format!("{url} (fresh)")), "{stdout}");
+    assert!(stdout.starts_with("blip: probing 1 URL on 2 lanes (reused, fresh) at "), "one URL, two lanes: {stdout}");
     server.abort();
 
     let cases: &[(&[&str], &str)] = &[

@@ -83,6 +83,7 @@ impl<'a> Run<'a> {
         let hooks = Hooks::new(config.hooks.clone(), &targets, hook_tx);
         ui.started(&RunInfo {
             urls: urls.clone(),
+            lanes: config.lanes.clone(),
             rate: config.rate,
             timeout: config.timeout,
             duration: config.duration,

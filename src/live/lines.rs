@@ -124,10 +124,19 @@ impl<W: Write + Send> Ui for Lines<W> {
             Some(argv) => format!("around `{}`", argv.join(" ")),
             None => until,
         };
+        let urls = info.urls.len() / info.lanes.len().max(1);
+        let lanes = match info.lanes.as_slice() {
+            [] | [crate::engine::lane::Lane::Reused] => String::new(),
+            [lane] => format!(" on {lane} connections"),
+            lanes => format!(
+                " on {} lanes ({})",
+                lanes.len(),
+                lanes.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        };
         self.line(format_args!(
-            "blip: probing {} URL{} at {}/s each, timeout {}, {until}",
-            info.urls.len(),
-            if info.urls.len() == 1 { "" } else { "s" },
+            "blip: probing {urls} URL{}{lanes} at {}/s each, timeout {}, {until}",
+            if urls == 1 { "" } else { "s" },
             info.rate,
             humantime::format_duration(info.timeout),
         ));

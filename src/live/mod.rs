@@ -29,7 +29,10 @@ pub mod view;
 
 /// What a UI is told when the run starts.
 pub struct RunInfo {
+    /// Every target's label: its URL, with its lane when the run has more than the default one.
     pub urls: Vec<String>,
+    /// The lanes each URL is probed on (`reused`, `fresh`, or both).
+    pub lanes: Vec<crate::engine::lane::Lane>,
     pub rate: f64,
     pub timeout: Duration,
     pub duration: Option<Duration>,
