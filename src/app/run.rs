@@ -350,10 +350,14 @@ impl<'a> Run<'a> {
         let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
         let last = self.recorder.close(end);
         let mut report = build::report(&self.recorder, end, &self.config.gates);
+        // Hooks are over by now (the run has ended); every other consumer still hears of these.
         for event in &last {
             self.ui.event(&self.clock, event);
             if let Some(events) = self.events.as_mut() {
                 events.transition(event);
+            }
+            if let Some(metrics) = self.metrics.as_mut() {
+                metrics.transition(event);
             }
         }
         if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
