@@ -119,6 +119,7 @@ impl Config {
         let method = reqwest::Method::from_bytes(probe.method.as_bytes())
             .map_err(|_| bad(format!("`{}` is not an HTTP method: fix --method", probe.method)))?;
         let headers = parse_headers(&probe.headers)?;
+        let track = crate::engine::track::Track::new(&probe.track_headers, probe.track_body.as_deref()).map_err(bad)?;
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
@@ -164,6 +165,7 @@ impl Config {
                 insecure: probe.insecure,
                 fresh_connections: probe.fresh_connections,
                 resend: !probe.no_resend,
+                track,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,

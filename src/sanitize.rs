@@ -80,6 +80,19 @@ pub fn text(text: &str) -> String {
     text.split('\n').map(line).collect::<Vec<_>>().join("\n")
 }
 
+/// A value picked from an answer to count by (`--track-header`, `--track-body`): control
+/// characters and line breaks removed rather than marked, since the value is a key that two
+/// answers must spell alike, surrounding space trimmed, and at most `max_chars` characters kept.
+pub fn value(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .filter(|&c| !is_break(c) && !is_unshowable(c))
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(max_chars)
+        .collect()
+}
+
 /// Whether `text` is what [`text`] would make of it (for the writers' tests).
 #[cfg(test)]
 pub fn is_clean(text: &str) -> bool {
@@ -124,5 +137,12 @@ mod tests {
         assert_eq!(many.lines().count(), 2);
         assert!(is_clean(&many) && !is_clean(hostile));
         assert_eq!(line("404 Not Found: ünïcode ✓"), "404 Not Found: ünïcode ✓");
+    }
+
+    #[test]
+    fn tracked_values_lose_control_characters_and_length() {
+        assert_eq!(value(" v2\x1b[2J\r\n ", 16), "v2[2J");
+        assert_eq!(value(&"x".repeat(500), 128).len(), 128);
+        assert_eq!(value("ünï\u{202e}", 2), "ün");
     }
 }

@@ -9,6 +9,7 @@ mod dashboard;
 mod deploy;
 mod gates;
 mod habits;
+mod phases;
 mod resend;
 mod secrets;
 mod shell;

@@ -18,6 +18,8 @@ pub struct RequestSpec {
     pub fresh_connections: bool,
     /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.
     pub resend: bool,
+    /// `--track-header`, `--track-body`: values picked from each answer.
+    pub track: crate::engine::track::Track,
 }
 
 impl RequestSpec {

@@ -30,6 +30,7 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         first_cause: Cause::Status(404),
         first_error: "404 Not Found: Requested route ('notes.demo') does not exist.".into(),
         open: false,
+        failed_in: Default::default(),
     };
     TargetDetail {
         url: "http://127.0.0.1:8080/api/notes".into(),

@@ -199,6 +199,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         phases: phase_reports(t, phases, end),
         deploy_timing: deploy_timing(t, phases),
         gates: Vec::new(),
+        wire: crate::report::wire::wire_report(t, phases.start_of(Phase::Deploy)),
     }
 }
 
@@ -227,6 +228,7 @@ pub fn outage_report(clock: &RunClock, w: &Window, phase: Option<Phase>) -> Outa
         first_error: w.first_error.clone(),
         open: w.open,
         phase,
+        failed_in: crate::report::wire::failed_in(w),
     }
 }
 
@@ -258,6 +260,7 @@ mod tests {
             done: due + Duration::from_millis(3),
             outcome,
             resent: false,
+            detail: Default::default(),
         }
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn scenario() -> Report {
                 done: due + latency,
                 outcome,
                 resent: (target, seq) == (0, 12),
+                detail: Default::default(),
             };
             recorder.record(&sample);
         }

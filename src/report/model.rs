@@ -148,6 +148,9 @@ pub struct TargetReport {
     pub deploy_timing: Option<DeployTiming>,
     /// One entry per gate given, judged on this URL.
     pub gates: Vec<GateReport>,
+    /// Request phases, connections, peers, tracked values and the cutover.
+    #[serde(flatten)]
+    pub wire: crate::report::wire::WireReport,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -274,6 +277,10 @@ pub struct OutageReport {
     pub open: bool,
     /// The phase the window started in; null when no command is wrapped.
     pub phase: Option<Phase>,
+    /// Failed probes per request phase they failed in (`dns`, `connect`, `tls`, `ttfb`,
+    /// `transfer`, or `answer` for an answer judged failed); only phases with any. Slots never
+    /// sent (`skipped`) are in none.
+    pub failed_in: BTreeMap<crate::engine::detail::RequestPhase, u64>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

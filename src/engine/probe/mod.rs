@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
 
+use crate::engine::detail::{Progress, RequestPhase};
 use crate::engine::request::{Expect, RequestSpec};
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::track::Track;
 
 /// Bytes of each body kept for `--expect-body` and error texts.
 pub const BODY_KEEP: usize = 64 * 1024;
@@ -30,6 +32,7 @@ pub struct Prober {
     transport: Transport,
     expect: Arc<Expect>,
     timeout: Duration,
+    track: Arc<Track>,
 }
 
 /// How a URL's requests travel.
@@ -47,6 +50,10 @@ struct Answer {
     status: reqwest::StatusCode,
     head: Vec<u8>,
     done: Instant,
+    /// The answer's headers, for `--track-header`.
+    headers: reqwest::header::HeaderMap,
+    /// The address that answered, when the transport knows it.
+    peer: Option<std::net::SocketAddr>,
 }
 
 /// A probe that got no answer: why, by kind, and the causes as text.
@@ -69,6 +76,7 @@ impl Prober {
         use anyhow::Context as _;
         let request = Arc::new(spec.clone());
         let expect = Arc::new(expect.clone());
+        let track = Arc::new(spec.track.clone());
         let mut client = None;
         let mut tls = None;
         let mut probers = Vec::with_capacity(urls.len());
@@ -94,7 +102,7 @@ impl Prober {
                 let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout });
+            probers.push(Prober { transport, expect: expect.clone(), timeout, track: track.clone() });
         }
         Ok(probers)
     }
@@ -105,34 +113,49 @@ impl Prober {
         let deadline = sent + self.timeout;
         // Outlives the exchange, which a timeout may cut short after a resend.
         let resent = AtomicBool::new(false);
+        let progress = Progress::default();
         let exchange = async {
             match &self.transport {
-                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent).await,
+                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, &progress).await,
                 Transport::Reqwest { client, url, request, proxy } => {
-                    reqwest_path::exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy
-                    {
-                        Some(proxy) => failure.through(proxy),
-                        None => failure,
-                    })
+                    reqwest_path::exchange_resending(client, url, request, &resent, &progress).await.map_err(
+                        |failure| match proxy {
+                            Some(proxy) => failure.through(proxy),
+                            None => failure,
+                        },
+                    )
                 }
             }
         };
-        let (outcome, done) = match tokio::time::timeout_at(deadline.into(), exchange).await {
-            Err(_) => (
-                Outcome::Error {
-                    kind: ErrorKind::Timeout,
-                    status: None,
-                    text: format!("no complete answer within {}", humantime::format_duration(self.timeout)),
-                },
-                Instant::now(),
-            ),
-            Ok(Err(NoAnswer { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
-            Ok(Ok(answer)) => (
-                judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
-                answer.done,
-            ),
+        let answered = tokio::time::timeout_at(deadline.into(), exchange).await;
+        let mut detail = progress.detail();
+        let (outcome, done) = match answered {
+            Err(_) => {
+                detail.failed_in = progress.current();
+                let text = format!("no complete answer within {}", humantime::format_duration(self.timeout));
+                (Outcome::Error { kind: ErrorKind::Timeout, status: None, text }, Instant::now())
+            }
+            Ok(Err(NoAnswer { kind, text })) => {
+                // The kind says where a connection failed even where the transport does not time
+                // its phases (reqwest); otherwise the phase the probe was in failed.
+                detail.failed_in = match kind {
+                    ErrorKind::Dns => Some(RequestPhase::Dns),
+                    ErrorKind::Refused | ErrorKind::ConnectTimeout => Some(RequestPhase::Connect),
+                    ErrorKind::Tls => Some(RequestPhase::Tls),
+                    _ => progress.current(),
+                };
+                (Outcome::Error { kind, status: None, text }, Instant::now())
+            }
+            Ok(Ok(answer)) => {
+                let outcome =
+                    judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due));
+                detail.failed_in = (!outcome.is_ok()).then_some(RequestPhase::Answer);
+                detail.peer = answer.peer;
+                detail.tracked = self.track.extract(&answer.headers, &answer.head);
+                (outcome, answer.done)
+            }
         };
-        Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed) }
+        Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed), detail }
     }
 }
 
