@@ -5,6 +5,7 @@ mod support;
 mod brownout;
 mod ci_examples;
 mod core;
+mod cutover;
 mod dashboard;
 mod deploy;
 mod gates;
