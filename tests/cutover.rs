@@ -243,3 +243,29 @@ async fn bad_tracking_flags_are_refused_by_name() {
     ])
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_a_gap_for_a_restart_and_an_overlap_for_blue_green() {
+    let (restart, blue_green) = tokio::join!(blip_json(&["demo"], 0), blip_json(&["demo", "--style", "blue-green"], 0));
+    let demo_rate = 50.0;
+    let c = restart.targets[0].cutover.as_ref().expect("the demo tracks X-App-Version");
+    assert_eq!((c.old[0].value.as_str(), c.new[0].value.as_str()), ("v1", "v2"), "{c:?}");
+    // The route has no backend for 1.5 s (src/demo: RESTART_GAP).
+    let gap = c.gap_ms.expect("a restart leaves a gap");
+    assert!((gap - 1500.0).abs() <= tolerance(demo_rate), "{gap}");
+    let t = &blue_green.targets[0];
+    assert_eq!(t.failed, 0, "{t:#?}");
+    let c = t.cutover.as_ref().unwrap();
+    assert_eq!((c.old[0].value.as_str(), c.new[0].value.as_str()), ("v1", "v2"), "{c:?}");
+    // Green is mapped beside blue for 0.4 s before blue is unmapped; the two take turns then.
+    let overlap = c.overlap_ms.expect("blue-green overlaps");
+    assert!((400.0 - 2.0 * tolerance(demo_rate)..400.0 + tolerance(demo_rate)).contains(&overlap), "{overlap}");
+    let text = crate::support::blip(&["demo", "--style", "blue-green", "--ui", "lines"]).await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("cutover    v1 until +")
+            && l.contains(", v2 from +")
+            && l.contains("overlap")),
+        "{text}"
+    );
+}
