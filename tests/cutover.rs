@@ -250,16 +250,21 @@ async fn the_demo_shows_a_gap_for_a_restart_and_an_overlap_for_blue_green() {
     let demo_rate = 50.0;
     let c = restart.targets[0].cutover.as_ref().expect("the demo tracks X-App-Version");
     assert_eq!((c.old[0].value.as_str(), c.new[0].value.as_str()), ("v1", "v2"), "{c:?}");
-    // The route has no backend for 1.5 s (src/demo: RESTART_GAP).
+    // The route has no backend for at least 1.5 s (src/demo: RESTART_GAP); the gap runs from the
+    // last v1 answer to the first v2 one, so it is the outage window and one interval before it.
     let gap = c.gap_ms.expect("a restart leaves a gap");
-    assert!((gap - 1500.0).abs() <= tolerance(demo_rate), "{gap}");
+    assert!(gap >= 1500.0 - tolerance(demo_rate), "{gap}");
+    let outage = &restart.targets[0].outages[0];
+    assert!((gap - (outage.duration_ms + 1000.0 / demo_rate)).abs() < 1.0, "{gap} vs {outage:?}");
     let t = &blue_green.targets[0];
     assert_eq!(t.failed, 0, "{t:#?}");
     let c = t.cutover.as_ref().unwrap();
     assert_eq!((c.old[0].value.as_str(), c.new[0].value.as_str()), ("v1", "v2"), "{c:?}");
-    // Green is mapped beside blue for 0.4 s before blue is unmapped; the two take turns then.
+    // Green is mapped beside blue for 0.4 s before blue is unmapped (longer when the demo's own
+    // admin calls are slow on a busy machine). The two take turns then, so the first v2 answer
+    // may come two intervals after the map and the last v1 answer two before the unmap.
     let overlap = c.overlap_ms.expect("blue-green overlaps");
-    assert!((400.0 - 2.0 * tolerance(demo_rate)..400.0 + tolerance(demo_rate)).contains(&overlap), "{overlap}");
+    assert!(overlap >= 400.0 - 4.0 * 1000.0 / demo_rate - 5.0, "{overlap}");
     let text = crate::support::blip(&["demo", "--style", "blue-green", "--ui", "lines"]).await;
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
