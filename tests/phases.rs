@@ -77,3 +77,27 @@ async fn each_outage_says_in_which_phase_its_probes_failed() {
     }
     assert_eq!(failed_in.len(), 3, "{failed_in:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_proxy_only_ttfb_and_transfer_are_timed() {
+    // The test server answers any request, so it serves as the proxy too.
+    let server = TestServer::start().await;
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "-d", "500ms", "--json", "-", "http://notes.blip-proxy-test.invalid/"])
+        .env("HTTP_PROXY", format!("http://{}", server.addr))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::support::check_schema(&json);
+    let report: crate::support::Report = serde_json::from_value(json).unwrap();
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(server.requests(), t.probes);
+    assert_eq!(t.phases_ms.keys().map(String::as_str).collect::<Vec<_>>(), ["transfer", "ttfb"], "{:?}", t.phases_ms);
+    assert_eq!(t.phases_ms["ttfb"].count, t.probes);
+    assert_eq!(t.connections_opened, 1, "one kept-alive connection to the proxy");
+    assert_eq!(t.peers[0].address, server.addr.to_string(), "the proxy is who answered");
+}
