@@ -163,10 +163,15 @@ impl Client {
         let mut fresh = false;
         let (conn, response) = loop {
             let (mut conn, pooled) = match if fresh { None } else { self.checkout() } {
-                Some(mut conn) => match conn.sender.ready().await {
-                    Ok(()) => (conn, true),
-                    Err(_) => continue,
-                },
+                Some(mut conn) => {
+                    // Waiting for a reused connection to be ready is part of waiting for the
+                    // answer: a probe that times out here failed in ttfb.
+                    progress.enter(RequestPhase::Ttfb);
+                    match conn.sender.ready().await {
+                        Ok(()) => (conn, true),
+                        Err(_) => continue,
+                    }
+                }
                 None => (self.connect(deadline, timeout, progress).await?, false),
             };
             let read_before = conn.read.load(Ordering::Relaxed);
