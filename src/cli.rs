@@ -285,6 +285,16 @@ pub struct ProbeArgs {
     /// Consecutive failed probes that open an outage window.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_COUNT), help_heading = "Success")]
     pub min_failures: u32,
+
+    /// Count answers by this response header's value (an app version, an instance id) and, with
+    /// a COMMAND, report the cutover from the old value to the new; repeatable.
+    #[arg(long = "track-header", value_name = "NAME", help_heading = "Who answered")]
+    pub track_headers: Vec<String>,
+
+    /// Count answers by the first capture group of this regular expression in the body (its
+    /// first 64 KiB), as --track-header does with a header.
+    #[arg(long, value_name = "REGEX", help_heading = "Who answered")]
+    pub track_body: Option<String>,
 }
 
 /// Where results go.

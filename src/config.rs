@@ -142,6 +142,7 @@ impl Config {
             Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone() }),
             None => None,
         };
+        let track = crate::engine::track::Track::new(&probe.track_headers, probe.track_body.as_deref()).map_err(bad)?;
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
@@ -193,6 +194,7 @@ impl Config {
                 resend: !probe.no_resend,
                 // Set per lane by the application, which builds a prober per lane.
                 request_id: None,
+                track,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,

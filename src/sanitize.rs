@@ -101,6 +101,19 @@ pub fn token(text: &str, max: usize) -> String {
     out
 }
 
+/// A value picked from an answer to count by (`--track-header`, `--track-body`): control
+/// characters and line breaks removed rather than marked, since the value is a key that two
+/// answers must spell alike, surrounding space trimmed, and at most `max_chars` characters kept.
+pub fn value(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .filter(|&c| !is_break(c) && !is_unshowable(c))
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(max_chars)
+        .collect()
+}
+
 /// Whether `text` is what [`text`] would make of it (for the writers' tests).
 #[cfg(test)]
 pub fn is_clean(text: &str) -> bool {
@@ -153,5 +166,12 @@ mod tests {
         assert_eq!(token(" \x1b[2Junknown\x07_route\r\n  x ", 48), "[2Junknown_route x");
         assert_eq!(token(&"é".repeat(40), 9), "éééé");
         assert_eq!(token("\u{202e}\x00", 48), "");
+    }
+
+    #[test]
+    fn tracked_values_lose_control_characters_and_length() {
+        assert_eq!(value(" v2\x1b[2J\r\n ", 16), "v2[2J");
+        assert_eq!(value(&"x".repeat(500), 128).len(), 128);
+        assert_eq!(value("ünï\u{202e}", 2), "ün");
     }
 }

@@ -92,3 +92,36 @@ async fn a_handshake_that_never_finishes_is_tls_not_a_connect_timeout() {
     assert_eq!(t.error_counts.get("tls"), Some(&3), "{t:#?}");
     assert!(t.outages[0].first_error.contains("TLS handshake did not finish"), "{}", t.outages[0].first_error);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_handshake_is_timed_on_new_connections_only() {
+    let server = TlsServer::start().await;
+    let (reused, fresh) = tokio::join!(
+        blip_json(&["-r", "20", "-d", "500ms", "-k", &server.url], 0),
+        blip_json(&["-r", "20", "-d", "500ms", "-k", "--fresh-connections", &server.url], 0),
+    );
+    let t = &fresh.targets[0];
+    t.check_consistency();
+    assert_eq!(t.connections_opened, t.probes, "{t:#?}");
+    for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+        assert_eq!(t.phases_ms.get(phase).map(|p| p.count), Some(t.probes), "{phase}: {:?}", t.phases_ms);
+    }
+    let t = &reused.targets[0];
+    assert_eq!(t.connections_opened, 1, "{t:#?}");
+    assert_eq!(t.phases_ms["tls"].count, 1, "a reused connection has no handshake: {:?}", t.phases_ms);
+    assert_eq!(t.phases_ms["dns"].count, 1);
+    assert_eq!(t.phases_ms["ttfb"].count, t.probes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_handshake_is_a_failure_in_the_tls_phase() {
+    let server = TlsServer::start().await;
+    let report = blip_json(&["-r", "20", "-d", "250ms", "--fresh-connections", "--measure-only", &server.url], 0).await;
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.outages.len(), 1, "{t:#?}");
+    assert_eq!(t.outages[0].failed_in, [("tls".to_string(), 5)].into(), "{:?}", t.outages[0]);
+    assert_eq!(t.connections_opened, 5, "each connection opened, then its handshake failed");
+    assert!(!t.phases_ms.contains_key("tls"), "no handshake finished: {:?}", t.phases_ms);
+    assert!(t.peers.is_empty(), "nothing answered");
+}

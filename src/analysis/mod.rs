@@ -9,3 +9,5 @@ pub mod phase;
 pub mod recorder;
 pub mod snapshot;
 pub mod timeline;
+pub mod tracking;
+pub mod wire;

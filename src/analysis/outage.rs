@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::detail::RequestPhase;
 use crate::engine::sample::Cause;
 
 /// Windows kept in detail per URL; a flapping service opens a window per probe, and memory must
@@ -32,6 +33,8 @@ pub struct Observation {
 pub struct ProbeFailure {
     pub cause: Cause,
     pub text: String,
+    /// The request phase it failed in; `None` for a slot never sent.
+    pub failed_in: Option<RequestPhase>,
 }
 
 /// A span of time during which the URL was down.
@@ -49,6 +52,8 @@ pub struct Window {
     pub last_seq: u64,
     /// The run ended while the window was still open; `end` is the end of the run.
     pub open: bool,
+    /// Failed probes per request phase they failed in, in [`RequestPhase::ALL`] order.
+    pub failed_in: [u64; RequestPhase::ALL.len()],
 }
 
 impl Window {
@@ -142,8 +147,12 @@ impl OutageDetector {
                     first_seq: verdict.seq,
                     last_seq: verdict.seq,
                     open: false,
+                    failed_in: [0; RequestPhase::ALL.len()],
                 });
                 streak.failed_probes += 1;
+                if let Some(phase) = failure.failed_in {
+                    streak.failed_in[phase.index()] += 1;
+                }
                 streak.end = verdict.due;
                 streak.last_seq = verdict.seq;
                 *streak.causes.entry(failure.cause).or_default() += 1;
@@ -210,7 +219,7 @@ mod tests {
 
     fn fail(seq: u64, cause: Cause) -> Observation {
         let text = format!("{cause} at {seq}");
-        Observation { seq, due: MS * 10 * seq as u32, failure: Some(ProbeFailure { cause, text }) }
+        Observation { seq, due: MS * 10 * seq as u32, failure: Some(ProbeFailure { cause, text, failed_in: None }) }
     }
 
     const NOT_FOUND: Cause = Cause::Status(404);

@@ -16,6 +16,8 @@ use crate::analysis::outage::{Observation, OutageDetector, ProbeFailure, Transit
 use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
+use crate::analysis::tracking::Tracking;
+use crate::analysis::wire::WireStats;
 use crate::engine::lane::{Lane, TargetName};
 use crate::engine::request::RequestIds;
 use crate::engine::sample::{ErrorKind, Outcome, RouterError, Sample};
@@ -85,6 +87,10 @@ pub struct TargetRecorder {
     pub judged: JudgedStats,
     /// Only kept for the dashboard (see [`Recorder::keep_recent_latency`]).
     pub recent: Option<RecentLatency>,
+    /// Request phases, connections and peers (see [`crate::analysis::wire`]).
+    pub wire: WireStats,
+    /// Tracked values (see [`Recorder::track_values`]).
+    pub tracking: Tracking,
 }
 
 /// A histogram in microseconds at two significant digits, for figures where 1 % is precision
@@ -155,6 +161,8 @@ impl Recorder {
                 last_deploy_failure: None,
                 last_recovery: None,
                 recent: None,
+                wire: WireStats::default(),
+                tracking: Tracking::default(),
                 judged: JudgedStats {
                     probes: 0,
                     failed: 0,
@@ -195,6 +203,14 @@ impl Recorder {
     pub fn keep_recent_latency(&mut self) {
         for t in &mut self.targets {
             t.recent.get_or_insert_with(RecentLatency::new);
+        }
+    }
+
+    /// Counts answers by the values of `names` (`Track::names`), which each sample's
+    /// `detail.tracked` carries in that order.
+    pub fn track_values(&mut self, names: &[String]) {
+        for t in &mut self.targets {
+            t.tracking = Tracking::new(names);
         }
     }
 
@@ -293,12 +309,20 @@ impl Recorder {
             record(&mut t.send_lag, micros(sample.send_lag()));
         }
         t.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
+        t.wire.record(&sample.detail, sample.outcome.is_ok());
+        if !sample.detail.tracked.is_empty() {
+            t.tracking.record(due, &sample.detail.tracked, sample.outcome.is_ok());
+        }
         if sample.outcome.is_ok()
             && let Some(recent) = t.recent.as_mut()
         {
             recent.record(due, micros(sample.latency()));
         }
-        let failure = sample.outcome.cause().map(|cause| ProbeFailure { cause, text: sample.outcome.describe() });
+        let failure = sample.outcome.cause().map(|cause| ProbeFailure {
+            cause,
+            text: sample.outcome.describe(),
+            failed_in: sample.detail.failed_in,
+        });
         let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure });
         let target = sample.target;
         let spans = self.phases.spans(Duration::MAX);

@@ -100,6 +100,7 @@ impl<'a> Run<'a> {
         if config.output.ui == UiMode::Dashboard {
             recorder.keep_recent_latency();
         }
+        recorder.track_values(&config.request.track.names());
         let mut run = Run {
             config,
             program: program.map(Path::to_path_buf).unwrap_or_default(),

@@ -5,7 +5,9 @@
 //! itself as a child process (`blip demo-deploy`), which drives the platform the way `cf push`
 //! does. `--style restart` stops the old instance before starting the new one, so the route has
 //! no backend for 1.5 s (404s); `--style blue-green` starts the new instance, maps it beside the
-//! old one, then unmaps and stops the old one (no failure).
+//! old one, then unmaps and stops the old one (no failure). The instances answer `X-App-Version:
+//! v1` and `v2`, which the demo tracks unless `--track-header` or `--track-body` is given, so the
+//! report shows the cutover: a gap for a restart, an overlap for blue-green.
 
 mod app;
 
@@ -48,6 +50,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     ];
     let mut probe = args.probe.clone();
     probe.rate = probe.rate.or(Some(DEMO_RATE));
+    if probe.track_headers.is_empty() && probe.track_body.is_none() {
+        probe.track_headers.push(app::VERSION_HEADER.to_string());
+    }
     let mut deploy = args.deploy.clone();
     deploy.warmup = deploy.warmup.or(Some(DEMO_WARMUP));
     deploy.cooldown = deploy.cooldown.or(Some(DEMO_COOLDOWN));

@@ -1,5 +1,6 @@
 //! The engine: the schedule, its timer, the probes, and the Sample each probe ends in.
 
+pub mod detail;
 pub mod lane;
 pub mod probe;
 pub mod request;
@@ -7,3 +8,4 @@ pub mod sample;
 pub mod scheduler;
 pub mod status_set;
 pub mod timer;
+pub mod track;

@@ -22,6 +22,8 @@ pub struct RequestSpec {
     /// `--request-id`: the header each probe carries its id in, and the id's part shared by
     /// every probe of one target (see [`RequestIds::of_lane`]).
     pub request_id: Option<LaneIds>,
+    /// `--track-header`, `--track-body`: values picked from each answer.
+    pub track: crate::engine::track::Track,
 }
 
 /// `--request-id`: each probe carries `blip-<run>-<lane>-<seq>` in a header, so a server's logs

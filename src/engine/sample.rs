@@ -213,6 +213,9 @@ pub struct Sample {
     /// The request was sent a second time, on a new connection, because the reused connection it
     /// first went out on closed before any byte of an answer (see `probe`).
     pub resent: bool,
+    /// Phase timings, where a failure happened, the peer and tracked values (see
+    /// [`crate::engine::detail`]).
+    pub detail: crate::engine::detail::ProbeDetail,
 }
 
 impl Sample {

@@ -173,6 +173,7 @@ fn dispatch(
                     text: format!("{concurrency} probes already in flight (raise --concurrency)"),
                 },
                 resent: false,
+                detail: Default::default(),
             });
         }
     }

@@ -36,6 +36,7 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         first_seq: 108,
         last_seq: 187,
         open: false,
+        failed_in: Default::default(),
     };
     TargetDetail {
         url: "http://127.0.0.1:8080/api/notes".into(),

@@ -124,7 +124,16 @@ mod tests {
             } else {
                 Outcome::Ok { status: 200 }
             };
-            let sample = Sample { target: 0, seq, due, sent: due, done: due + MS, outcome, resent: false };
+            let sample = Sample {
+                target: 0,
+                seq,
+                due,
+                sent: due,
+                done: due + MS,
+                outcome,
+                resent: false,
+                detail: Default::default(),
+            };
             recorder.record(&sample);
         }
         (recorder, clock.start + MS * 100 * probes as u32)

@@ -298,6 +298,7 @@ mod tests {
             first_error: "503".into(),
             first_seq: 6,
             last_seq: 11,
+            failed_in: [0; crate::engine::detail::RequestPhase::ALL.len()],
             open: false,
         };
         lines.event(&clock, &Event { target: 0, transition: Transition::Up(window) });

@@ -321,7 +321,16 @@ mod tests {
 
     fn sample(target: usize, seq: u64, outcome: Outcome) -> Sample {
         let due = Instant::now();
-        Sample { target, seq, due, sent: due, done: due + Duration::from_millis(3), outcome, resent: false }
+        Sample {
+            target,
+            seq,
+            due,
+            sent: due,
+            done: due + Duration::from_millis(3),
+            outcome,
+            resent: false,
+            detail: Default::default(),
+        }
     }
 
     #[test]

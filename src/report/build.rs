@@ -219,6 +219,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         phases: phase_reports(t, phases, end),
         deploy_timing: deploy_timing(t, phases),
         gates: Vec::new(),
+        wire: crate::report::wire::wire_report(t, phases.start_of(Phase::Deploy)),
     }
 }
 
@@ -252,6 +253,7 @@ pub fn outage_report(clock: &RunClock, w: &Window, phases: &PhaseClock) -> Outag
         open: w.open,
         phase: phases.phase_at(w.start),
         end_phase: phases.phase_at(last_instant),
+        failed_in: crate::report::wire::failed_in(w),
     }
 }
 
@@ -283,6 +285,7 @@ mod tests {
             done: due + Duration::from_millis(3),
             outcome,
             resent: false,
+            detail: Default::default(),
         }
     }
 

@@ -22,6 +22,15 @@ pub(crate) fn sample_report() -> Report {
         open,
         phase: None,
         end_phase: None,
+        // A status is an answer judged failed; the fixtures' errors are refused connections.
+        failed_in: BTreeMap::from([(
+            if cause.starts_with(|c: char| c.is_ascii_digit()) {
+                crate::engine::detail::RequestPhase::Answer
+            } else {
+                crate::engine::detail::RequestPhase::Connect
+            },
+            probes,
+        )]),
     };
     let healthy = TargetReport {
         url: "http://127.0.0.1:8080/health".into(),
@@ -46,6 +55,7 @@ pub(crate) fn sample_report() -> Report {
         phases: None,
         deploy_timing: None,
         gates: vec![],
+        wire: Default::default(),
     };
     let deployed = TargetReport {
         url: "http://127.0.0.1:8081/api/notes".into(),
@@ -91,6 +101,7 @@ pub(crate) fn sample_report() -> Report {
         phases: None,
         deploy_timing: None,
         gates: vec![],
+        wire: Default::default(),
     };
     Report {
         schema_version: SCHEMA_VERSION,
@@ -192,7 +203,53 @@ pub(crate) fn deploy_report() -> Report {
         recovered_ms: None,
         recovery_ms: None,
     });
+    t.wire = wire_figures("v2");
     report
+}
+
+/// Wire figures of a blue-green deploy from v1 to the given new version: fresh connections, two
+/// peers, and the cutover with an overlap.
+pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
+    use crate::engine::detail::RequestPhase;
+    use crate::report::wire::*;
+    let timing = |p50: f64, count: u64| PhaseTiming { p50, p90: p50 * 1.5, p99: p50 * 3.0, max: p50 * 4.0, count };
+    let value = |value: &str, probes: u64, first: f64, last: f64| TrackedValue {
+        value: value.into(),
+        probes,
+        failed: 0,
+        first_seen_offset_ms: first,
+        last_seen_offset_ms: last,
+        first_ok_offset_ms: Some(first),
+        last_ok_offset_ms: Some(last),
+        timeline_width_s: 1,
+        timeline: vec![TrackedPoint { offset_s: (first / 1000.0) as u64, probes }],
+    };
+    WireReport {
+        phases_ms: BTreeMap::from([
+            (RequestPhase::Connect, timing(0.12, 200)),
+            (RequestPhase::Ttfb, timing(0.5, 200)),
+            (RequestPhase::Transfer, timing(0.02, 119)),
+        ]),
+        connections_opened: 200,
+        peers: vec![
+            PeerReport { address: "127.0.0.1:8081".into(), probes: 150, failed: 75 },
+            PeerReport { address: "127.0.0.1:9091".into(), probes: 44, failed: 0 },
+        ],
+        peers_other: ProbeCount::default(),
+        tracked: vec![TrackedReport {
+            source: "header x-app-version".into(),
+            values: vec![value("v1", 100, 0.0, 3910.0), value(new, 94, 3600.0, 9650.0)],
+            other: ProbeCount::default(),
+            missing: ProbeCount { probes: 6, failed: 6 },
+        }],
+        cutover: Some(CutoverReport {
+            source: "header x-app-version".into(),
+            old: vec![CutoverValue { value: "v1".into(), at_ms: 2410.0 }],
+            new: vec![CutoverValue { value: new.into(), at_ms: 2100.0 }],
+            overlap_ms: Some(310.0),
+            gap_ms: None,
+        }),
+    }
 }
 
 /// Text a hostile server could send, as it would arrive if nothing on the way cleaned it.
@@ -206,6 +263,7 @@ pub(crate) fn hostile_report() -> Report {
     for w in &mut t.outages {
         w.first_error = HOSTILE.into();
     }
+    t.wire = wire_figures(HOSTILE);
     for g in &mut t.gates {
         if let Some(e) = &mut g.evidence {
             e.first_error = Some(HOSTILE.into());

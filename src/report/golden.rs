@@ -7,6 +7,7 @@ use crate::analysis::clock::RunClock;
 use crate::analysis::phase::GatePhases;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Recorder;
+use crate::engine::detail::ProbeDetail;
 use crate::engine::request::RequestIds;
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
 use crate::gates::Gate;
@@ -15,7 +16,8 @@ use crate::report::json::render;
 
 /// A fixed scenario, as a recorded Sample sequence with a fixed wall clock: two URLs probed at
 /// 10/s around a wrapped deploy, one through a 404 window that spans deploy and cooldown, a
-/// timeout, a resent probe and a window still open at the end; three gates.
+/// timeout, a resent probe and a window still open at the end; three gates. The first URL's
+/// answers carry an app version that goes from v1 to v2 during the deploy, with an overlap.
 pub(crate) fn scenario() -> Report {
     let clock = RunClock {
         start: std::time::Instant::now(),
@@ -25,6 +27,7 @@ pub(crate) fn scenario() -> Report {
     let mut recorder = Recorder::new(&urls, 10.0, 1, clock, Some(GatePhases::DeployCooldown));
     recorder.request_ids =
         Some(RequestIds { header: reqwest::header::HeaderName::from_static("x-request-id"), run: RUN_ID.into() });
+    recorder.track_values(&["header x-app-version".to_string()]);
     let ms = Duration::from_millis;
     recorder.begin_phase(Phase::Warmup, clock.start);
     for seq in 0..60u64 {
@@ -51,8 +54,9 @@ pub(crate) fn scenario() -> Report {
                 due,
                 sent: due + Duration::from_micros(40 + seq % 5 * 10),
                 done: due + latency,
-                outcome,
+                outcome: outcome.clone(),
                 resent: (target, seq) == (0, 12),
+                detail: detail(target, seq, &outcome),
             };
             recorder.record(&sample);
         }
@@ -70,6 +74,31 @@ pub(crate) fn scenario() -> Report {
 
 /// The scenario's run id, which its probes' request ids start with.
 const RUN_ID: &str = "90d3e1a7";
+/// What the wire said of probe `seq` of `target`: a new connection every tenth probe, the phase a
+/// failure lay in, the peer of an answer and, for the first URL, its app version.
+fn detail(target: usize, seq: u64, outcome: &Outcome) -> ProbeDetail {
+    use crate::engine::detail::RequestPhase;
+    let us = Duration::from_micros;
+    let opened = seq.is_multiple_of(10);
+    let connect = opened.then(|| us(100 + seq));
+    let failed_in = match outcome {
+        Outcome::Ok { .. } => None,
+        Outcome::BadStatus { .. } => Some(RequestPhase::Answer),
+        Outcome::Error { kind: ErrorKind::Refused, .. } => Some(RequestPhase::Connect),
+        Outcome::Error { .. } => Some(RequestPhase::Ttfb),
+    };
+    let answered = matches!(outcome, Outcome::Ok { .. } | Outcome::BadStatus { .. });
+    let ttfb = answered.then(|| us(500 + seq * 10));
+    let transfer = answered.then(|| us(20));
+    let version = if seq < 25 || (seq < 30 && seq.is_multiple_of(2)) { "v1" } else { "v2" };
+    ProbeDetail {
+        phases: [None, connect, None, ttfb, transfer],
+        failed_in,
+        opened: opened && failed_in != Some(RequestPhase::Connect),
+        peer: answered.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080 + target as u16))),
+        tracked: if target == 0 && answered { vec![Some(version.to_string())] } else { vec![None] },
+    }
+}
 
 /// The JSON of a fixed scenario, byte for byte: a change of layout or of code that should not
 /// change behaviour must leave it alone. `BLIP_WRITE_GOLDEN=1` rewrites the file.

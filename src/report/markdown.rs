@@ -73,8 +73,8 @@ pub fn render(report: &Report) -> String {
     }
     if report.targets.iter().any(|t| !t.outages.is_empty()) {
         let _ = writeln!(out, "\n### Outages\n");
-        let _ = writeln!(out, "| URL | phase | start | duration | failed probes | causes | first error |");
-        let _ = writeln!(out, "|---|---|---|---:|---:|---|---|");
+        let _ = writeln!(out, "| URL | phase | start | duration | failed probes | causes | failed in | first error |");
+        let _ = writeln!(out, "|---|---|---|---:|---:|---|---|---|");
         for t in &report.targets {
             for w in &t.outages {
                 let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
@@ -85,7 +85,7 @@ pub fn render(report: &Report) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
+                    "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} | {} |",
                     cell(t.name()),
                     w.phase_label().as_deref().unwrap_or("–"),
                     w.start,
@@ -93,8 +93,21 @@ pub fn render(report: &Report) -> String {
                     secs_ms(w.duration_ms),
                     w.failed_probes,
                     cell(&causes.join(", ")),
+                    match crate::report::wire::failed_in_text(&w.failed_in) {
+                        text if text.is_empty() => "–".to_string(),
+                        text => cell(&text),
+                    },
                     cell(&first_error),
                 );
+            }
+        }
+    }
+    if report.targets.iter().any(|t| t.wire.cutover.is_some()) {
+        let _ = writeln!(out, "\n### Cutover\n");
+        for t in &report.targets {
+            if let Some(c) = &t.wire.cutover {
+                let line = crate::report::wire::cutover_line(c);
+                let _ = writeln!(out, "- {} ({}): {}", cell(&t.url), cell(&c.source), cell(&line));
             }
         }
     }

@@ -19,3 +19,4 @@ pub mod markdown;
 mod schema;
 pub mod text;
 mod warnings;
+pub mod wire;

@@ -195,6 +195,9 @@ pub struct TargetReport {
     pub deploy_timing: Option<DeployTiming>,
     /// One entry per gate given, judged on this URL.
     pub gates: Vec<GateReport>,
+    /// Request phases, connections, peers, tracked values and the cutover.
+    #[serde(flatten)]
+    pub wire: crate::report::wire::WireReport,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -330,6 +333,10 @@ pub struct OutageReport {
     /// The phase the window ended in (or is still open in); differs from `phase` when the window
     /// spans phases, and then each phase's `downtime_ms` holds its own part of the window.
     pub end_phase: Option<Phase>,
+    /// Failed probes per request phase they failed in (`dns`, `connect`, `tls`, `ttfb`,
+    /// `transfer`, or `answer` for an answer judged failed); only phases with any. Slots never
+    /// sent (`skipped`) are in none.
+    pub failed_in: BTreeMap<crate::engine::detail::RequestPhase, u64>,
 }
 
 impl OutageReport {

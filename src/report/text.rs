@@ -145,9 +145,13 @@ fn render_target(out: &mut String, t: &TargetReport) {
         let label = if i == 0 { "outages" } else { "" };
         let open = if w.open { " (open at end)" } else { "" };
         let phase = w.phase_label().map(|p| format!("[{p}] ")).unwrap_or_default();
+        let failed_in = match crate::report::wire::failed_in_text(&w.failed_in) {
+            text if text.is_empty() => text,
+            text => format!("  in {text}"),
+        };
         let _ = writeln!(
             out,
-            "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}  {}",
+            "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}{failed_in}  {}",
             secs_ms(w.start_offset_ms),
             secs_ms(w.end_offset_ms),
             secs_ms(w.duration_ms),
@@ -194,6 +198,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
         };
         let _ = writeln!(out, "  deploy     {first}{recovered}");
     }
+    crate::report::wire::render_text(out, &t.wire);
     let _ = writeln!(
         out,
         "  send lag   p50 {}  p99 {}  max {}  (how late blip sent probes)",

@@ -219,6 +219,84 @@ pub struct Target {
     pub phases: Option<BTreeMap<String, Phase>>,
     pub deploy_timing: Option<DeployTiming>,
     pub gates: Vec<GateResult>,
+    pub phases_ms: BTreeMap<String, PhaseTiming>,
+    pub connections_opened: u64,
+    pub peers: Vec<Peer>,
+    pub peers_other: ProbeCount,
+    pub tracked: Vec<Tracked>,
+    pub cutover: Option<Cutover>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTiming {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub address: String,
+    pub probes: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeCount {
+    pub probes: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracked {
+    pub source: String,
+    pub values: Vec<TrackedValue>,
+    pub other: ProbeCount,
+    pub missing: ProbeCount,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedValue {
+    pub value: String,
+    pub probes: u64,
+    pub failed: u64,
+    pub first_seen_offset_ms: f64,
+    pub last_seen_offset_ms: f64,
+    pub first_ok_offset_ms: Option<f64>,
+    pub last_ok_offset_ms: Option<f64>,
+    pub timeline_width_s: u64,
+    pub timeline: Vec<TrackedPoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedPoint {
+    pub offset_s: u64,
+    pub probes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cutover {
+    pub source: String,
+    pub old: Vec<CutoverValue>,
+    pub new: Vec<CutoverValue>,
+    pub overlap_ms: Option<f64>,
+    pub gap_ms: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CutoverValue {
+    pub value: String,
+    pub at_ms: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +377,7 @@ pub struct Outage {
     pub open: bool,
     pub phase: Option<String>,
     pub end_phase: Option<String>,
+    pub failed_in: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +401,12 @@ impl Target {
         for o in &self.outages {
             assert_eq!(o.failed_probes, o.causes.values().sum::<u64>());
             assert!((o.end_offset_ms - o.start_offset_ms - o.duration_ms).abs() < 0.01);
+            // Every failure but a slot never sent lies in one phase.
+            let skipped = o.causes.get("skipped").copied().unwrap_or(0);
+            assert_eq!(o.failed_in.values().sum::<u64>() + skipped, o.failed_probes, "{o:?}");
         }
+        let answered: u64 = self.peers.iter().map(|p| p.probes).sum::<u64>() + self.peers_other.probes;
+        let answers: u64 = self.status_counts.values().sum();
+        assert_eq!(answered, answers, "every answer has its peer");
     }
 }

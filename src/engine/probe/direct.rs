@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 
 use super::stream::{Counted, Stream};
 use super::{Answer, NoAnswer, RequestId, chain_text, closed_before_answer, keep_head, kind_in_chain};
+use crate::engine::detail::{Progress, RequestPhase};
 use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
@@ -59,6 +60,8 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
 struct Conn {
     sender: Sender,
     read: Arc<AtomicU64>,
+    /// The address connected to: who answers on this connection.
+    peer: Option<SocketAddr>,
 }
 
 /// What an https URL's connections need: the TLS configuration and the name to verify.
@@ -146,28 +149,40 @@ impl Client {
 
     /// Sends one request and reads the whole answer. The caller bounds it by the probe's
     /// deadline; connecting is bounded by `deadline` too, so that running out of time while
-    /// connecting is told apart. `resent` is set when the request went out a second time.
+    /// connecting is told apart. `resent` is set when the request went out a second time;
+    /// `progress` follows the request through its phases.
     pub async fn exchange(
         &self,
         deadline: Instant,
         timeout: Duration,
         resent: &AtomicBool,
         id: RequestId<'_>,
+        progress: &Progress,
     ) -> Result<Answer, NoAnswer> {
         let mut request = self.request(id);
         // After a resend the request must go out on a connection of its own.
         let mut fresh = false;
         let (conn, response) = loop {
             let (mut conn, pooled) = match if fresh { None } else { self.checkout() } {
-                Some(mut conn) => match conn.sender.ready().await {
-                    Ok(()) => (conn, true),
-                    Err(_) => continue,
-                },
-                None => (self.connect(deadline, timeout).await?, false),
+                Some(mut conn) => {
+                    // Waiting for a reused connection to be ready is part of waiting for the
+                    // answer: a probe that times out here failed in ttfb.
+                    progress.enter(RequestPhase::Ttfb);
+                    match conn.sender.ready().await {
+                        Ok(()) => (conn, true),
+                        Err(_) => continue,
+                    }
+                }
+                None => (self.connect(deadline, timeout, progress).await?, false),
             };
             let read_before = conn.read.load(Ordering::Relaxed);
+            progress.enter(RequestPhase::Ttfb);
+            let asked = Instant::now();
             match conn.sender.try_send_request(request).await {
-                Ok(response) => break (conn, response),
+                Ok(response) => {
+                    progress.took(RequestPhase::Ttfb, asked.elapsed());
+                    break (conn, response);
+                }
                 Err(mut err) => match err.take_message() {
                     // A pooled connection the server closed before the request went out gives
                     // the request back; it goes out on another connection. Nothing was sent.
@@ -190,9 +205,10 @@ impl Client {
                 },
             }
         };
-        let status = response.status();
-        let router = super::router_error(response.headers());
-        let mut body = response.into_body();
+        progress.enter(RequestPhase::Transfer);
+        let headed = Instant::now();
+        let (parts, mut body) = response.into_parts();
+        let router = super::router_error(&parts.headers);
         let mut head = Vec::new();
         while let Some(frame) = body.frame().await {
             if let Ok(chunk) = frame.map_err(|e| http_failure(&e))?.into_data() {
@@ -200,13 +216,15 @@ impl Client {
             }
         }
         let done = Instant::now();
+        progress.took(RequestPhase::Transfer, done - headed);
+        let peer = conn.peer;
         // The next probe waits for the connection to be ready again (`ready` above): the body
         // has been read to its end, so that takes no longer than the connection's own task
         // needs to see it.
         if !self.fresh_connections && !conn.sender.is_closed() {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         }
-        Ok(Answer { status, head, done, router })
+        Ok(Answer { status: parts.status, head, done, headers: parts.headers, peer, router })
     }
 
     /// The request, with the probe's id when `--request-id` asks for one.
@@ -232,20 +250,30 @@ impl Client {
         None
     }
 
-    /// Opens a connection, trying each address of the host in turn.
-    async fn connect(&self, deadline: Instant, timeout: Duration) -> Result<Conn, NoAnswer> {
+    /// Opens a connection, trying each address of the host in turn, and times each step.
+    async fn connect(&self, deadline: Instant, timeout: Duration, progress: &Progress) -> Result<Conn, NoAnswer> {
         let late = || NoAnswer {
             kind: ErrorKind::ConnectTimeout,
             text: format!("no connection within {}", humantime::format_duration(timeout)),
         };
-        let addrs: Vec<SocketAddr> =
-            match tokio::time::timeout_at(deadline.into(), tokio::net::lookup_host((self.host.as_str(), self.port)))
-                .await
-            {
-                Err(_) => return Err(late()),
-                Ok(Err(err)) => return Err(NoAnswer { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
-                Ok(Ok(addrs)) => addrs.collect(),
-            };
+        // An address in the URL needs no lookup, and has no dns phase.
+        let addrs: Vec<SocketAddr> = match self.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, self.port)],
+            Err(_) => {
+                progress.enter(RequestPhase::Dns);
+                let asked = Instant::now();
+                let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
+                let addrs = match tokio::time::timeout_at(deadline.into(), lookup).await {
+                    Err(_) => return Err(late()),
+                    Ok(Err(err)) => return Err(NoAnswer { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
+                    Ok(Ok(addrs)) => addrs.collect(),
+                };
+                progress.took(RequestPhase::Dns, asked.elapsed());
+                addrs
+            }
+        };
+        progress.enter(RequestPhase::Connect);
+        let connecting = Instant::now();
         let stream = match tokio::time::timeout_at(deadline.into(), connect_any(addrs)).await {
             Err(_) => return Err(late()),
             Ok(Err(err)) => {
@@ -254,33 +282,43 @@ impl Client {
             }
             Ok(Ok(stream)) => stream,
         };
+        progress.took(RequestPhase::Connect, connecting.elapsed());
+        progress.opened();
+        let peer = stream.peer_addr().ok();
         // Requests are small and answered one at a time: waiting to coalesce them would only
         // add latency.
         let _ = stream.set_nodelay(true);
         let stream = match &self.tls {
             None => Stream::Tcp(stream),
             Some(tls) => {
-                match tokio::time::timeout_at(deadline.into(), tls.connector.connect(tls.name.clone(), stream)).await {
-                    Err(_) => {
-                        return Err(NoAnswer {
-                            kind: ErrorKind::Tls,
-                            text: format!(
-                                "connected, but the TLS handshake did not finish within {}",
-                                humantime::format_duration(timeout)
-                            ),
-                        });
-                    }
-                    Ok(Err(err)) => {
-                        // A reset or a close mid-handshake is the connection's doing; anything
-                        // else (a certificate, a protocol error, plain HTTP) is TLS's.
-                        let kind = match kind_in_chain(&err, true) {
-                            Some(ErrorKind::Reset) => ErrorKind::Reset,
-                            _ => ErrorKind::Tls,
-                        };
-                        return Err(NoAnswer { kind, text: format!("tls handshake: {}", chain_text(&err)) });
-                    }
-                    Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
-                }
+                progress.enter(RequestPhase::Tls);
+                let shaking = Instant::now();
+                let shaken =
+                    match tokio::time::timeout_at(deadline.into(), tls.connector.connect(tls.name.clone(), stream))
+                        .await
+                    {
+                        Err(_) => {
+                            return Err(NoAnswer {
+                                kind: ErrorKind::Tls,
+                                text: format!(
+                                    "connected, but the TLS handshake did not finish within {}",
+                                    humantime::format_duration(timeout)
+                                ),
+                            });
+                        }
+                        Ok(Err(err)) => {
+                            // A reset or a close mid-handshake is the connection's doing; anything
+                            // else (a certificate, a protocol error, plain HTTP) is TLS's.
+                            let kind = match kind_in_chain(&err, true) {
+                                Some(ErrorKind::Reset) => ErrorKind::Reset,
+                                _ => ErrorKind::Tls,
+                            };
+                            return Err(NoAnswer { kind, text: format!("tls handshake: {}", chain_text(&err)) });
+                        }
+                        Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
+                    };
+                progress.took(RequestPhase::Tls, shaking.elapsed());
+                shaken
             }
         };
         let read = Arc::new(AtomicU64::new(0));
@@ -295,7 +333,7 @@ impl Client {
             // How the connection ends shows in the probe that used it.
             let _ = connection.await;
         });
-        Ok(Conn { sender, read })
+        Ok(Conn { sender, read, peer })
     }
 }
 

@@ -13,8 +13,10 @@ use reqwest::{Client, Url};
 
 use reqwest::header::{HeaderName, HeaderValue};
 
+use crate::engine::detail::{Progress, RequestPhase};
 use crate::engine::request::{Expect, LaneIds, RequestSpec};
 use crate::engine::sample::{Cause, ErrorKind, Outcome, ROUTER_ERROR_HEADER, RouterError, Sample};
+use crate::engine::track::Track;
 
 /// Bytes of each body kept for `--expect-body` and error texts.
 pub const BODY_KEEP: usize = 64 * 1024;
@@ -34,6 +36,7 @@ pub struct Prober {
     timeout: Duration,
     /// `--request-id`: the header and the part of the id every probe of this target shares.
     request_id: Option<Arc<LaneIds>>,
+    track: Arc<Track>,
 }
 
 /// A probe's request id: the header, and its value.
@@ -56,6 +59,10 @@ struct Answer {
     done: Instant,
     /// The router's error name, when a router said it answered itself.
     router: Option<RouterError>,
+    /// The answer's headers, for `--track-header`.
+    headers: reqwest::header::HeaderMap,
+    /// The address that answered, when the transport knows it.
+    peer: Option<std::net::SocketAddr>,
 }
 
 /// A probe that got no answer: why, by kind, and the causes as text.
@@ -78,6 +85,7 @@ impl Prober {
         use anyhow::Context as _;
         let request = Arc::new(spec.clone());
         let expect = Arc::new(expect.clone());
+        let track = Arc::new(spec.track.clone());
         let mut client = None;
         let mut tls = None;
         let request_id = spec.request_id.clone().map(Arc::new);
@@ -104,7 +112,13 @@ impl Prober {
                 let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout, request_id: request_id.clone() });
+            probers.push(Prober {
+                transport,
+                expect: expect.clone(),
+                timeout,
+                request_id: request_id.clone(),
+                track: track.clone(),
+            });
         }
         Ok(probers)
     }
@@ -117,38 +131,51 @@ impl Prober {
         let resent = AtomicBool::new(false);
         let id_value = self.request_id.as_ref().map(|ids| ids.value(seq));
         let id = self.request_id.as_ref().map(|ids| &ids.header).zip(id_value.as_ref());
+        let progress = Progress::default();
         let exchange = async {
             match &self.transport {
-                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, id).await,
+                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, id, &progress).await,
                 Transport::Reqwest { client, url, request, proxy } => {
-                    reqwest_path::exchange_resending(client, url, request, &resent, id).await.map_err(|failure| {
-                        match proxy {
+                    reqwest_path::exchange_resending(client, url, request, &resent, id, &progress).await.map_err(
+                        |failure| match proxy {
                             Some(proxy) => failure.through(proxy),
                             None => failure,
-                        }
-                    })
+                        },
+                    )
                 }
             }
         };
-        let (outcome, done) = match tokio::time::timeout_at(deadline.into(), exchange).await {
-            Err(_) => (
-                Outcome::Error {
-                    kind: ErrorKind::Timeout,
-                    status: None,
-                    text: format!("no complete answer within {}", humantime::format_duration(self.timeout)),
-                },
-                Instant::now(),
-            ),
-            Ok(Err(NoAnswer { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
-            Ok(Ok(answer)) => (
-                routed(
+        let answered = tokio::time::timeout_at(deadline.into(), exchange).await;
+        let mut detail = progress.detail();
+        let (outcome, done) = match answered {
+            Err(_) => {
+                detail.failed_in = progress.current();
+                let text = format!("no complete answer within {}", humantime::format_duration(self.timeout));
+                (Outcome::Error { kind: ErrorKind::Timeout, status: None, text }, Instant::now())
+            }
+            Ok(Err(NoAnswer { kind, text })) => {
+                // The kind says where a connection failed even where the transport does not time
+                // its phases (reqwest); otherwise the phase the probe was in failed.
+                detail.failed_in = match kind {
+                    ErrorKind::Dns => Some(RequestPhase::Dns),
+                    ErrorKind::Refused | ErrorKind::ConnectTimeout => Some(RequestPhase::Connect),
+                    ErrorKind::Tls => Some(RequestPhase::Tls),
+                    _ => progress.current(),
+                };
+                (Outcome::Error { kind, status: None, text }, Instant::now())
+            }
+            Ok(Ok(answer)) => {
+                let outcome = routed(
                     judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
                     answer.router,
-                ),
-                answer.done,
-            ),
+                );
+                detail.failed_in = (!outcome.is_ok()).then_some(RequestPhase::Answer);
+                detail.peer = answer.peer;
+                detail.tracked = self.track.extract(&answer.headers, &answer.head);
+                (outcome, answer.done)
+            }
         };
-        Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed) }
+        Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed), detail }
     }
 }
 

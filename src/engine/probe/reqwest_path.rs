@@ -10,6 +10,7 @@ use std::time::Instant;
 use reqwest::{Client, Url};
 
 use super::{Answer, NoAnswer, RequestId, chain_text, direct, keep_head, kind_in_chain};
+use crate::engine::detail::{Progress, RequestPhase};
 use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
@@ -33,14 +34,20 @@ pub async fn exchange_resending(
     spec: &RequestSpec,
     resent: &AtomicBool,
     id: RequestId<'_>,
+    progress: &Progress,
 ) -> Result<Answer, NoAnswer> {
     loop {
         let attempt = async {
-            let result = exchange(client, url, spec, id).await;
+            let result = exchange(client, url, spec, id, progress).await;
             (result, OPENED.with(|opened| opened.load(Ordering::Relaxed)))
         };
         match OPENED.scope(AtomicBool::new(false), attempt).await {
-            (Ok(answer), _) => return Ok(answer),
+            (Ok(answer), opened) => {
+                if opened {
+                    progress.opened();
+                }
+                return Ok(answer);
+            }
             (Err(err), opened) => {
                 let lost = !opened && !resent.load(Ordering::Relaxed) && spec.resends() && err.is_request();
                 if lost && kind_of(&err) == ErrorKind::Reset {
@@ -85,7 +92,15 @@ impl<S: tower_service::Service<R>, R> tower_service::Service<R> for MarkOpenedSe
     }
 }
 
-async fn exchange(client: &Client, url: &Url, spec: &RequestSpec, id: RequestId<'_>) -> Result<Answer, reqwest::Error> {
+/// One reqwest exchange. reqwest opens connections out of sight, so only the time to the answer's
+/// headers (`ttfb`, which includes any connecting) and the body's transfer are timed.
+async fn exchange(
+    client: &Client,
+    url: &Url,
+    spec: &RequestSpec,
+    id: RequestId<'_>,
+    progress: &Progress,
+) -> Result<Answer, reqwest::Error> {
     let mut request = client.request(spec.method.clone(), url.clone());
     request = request.headers(spec.headers.clone());
     if let Some((name, value)) = id {
@@ -94,14 +109,23 @@ async fn exchange(client: &Client, url: &Url, spec: &RequestSpec, id: RequestId<
     if let Some(body) = &spec.body {
         request = request.body(body.clone());
     }
+    progress.enter(RequestPhase::Ttfb);
+    let asked = Instant::now();
     let mut response = request.send().await?;
+    let headed = Instant::now();
+    progress.took(RequestPhase::Ttfb, headed - asked);
+    progress.enter(RequestPhase::Transfer);
     let status = response.status();
     let router = super::router_error(response.headers());
+    let peer = response.remote_addr();
+    let headers = std::mem::take(response.headers_mut());
     let mut head = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         keep_head(&mut head, &chunk);
     }
-    Ok(Answer { status, head, done: Instant::now(), router })
+    let done = Instant::now();
+    progress.took(RequestPhase::Transfer, done - headed);
+    Ok(Answer { status, head, done, headers, peer, router })
 }
 
 impl NoAnswer {

@@ -1,0 +1,292 @@
+//! The report's view of what the wire said about a URL: request phase timings, connections
+//! opened, peers, tracked values and the cutover around a deploy. The model (flattened into each
+//! URL's object), how it is built from the recorder, and the lines the text and Markdown writers
+//! show for it, all in one place so the rest of the report only calls in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::analysis::outage::Window;
+use crate::analysis::recorder::TargetRecorder;
+use crate::analysis::tracking::{Counted, Handover, Source};
+use crate::engine::detail::RequestPhase;
+use crate::sanitize;
+use crate::units::{latency, millis, secs_ms, us_to_ms};
+
+/// A URL's wire figures, flattened into its object in `targets[]`.
+#[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct WireReport {
+    /// Per request phase (`dns`, `connect`, `tls`, `ttfb`, `transfer`), of every probe that went
+    /// through it, failed or not. A phase never measured is absent: a reused connection skips
+    /// dns, connect and tls; an IP address needs no dns; http has no tls; through a proxy only
+    /// ttfb (including connecting) and transfer are timed.
+    pub phases_ms: BTreeMap<RequestPhase, PhaseTiming>,
+    /// Connections blip opened to probe this URL (TCP connections established).
+    pub connections_opened: u64,
+    /// Answers per peer address, in the order the addresses first answered (the first 64).
+    pub peers: Vec<PeerReport>,
+    /// Answers from peer addresses past the first 64.
+    pub peers_other: ProbeCount,
+    /// One entry per `--track-header` and `--track-body`, in that order.
+    pub tracked: Vec<TrackedReport>,
+    /// Who served before the deploy and who after, by the first tracked value; null without a
+    /// wrapped COMMAND or without tracking.
+    pub cutover: Option<CutoverReport>,
+}
+
+/// Quantiles of one request phase, in milliseconds, and how many probes went through it.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct PhaseTiming {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub count: u64,
+}
+
+/// Answers from one peer address.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct PeerReport {
+    /// `ip:port`.
+    pub address: String,
+    pub probes: u64,
+    /// Answers from it that were judged failed.
+    pub failed: u64,
+}
+
+/// Probes, and those of them that failed.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct ProbeCount {
+    pub probes: u64,
+    pub failed: u64,
+}
+
+/// The values one tracked header or body pattern took.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct TrackedReport {
+    /// `header x-app-version` or `body <regex>`.
+    pub source: String,
+    /// The first 64 distinct values, in the order they were first seen.
+    pub values: Vec<TrackedValue>,
+    /// Answers carrying a value past the first 64.
+    pub other: ProbeCount,
+    /// Answers that did not carry it (no such header, no match).
+    pub missing: ProbeCount,
+}
+
+/// One distinct value: offsets are due times from the start of the run.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct TrackedValue {
+    /// Control characters removed, at most 128 characters.
+    pub value: String,
+    /// Answers that carried it, and of them the ones judged failed.
+    pub probes: u64,
+    pub failed: u64,
+    pub first_seen_offset_ms: f64,
+    pub last_seen_offset_ms: f64,
+    /// First and last successful probe that carried it; null when none succeeded.
+    pub first_ok_offset_ms: Option<f64>,
+    pub last_ok_offset_ms: Option<f64>,
+    /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
+    pub timeline_width_s: u64,
+    /// Answers carrying it per slice, only slices with any.
+    pub timeline: Vec<TrackedPoint>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct TrackedPoint {
+    pub offset_s: u64,
+    pub probes: u64,
+}
+
+/// The cutover, in milliseconds from the start of the deploy command (negative: before it).
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct CutoverReport {
+    /// The tracked source it is judged by.
+    pub source: String,
+    /// Values that served before the deploy, and when each last served.
+    pub old: Vec<CutoverValue>,
+    /// Values first served after the deploy started, and when each first served.
+    pub new: Vec<CutoverValue>,
+    /// Old and new both served for this long (blue-green); null otherwise.
+    pub overlap_ms: Option<f64>,
+    /// Nothing old or new served for this long (a restart); null otherwise.
+    pub gap_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct CutoverValue {
+    pub value: String,
+    /// Last successful answer (old values) or first one (new values), from the deploy's start.
+    pub at_ms: f64,
+}
+
+/// The wire figures of one URL; `deploy_start` is when the wrapped command started, if one did.
+pub fn wire_report(t: &TargetRecorder, deploy_start: Option<Duration>) -> WireReport {
+    let w = &t.wire;
+    let phases_ms = RequestPhase::TIMED
+        .iter()
+        .filter_map(|&phase| w.phase(phase).filter(|h| !h.is_empty()).map(|h| (phase, phase_timing(h))))
+        .collect();
+    let peers = w
+        .peers
+        .iter()
+        .filter_map(|p| Some(PeerReport { address: p.address?.to_string(), probes: p.probes, failed: p.failed }))
+        .collect();
+    let tracked = t.tracking.sources.iter().map(tracked_report).collect();
+    let cutover = deploy_start.zip(t.tracking.sources.first()).map(|(start, source)| cutover_report(source, start));
+    WireReport {
+        phases_ms,
+        connections_opened: w.connections_opened,
+        peers,
+        peers_other: ProbeCount { probes: w.other_peers.probes, failed: w.other_peers.failed },
+        tracked,
+        cutover,
+    }
+}
+
+/// A window's failed probes per request phase, only phases with any.
+pub fn failed_in(w: &Window) -> BTreeMap<RequestPhase, u64> {
+    RequestPhase::ALL.iter().filter(|p| w.failed_in[p.index()] > 0).map(|p| (*p, w.failed_in[p.index()])).collect()
+}
+
+fn phase_timing(h: &Histogram<u64>) -> PhaseTiming {
+    PhaseTiming {
+        p50: us_to_ms(h.value_at_quantile(0.5)),
+        p90: us_to_ms(h.value_at_quantile(0.9)),
+        p99: us_to_ms(h.value_at_quantile(0.99)),
+        max: us_to_ms(h.max()),
+        count: h.len(),
+    }
+}
+
+fn count(c: Counted) -> ProbeCount {
+    ProbeCount { probes: c.probes, failed: c.failed }
+}
+
+fn tracked_report(source: &Source) -> TrackedReport {
+    let values = source
+        .values
+        .iter()
+        .map(|v| TrackedValue {
+            value: v.value.clone(),
+            probes: v.counted.probes,
+            failed: v.counted.failed,
+            first_seen_offset_ms: millis(v.first_seen),
+            last_seen_offset_ms: millis(v.last_seen),
+            first_ok_offset_ms: v.first_ok.map(millis),
+            last_ok_offset_ms: v.last_ok.map(millis),
+            timeline_width_s: v.per_slice.width_s(),
+            timeline: v.per_slice.slices().map(|(offset_s, probes)| TrackedPoint { offset_s, probes }).collect(),
+        })
+        .collect();
+    TrackedReport { source: source.name.clone(), values, other: count(source.other), missing: count(source.missing) }
+}
+
+fn cutover_report(source: &Source, deploy_start: Duration) -> CutoverReport {
+    let cutover = source.cutover(deploy_start);
+    let since = |at: Duration| millis(at) - millis(deploy_start);
+    let values = |list: &[(String, Duration)]| {
+        list.iter().map(|(value, at)| CutoverValue { value: value.clone(), at_ms: since(*at) }).collect()
+    };
+    let handover = cutover.handover();
+    CutoverReport {
+        source: source.name.clone(),
+        old: values(&cutover.old),
+        new: values(&cutover.new),
+        overlap_ms: match handover {
+            Some(Handover::Overlap(d)) => Some(millis(d)),
+            _ => None,
+        },
+        gap_ms: match handover {
+            Some(Handover::Gap(d)) => Some(millis(d)),
+            _ => None,
+        },
+    }
+}
+
+/// An offset from the deploy's start as text: `+2.410 s`, `-0.100 s`.
+fn signed(ms: f64) -> String {
+    if ms < 0.0 { format!("-{}", secs_ms(-ms)) } else { format!("+{}", secs_ms(ms)) }
+}
+
+/// The cutover in one line: `v1 until +2.410 s, v2 from +2.100 s, overlap 0.310 s`.
+pub fn cutover_line(c: &CutoverReport) -> String {
+    let mut parts: Vec<String> =
+        c.old.iter().map(|v| format!("{} until {}", sanitize::line(&v.value), signed(v.at_ms))).collect();
+    parts.extend(c.new.iter().map(|v| format!("{} from {}", sanitize::line(&v.value), signed(v.at_ms))));
+    match (c.overlap_ms, c.gap_ms) {
+        (Some(overlap), _) => parts.push(format!("overlap {}", secs_ms(overlap))),
+        (_, Some(gap)) => parts.push(format!("gap {}", secs_ms(gap))),
+        _ if c.new.is_empty() => parts.push("no new value answered".to_string()),
+        _ => {}
+    }
+    if parts.is_empty() {
+        return "no value answered".to_string();
+    }
+    parts.join(", ")
+}
+
+/// A window's phases as text: `connect ×12  ttfb ×3`.
+pub fn failed_in_text(failed_in: &BTreeMap<RequestPhase, u64>) -> String {
+    failed_in.iter().map(|(p, n)| format!("{p} ×{n}")).collect::<Vec<_>>().join("  ")
+}
+
+/// The text summary's lines for a URL's wire figures.
+pub fn render_text(out: &mut String, w: &WireReport) {
+    if !w.phases_ms.is_empty() {
+        let phases: Vec<String> = w
+            .phases_ms
+            .iter()
+            .map(|(phase, p)| format!("{phase} p50 {} p99 {}", latency(p.p50), latency(p.p99)))
+            .collect();
+        let _ = writeln!(out, "  timing     {}  ({} connections opened)", phases.join("  "), w.connections_opened);
+    }
+    if !w.peers.is_empty() {
+        let mut peers: Vec<String> = w.peers.iter().take(4).map(|p| format!("{} ×{}", p.address, p.probes)).collect();
+        let more = w.peers.len().saturating_sub(4);
+        if more > 0 || w.peers_other.probes > 0 {
+            peers.push(format!("and {} more", more as u64 + u64::from(w.peers_other.probes > 0)));
+        }
+        let _ = writeln!(out, "  peers      {}", peers.join("  "));
+    }
+    for t in &w.tracked {
+        let mut values: Vec<String> = t
+            .values
+            .iter()
+            .take(8)
+            .map(|v| {
+                format!(
+                    "{} ×{} (+{} → +{})",
+                    sanitize::line(&v.value),
+                    v.probes,
+                    secs_ms(v.first_seen_offset_ms),
+                    secs_ms(v.last_seen_offset_ms)
+                )
+            })
+            .collect();
+        if t.values.len() > 8 || t.other.probes > 0 {
+            values.push(format!("… {} more values", t.values.len().saturating_sub(8) as u64 + t.other.probes.min(1)));
+        }
+        if t.missing.probes > 0 {
+            values.push(format!("without ×{}", t.missing.probes));
+        }
+        let _ = writeln!(out, "  answered   {}: {}", sanitize::line(&t.source), values.join(", "));
+    }
+    if let Some(c) = &w.cutover {
+        let _ = writeln!(out, "  cutover    {}", cutover_line(c));
+    }
+}
