@@ -14,6 +14,8 @@ pub struct Output {
     pub junit: Option<std::path::PathBuf>,
     /// Where the Markdown summary goes; `$GITHUB_STEP_SUMMARY` is appended to.
     pub markdown: Option<Markdown>,
+    /// `--html PATH`: written whole.
+    pub html: Option<std::path::PathBuf>,
     pub events: Option<Destination>,
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
@@ -89,6 +91,7 @@ impl Output {
                 .map(|p| Markdown::StepSummary(p.into())),
         };
         let junit = path("--junit", &args.junit)?;
+        let html = path("--html", &args.html)?;
         // Two reports into one file would leave only the last one written.
         let file = |d: &Option<Destination>| match d {
             Some(Destination::File(path)) => Some(path.clone()),
@@ -104,6 +107,7 @@ impl Output {
                     _ => None,
                 },
             ),
+            ("--html", html.clone()),
             ("--events", file(&events)),
             (
                 "GITHUB_STEP_SUMMARY",
@@ -133,6 +137,7 @@ impl Output {
             ui,
             junit,
             markdown,
+            html,
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
@@ -143,8 +148,13 @@ impl Output {
 /// A report flag given a request body, as curl's `--json '{..}'` takes one, would write the report
 /// to a file named after the body and pass: refused, with where a body goes.
 fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
-    let flags =
-        [("--json", &args.json), ("--junit", &args.junit), ("--markdown", &args.markdown), ("--events", &args.events)];
+    let flags = [
+        ("--json", &args.json),
+        ("--junit", &args.junit),
+        ("--markdown", &args.markdown),
+        ("--html", &args.html),
+        ("--events", &args.events),
+    ];
     for (flag, value) in flags {
         let Some(value) = value else { continue };
         if value.trim_start().starts_with(['{', '[']) {
