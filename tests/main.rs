@@ -9,6 +9,7 @@ mod dashboard;
 mod deploy;
 mod gates;
 mod habits;
+mod html;
 mod resend;
 mod secrets;
 mod shell;
