@@ -45,6 +45,7 @@ const STYLE: &str = r#"
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1200px;padding:16px;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.6em 0 .3em;overflow-wrap:anywhere}h3{font-size:1em;margin:1.2em 0 .3em}
+p{overflow-wrap:anywhere}
 .passed{color:var(--ok)}.failed{color:var(--down)}.muted{color:var(--muted)}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:.3em 0;font-size:.92em}
@@ -54,6 +55,7 @@ td.t{overflow-wrap:anywhere;min-width:12em}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}
 svg.timeline{display:block;width:100%;height:auto}
 svg text{fill:var(--muted);font:11px system-ui,sans-serif}
+@media (max-width:640px){body{padding:10px;font-size:14px}svg text{font-size:17px}}
 .grid{stroke:var(--line);stroke-width:1}
 .s-ok{fill:var(--ok)}.s-some{fill:var(--some)}.s-down{fill:var(--down)}
 .outage{fill:var(--outage);stroke:var(--down);stroke-width:1}
