@@ -89,12 +89,12 @@ pub fn render(report: &Report) -> String {
         out,
         "<p class=\"muted\">Started {} · {} · {} probes/s per URL{}</p>",
         esc(&report.started_at),
-        secs_ms(report.duration_ms),
+        span_text(report.duration_ms),
         report.rate,
         report.gate_phases.map(|p| format!(" · judged on phases: {}", p.as_str())).unwrap_or_default()
     );
     if let Some(d) = &report.deploy {
-        let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();
+        let took = d.duration_ms.map(|ms| format!(" after {}", span_text(ms))).unwrap_or_default();
         let class = if d.succeeded { "passed" } else { "failed" };
         let _ = writeln!(
             out,
@@ -237,16 +237,23 @@ fn x(ms: f64, span_ms: f64) -> f64 {
 /// An offset as the axis labels it: `0`, `1.5s`, `2m`, `1h30m`.
 fn offset_label(ms: f64) -> String {
     let s = ms / 1000.0;
-    if s < 60.0 {
+    if s < 59.95 {
         let text = format!("{s:.1}");
-        format!("{}s", text.trim_end_matches(".0"))
-    } else if s < 3600.0 {
-        let (m, rest) = ((s / 60.0).floor(), (s % 60.0).round());
-        if rest == 0.0 { format!("{m}m") } else { format!("{m}m{rest}s") }
-    } else {
-        let (h, m) = ((s / 3600.0).floor(), ((s % 3600.0) / 60.0).round());
-        if m == 0.0 { format!("{h}h") } else { format!("{h}h{m:02}m") }
+        return format!("{}s", text.trim_end_matches(".0"));
     }
+    let whole = s.round() as u64;
+    if whole < 3600 {
+        let (m, rest) = (whole / 60, whole % 60);
+        return if rest == 0 { format!("{m}m") } else { format!("{m}m{rest}s") };
+    }
+    let minutes = (whole + 30) / 60;
+    let (h, m) = (minutes / 60, minutes % 60);
+    if m == 0 { format!("{h}h") } else { format!("{h}h{m:02}m") }
+}
+
+/// A span of the run as the header says it: to the millisecond under a minute, else `1h05m`.
+fn span_text(ms: f64) -> String {
+    if ms < 60_000.0 { secs_ms(ms).to_string() } else { offset_label(ms) }
 }
 
 /// A tick step for the time axis: the finest of a round series that gives at most ten ticks.
@@ -321,16 +328,17 @@ fn phase_bands(out: &mut String, t: &TargetReport, span: f64) {
     let Some(phases) = &t.phases else { return };
     for (phase, p) in phases {
         let (x0, x1) = (x(p.start_offset_ms, span), x(p.end_offset_ms, span));
+        // A name wider than its band would run into the next one's: the band's title still says it.
+        let fits = x1 - x0 >= 9.0 * phase.as_str().len() as f64 + 6.0;
+        let label = if fits { format!("<text x=\"{:.1}\" y=\"13\">{phase}</text>", x0 + 3.0) } else { String::new() };
         let _ = writeln!(
             out,
             "<g class=\"band\" data-phase=\"{phase}\"><title>{phase}: {} to {}</title>\
-             <rect class=\"band-{phase}\" x=\"{x0:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.1}\"/>\
-             <text x=\"{:.1}\" y=\"13\">{phase}</text></g>",
+             <rect class=\"band-{phase}\" x=\"{x0:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.1}\"/>{label}</g>",
             offset_label(p.start_offset_ms),
             offset_label(p.end_offset_ms),
             x1 - x0,
             MARK_Y + MARK_H,
-            x0 + 3.0,
         );
     }
 }
@@ -765,6 +773,15 @@ mod tests {
         let text: String = cell.text().collect();
         assert!(text.contains("<img src=x>"), "shown as the characters it is: {text}");
         assert_eq!(esc("a\"b'<c>&\n"), "a&quot;b&#39;&lt;c&gt;&amp; ");
+    }
+
+    #[test]
+    fn offsets_read_as_people_write_them() {
+        let labels: Vec<String> =
+            [0.0, 1500.0, 59_990.0, 90_000.0, 119_700.0, 3_600_000.0, 3_899_000.0].map(offset_label).into();
+        assert_eq!(labels, ["0s", "1.5s", "1m", "1m30s", "2m", "1h", "1h05m"]);
+        assert_eq!(span_text(4923.4), "4.923 s");
+        assert_eq!(span_text(10_800_000.0), "3h");
     }
 
     #[test]
