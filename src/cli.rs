@@ -236,9 +236,27 @@ pub struct ProbeArgs {
     #[arg(short = 'k', long, help_heading = "Request")]
     pub insecure: bool,
 
-    /// Open a new connection for every probe, as curl does, instead of reusing keep-alive ones.
+    /// Open a new connection for every probe, as curl does, instead of reusing keep-alive ones
+    /// (the same as --connections fresh).
     #[arg(long, help_heading = "Request")]
     pub fresh_connections: bool,
+
+    /// Which connections probes go out on: `reused` keep-alive ones, a `fresh` one per probe, or
+    /// `both`: each URL probed on two lanes at --rate each, reported apart [default: reused].
+    #[arg(long, value_enum, value_name = "LANES", help_heading = "Request")]
+    pub connections: Option<Connections>,
+
+    /// Send each probe's id, blip-<run>-<lane>-<seq>, in HEADER (give it as --request-id=HEADER)
+    /// [default: X-Request-Id]; each outage window names its first and last failed probes' ids.
+    #[arg(
+        long,
+        value_name = "HEADER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "X-Request-Id",
+        help_heading = "Request"
+    )]
+    pub request_id: Option<String>,
 
     /// Fail a probe whose reused keep-alive connection closed before any byte of an answer,
     /// instead of sending it once more on a new connection (counted as `resent`) as curl and
@@ -302,6 +320,49 @@ pub struct OutputArgs {
     /// With --events: also one event per probe.
     #[arg(long, help_heading = "Output")]
     pub events_probes: bool,
+
+    /// Colour in the lines UI and the summary: `auto` colours a terminal or a CI log that shows
+    /// colour (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines), never with
+    /// NO_COLOR set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run goes on, e.g.
+    /// 127.0.0.1:9464 (port 0 picks a free port, said on stderr).
+    #[arg(long, value_name = "ADDR", value_parser = socket_addr, help_heading = "Output")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Name of the place blip probes from, in every report and metric [default: the host name].
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub vantage: Option<String>,
+}
+
+/// An address to listen on, as IP:PORT; a bare `:PORT` gets a hint.
+fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse().map_err(|_| match text.strip_prefix(':') {
+        Some(port) => {
+            format!("`{text}` has no IP: 127.0.0.1:{port} serves this machine only, 0.0.0.0:{port} every interface")
+        }
+        None => format!("`{text}` is not an IP:PORT address like 127.0.0.1:9464 or [::1]:9464"),
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--connections`: the lanes each URL is probed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Connections {
+    /// Reuse keep-alive connections.
+    Reused,
+    /// Open a new connection for every probe.
+    Fresh,
+    /// Both lanes, each on its own schedule and with its own figures.
+    Both,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

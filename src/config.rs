@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
-use crate::cli::{DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
+use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
+use crate::engine::lane::{Lane, TargetName};
 use crate::gates::{Gate, GatePhases};
 
 mod output;
 
-pub use crate::engine::request::{Expect, RequestSpec};
+pub use crate::engine::request::{Expect, RequestIds, RequestSpec};
 
-pub use output::{Destination, Markdown, Output, UiMode};
+pub use output::{Destination, Output, UiMode, use_color};
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;
@@ -39,6 +40,12 @@ fn bad(message: impl Into<String>) -> ConfigError {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub urls: Vec<Url>,
+    /// The lanes each URL is probed on (`--connections`), reused before fresh.
+    pub lanes: Vec<Lane>,
+    /// A short random id of this run, in the report as `run_id` and in every request id.
+    pub run_id: String,
+    /// `--request-id`: the header each probe sends its id in.
+    pub request_ids: Option<RequestIds>,
     pub rate: f64,
     pub duration: Option<Duration>,
     pub timeout: Duration,
@@ -86,6 +93,8 @@ pub struct Wrap {
     pub argv: Vec<String>,
     pub warmup: Duration,
     pub cooldown: Duration,
+    /// What live views call the command instead of its argv (the demo's simulated deploy).
+    pub label: Option<String>,
 }
 
 impl Config {
@@ -127,6 +136,12 @@ impl Config {
                 reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         }
+        let lanes = lanes(probe)?;
+        let run_id = crate::engine::request::new_run_id();
+        let request_ids = match &probe.request_id {
+            Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone() }),
+            None => None,
+        };
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
@@ -141,6 +156,7 @@ impl Config {
                 argv: argv.to_vec(),
                 warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
                 cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
+                label: None,
             }),
         };
         if gates.gate_phase.is_some() && wrap.is_none() {
@@ -162,6 +178,9 @@ impl Config {
         Ok(Config {
             urls,
             rate,
+            lanes: lanes.clone(),
+            run_id,
+            request_ids,
             duration: probe.duration,
             timeout,
             concurrency,
@@ -170,8 +189,10 @@ impl Config {
                 headers,
                 body,
                 insecure: probe.insecure,
-                fresh_connections: probe.fresh_connections,
+                fresh_connections: lanes == [Lane::Fresh],
                 resend: !probe.no_resend,
+                // Set per lane by the application, which builds a prober per lane.
+                request_id: None,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,
@@ -192,6 +213,48 @@ impl Config {
     pub fn display_urls(&self) -> Vec<String> {
         self.urls.iter().map(crate::sanitize::url).collect()
     }
+}
+
+impl Config {
+    /// Every target of the run, a (URL, lane) pair, in schedule order (see
+    /// [`crate::engine::lane::targets`]).
+    pub fn targets(&self) -> Vec<TargetName> {
+        crate::engine::lane::targets(&self.display_urls(), &self.lanes)
+    }
+}
+
+/// `--connections`, and `--fresh-connections` as the alias of `--connections fresh` it is.
+fn lanes(probe: &ProbeArgs) -> Result<Vec<Lane>, ConfigError> {
+    let lanes = match (probe.connections, probe.fresh_connections) {
+        (None | Some(Connections::Reused), false) => vec![Lane::Reused],
+        (None | Some(Connections::Fresh), _) => vec![Lane::Fresh],
+        (Some(Connections::Both), false) => vec![Lane::Reused, Lane::Fresh],
+        (Some(other), true) => {
+            let other = if other == Connections::Both { "both" } else { "reused" };
+            return Err(bad(format!(
+                "--fresh-connections means --connections fresh, which conflicts with --connections {other}: give one of them"
+            )));
+        }
+    };
+    Ok(lanes)
+}
+
+/// The header `--request-id` names: a valid header name that blip does not set itself and
+/// `--header` does not set either (a probe can carry only one id).
+fn request_id_header(name: &str, headers: &HeaderMap) -> Result<HeaderName, ConfigError> {
+    let shown = crate::sanitize::line(name);
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+        bad(format!("`{shown}` is not an HTTP header name: fix --request-id (e.g. --request-id=X-Request-Id)"))
+    })?;
+    if [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, HOST].contains(&name) {
+        return Err(bad(format!("`{name}` is set by blip for each request: give --request-id another header")));
+    }
+    if headers.contains_key(&name) {
+        return Err(bad(format!(
+            "`{name}` is given by --header and by --request-id, which sets it for each probe: drop one of them"
+        )));
+    }
+    Ok(name)
 }
 
 /// Whether any gate flag was given.

@@ -80,6 +80,27 @@ pub fn text(text: &str) -> String {
     text.split('\n').map(line).collect::<Vec<_>>().join("\n")
 }
 
+/// A short name a server gives something (a router's error code), made safe to show and to key
+/// counts by: control and other unshowable characters dropped, line breaks and runs of spaces as
+/// one space, trimmed, and cut to at most `max` bytes at a character boundary.
+pub fn token(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    for word in text.split(|c: char| is_break(c) || c == ' ') {
+        let word: String = word.chars().filter(|c| !is_unshowable(*c)).collect();
+        if word.is_empty() {
+            continue;
+        }
+        let sep = usize::from(!out.is_empty());
+        for c in std::iter::repeat_n(' ', sep).chain(word.chars()) {
+            if out.len() + c.len_utf8() > max {
+                return out.trim_end().to_string();
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether `text` is what [`text`] would make of it (for the writers' tests).
 #[cfg(test)]
 pub fn is_clean(text: &str) -> bool {
@@ -124,5 +145,13 @@ mod tests {
         assert_eq!(many.lines().count(), 2);
         assert!(is_clean(&many) && !is_clean(hostile));
         assert_eq!(line("404 Not Found: ünïcode ✓"), "404 Not Found: ünïcode ✓");
+    }
+
+    #[test]
+    fn tokens_drop_control_characters_and_stay_short() {
+        assert_eq!(token("unknown_route", 48), "unknown_route");
+        assert_eq!(token(" \x1b[2Junknown\x07_route\r\n  x ", 48), "[2Junknown_route x");
+        assert_eq!(token(&"é".repeat(40), 9), "éééé");
+        assert_eq!(token("\u{202e}\x00", 48), "");
     }
 }

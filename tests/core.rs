@@ -17,7 +17,7 @@ async fn a_404_window_matches_the_injected_one() {
     let fault = server.inject(Duration::from_millis(1000), Mode::Status(404, NOT_FOUND), Duration::from_millis(500));
     let (report, (start, end)) = tokio::join!(run, fault);
 
-    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.schema_version, 2);
     let t = &report.targets[0];
     t.check_consistency();
     assert_eq!(t.probes, 300, "3 s at 100/s");
@@ -284,6 +284,7 @@ pub(crate) async fn one_request(args: &[&str], url_path: &str, env: &[(&str, Str
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report.targets[0].probes, report.targets[0].ok), (1, 1));
+    assert_eq!(report.stop_reason, None, "a run that lasted its --duration was not stopped early");
     server.await.unwrap()
 }
 

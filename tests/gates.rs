@@ -53,10 +53,10 @@ async fn fail_on_status_404_fails_a_404_deploy_and_passes_a_clean_one() {
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let failure = doc.descendants().find(|n| n.has_tag_name("failure")).expect("a failure element");
     assert_eq!(failure.parent().unwrap().attribute("name"), Some("fail-on-status 404"));
-    assert!(failure.text().unwrap().contains("outage [deploy]"), "{xml}");
+    assert!(failure.text().unwrap().contains("outage [deploy"), "{xml}");
     // Markdown names the verdict and the window.
     let md = std::fs::read_to_string(&markdown).unwrap();
-    assert!(md.starts_with("## blip: **failed** (1 of 1 gates)") && md.contains("| deploy |"), "{md}");
+    assert!(md.starts_with("## ❌ blip: **failed** (1 of 1 gates)") && md.contains("| deploy"), "{md}");
     // NDJSON: every line an object, a failed gate verdict, and the run's end with exit code 1.
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -185,7 +185,25 @@ async fn github_actions_get_annotations_and_a_step_summary() {
     let annotation = stdout.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(annotation.starts_with("::error title=blip gate fail-on-status 404 failed::"), "{annotation}");
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.starts_with("earlier step\n## blip: **failed**"), "appended: {md}");
+    assert!(md.starts_with("earlier step\n## ❌ blip: **failed**"), "appended: {md}");
+    assert!(md.contains("### Timeline") && md.contains('🟥'), "a strip with the failures: {md}");
+
+    // --markdown PATH writes its file, and the job summary still gets the same.
+    let markdown = dir.join("blip.md");
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "-d", "300ms", "--fail-on-status", "404", "--markdown"])
+        .arg(&markdown)
+        .arg(server.url("/"))
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = std::fs::read_to_string(&markdown).unwrap();
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(file.starts_with("## ❌ blip: **failed**"), "{file}");
+    assert_eq!(md.matches("## ❌ blip").count(), 2, "appended once more: {md}");
+    assert!(md.ends_with(&file), "the same summary: {md}");
 
     // Outside GitHub Actions, none of it.
     let out = blip(&["-r", "20", "-d", "200ms", "--fail-on-status", "404", &server.url("/")]).await;
@@ -205,4 +223,35 @@ async fn events_probes_streams_every_probe_to_stdout() {
     assert!(probes.iter().all(|p| p["ok"] == true && p["status"] == 200));
     let end = lines.last().unwrap();
     assert_eq!((end["event"].as_str(), end["targets"][0]["probes"].as_u64()), (Some("run_end"), Some(20)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_are_coloured_on_a_ci_log_that_shows_colour_and_never_under_no_color() {
+    let server = TestServer::start().await;
+    server.set(Mode::Status(404, "gone"));
+    let run = |env: &'static [(&'static str, &'static str)], color: &'static str| {
+        let url = server.url("/");
+        async move {
+            let out = tokio::process::Command::new(crate::support::BLIP)
+                .args(["-r", "20", "-d", "300ms", "--ui", "lines", "--color", color, "--fail-on-status", "404", &url])
+                .env_remove("GITHUB_ACTIONS")
+                .env_remove("NO_COLOR")
+                .envs(env.iter().copied())
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let red_down = "\x1b[38;5;9mDOWN\x1b[39m";
+    let plain = run(&[], "auto").await;
+    assert!(!plain.contains('\x1b') && plain.contains("  DOWN  "), "a pipe gets no escapes: {plain}");
+    let ci = run(&[("GITHUB_ACTIONS", "true")], "auto").await;
+    assert!(ci.contains(red_down) && ci.contains("\x1b[38;5;9mFAILED: "), "{ci:?}");
+    let no_color = run(&[("GITHUB_ACTIONS", "true"), ("NO_COLOR", "1")], "auto").await;
+    assert!(!no_color.contains('\x1b'), "{no_color:?}");
+    assert!(run(&[], "always").await.contains(red_down));
+    assert!(!run(&[("GITHUB_ACTIONS", "true")], "never").await.contains('\x1b'));
+    crate::support::assert_refused(&[(&["--color", "sometimes", "http://127.0.0.1:9/"], "--color")]).await;
 }

@@ -47,10 +47,12 @@ fn run_with_every_output(name: &str, url: &str, extra: &[&str]) -> Outputs {
     let dir = tempdir(name);
     let path = |file: &str| -> PathBuf { dir.join(file) };
     let (json, junit, markdown, events) = (path("r.json"), path("r.xml"), path("summary.md"), path("e.ndjson"));
-    let mut args: Vec<String> = ["--ui", "lines", "-r", "20", "-d", "1s", "--fail-on-status", "503", "--events-probes"]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
+    // No colour: every escape left in stdout would then be one a server sent.
+    let mut args: Vec<String> =
+        ["--ui", "lines", "--color", "never", "-r", "20", "-d", "1s", "--fail-on-status", "503", "--events-probes"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
     for (flag, file) in [("--json", &json), ("--junit", &junit), ("--events", &events)] {
         args.extend([flag.to_string(), file.display().to_string()]);
     }

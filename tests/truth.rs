@@ -133,6 +133,7 @@ async fn a_second_ctrl_c_cancels_the_probes_in_flight() {
     assert!(t.cancelled >= 7, "{t:#?}");
     assert_eq!(t.failed, t.probes, "probes that did report are failures: {t:#?}");
     assert_ne!(out.status.code(), Some(0));
+    assert_eq!(report.stop_reason.as_deref(), Some("SIGINT received"), "the report says the run was stopped early");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,6 +143,9 @@ async fn the_demo_measures_and_says_what_ci_would_have_done() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("measured only: no gate was judged"), "{stdout}");
     assert!(stdout.contains("this run would have exited 1"), "{stdout}");
+    // The simulated deploy is shown by what it does, not by blip's internal call.
+    let start = stdout.lines().find(|l| l.starts_with("blip: probing")).unwrap_or_default();
+    assert!(start.ends_with("around `demo deploy (restart)`"), "{stdout}");
     let out = blip(&["demo", "--ui", "lines", "--max-downtime", "0s"]).await;
     assert_eq!(out.status.code(), Some(1), "gates given: judged");
     let out = blip(&["demo", "--ui", "quiet", "--measure-only"]).await;

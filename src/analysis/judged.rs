@@ -138,7 +138,7 @@ impl Recorder {
             .map(|t| {
                 let j = &t.judged;
                 let mut view = Judged {
-                    url: &t.url,
+                    url: &t.label,
                     probes: j.probes,
                     failed: j.failed,
                     status_counts: &j.status_counts,

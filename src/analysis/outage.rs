@@ -44,6 +44,9 @@ pub struct Window {
     /// Cause and text of the window's first failed probe.
     pub first_cause: Cause,
     pub first_error: String,
+    /// Slot numbers of the window's first and last failed probes, which name their request ids.
+    pub first_seq: u64,
+    pub last_seq: u64,
     /// The run ended while the window was still open; `end` is the end of the run.
     pub open: bool,
 }
@@ -57,8 +60,9 @@ impl Window {
 /// A change of state, in schedule order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transition {
-    /// A window opened at `start`; `first_error` describes its first failed probe.
-    Down { start: Duration, cause: Cause, first_error: String },
+    /// A window opened at `start`; `first_error` describes its first failed probe, which was
+    /// slot `first_seq`.
+    Down { start: Duration, cause: Cause, first_error: String, first_seq: u64 },
     /// A window closed.
     Up(Window),
 }
@@ -135,16 +139,20 @@ impl OutageDetector {
                     causes: BTreeMap::new(),
                     first_cause: failure.cause,
                     first_error: failure.text.clone(),
+                    first_seq: verdict.seq,
+                    last_seq: verdict.seq,
                     open: false,
                 });
                 streak.failed_probes += 1;
                 streak.end = verdict.due;
+                streak.last_seq = verdict.seq;
                 *streak.causes.entry(failure.cause).or_default() += 1;
                 if streak.failed_probes == self.min_failures {
                     transitions.push(Transition::Down {
                         start: streak.start,
                         cause: streak.first_cause,
                         first_error: streak.first_error.clone(),
+                        first_seq: streak.first_seq,
                     });
                 }
             }
@@ -217,10 +225,14 @@ mod tests {
         let mut d = OutageDetector::new(1);
         let t = feed(&mut d, vec![ok(0), fail(1, NOT_FOUND), fail(2, NOT_FOUND), fail(3, REFUSED), ok(4), ok(5)]);
         assert_eq!(t.len(), 2);
-        assert_eq!(t[0], Transition::Down { start: MS * 10, cause: NOT_FOUND, first_error: "404 at 1".into() });
+        assert_eq!(
+            t[0],
+            Transition::Down { start: MS * 10, cause: NOT_FOUND, first_error: "404 at 1".into(), first_seq: 1 }
+        );
         let Transition::Up(w) = &t[1] else { panic!("{t:?}") };
         assert_eq!((w.start, w.end, w.duration()), (MS * 10, MS * 40, MS * 30));
         assert_eq!(w.failed_probes, 3);
+        assert_eq!((w.first_seq, w.last_seq), (1, 3));
         assert_eq!(w.causes, BTreeMap::from([(NOT_FOUND, 2), (REFUSED, 1)]));
         assert!(!w.open);
         assert_eq!(d.downtime(), MS * 30);
@@ -261,7 +273,10 @@ mod tests {
         let t = feed(&mut d, vec![fail(4, REFUSED), fail(5, NOT_FOUND), fail(6, NOT_FOUND), ok(7)]);
         assert_eq!(t.len(), 2);
         // The window opens at the first failure of the streak, not at the third.
-        assert_eq!(t[0], Transition::Down { start: MS * 40, cause: REFUSED, first_error: "refused at 4".into() });
+        assert_eq!(
+            t[0],
+            Transition::Down { start: MS * 40, cause: REFUSED, first_error: "refused at 4".into(), first_seq: 4 }
+        );
         let Transition::Up(w) = &t[1] else { panic!() };
         assert_eq!((w.start, w.end, w.failed_probes), (MS * 40, MS * 70, 3));
     }

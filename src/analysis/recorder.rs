@@ -16,7 +16,9 @@ use crate::analysis::outage::{Observation, OutageDetector, ProbeFailure, Transit
 use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
-use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use crate::engine::lane::{Lane, TargetName};
+use crate::engine::request::RequestIds;
+use crate::engine::sample::{ErrorKind, Outcome, RouterError, Sample};
 
 /// A state change of one URL, for UIs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct Recorder {
     /// Which phases the gates judge (every probe when no command is wrapped).
     pub judge: GatePhases,
     pub targets: Vec<TargetRecorder>,
+    /// `--request-id`: how a probe's id is made, for the windows' first and last ones.
+    pub request_ids: Option<RequestIds>,
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
@@ -49,6 +53,11 @@ pub struct PhaseStats {
 /// Counts of one URL.
 pub struct TargetRecorder {
     pub url: String,
+    /// The lane the target's probes go out on.
+    pub lane: Lane,
+    /// The target as outputs name it: the URL, and its lane when that tells (see
+    /// [`Recorder::name_targets`]).
+    pub label: String,
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
@@ -61,6 +70,8 @@ pub struct TargetRecorder {
     pub latency: Histogram<u64>,
     pub send_lag: Histogram<u64>,
     pub status_counts: BTreeMap<u16, u64>,
+    /// Of the answers in `status_counts`, those a router gave itself, per code and error name.
+    pub router_counts: BTreeMap<(u16, RouterError), u64>,
     pub error_counts: [u64; ErrorKind::ALL.len()],
     pub timeline: Timeline,
     pub detector: OutageDetector,
@@ -124,6 +135,8 @@ impl Recorder {
             .iter()
             .map(|url| TargetRecorder {
                 url: url.clone(),
+                lane: Lane::Reused,
+                label: url.clone(),
                 probes: 0,
                 ok: 0,
                 failed: 0,
@@ -132,6 +145,7 @@ impl Recorder {
                 latency: histogram(),
                 send_lag: coarse_histogram(),
                 status_counts: BTreeMap::new(),
+                router_counts: BTreeMap::new(),
                 error_counts: [0; ErrorKind::ALL.len()],
                 timeline: Timeline::for_one_of(urls.len()),
                 detector: OutageDetector::new(min_failures),
@@ -156,7 +170,24 @@ impl Recorder {
                 },
             })
             .collect();
-        Recorder { clock, rate, phases: PhaseClock::default(), judge: phased.unwrap_or(GatePhases::All), targets }
+        Recorder {
+            clock,
+            rate,
+            phases: PhaseClock::default(),
+            judge: phased.unwrap_or(GatePhases::All),
+            targets,
+            request_ids: None,
+        }
+    }
+
+    /// Names each target by its URL and lane, in the order of `targets`; without it each is
+    /// named by the text it was created with, on the reused lane.
+    pub fn name_targets(&mut self, targets: &[TargetName]) {
+        for (t, name) in self.targets.iter_mut().zip(targets) {
+            t.url.clone_from(&name.url);
+            t.lane = name.lane;
+            t.label.clone_from(&name.label);
+        }
     }
 
     /// Keeps each URL's latency of the last [`RECENT_S`] seconds, which only the dashboard shows:
@@ -243,9 +274,12 @@ impl Recorder {
                 *t.status_counts.entry(*status).or_default() += 1;
                 record(&mut t.latency, micros(sample.latency()));
             }
-            Outcome::BadStatus { status, .. } => {
+            Outcome::BadStatus { status, router, .. } => {
                 t.failed += 1;
                 *t.status_counts.entry(*status).or_default() += 1;
+                if let Some(router) = router {
+                    *t.router_counts.entry((*status, *router)).or_default() += 1;
+                }
             }
             Outcome::Error { kind, status, .. } => {
                 t.failed += 1;

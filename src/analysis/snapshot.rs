@@ -109,6 +109,8 @@ pub struct TargetSnapshot {
     /// Start of the window open now, as an offset from the start of the run.
     pub down_since: Option<Duration>,
     pub windows: u64,
+    /// Downtime so far, the open window counted up to its last failed probe.
+    pub downtime: Duration,
 }
 
 impl Recorder {
@@ -121,6 +123,7 @@ impl Recorder {
                 failed: t.failed,
                 down_since: t.detector.current().map(|w| w.start),
                 windows: t.detector.window_count(),
+                downtime: t.detector.downtime() + t.detector.current().map_or(Duration::ZERO, Window::duration),
             })
             .collect()
     }
@@ -140,7 +143,7 @@ impl Recorder {
                 let windows = t.detector.windows();
                 let last_end = windows.last().map(|w| w.end);
                 TargetDetail {
-                    url: t.url.clone(),
+                    url: t.label.clone(),
                     probes: t.probes,
                     ok: t.ok,
                     failed: t.failed,

@@ -19,6 +19,7 @@ use super::command::{Channels, Exited, OutputLine, Relay, RunningCommand, Termin
 use crate::analysis::clock::{RunClock, rfc3339_ms};
 use crate::analysis::outage::Transition;
 use crate::config::HookCommands;
+use crate::engine::lane::{Lane, TargetName};
 use crate::report::HookReport;
 use crate::units::millis;
 
@@ -59,6 +60,8 @@ pub struct Hooks {
     commands: HookCommands,
     slots: Vec<Slot>,
     urls: Vec<String>,
+    /// Each target's lane, beside its URL.
+    lanes: Vec<Lane>,
     tx: mpsc::UnboundedSender<HookMessage>,
     /// Set once the run ended: nothing more starts, and what starts late is stopped at once.
     stopping: Option<Signal>,
@@ -69,11 +72,12 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(commands: HookCommands, urls: &[String], tx: mpsc::UnboundedSender<HookMessage>) -> Hooks {
+    pub fn new(commands: HookCommands, targets: &[TargetName], tx: mpsc::UnboundedSender<HookMessage>) -> Hooks {
         Hooks {
             commands,
-            slots: urls.iter().map(|_| Slot::default()).collect(),
-            urls: urls.to_vec(),
+            slots: targets.iter().map(|_| Slot::default()).collect(),
+            urls: targets.iter().map(|t| t.url.clone()).collect(),
+            lanes: targets.iter().map(|t| t.lane).collect(),
             tx,
             stopping: None,
             runs: Vec::new(),
@@ -97,6 +101,7 @@ impl Hooks {
         let env = vec![
             ("BLIP_EVENT", if hook == "on-down" { "down" } else { "up" }.to_string()),
             ("BLIP_URL", url),
+            ("BLIP_CONNECTION", self.lanes.get(target).copied().unwrap_or_default().to_string()),
             ("BLIP_CAUSE", cause.to_string()),
             ("BLIP_START", rfc3339_ms(clock.wall(start))),
             ("BLIP_START_OFFSET_MS", millis(start).to_string()),
@@ -187,6 +192,7 @@ impl Hooks {
         let run = HookReport {
             hook: running.hook.to_string(),
             url: self.urls.get(target).cloned().unwrap_or_default(),
+            connection: self.lanes.get(target).copied().unwrap_or_default(),
             start_offset_ms: millis(clock.offset(running.start)),
             duration_ms: millis(at.saturating_duration_since(running.start)),
             exit_code: termination.exit_code,

@@ -24,13 +24,15 @@ use tokio::sync::{mpsc, watch};
 use crate::analysis::clock::RunClock;
 use crate::cli::Cli;
 use crate::config::{Config, HookCommands};
+use crate::engine::lane::Lane;
 use crate::engine::probe::Prober;
 use crate::engine::scheduler::{self, Schedule};
 use crate::exit::Exit;
+use crate::live::metrics::{self, Metrics};
 use crate::report::Report;
 use command::Channels;
 use hooks::HookMessage;
-use run::Run;
+use run::{Beside, Run};
 use signals::Signals;
 use stage::Stage;
 
@@ -84,26 +86,58 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
     Ok(monitor(&config, program.as_deref()).await?.exit())
 }
 
+/// One prober per target of the run, in schedule order: each URL on each of its lanes.
+fn probers(config: &Config) -> anyhow::Result<Vec<Prober>> {
+    let mut per_lane = Vec::with_capacity(config.lanes.len());
+    for lane in &config.lanes {
+        let mut spec = config.request.clone();
+        spec.fresh_connections = *lane == Lane::Fresh;
+        spec.request_id = config.request_ids.as_ref().map(|ids| ids.of_lane(*lane));
+        per_lane.push(Prober::for_urls(&config.urls, &spec, &config.expect, config.timeout)?.into_iter());
+    }
+    let mut probers = Vec::with_capacity(config.urls.len() * config.lanes.len());
+    for _ in &config.urls {
+        probers.extend(per_lane.iter_mut().filter_map(Iterator::next));
+    }
+    Ok(probers)
+}
+
 /// Probes until the configured duration has passed, the wrapped command and its cooldown are
 /// over, or a stop signal arrives; then writes the reports. `program` is the resolved path of the
 /// wrapped command.
 pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<Finished> {
     output::check_writable(&config.output)?;
-    let probers = Prober::for_urls(&config.urls, &config.request, &config.expect, config.timeout)?;
+    let probers = probers(config)?;
     let clock = RunClock::now();
     // Every output that can fail is opened before the UI says a word.
-    let urls = config.display_urls();
+    let targets = config.targets();
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
     let events = match &config.output.events {
-        Some(destination) => Some(output::open_events(destination, config.output.events_probes, &urls, clock)?),
+        Some(destination) => Some(
+            output::open_events(destination, config.output.events_probes, &urls, clock)?
+                .with_lanes(targets.iter().map(|t| t.lane).collect())
+                .with_request_ids(config.request_ids.clone()),
+        ),
         None => None,
     };
+    let (metrics, metrics_server) = match config.output.metrics {
+        Some(addr) => {
+            let metrics = Metrics::new(&targets, &config.output.vantage);
+            let server = metrics::serve(addr, &metrics).with_context(|| format!("cannot serve --metrics on {addr}"))?;
+            (Some(metrics), Some(server))
+        }
+        None => (None, None),
+    };
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
-    let ui = output::make_ui(config, ui_stop_tx)?;
+    let mut ui = output::make_ui(config, ui_stop_tx)?;
+    if let Some(server) = &metrics_server {
+        ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
+    }
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();
-    let mut run = Run::new(config, program, ui, events, clock, end_tx, hook_tx);
+    let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
-    let schedule = Schedule { start: clock.start, rate: config.rate, urls: config.urls.len() };
+    let schedule = Schedule { start: clock.start, rate: config.rate, urls: targets.len() };
     let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
         .context("cannot set up the scheduler's timer")?;
 

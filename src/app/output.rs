@@ -3,14 +3,14 @@
 //! end. With `--json -` or `--events -` stdout carries that stream alone
 //! ([`Output::stdout_taken`](crate::config::Output::stdout_taken)); everything else goes to stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 
 use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::analysis::clock::RunClock;
-use crate::config::{Config, Destination, Markdown, Output, UiMode};
+use crate::config::{Config, Destination, Output, UiMode};
 use crate::live::detached::Detached;
 use crate::live::events::EventLog;
 use crate::live::{self, Ui};
@@ -24,13 +24,12 @@ pub fn check_writable(output: &Output) -> anyhow::Result<()> {
     if let Some(path) = &output.junit {
         file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
     }
-    match &output.markdown {
-        Some(Markdown::File(path)) => {
-            file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
-        }
-        Some(Markdown::StepSummary(path)) => file::check_appendable(path)
-            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?,
-        None => {}
+    if let Some(path) = &output.markdown {
+        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
+    }
+    if let Some(path) = &output.step_summary {
+        file::check_appendable(path)
+            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
     }
     if let Some(path) = &output.html {
         file::check_writable(path).with_context(|| format!("cannot write --html {}", path.display()))?;
@@ -66,13 +65,25 @@ pub fn open_events(
     Ok(EventLog::new(out, name, probes, urls, clock))
 }
 
+fn color_for(config: &Config, terminal: bool) -> bool {
+    crate::config::use_color(config.output.color, terminal, |name| std::env::var(name).ok())
+}
+
 /// The UI the config asks for, writing to the terminal stream it may use.
 pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Result<Box<dyn Ui>> {
     let to_stderr = config.output.stdout_taken();
     Ok(match config.output.ui {
         UiMode::Quiet => Box::new(live::Quiet { out: if to_stderr { Detached::stderr() } else { Detached::stdout() } }),
-        UiMode::Lines if to_stderr => Box::new(live::lines::Lines::new(Detached::stderr())),
-        UiMode::Lines => Box::new(live::lines::Lines::new(Detached::stdout())),
+        UiMode::Lines if to_stderr => Box::new(
+            live::lines::Lines::new(Detached::stderr())
+                .wrap_to(live::terminal_width(&std::io::stderr()))
+                .colored(color_for(config, std::io::stderr().is_terminal())),
+        ),
+        UiMode::Lines => Box::new(
+            live::lines::Lines::new(Detached::stdout())
+                .wrap_to(live::terminal_width(&std::io::stdout()))
+                .colored(color_for(config, std::io::stdout().is_terminal())),
+        ),
         UiMode::Dashboard => {
             Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
         }
@@ -90,13 +101,14 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
             file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
         }));
     }
-    match &config.output.markdown {
-        Some(Markdown::File(path)) => results.push(
+    if let Some(path) = &config.output.markdown {
+        results.push(
             file::write_whole(path, markdown::render(report).as_bytes())
                 .with_context(|| format!("cannot write --markdown {}", path.display())),
-        ),
-        Some(Markdown::StepSummary(path)) => results.push(append(path, &markdown::render(report))),
-        None => {}
+        );
+    }
+    if let Some(path) = &config.output.step_summary {
+        results.push(append(path, &markdown::render(report)));
     }
     if let Some(path) = &config.output.html {
         results.push(

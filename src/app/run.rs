@@ -21,12 +21,22 @@ use crate::engine::sample::Sample;
 use crate::exit::Exit;
 use crate::gates::{self, Gate};
 use crate::live::events::EventLog;
+use crate::live::gates::GateLive;
+use crate::live::metrics::Metrics;
 use crate::live::{self, RunInfo, Ui};
 use crate::report::build;
 use crate::units::secs;
 
 /// How long a signalled command has to exit before it is killed.
 pub const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The live consumers that run beside the UI, each optional.
+pub struct Beside {
+    /// `--events`: the NDJSON log.
+    pub events: Option<EventLog>,
+    /// `--metrics`: the Prometheus metrics.
+    pub metrics: Option<Metrics>,
+}
 
 /// The state of one run, owned by the run loop: everything the select arms act on.
 pub struct Run<'a> {
@@ -46,7 +56,14 @@ pub struct Run<'a> {
     pub cancelled: bool,
     /// A command that blip stopped because a gate failed did not fail on its own.
     pub stopped_by_gate: bool,
+    /// Why the run was stopped before its end, for the report: the first stop request.
+    pub stop_reason: Option<String>,
+    /// The gates' state for the live views, judged again each second and on each state change.
+    gate_states: Vec<Vec<GateLive>>,
+    gates_judged_at: Option<u64>,
     pub hooks: Hooks,
+    /// `--metrics`: fed as the recorder is.
+    pub metrics: Option<Metrics>,
 }
 
 impl<'a> Run<'a> {
@@ -54,25 +71,32 @@ impl<'a> Run<'a> {
         config: &'a Config,
         program: Option<&Path>,
         mut ui: Box<dyn Ui>,
-        mut events: Option<EventLog>,
+        beside: Beside,
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
         hook_tx: mpsc::UnboundedSender<HookMessage>,
     ) -> Run<'a> {
-        let urls = config.display_urls();
-        let hooks = Hooks::new(config.hooks.clone(), &urls, hook_tx);
+        let Beside { mut events, metrics } = beside;
+        // Every output names a target by its label: the URL, and its lane when that tells.
+        let targets = config.targets();
+        let urls: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+        let hooks = Hooks::new(config.hooks.clone(), &targets, hook_tx);
         ui.started(&RunInfo {
             urls: urls.clone(),
+            lanes: config.lanes.clone(),
             rate: config.rate,
             timeout: config.timeout,
             duration: config.duration,
-            command: config.wrap.as_ref().map(|w| w.argv.clone()),
+            command: config.wrap.as_ref().map(|w| w.label.clone().map_or_else(|| w.argv.clone(), |label| vec![label])),
+            warmup: config.wrap.as_ref().map(|w| w.warmup),
         });
         if let Some(events) = events.as_mut() {
-            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()));
+            events.run_start(config.rate, config.wrap.as_ref().map(|w| w.argv.as_slice()), &config.output.vantage);
         }
         let phased = config.wrap.as_ref().map(|_| config.gate_phases);
         let mut recorder = Recorder::new(&urls, config.rate, config.min_failures, clock, phased);
+        recorder.name_targets(&targets);
+        recorder.request_ids.clone_from(&config.request_ids);
         if config.output.ui == UiMode::Dashboard {
             recorder.keep_recent_latency();
         }
@@ -90,7 +114,11 @@ impl<'a> Run<'a> {
             stopping: false,
             cancelled: false,
             stopped_by_gate: false,
+            stop_reason: None,
+            gate_states: Vec::new(),
+            gates_judged_at: None,
             hooks,
+            metrics,
         };
         if let Some(wrap) = &config.wrap {
             run.begin_phase(Phase::Warmup, clock.start);
@@ -111,6 +139,9 @@ impl<'a> Run<'a> {
     fn begin_phase(&mut self, phase: Phase, at: Instant) {
         self.recorder.begin_phase(phase, at);
         self.ui.phase(phase);
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.phase(phase);
+        }
         if let Some(events) = self.events.as_mut() {
             events.phase(phase, self.clock.offset(at));
         }
@@ -120,7 +151,14 @@ impl<'a> Run<'a> {
         if let Some(events) = self.events.as_mut() {
             events.probe(sample);
         }
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.sample(sample);
+        }
         for event in self.recorder.record(sample) {
+            self.gates_judged_at = None;
+            if let Some(metrics) = self.metrics.as_mut() {
+                metrics.transition(&event);
+            }
             self.hooks.transition(&self.clock, event.target, &event.transition);
             self.ui.event(&self.clock, &event);
             if let Some(events) = self.events.as_mut() {
@@ -146,9 +184,19 @@ impl<'a> Run<'a> {
         // shows it.
         let targets = self.recorder.snapshot();
         let detail = self.ui.detail_slices().map(|slices| self.recorder.detail(now, due_until, slices));
-        self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail });
+        if self.gates_judged_at != Some(elapsed.as_secs()) {
+            let down: Vec<bool> = targets.iter().map(|t| t.down_since.is_some()).collect();
+            self.gate_states = live::gates::states(&self.config.gates, &self.recorder.judged_views(Some(now)), &down);
+            self.gates_judged_at = Some(elapsed.as_secs());
+        }
+        let end = self.end_tx.borrow().map(|end| self.clock.offset(end));
+        let gates = &self.gate_states;
+        self.ui.tick(live::Tick { now, elapsed, targets: &targets, detail, end, gates });
         if let Some(events) = self.events.as_mut() {
             events.tick(elapsed, &targets);
+        }
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.tick(&targets);
         }
         if self.config.fail_fast
             && !self.stopping
@@ -164,7 +212,8 @@ impl<'a> Run<'a> {
     /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
     /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
     pub fn stop(&mut self, signal: Signal, why: &str) {
-        self.ui.notice(why);
+        self.stop_reason.get_or_insert_with(|| why.to_string());
+        self.ui.stopping(why);
         let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
         match &mut self.stage {
             Stage::Running { command, kill_at } => {
@@ -301,10 +350,14 @@ impl<'a> Run<'a> {
         let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
         let last = self.recorder.close(end);
         let mut report = build::report(&self.recorder, end, &self.config.gates);
+        // Hooks are over by now (the run has ended); every other consumer still hears of these.
         for event in &last {
             self.ui.event(&self.clock, event);
             if let Some(events) = self.events.as_mut() {
                 events.transition(event);
+            }
+            if let Some(metrics) = self.metrics.as_mut() {
+                metrics.transition(event);
             }
         }
         if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
@@ -319,7 +372,10 @@ impl<'a> Run<'a> {
         report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
         report.default_gates = self.config.default_gates;
+        report.vantage = self.config.output.vantage.clone();
+        report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
+        report.stop_reason = self.stop_reason.take();
         self.ui.finished(&report);
         let written = output::write_reports(&report, self.config);
         // An event log that could not be written is a report lost, as a --json one is: exit 2.

@@ -3,7 +3,7 @@
 use std::io::IsTerminal as _;
 
 use super::{ConfigError, bad};
-use crate::cli::{OutputArgs, UiChoice};
+use crate::cli::{ColorChoice, OutputArgs, UiChoice};
 
 /// Where results go.
 #[derive(Clone, Debug)]
@@ -12,22 +12,23 @@ pub struct Output {
     pub json: Option<Destination>,
     pub ui: UiMode,
     pub junit: Option<std::path::PathBuf>,
-    /// Where the Markdown summary goes; `$GITHUB_STEP_SUMMARY` is appended to.
-    pub markdown: Option<Markdown>,
+    /// `--markdown PATH`: the Markdown summary, written whole.
+    pub markdown: Option<std::path::PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`: the same summary appended to GitHub's job summary (which other
+    /// steps write to as well), whether or not `--markdown` is given.
+    pub step_summary: Option<std::path::PathBuf>,
     /// `--html PATH`: written whole.
     pub html: Option<std::path::PathBuf>,
     pub events: Option<Destination>,
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
     pub annotations: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Markdown {
-    /// `--markdown PATH`: written whole.
-    File(std::path::PathBuf),
-    /// `$GITHUB_STEP_SUMMARY`: appended to, as GitHub expects.
-    StepSummary(std::path::PathBuf),
+    /// `--color`: whether the lines UI and the summary are coloured, asked of [`Output::color`].
+    pub color: ColorChoice,
+    /// `--metrics ADDR`: where to serve Prometheus metrics.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// `--vantage`, or the host name: where blip probes from.
+    pub vantage: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,40 @@ pub enum UiMode {
     Dashboard,
     Lines,
     Quiet,
+}
+
+/// CI services whose logs show ANSI colour, by the variable each sets in its jobs.
+const COLOR_CI: [&str; 5] = ["GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD"];
+
+/// Whether text for a stream is coloured: `--color always` or `never` as said; `auto` when the
+/// stream is a terminal or a CI log that shows colour, and never under `NO_COLOR`
+/// (<https://no-color.org>). `env` reads a variable (the process's, or a test's).
+pub fn use_color(choice: ColorChoice, terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty() && v != "false");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !set("NO_COLOR") && (terminal || COLOR_CI.iter().any(|name| set(name))),
+    }
+}
+
+/// Longest vantage name kept: a label, not a text.
+const VANTAGE_MAX: usize = 128;
+
+/// `--vantage`, checked, or this machine's host name (`unknown` if it has none).
+fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
+    match given {
+        Some(name) if name.trim().is_empty() => Err(bad("--vantage needs a name, e.g. --vantage eu-west-1a")),
+        Some(name) if name.chars().count() > VANTAGE_MAX || name.chars().any(char::is_control) => {
+            Err(bad(format!("--vantage takes a name of at most {VANTAGE_MAX} characters with no control character")))
+        }
+        Some(name) => Ok(name.to_string()),
+        None => Ok(nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| "unknown".to_string(), |h| crate::sanitize::line(&h))),
+    }
 }
 
 impl Output {
@@ -84,12 +119,9 @@ impl Output {
         if args.events_probes && events.is_none() {
             return Err(bad("--events-probes goes with --events PATH"));
         }
-        let markdown = match path("--markdown", &args.markdown)? {
-            Some(path) => Some(Markdown::File(path)),
-            None => std::env::var_os("GITHUB_STEP_SUMMARY")
-                .filter(|p| !p.is_empty())
-                .map(|p| Markdown::StepSummary(p.into())),
-        };
+        let markdown = path("--markdown", &args.markdown)?;
+        let step_summary =
+            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
         let junit = path("--junit", &args.junit)?;
         let html = path("--html", &args.html)?;
         // Two reports into one file would leave only the last one written.
@@ -100,22 +132,10 @@ impl Output {
         let files = [
             ("--json", file(&json)),
             ("--junit", junit.clone()),
-            (
-                "--markdown",
-                match &markdown {
-                    Some(Markdown::File(path)) => Some(path.clone()),
-                    _ => None,
-                },
-            ),
+            ("--markdown", markdown.clone()),
             ("--html", html.clone()),
             ("--events", file(&events)),
-            (
-                "GITHUB_STEP_SUMMARY",
-                match &markdown {
-                    Some(Markdown::StepSummary(path)) => Some(path.clone()),
-                    _ => None,
-                },
-            ),
+            ("GITHUB_STEP_SUMMARY", step_summary.clone()),
             // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
             // reports in one stream.
             ("--json -", (json == Some(Destination::Stdout)).then(|| STDOUT.into())),
@@ -137,10 +157,14 @@ impl Output {
             ui,
             junit,
             markdown,
+            step_summary,
             html,
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            color: args.color,
+            metrics: args.metrics,
+            vantage: vantage(args.vantage.as_deref())?,
         })
     }
 }
@@ -205,4 +229,28 @@ fn absolute(path: &std::path::Path) -> Option<std::path::PathBuf> {
         _ => std::path::Path::new("."),
     };
     Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_flag_the_stream_and_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let none: &[(&str, &str)] = &[];
+        assert!(use_color(ColorChoice::Auto, true, env(none)));
+        assert!(!use_color(ColorChoice::Auto, false, env(none)), "a pipe or file gets no escapes");
+        assert!(use_color(ColorChoice::Auto, false, env(&[("GITHUB_ACTIONS", "true")])));
+        assert!(use_color(ColorChoice::Auto, false, env(&[("GITLAB_CI", "true")])));
+        assert!(!use_color(ColorChoice::Auto, false, env(&[("GITHUB_ACTIONS", "false")])));
+        assert!(!use_color(ColorChoice::Auto, true, env(&[("NO_COLOR", "1")])));
+        assert!(!use_color(ColorChoice::Auto, false, env(&[("NO_COLOR", "1"), ("BUILDKITE", "true")])));
+        // An empty NO_COLOR is not set (no-color.org).
+        assert!(use_color(ColorChoice::Auto, true, env(&[("NO_COLOR", "")])));
+        assert!(use_color(ColorChoice::Always, false, env(&[("NO_COLOR", "1")])), "asked for explicitly");
+        assert!(!use_color(ColorChoice::Never, true, env(&[("GITHUB_ACTIONS", "true")])));
+    }
 }

@@ -191,3 +191,39 @@ fn headers_keep_repeats() {
     assert_eq!(c.request.headers.get_all("x-a").iter().count(), 2);
     assert_eq!(c.request.headers["authorization"], "Bearer t");
 }
+
+#[test]
+fn lanes_and_their_alias() {
+    let lanes = |args: &[&str]| config(args).map(|c| c.lanes);
+    let url = "http://a/";
+    assert_eq!(lanes(&[url]).unwrap(), [Lane::Reused]);
+    assert_eq!(lanes(&["--fresh-connections", url]).unwrap(), [Lane::Fresh]);
+    assert_eq!(lanes(&["--connections", "fresh", "--fresh-connections", url]).unwrap(), [Lane::Fresh]);
+    assert_eq!(lanes(&["--connections", "both", url]).unwrap(), [Lane::Reused, Lane::Fresh]);
+    let c = config(&["--connections", "both", url, "http://b/"]).unwrap();
+    let labels: Vec<String> = c.targets().into_iter().map(|t| t.label).collect();
+    assert_eq!(labels, ["http://a/ (reused)", "http://a/ (fresh)", "http://b/ (reused)", "http://b/ (fresh)"]);
+    for other in ["both", "reused"] {
+        let err = config(&["--connections", other, "--fresh-connections", url]).unwrap_err().to_string();
+        assert!(err.contains(&format!("--connections {other}")), "{err}");
+    }
+}
+
+#[test]
+fn request_ids_need_a_header_of_their_own() {
+    let url = "http://a/";
+    let c = config(&["--request-id", url]).unwrap();
+    let ids = c.request_ids.unwrap();
+    assert_eq!((ids.header.as_str(), ids.run.as_str()), ("x-request-id", c.run_id.as_str()));
+    assert_eq!(ids.id(Lane::Fresh, 42), format!("blip-{}-fresh-42", c.run_id));
+    assert_eq!(ids.of_lane(Lane::Fresh).value(42), ids.id(Lane::Fresh, 42).as_str());
+    assert!(config(&[url]).unwrap().request_ids.is_none());
+    for (args, needle) in [
+        (&["--request-id=X Y", url][..], "is not an HTTP header name"),
+        (&["--request-id=content-length", url][..], "is set by blip"),
+        (&["--request-id=X-Id", "-H", "x-id: 1", url][..], "drop one of them"),
+    ] {
+        let err = config(args).unwrap_err().to_string();
+        assert!(err.contains(needle) && err.contains("--request-id"), "{args:?}: {err}");
+    }
+}

@@ -56,7 +56,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     let mut gates = args.gates.clone();
     let judged = crate::config::gates_given(&gates);
     gates.measure_only = !judged;
-    let config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
+    let mut config = Config::new(&[app.url()], &probe, &deploy, &gates, &command, &args.output)?;
+    // The live views show what the command does, not blip's internal call with its admin URL.
+    if let Some(wrap) = config.wrap.as_mut() {
+        wrap.label = Some(format!("demo deploy ({style})"));
+    }
     if config.output.ui == UiMode::Lines {
         let intro = match args.style {
             DemoStyle::Restart => format!(
@@ -98,7 +102,15 @@ fn as_a_ci_step(report: &crate::report::Report) -> String {
             .filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup)
             .map(|(_, p)| p)
     };
-    let downtime_ms: f64 = judged().map(|p| p.downtime_ms).sum();
+    // The longest of the targets' (with --connections both, each lane's), not their sum: the
+    // lanes measure the same downtime twice.
+    let downtime_ms = report
+        .targets
+        .iter()
+        .filter_map(|t| t.phases.as_ref())
+        .map(|phases| phases.iter().filter(|(phase, _)| **phase != crate::analysis::phase::Phase::Warmup))
+        .map(|judged| judged.map(|(_, p)| p.downtime_ms).sum::<f64>())
+        .fold(0.0, f64::max);
     let probes: u64 = judged().map(|p| p.probes).sum();
     if probes == 0 {
         format!(

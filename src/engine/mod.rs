@@ -1,5 +1,6 @@
 //! The engine: the schedule, its timer, the probes, and the Sample each probe ends in.
 
+pub mod lane;
 pub mod probe;
 pub mod request;
 pub mod sample;

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::engine::lane::Lane;
 use crate::engine::status_set::StatusSet;
 
 /// What every probe sends.
@@ -18,6 +19,57 @@ pub struct RequestSpec {
     pub fresh_connections: bool,
     /// `--no-resend` clears it: a request lost to a closing keep-alive connection fails.
     pub resend: bool,
+    /// `--request-id`: the header each probe carries its id in, and the id's part shared by
+    /// every probe of one target (see [`RequestIds::of_lane`]).
+    pub request_id: Option<LaneIds>,
+}
+
+/// `--request-id`: each probe carries `blip-<run>-<lane>-<seq>` in a header, so a server's logs
+/// show which probe a request was, and an outage window names the requests to look for. The id
+/// is a function of the target and the probe's slot number, so nothing is kept per probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestIds {
+    pub header: HeaderName,
+    /// A short random id of the run, also in the report as `run_id`.
+    pub run: String,
+}
+
+impl RequestIds {
+    /// The id of probe `seq` of a target on `lane`.
+    pub fn id(&self, lane: Lane, seq: u64) -> String {
+        format!("blip-{}-{lane}-{seq}", self.run)
+    }
+
+    /// What every probe on `lane` shares of its id.
+    pub fn of_lane(&self, lane: Lane) -> LaneIds {
+        LaneIds { header: self.header.clone(), prefix: format!("blip-{}-{lane}-", self.run) }
+    }
+}
+
+/// The request ids of one lane's probes: the header, and the id up to the slot number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneIds {
+    pub header: HeaderName,
+    pub prefix: String,
+}
+
+impl LaneIds {
+    /// The header value of probe `seq`.
+    pub fn value(&self, seq: u64) -> HeaderValue {
+        // The prefix is the run id (hex) and a lane name: always a valid value.
+        HeaderValue::try_from(format!("{}{seq}", self.prefix)).unwrap_or(HeaderValue::from_static("blip"))
+    }
+}
+
+/// A short random id for a run: eight hex digits from the process's random hash keys, the clock
+/// and the process id, so two runs started together still differ.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
+    hasher.write_u32(std::process::id());
+    format!("{:08x}", hasher.finish() as u32)
 }
 
 impl RequestSpec {

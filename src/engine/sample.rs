@@ -82,8 +82,9 @@ impl fmt::Display for ErrorKind {
 pub enum Outcome {
     /// An acceptable answer with this status code.
     Ok { status: u16 },
-    /// An answer whose status is not in `--expect-status`.
-    BadStatus { status: u16, text: String },
+    /// An answer whose status is not in `--expect-status`; `router` is set when a router in
+    /// front of the app said it gave the answer itself (see [`RouterError`]).
+    BadStatus { status: u16, text: String, router: Option<RouterError> },
     /// No acceptable answer, for this reason; `status` is set when an answer came but failed
     /// another check (`body_mismatch`, `slow`).
     Error { kind: ErrorKind, status: Option<u16>, text: String },
@@ -98,6 +99,7 @@ impl Outcome {
     pub fn cause(&self) -> Option<Cause> {
         match self {
             Outcome::Ok { .. } => None,
+            Outcome::BadStatus { status, router: Some(router), .. } => Some(Cause::Router(*status, *router)),
             Outcome::BadStatus { status, .. } => Some(Cause::Status(*status)),
             Outcome::Error { kind, .. } => Some(Cause::Error(*kind)),
         }
@@ -107,7 +109,9 @@ impl Outcome {
     pub fn describe(&self) -> String {
         match self {
             Outcome::Ok { status } => status.to_string(),
-            Outcome::BadStatus { text, status } if text.is_empty() => status.to_string(),
+            Outcome::BadStatus { text, status, router } if text.is_empty() => {
+                router.map_or(status.to_string(), |router| Cause::Router(*status, router).to_string())
+            }
             Outcome::BadStatus { text, .. } => text.clone(),
             Outcome::Error { kind, text, .. } if text.is_empty() => kind.to_string(),
             Outcome::Error { kind, text, .. } => format!("{kind}: {text}"),
@@ -115,19 +119,80 @@ impl Outcome {
     }
 }
 
-/// A failure cause: a status code or an error kind. Ordered so reports list codes first.
+/// A failure cause: a status code, a status code a router answered with itself, or an error
+/// kind. Ordered so reports list codes first, each app's before the router's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cause {
     Status(u16),
+    /// `404 unknown_route (router)`: the router had no app to send the request to.
+    Router(u16, RouterError),
     Error(ErrorKind),
+}
+
+impl Cause {
+    /// The status code of an answer, whoever gave it.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Cause::Status(code) | Cause::Router(code, _) => Some(code),
+            Cause::Error(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::Status(code) => write!(f, "{code}"),
+            Cause::Router(code, router) => write!(f, "{code} {router} (router)"),
             Cause::Error(kind) => f.write_str(kind.as_str()),
         }
+    }
+}
+
+/// The header in which Cloud Foundry's gorouter says that it answered a request itself
+/// (`unknown_route`, `empty_pool`, `endpoint_failure`) instead of passing on the app's answer.
+pub const ROUTER_ERROR_HEADER: &str = "x-cf-routererror";
+
+/// The longest router error kept, in bytes: gorouter's own names are at most 30.
+pub const ROUTER_ERROR_MAX: usize = 40;
+
+/// A router's error name, from a header the server sends and blip does not trust: without
+/// control characters and at most [`ROUTER_ERROR_MAX`] bytes (see [`crate::sanitize::token`]).
+/// Held inline so a [`Cause`] stays a small `Copy` key for counts.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RouterError {
+    len: u8,
+    bytes: [u8; ROUTER_ERROR_MAX],
+}
+
+impl RouterError {
+    /// The clean form of a header's value; `None` when nothing showable is left.
+    pub fn new(raw: &[u8]) -> Option<RouterError> {
+        let clean = crate::sanitize::token(&String::from_utf8_lossy(raw), ROUTER_ERROR_MAX);
+        if clean.is_empty() {
+            return None;
+        }
+        let mut bytes = [0; ROUTER_ERROR_MAX];
+        bytes[..clean.len()].copy_from_slice(clean.as_bytes());
+        Some(RouterError { len: clean.len() as u8, bytes })
+    }
+
+    /// The name as reports show it.
+    pub fn as_str(&self) -> &str {
+        // Built from a `String` cut at a character boundary.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for RouterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RouterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
     }
 }
 

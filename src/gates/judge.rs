@@ -184,9 +184,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             v.windows = view
                 .windows
                 .iter()
-                .filter(|w| {
-                    w.causes.iter().any(|c| matches!(c, crate::engine::sample::Cause::Status(s) if set.contains(*s)))
-                })
+                .filter(|w| w.causes.iter().any(|c| c.status().is_some_and(|s| set.contains(s))))
                 .map(|w| w.index)
                 .collect();
             v

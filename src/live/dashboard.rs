@@ -36,10 +36,43 @@ pub struct Dashboard {
     phase: Option<(Phase, Instant)>,
     output: VecDeque<(Stream, String)>,
     notice: Option<String>,
+    stopping: Option<String>,
+    warmup: Option<Duration>,
     color: bool,
-    /// (elapsed, probes) per URL at the last rate measurement, and the rates then.
-    rate_base: Option<(Duration, Vec<u64>)>,
+    rates: RateMeter,
+}
+
+/// Probes per second per URL: over the last whole second, and before a whole second has passed,
+/// since the start of the run, so the rate shows from the first probe on.
+#[derive(Default)]
+struct RateMeter {
+    /// Elapsed time and probes per URL at the start of the current window.
+    base: (Duration, Vec<u64>),
+    /// A whole window has been measured.
+    full: bool,
     rates: Vec<f64>,
+}
+
+impl RateMeter {
+    fn update(&mut self, elapsed: Duration, probes: &[u64]) -> &[f64] {
+        let (at, base) = &self.base;
+        let dt = elapsed.saturating_sub(*at);
+        let per_second = |then: &[u64], dt: Duration| {
+            probes
+                .iter()
+                .enumerate()
+                .map(|(i, now)| now.saturating_sub(then.get(i).copied().unwrap_or(0)) as f64 / dt.as_secs_f64())
+                .collect()
+        };
+        if dt >= Duration::from_secs(1) {
+            self.rates = per_second(base, dt);
+            self.base = (elapsed, probes.to_vec());
+            self.full = true;
+        } else if !self.full && !dt.is_zero() {
+            self.rates = per_second(base, dt);
+        }
+        &self.rates
+    }
 }
 
 impl Dashboard {
@@ -56,9 +89,10 @@ impl Dashboard {
             phase: None,
             output: VecDeque::new(),
             notice: None,
+            stopping: None,
+            warmup: None,
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            rate_base: None,
-            rates: Vec::new(),
+            rates: RateMeter::default(),
         })
     }
 
@@ -80,7 +114,8 @@ impl Drop for Dashboard {
 impl Ui for Dashboard {
     fn started(&mut self, info: &RunInfo) {
         self.command = info.command.as_ref().map(|argv| argv.join(" "));
-        self.rates = vec![0.0; info.urls.len()];
+        self.warmup = info.warmup;
+        self.rates = RateMeter { base: (Duration::ZERO, vec![0; info.urls.len()]), ..RateMeter::default() };
     }
 
     fn event(&mut self, _: &RunClock, _: &Event) {
@@ -94,23 +129,28 @@ impl Ui for Dashboard {
     fn tick(&mut self, tick: Tick<'_>) {
         let targets = tick.detail.unwrap_or_default();
         let probes: Vec<u64> = targets.iter().map(|t| t.probes).collect();
-        match &self.rate_base {
-            Some((at, base)) if tick.elapsed >= *at + Duration::from_secs(1) => {
-                let dt = (tick.elapsed - *at).as_secs_f64();
-                self.rates = probes.iter().zip(base).map(|(now, then)| (now - then) as f64 / dt).collect();
-                self.rate_base = Some((tick.elapsed, probes));
-            }
-            Some(_) => {}
-            None => self.rate_base = Some((tick.elapsed, probes)),
-        }
+        let rates = self.rates.update(tick.elapsed, &probes).to_vec();
+        let left = tick.end.map(|end| end.saturating_sub(tick.elapsed));
+        let phase = self.phase.map(|(phase, at)| {
+            let lasted = tick.now.saturating_duration_since(at);
+            let phase_left = match phase {
+                Phase::Warmup => self.warmup.map(|w| w.saturating_sub(lasted)),
+                Phase::Deploy => None,
+                Phase::Cooldown => left,
+            };
+            (phase, lasted, phase_left)
+        });
         let view = View {
             elapsed: tick.elapsed,
-            phase: self.phase.map(|(phase, at)| (phase, tick.now.saturating_duration_since(at))),
+            left,
+            phase,
             command: self.command.clone(),
             targets,
-            rates: self.rates.clone(),
+            rates,
+            gates: tick.gates.to_vec(),
             output: self.output.iter().cloned().collect(),
             notice: self.notice.clone(),
+            stopping: self.stopping.clone(),
             help: false,
             color: self.color,
         };
@@ -123,6 +163,11 @@ impl Ui for Dashboard {
 
     fn notice(&mut self, text: &str) {
         self.notice = Some(text.to_string());
+    }
+
+    fn stopping(&mut self, why: &str) {
+        self.stopping.get_or_insert_with(|| why.to_string());
+        self.notice(why);
     }
 
     fn phase(&mut self, phase: Phase) {
@@ -139,7 +184,12 @@ impl Ui for Dashboard {
     fn finished(&mut self, report: &Report) {
         self.close();
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", text::render(report));
+        let summary = text::render(report);
+        let summary = match crate::live::terminal_width(&out) {
+            Some(width) => crate::live::wrap(&summary, width),
+            None => summary,
+        };
+        let _ = write!(out, "{summary}");
         let _ = out.flush();
     }
 }
@@ -187,4 +237,23 @@ fn draw(mut terminal: DefaultTerminal, frames: Receiver<View>, stop: UnboundedSe
     let _ = terminal.show_cursor();
     drop(terminal);
     ratatui::restore();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_rate_shows_from_the_first_probe_then_over_the_last_second() {
+        let mut meter = RateMeter { base: (Duration::ZERO, vec![0]), ..RateMeter::default() };
+        // 50/s: five probes have reported 100 ms in.
+        assert_eq!(meter.update(MS * 100, &[5]), &[50.0]);
+        assert_eq!(meter.update(MS * 500, &[25]), &[50.0]);
+        assert_eq!(meter.update(MS * 1000, &[50]), &[50.0]);
+        // Then whole seconds: the rate drops to 10/s only once a second at that rate has passed.
+        assert_eq!(meter.update(MS * 1500, &[55]), &[50.0]);
+        assert_eq!(meter.update(MS * 2000, &[60]), &[10.0]);
+    }
 }

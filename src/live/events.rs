@@ -16,6 +16,8 @@ use crate::analysis::outage::Transition;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Event;
 use crate::analysis::snapshot::TargetSnapshot;
+use crate::engine::lane::Lane;
+use crate::engine::request::RequestIds;
 use crate::engine::sample::{Outcome, Sample};
 use crate::report::{HookReport, Report};
 use crate::units::millis;
@@ -25,6 +27,10 @@ pub struct EventLog {
     name: String,
     probes: bool,
     urls: Vec<String>,
+    /// Each target's lane, beside its URL in every event that names a target.
+    lanes: Vec<Lane>,
+    /// `--request-id`: probe events and windows carry their requests' ids.
+    request_ids: Option<RequestIds>,
     clock: RunClock,
     /// Cumulative (probes, failed) per URL at the last `second` event.
     reported: Vec<(u64, u64)>,
@@ -42,11 +48,37 @@ impl EventLog {
             name,
             probes,
             urls: urls.to_vec(),
+            lanes: vec![Lane::Reused; urls.len()],
+            request_ids: None,
             clock,
             reported: vec![(0, 0); urls.len()],
             next_second: 1,
             error: None,
         }
+    }
+
+    /// The lane of each target, in the order of the URLs given to [`EventLog::new`] (each on
+    /// the reused lane without it).
+    pub fn with_lanes(mut self, lanes: Vec<Lane>) -> EventLog {
+        self.lanes = lanes;
+        self
+    }
+
+    /// With `--request-id`: probe events carry each probe's id, `down` the id of the window's
+    /// first failed probe, `up` and `still_down` those of its first and last.
+    pub fn with_request_ids(mut self, ids: Option<RequestIds>) -> EventLog {
+        self.request_ids = ids;
+        self
+    }
+
+    fn connection(&self, target: usize) -> &'static str {
+        self.lanes.get(target).copied().unwrap_or_default().as_str()
+    }
+
+    /// The request id of probe `seq` of `target`, with `--request-id`.
+    fn request_id(&self, target: usize, seq: u64) -> Option<String> {
+        let lane = self.lanes.get(target).copied().unwrap_or_default();
+        self.request_ids.as_ref().map(|ids| ids.id(lane, seq))
     }
 
     fn emit(&mut self, value: Value) {
@@ -68,11 +100,13 @@ impl EventLog {
         self.urls.get(target).map_or("", String::as_str)
     }
 
-    pub fn run_start(&mut self, rate: f64, command: Option<&[String]>) {
+    pub fn run_start(&mut self, rate: f64, command: Option<&[String]>, vantage: &str) {
         let value = json!({
             "event": "run_start",
             "at": rfc3339_ms(self.clock.started_at),
+            "vantage": vantage,
             "urls": self.urls,
+            "connections": self.lanes,
             "rate": rate,
             "command": command,
         });
@@ -91,10 +125,12 @@ impl EventLog {
 
     pub fn transition(&mut self, event: &Event) {
         let url = self.url(event.target).to_string();
-        let value = match &event.transition {
-            Transition::Down { start, cause, first_error } => json!({
+        let connection = self.connection(event.target);
+        let mut value = match &event.transition {
+            Transition::Down { start, cause, first_error, .. } => json!({
                 "event": "down",
                 "url": url,
+                "connection": connection,
                 "at": rfc3339_ms(self.clock.wall(*start)),
                 "offset_ms": millis(*start),
                 "cause": cause.to_string(),
@@ -104,6 +140,7 @@ impl EventLog {
             Transition::Up(w) => json!({
                 "event": if w.open { "still_down" } else { "up" },
                 "url": url,
+                "connection": connection,
                 "at": rfc3339_ms(self.clock.wall(w.end)),
                 "offset_ms": millis(w.end),
                 "down_since_offset_ms": millis(w.start),
@@ -111,6 +148,17 @@ impl EventLog {
                 "failed_probes": w.failed_probes,
             }),
         };
+        let ids = match &event.transition {
+            Transition::Down { first_seq, .. } => vec![("request_id", *first_seq)],
+            Transition::Up(w) => vec![("first_request_id", w.first_seq), ("last_request_id", w.last_seq)],
+        };
+        for (field, seq) in ids {
+            if let Some(id) = self.request_id(event.target, seq)
+                && let Some(object) = value.as_object_mut()
+            {
+                object.insert(field.into(), id.into());
+            }
+        }
         self.emit(value);
     }
 
@@ -120,6 +168,7 @@ impl EventLog {
             "event": "hook",
             "hook": run.hook,
             "url": run.url,
+            "connection": run.connection,
             "offset_ms": run.start_offset_ms,
             "duration_ms": run.duration_ms,
             "exit_code": run.exit_code,
@@ -137,6 +186,7 @@ impl EventLog {
                 let value = json!({
                     "event": "second",
                     "url": self.url(i),
+                    "connection": self.connection(i),
                     "offset_s": self.next_second,
                     "probes": t.probes - probes,
                     "failed": t.failed - failed,
@@ -155,24 +205,33 @@ impl EventLog {
         if !self.probes {
             return;
         }
-        let (status, kind, error) = match &sample.outcome {
-            Outcome::Ok { status } => (Some(*status), None, None),
-            Outcome::BadStatus { status, text } => (Some(*status), None, Some(text.as_str())),
-            Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str())),
+        let (status, kind, error, router) = match &sample.outcome {
+            Outcome::Ok { status } => (Some(*status), None, None, None),
+            Outcome::BadStatus { status, text, router } => {
+                (Some(*status), None, Some(text.as_str()), router.map(|r| r.to_string()))
+            }
+            Outcome::Error { kind, status, text } => (*status, Some(kind.as_str()), Some(text.as_str()), None),
         };
-        let value = json!({
+        let mut value = json!({
             "event": "probe",
             "url": self.url(sample.target),
+            "connection": self.connection(sample.target),
             "seq": sample.seq,
             "due_offset_ms": millis(self.clock.offset(sample.due)),
             "ok": sample.outcome.is_ok(),
             "status": status,
             "error_kind": kind,
             "error": error,
+            "router_error": router,
             "latency_ms": millis(sample.latency()),
             "send_lag_ms": millis(sample.send_lag()),
             "resent": sample.resent,
         });
+        if let Some(id) = self.request_id(sample.target, sample.seq)
+            && let Some(object) = value.as_object_mut()
+        {
+            object.insert("request_id".into(), id.into());
+        }
         self.emit(value);
     }
 
@@ -185,6 +244,7 @@ impl EventLog {
                 let value = json!({
                     "event": "gate",
                     "url": t.url,
+                    "connection": t.connection,
                     "gate": g.gate,
                     "limit": g.limit,
                     "observed": g.observed,
@@ -201,6 +261,7 @@ impl EventLog {
             "exit_code": exit_code,
             "targets": report.targets.iter().map(|t| json!({
                 "url": t.url,
+                "connection": t.connection,
                 "probes": t.probes,
                 "failed": t.failed,
                 "resent": t.resent,

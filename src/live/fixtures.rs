@@ -1,12 +1,16 @@
-//! A URL's detail for the dashboard view's tests.
+//! Views for the dashboard's tests: a URL's detail, and whole frames of the runs a user meets.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::analysis::outage::Window;
+use crate::analysis::phase::Phase;
 use crate::analysis::snapshot::{Quantiles, TargetDetail};
 use crate::analysis::timeline::Slice;
 use crate::engine::sample::{Cause, ErrorKind};
+use crate::live::Stream;
+use crate::live::gates::{GateLive, GateState};
+use crate::live::view::View;
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
@@ -29,6 +33,8 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         causes: BTreeMap::from([(Cause::Status(404), 80)]),
         first_cause: Cause::Status(404),
         first_error: "404 Not Found: Requested route ('notes.demo') does not exist.".into(),
+        first_seq: 108,
+        last_seq: 187,
         open: false,
     };
     TargetDetail {
@@ -49,5 +55,70 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         windows: vec![window],
         window_count: 1,
         slices,
+    }
+}
+
+/// A long cause, as a proxy in front of a service writes them: cut to fit, it must end at a word.
+pub(crate) const LONG_CAUSE: &str = "503 Service Unavailable: upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+
+/// A probe-only run twelve seconds into a minute: the URL is down now, with a long cause.
+pub(crate) fn probe_only() -> View {
+    let mut t = target(true);
+    t.down = Some((S * 11 + MS * 500, LONG_CAUSE.to_string()));
+    let gates = vec![
+        gate("max-downtime 3s", GateState::AtRisk("downtime 1.600 s of 3s".into())),
+        gate("max-latency p99=300ms", GateState::Passing),
+    ];
+    View {
+        elapsed: S * 12,
+        left: Some(S * 48),
+        targets: vec![t],
+        rates: vec![50.0],
+        gates: vec![gates],
+        color: true,
+        ..View::default()
+    }
+}
+
+fn gate(name: &str, state: GateState) -> GateLive {
+    GateLive { gate: name.into(), state }
+}
+
+/// A wrapped deploy with a long command line, some output and a closed window.
+pub(crate) fn wrapped() -> View {
+    View {
+        elapsed: S * 12,
+        phase: Some((Phase::Deploy, S * 3, None)),
+        command: Some(
+            "cf push notes-production --strategy rolling -f deploy/manifest-production.yml --var instances=4".into(),
+        ),
+        targets: vec![target(false)],
+        rates: vec![50.0],
+        gates: vec![vec![
+            gate("max-outage 1s", GateState::Failed { observed: "1.600 s".into(), settled: true }),
+            gate("max-downtime 5s", GateState::Passing),
+        ]],
+        output: vec![
+            (Stream::Stdout, "Pushing app notes-production to org demo / space prod as ops...".into()),
+            (Stream::Stdout, "Staging app and tracing logs...".into()),
+            (Stream::Stderr, "warning: no health check endpoint in the manifest".into()),
+            (Stream::Stdout, "Waiting for app notes-production to start...".into()),
+        ],
+        color: true,
+        ..View::default()
+    }
+}
+
+/// A run the user ended with `q`: stopping, probes in flight still awaited.
+pub(crate) fn stopped() -> View {
+    View {
+        elapsed: S * 12,
+        targets: vec![target(false)],
+        rates: vec![50.0],
+        gates: vec![vec![gate("max-downtime 0s", GateState::Failed { observed: "1.600 s".into(), settled: true })]],
+        notice: Some("stopping: waiting up to 2s for probes in flight".into()),
+        stopping: Some("quit requested".into()),
+        color: true,
+        ..View::default()
     }
 }

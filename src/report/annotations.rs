@@ -15,7 +15,7 @@ pub fn render(report: &Report) -> Vec<String> {
     for t in &report.targets {
         for g in t.gates.iter().filter(|g| !g.passed) {
             let title = format!("blip gate {} failed", g.gate);
-            let mut message = format!("{}: observed {}, limit {}", t.url, g.observed, g.limit);
+            let mut message = format!("{}: observed {}, limit {}", t.name(), g.observed, g.limit);
             let evidence = evidence(t, g);
             if !evidence.is_empty() {
                 message.push('\n');

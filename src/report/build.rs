@@ -25,6 +25,14 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     let end = recorder.clock.offset(end);
     let mut targets: Vec<TargetReport> =
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
+    if let Some(ids) = &recorder.request_ids {
+        for (report, t) in targets.iter_mut().zip(&recorder.targets) {
+            for (outage, w) in report.outages.iter_mut().zip(t.detector.windows()) {
+                outage.first_request_id = Some(ids.id(t.lane, w.first_seq));
+                outage.last_request_id = Some(ids.id(t.lane, w.last_seq));
+            }
+        }
+    }
     for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
         report.gates = gate_list.iter().map(|gate| gate_report(&recorder.clock, gates::judge(gate, &view))).collect();
         if !gate_list.is_empty()
@@ -40,12 +48,17 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: env!("CARGO_PKG_VERSION").to_string(),
+        // Set by the app, which knows where it runs.
+        vantage: String::new(),
+        // The application sets it: the run's id is the config's.
+        run_id: String::new(),
         started_at: rfc3339_ms(recorder.clock.started_at),
         duration_ms: millis(end),
         rate: recorder.rate,
         passed,
         default_gates: false,
         measure_only: false,
+        stop_reason: None,
         gate_phases: (!recorder.phases.spans(end).is_empty()).then_some(recorder.judge),
         warnings,
         deploy: None,
@@ -169,12 +182,19 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
     };
     TargetReport {
         url: t.url.clone(),
+        connection: t.lane,
+        label: t.label.clone(),
         probes: t.probes,
         ok: t.ok,
         failed: t.failed,
         resent: t.resent,
         cancelled: t.cancelled,
         status_counts: t.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+        router_error_counts: t
+            .router_counts
+            .iter()
+            .map(|((code, router), n)| (format!("{code} {router}"), *n))
+            .collect(),
         error_counts: ErrorKind::ALL
             .iter()
             .filter(|k| t.error_counts[k.index()] > 0)
@@ -234,6 +254,8 @@ pub fn outage_report(clock: &RunClock, w: &Window, phases: &PhaseClock) -> Outag
         failed_probes: w.failed_probes,
         causes: causes(&w.causes),
         first_error: w.first_error.clone(),
+        first_request_id: None,
+        last_request_id: None,
         open: w.open,
         phase: phases.phase_at(w.start),
         end_phase: phases.phase_at(last_instant),
@@ -275,7 +297,7 @@ mod tests {
     fn counts_latency_and_windows() {
         let clock = RunClock::now();
         let mut r = Recorder::new(&["http://a/".into()], 100.0, 1, clock, None);
-        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into() };
+        let not_found = || Outcome::BadStatus { status: 404, text: "404 Not Found".into(), router: None };
         let mut events = Vec::new();
         for seq in 0..100 {
             let outcome = if (40..60).contains(&seq) { not_found() } else { Outcome::Ok { status: 200 } };
@@ -305,6 +327,38 @@ mod tests {
         assert_eq!(t.timeline.len(), 2);
         assert_eq!((t.timeline[0].ok, t.timeline[0].failed), (80, 20));
         assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn each_lane_is_a_target_of_its_own_named_in_every_human_report() {
+        use crate::engine::lane::{Lane, targets};
+        let clock = RunClock::now();
+        let names = targets(&["http://a/".into()], &[Lane::Reused, Lane::Fresh]);
+        let labels: Vec<String> = names.iter().map(|t| t.label.clone()).collect();
+        let mut r = Recorder::new(&labels, 10.0, 1, clock, None);
+        r.name_targets(&names);
+        r.record(&sample(&clock, 0, 100, Outcome::Ok { status: 200 }));
+        let refused = Outcome::Error { kind: ErrorKind::Refused, status: None, text: "refused".into() };
+        r.record(&Sample { target: 1, ..sample(&clock, 0, 100, refused) });
+        let (_, report) = finish(r, clock.start + Duration::from_millis(100), &[Gate::MaxDowntime(Duration::ZERO)]);
+        let [reused, fresh] = report.targets.as_slice() else { panic!() };
+        assert_eq!(
+            (reused.url.as_str(), reused.connection, fresh.url.as_str(), fresh.connection),
+            ("http://a/", Lane::Reused, "http://a/", Lane::Fresh)
+        );
+        assert_eq!((reused.failed, fresh.failed), (0, 1));
+        let text = crate::report::text::render(&report);
+        assert!(text.contains("http://a/ (reused)\n") && text.contains("http://a/ (fresh)\n"), "{text}");
+        let markdown = crate::report::markdown::render(&report);
+        assert!(markdown.contains("| http://a/ (fresh) | `max-downtime 0s`"), "{markdown}");
+        let junit = crate::report::junit::render(&report).unwrap();
+        assert!(junit.contains("name=\"http://a/ (fresh)\""), "{junit}");
+        let json = crate::report::json::render(&report).unwrap();
+        assert!(
+            json.contains("\"connection\": \"fresh\"") && !json.contains("\"url\": \"http://a/ (fresh)\""),
+            "{json}"
+        );
+        assert!(!json.contains("request_id"), "only with --request-id: {json}");
     }
 
     #[test]
@@ -357,7 +411,7 @@ mod tests {
                 let outcome = if ok {
                     Outcome::Ok { status: 200 }
                 } else {
-                    Outcome::BadStatus { status: 404, text: "404".into() }
+                    Outcome::BadStatus { status: 404, text: "404".into(), router: None }
                 };
                 r.record(&sample(&clock, seq, 10, outcome));
             }
@@ -394,7 +448,7 @@ mod tests {
         r.begin_phase(Phase::Warmup, clock.start);
         for seq in 0..100 {
             let outcome = if seq < 50 {
-                Outcome::BadStatus { status: 503, text: "503".into() }
+                Outcome::BadStatus { status: 503, text: "503".into(), router: None }
             } else {
                 Outcome::Ok { status: 200 }
             };

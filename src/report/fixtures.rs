@@ -17,18 +17,23 @@ pub(crate) fn sample_report() -> Report {
         failed_probes: probes,
         causes: BTreeMap::from([(cause.to_string(), probes)]),
         first_error: error.to_string(),
+        first_request_id: None,
+        last_request_id: None,
         open,
         phase: None,
         end_phase: None,
     };
     let healthy = TargetReport {
         url: "http://127.0.0.1:8080/health".into(),
+        connection: crate::engine::lane::Lane::Reused,
+        label: String::new(),
         probes: 200,
         ok: 200,
         failed: 0,
         resent: 0,
         cancelled: 0,
         status_counts: BTreeMap::from([("200".into(), 200)]),
+        router_error_counts: BTreeMap::new(),
         error_counts: BTreeMap::new(),
         latency_ms: Some(Latency { min: 0.21, mean: 0.4, p50: 0.38, p90: 0.52, p99: 0.91, p999: 1.4, max: 1.52 }),
         send_lag_ms: SendLag { p50: 0.41, p99: 0.97, max: 1.2 },
@@ -44,12 +49,15 @@ pub(crate) fn sample_report() -> Report {
     };
     let deployed = TargetReport {
         url: "http://127.0.0.1:8081/api/notes".into(),
+        connection: crate::engine::lane::Lane::Reused,
+        label: String::new(),
         probes: 200,
         ok: 119,
         failed: 81,
         resent: 2,
         cancelled: 0,
         status_counts: BTreeMap::from([("200".into(), 119), ("404".into(), 75)]),
+        router_error_counts: BTreeMap::new(),
         error_counts: BTreeMap::from([("refused".into(), 6)]),
         latency_ms: Some(Latency { min: 0.3, mean: 0.8, p50: 0.7, p90: 1.1, p99: 2.5, p999: 1250.0, max: 1250.0 }),
         send_lag_ms: SendLag { p50: 0.4, p99: 0.9, max: 1.1 },
@@ -68,7 +76,18 @@ pub(crate) fn sample_report() -> Report {
             ),
         ],
         timeline_width_s: 1,
-        timeline: vec![],
+        // 20 probes a second: the 404s from +2 s to +3.5 s, refusals from +9.7 s.
+        timeline: (0..10)
+            .map(|offset_s| {
+                let (ok, failed) = match offset_s {
+                    2 => (0, 20),
+                    3 => (10, 10),
+                    9 => (14, 6),
+                    _ => (20, 0),
+                };
+                TimelinePoint { offset_s, ok, failed, p50_ms: Some(0.7), p99_ms: Some(2.5) }
+            })
+            .collect(),
         phases: None,
         deploy_timing: None,
         gates: vec![],
@@ -76,12 +95,15 @@ pub(crate) fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: "0.1.0".into(),
+        vantage: "ci-runner-1".into(),
+        run_id: "5e1f0c2a".into(),
         started_at: "2026-11-26T12:00:00.000Z".into(),
         duration_ms: 10000.0,
         rate: 20.0,
         passed: true,
         default_gates: false,
         measure_only: true,
+        stop_reason: None,
         gate_phases: None,
         warnings: vec![],
         deploy: None,

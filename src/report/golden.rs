@@ -7,6 +7,7 @@ use crate::analysis::clock::RunClock;
 use crate::analysis::phase::GatePhases;
 use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Recorder;
+use crate::engine::request::RequestIds;
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
 use crate::gates::Gate;
 use crate::report::Report;
@@ -22,6 +23,8 @@ pub(crate) fn scenario() -> Report {
     };
     let urls = ["http://127.0.0.1:8080/health".to_string(), "http://127.0.0.1:8081/api/notes".to_string()];
     let mut recorder = Recorder::new(&urls, 10.0, 1, clock, Some(GatePhases::DeployCooldown));
+    recorder.request_ids =
+        Some(RequestIds { header: reqwest::header::HeaderName::from_static("x-request-id"), run: RUN_ID.into() });
     let ms = Duration::from_millis;
     recorder.begin_phase(Phase::Warmup, clock.start);
     for seq in 0..60u64 {
@@ -34,7 +37,9 @@ pub(crate) fn scenario() -> Report {
         for target in 0..2 {
             let due = clock.start + ms(seq * 100 + target as u64 * 50);
             let outcome = match (target, seq) {
-                (1, 30..=44) => Outcome::BadStatus { status: 404, text: "404 Not Found: no route".into() },
+                (1, 30..=44) => {
+                    Outcome::BadStatus { status: 404, text: "404 Not Found: no route".into(), router: None }
+                }
                 (1, 50) => Outcome::Error { kind: ErrorKind::Timeout, status: None, text: "no answer".into() },
                 (0, 57..) => Outcome::Error { kind: ErrorKind::Refused, status: None, text: "refused".into() },
                 _ => Outcome::Ok { status: 200 },
@@ -58,8 +63,13 @@ pub(crate) fn scenario() -> Report {
         Gate::MaxLatency("p99=10ms".parse().unwrap()),
     ];
     recorder.close(clock.start + ms(6000));
-    crate::report::build::report(&recorder, clock.start + ms(6000), &gates)
+    let mut report = crate::report::build::report(&recorder, clock.start + ms(6000), &gates);
+    report.run_id = RUN_ID.to_string();
+    report
 }
+
+/// The scenario's run id, which its probes' request ids start with.
+const RUN_ID: &str = "90d3e1a7";
 
 /// The JSON of a fixed scenario, byte for byte: a change of layout or of code that should not
 /// change behaviour must leave it alone. `BLIP_WRITE_GOLDEN=1` rewrites the file.

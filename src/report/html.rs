@@ -619,7 +619,7 @@ mod tests {
             }
             for target in 0..URLS.len() {
                 let outcome = if down(target, due_ms) {
-                    Outcome::BadStatus { status: 404, text: "404 Not Found: <no route>".into() }
+                    Outcome::BadStatus { status: 404, text: "404 Not Found: <no route>".into(), router: None }
                 } else {
                     Outcome::Ok { status: 200 }
                 };

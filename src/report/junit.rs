@@ -4,7 +4,7 @@
 //! quick-junit escapes XML's markup characters; the control characters XML 1.0 does not allow
 //! at all (a server's text may hold any) are taken out by [`sanitize::text`] before.
 
-use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::{GateReport, Report, TargetReport};
 use crate::sanitize;
@@ -15,8 +15,9 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut junit = Junit::new("blip");
     junit.set_time(from_ms(report.duration_ms));
     for target in &report.targets {
-        let mut suite = TestSuite::new(sanitize::line(&target.url));
+        let mut suite = TestSuite::new(sanitize::line(target.name()));
         suite.set_time(from_ms(report.duration_ms));
+        suite.add_property(Property::new("vantage", sanitize::line(&report.vantage)));
         suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
         if target.gates.is_empty() {
             // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.
@@ -58,8 +59,9 @@ pub fn evidence(target: &TargetReport, gate: &GateReport) -> String {
     for index in &e.outages {
         if let Some(w) = target.outages.get(*index) {
             let phase = w.phase_label().map(|p| format!(" [{p}]")).unwrap_or_default();
+            let ids = w.request_ids().map(|ids| format!(" ({ids})")).unwrap_or_default();
             lines.push(format!(
-                "outage{phase} {} → {} ({}, {} probes failed): {}",
+                "outage{phase} {} → {} ({}, {} probes failed): {}{ids}",
                 w.start,
                 w.end,
                 secs_ms(w.duration_ms),

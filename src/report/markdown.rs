@@ -1,5 +1,5 @@
-//! The Markdown writer: a summary table, the gates and the outage windows, for pull requests and
-//! GitHub's job summary.
+//! The Markdown writer: the verdict, a summary table, a timeline strip per URL, the gates and the
+//! outage windows, for pull requests and GitHub's job summary.
 //!
 //! A server's error text lands in a table cell that GitHub renders, so every text is escaped
 //! ([`cell`]): it stays in its column, on its line, and shows as the characters it is, never as
@@ -7,7 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::analysis::phase::Phase;
+use crate::report::{Report, TargetReport};
 use crate::sanitize;
 use crate::units::secs_ms;
 
@@ -16,11 +17,12 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let (gates, failed) = report.gate_counts();
     let verdict = match (gates, failed) {
-        (0, _) => "measured".to_string(),
-        (_, 0) => format!("passed ({gates} gate{})", if gates == 1 { "" } else { "s" }),
-        _ => format!("**failed** ({failed} of {gates} gates)"),
+        (0, _) => "blip: measured".to_string(),
+        (_, 0) => format!("✅ blip: passed ({gates} gate{})", if gates == 1 { "" } else { "s" }),
+        _ => format!("❌ blip: **failed** ({failed} of {gates} gates)"),
     };
-    let _ = writeln!(out, "## blip: {verdict}\n");
+    let _ = writeln!(out, "## {verdict}\n");
+    let _ = writeln!(out, "Probed from {}.\n", code(&report.vantage));
     if let Some(d) = &report.deploy {
         let how = d.outcome();
         let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();
@@ -33,7 +35,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.3}% | {} | {} | {p99} |",
-            cell(&t.url),
+            cell(t.name()),
             t.probes,
             t.failed,
             t.availability * 100.0,
@@ -41,19 +43,29 @@ pub fn render(report: &Report) -> String {
             t.outage_count,
         );
     }
+    let strips: Vec<(&TargetReport, String)> =
+        report.targets.iter().filter_map(|t| strip(t).map(|strip| (t, strip))).collect();
+    if !strips.is_empty() {
+        let _ = writeln!(out, "\n### Timeline\n");
+        for (t, strip) in &strips {
+            let _ = writeln!(out, "{}  \n{strip}\n", cell(&t.url));
+        }
+        let _ = writeln!(out, "{LEGEND}");
+    }
     if gates > 0 {
         let phases = report.gate_phases.map(|p| format!(" (judged on phases: {})", p.as_str())).unwrap_or_default();
         let _ = writeln!(out, "\n### Gates{phases}\n");
-        let _ = writeln!(out, "| URL | gate | observed | result |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        let _ = writeln!(out, "| URL | gate | limit | observed | result |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
         for t in &report.targets {
             for g in &t.gates {
-                let result = if g.passed { "passed".to_string() } else { "**failed**".to_string() };
+                let result = if g.passed { "✅ passed" } else { "❌ **failed**" };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {result} |",
-                    cell(&t.url),
+                    "| {} | {} | {} | {} | {result} |",
+                    cell(t.name()),
                     code(&g.gate).replace('|', "\\|"),
+                    cell(&g.limit),
                     cell(&g.observed)
                 );
             }
@@ -67,17 +79,21 @@ pub fn render(report: &Report) -> String {
             for w in &t.outages {
                 let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
                 let open = if w.open { " (open at end)" } else { "" };
+                let first_error = match w.request_ids() {
+                    Some(ids) => format!("{} ({ids})", w.first_error),
+                    None => w.first_error.clone(),
+                };
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} |",
-                    cell(&t.url),
+                    cell(t.name()),
                     w.phase_label().as_deref().unwrap_or("–"),
                     w.start,
                     secs_ms(w.start_offset_ms),
                     secs_ms(w.duration_ms),
                     w.failed_probes,
                     cell(&causes.join(", ")),
-                    cell(&w.first_error),
+                    cell(&first_error),
                 );
             }
         }
@@ -86,6 +102,50 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n> warning: {}", cell(warning));
     }
     out
+}
+
+/// Most cells in a timeline strip: one line of a job summary, even on a narrow screen.
+const STRIP_CELLS: u64 = 60;
+
+const LEGEND: &str = "🟩 all probes ok · 🟨 some failed · 🟥 most failed · ⬜ no probe due";
+
+/// A URL's timeline as one line of at most [`STRIP_CELLS`] cells, each merging whole timeline
+/// slices, with the phases of a wrapped deploy named where they begin; None without a timeline.
+fn strip(t: &TargetReport) -> Option<String> {
+    let width = t.timeline_width_s.max(1);
+    let slices = t.timeline.iter().map(|p| p.offset_s / width + 1).max()?;
+    let per_cell = slices.div_ceil(STRIP_CELLS);
+    let cells = slices.div_ceil(per_cell);
+    let mut counts = vec![(0u64, 0u64); cells as usize];
+    for p in &t.timeline {
+        let c = &mut counts[(p.offset_s / width / per_cell) as usize];
+        c.0 += p.ok;
+        c.1 += p.failed;
+    }
+    let cell_s = (per_cell * width) as f64;
+    // Where each phase begins, as the cell nearest to its start.
+    let mut starts: Vec<(usize, Phase)> = t
+        .phases
+        .iter()
+        .flatten()
+        .map(|(phase, p)| (((p.start_offset_ms / 1000.0 / cell_s).round() as usize).min(cells as usize), *phase))
+        .collect();
+    starts.sort();
+    let mut line = String::new();
+    for (i, &(ok, failed)) in counts.iter().enumerate() {
+        for (_, phase) in starts.iter().filter(|(at, _)| *at == i) {
+            let sep = if line.is_empty() { "" } else { " ┃ " };
+            let _ = write!(line, "{sep}{phase} ");
+        }
+        line.push(match (ok, failed) {
+            (0, 0) => '⬜',
+            (_, 0) => '🟩',
+            (ok, failed) if failed <= ok => '🟨',
+            _ => '🟥',
+        });
+    }
+    let unit = if per_cell * width == 1 { "1 s".to_string() } else { format!("{} s", per_cell * width) };
+    Some(format!("{line} ({unit} per cell)"))
 }
 
 /// Text made safe for a table cell and for running text: one line with no control character,
@@ -131,6 +191,28 @@ mod tests {
     #[test]
     fn markdown_without_gates() {
         insta::assert_snapshot!(render(&sample_report()));
+    }
+
+    #[test]
+    fn a_long_run_is_a_strip_of_at_most_sixty_cells() {
+        let mut t = sample_report().targets.remove(1);
+        // Three hours at one slice a second, down from 5400 s to 5460 s.
+        t.timeline = (0..3 * 3600)
+            .map(|offset_s| {
+                let failed = if (5400..5460).contains(&offset_s) { 20 } else { 0 };
+                crate::report::TimelinePoint { offset_s, ok: 20 - failed, failed, p50_ms: None, p99_ms: None }
+            })
+            .collect();
+        let line = strip(&t).unwrap();
+        assert!(line.ends_with(" (180 s per cell)"), "{line}");
+        let cells: Vec<char> = line.chars().filter(|c| "🟩🟨🟥⬜".contains(*c)).collect();
+        assert_eq!(cells.len(), 60, "{line}");
+        // 5400 s to 5460 s is a third of cell 30: some of its probes failed.
+        assert_eq!(cells.iter().position(|c| *c != '🟩'), Some(30), "{line}");
+        assert_eq!(cells[30], '🟨');
+        // A 3-second run: a cell a second.
+        t.timeline.truncate(3);
+        assert_eq!(strip(&t).unwrap(), "🟩🟩🟩 (1 s per cell)");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The final report: plain data built by the recorder, rendered by the writers beside this file.
 //!
-//! These structs are the JSON schema (`schema_version` 1); every field is documented in the
+//! These structs are the JSON schema (`schema_version` 2); every field is documented in the
 //! README. Field names are a public contract: `schema/report.schema.json` is derived from them
 //! (see `schema.rs`), and a test fails when it is stale.
 
@@ -9,14 +9,21 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::phase::Phase;
+use crate::engine::lane::Lane;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a target is a (URL, lane) pair with its `connection`; `run_id`; router errors; request
+/// ids of outage windows.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    /// Where blip probed from: `--vantage`, or the host name.
+    pub vantage: String,
+    /// A short random id of the run; with `--request-id` every probe's id starts with it.
+    pub run_id: String,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
     pub duration_ms: f64,
@@ -28,6 +35,9 @@ pub struct Report {
     pub default_gates: bool,
     /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
     pub measure_only: bool,
+    /// Why the run was stopped before its end (`quit requested`, `SIGINT received`, a gate that
+    /// `--fail-fast` stopped on); null when it ran to its end. The figures cover the run until then.
+    pub stop_reason: Option<String>,
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
     pub gate_phases: Option<crate::analysis::phase::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
@@ -51,6 +61,8 @@ pub struct HookReport {
     /// `on-down` or `on-up`.
     pub hook: String,
     pub url: String,
+    /// The lane of the target whose window triggered it: `reused` or `fresh`.
+    pub connection: Lane,
     pub start_offset_ms: f64,
     pub duration_ms: f64,
     /// Null when a signal ended it or it never started.
@@ -111,6 +123,30 @@ impl Report {
     }
 }
 
+impl TargetReport {
+    /// The target as the human reports name it: its label, or its URL when it has none.
+    pub fn name(&self) -> &str {
+        if self.label.is_empty() { &self.url } else { &self.label }
+    }
+}
+
+impl OutageReport {
+    /// `--request-id`: the ids of the window's first and last failed probes, as the human
+    /// reports show them; `None` without it.
+    pub fn request_ids(&self) -> Option<String> {
+        let (first, last) = self.first_request_id.as_ref().zip(self.last_request_id.as_ref())?;
+        Some(if first == last { format!("request {first}") } else { format!("requests {first} … {last}") })
+    }
+}
+
+impl Report {
+    /// Whether the human reports name each target's lane beside its URL (see
+    /// [`crate::engine::lane::lanes_shown`]).
+    pub fn lanes_shown(&self) -> bool {
+        self.targets.iter().any(|t| t.connection != Lane::Reused)
+    }
+}
+
 impl DeployReport {
     /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
     pub fn outcome(&self) -> String {
@@ -134,6 +170,14 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TargetReport {
     pub url: String,
+    /// The lane this target's probes went out on: `reused` keep-alive connections or a `fresh`
+    /// one per probe. With `--connections both` each URL has one target per lane.
+    pub connection: Lane,
+    /// The target as the human reports name it: the URL, with its lane beside it when the run
+    /// has more than one lane or only the fresh one. Not part of the JSON.
+    #[serde(skip)]
+    #[cfg_attr(test, schemars(skip))]
+    pub label: String,
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
@@ -145,6 +189,9 @@ pub struct TargetReport {
     pub cancelled: u64,
     /// Answers per status code, as string keys ("200", "404").
     pub status_counts: BTreeMap<String, u64>,
+    /// Of the answers in `status_counts`, those a router gave itself rather than the app (it
+    /// said so in `X-Cf-Routererror`), per code and the router's error: `"404 unknown_route"`.
+    pub router_error_counts: BTreeMap<String, u64>,
     /// Failed probes per error kind, only kinds that occurred.
     pub error_counts: BTreeMap<String, u64>,
     /// Latency of successful probes from their due time; null when none succeeded.
@@ -287,6 +334,12 @@ pub struct OutageReport {
     /// Failed probes per status code or error kind.
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
+    /// With `--request-id`: the ids the window's first and last failed probes were sent with,
+    /// to look up in the server's logs; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_request_id: Option<String>,
     pub open: bool,
     /// The phase the window started in; null when no command is wrapped.
     pub phase: Option<Phase>,

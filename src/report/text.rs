@@ -24,6 +24,9 @@ pub fn render(report: &Report) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "warning: {}", sanitize::line(warning));
     }
+    if let Some(why) = &report.stop_reason {
+        let _ = writeln!(out, "stopped early ({}): the figures cover the run until then", sanitize::line(why));
+    }
     let _ = writeln!(out, "\n{}", verdict(report));
     out
 }
@@ -75,7 +78,7 @@ fn render_hooks(out: &mut String, report: &Report) {
             out,
             "  {} for {} at +{}: {} after {}",
             h.hook,
-            sanitize::line(&h.url),
+            sanitize::line(&h.connection.label(&h.url, report.lanes_shown())),
             secs_ms(h.start_offset_ms),
             sanitize::line(&how),
             secs_ms(h.duration_ms)
@@ -94,7 +97,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !out.is_empty() {
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", sanitize::line(&t.url));
+    let _ = writeln!(out, "{}", sanitize::line(t.name()));
     let outages = match t.outage_count {
         0 => "no outage".to_string(),
         1 => "1 outage".to_string(),
@@ -128,6 +131,13 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !t.status_counts.is_empty() {
         let _ = writeln!(out, "  status     {}", counts(&t.status_counts));
     }
+    if !t.router_error_counts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  router     {}  (of the status above: the router's own answers)",
+            counts(&t.router_error_counts)
+        );
+    }
     if !t.error_counts.is_empty() {
         let _ = writeln!(out, "  errors     {}", counts(&t.error_counts));
     }
@@ -146,6 +156,9 @@ fn render_target(out: &mut String, t: &TargetReport) {
             counts(&w.causes),
             sanitize::line(&w.first_error),
         );
+        if let Some(ids) = w.request_ids() {
+            let _ = writeln!(out, "             {}", sanitize::line(&ids));
+        }
     }
     if t.outage_count > t.outages.len() as u64 {
         let _ = writeln!(out, "             … and {} more outages", t.outage_count - t.outages.len() as u64);
@@ -237,6 +250,7 @@ mod tests {
         let hook = |exit_code, signal: Option<&str>| crate::report::HookReport {
             hook: "on-down".into(),
             url: "http://a/".into(),
+            connection: crate::engine::lane::Lane::Reused,
             start_offset_ms: 1500.0,
             duration_ms: 250.0,
             exit_code,
@@ -252,6 +266,30 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_run_stopped_early_says_so() {
+        let mut report = sample_report();
+        assert!(!render(&report).contains("stopped early"));
+        report.stop_reason = Some("quit requested".into());
+        let text = render(&report);
+        assert!(text.contains("\nstopped early (quit requested): the figures cover the run until then\n"), "{text}");
+    }
+
+    #[test]
+    fn request_ids_of_a_window_are_shown_under_it() {
+        let mut report = sample_report();
+        let w = &mut report.targets[1].outages[0];
+        w.first_request_id = Some("blip-5e1f0c2a-reused-40".into());
+        w.last_request_id = Some("blip-5e1f0c2a-reused-114".into());
+        let text = render(&report);
+        assert!(
+            text.contains("\n             requests blip-5e1f0c2a-reused-40 … blip-5e1f0c2a-reused-114\n"),
+            "{text}"
+        );
+        let markdown = crate::report::markdown::render(&report);
+        assert!(markdown.contains("(requests blip-5e1f0c2a-reused-40 … blip-5e1f0c2a-reused-114) |"), "{markdown}");
     }
 
     #[test]

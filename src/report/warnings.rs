@@ -28,7 +28,7 @@ pub fn send_lag_warnings(targets: &[TargetReport], rate: f64) -> Vec<String> {
         |t| {
             format!(
                 "blip sent probes of {} late: send lag p99 {} (max {}); {BUSY}",
-                t.url,
+                t.name(),
                 ms(t.send_lag_ms.p99),
                 ms(t.send_lag_ms.max)
             )
@@ -58,7 +58,7 @@ pub fn never_up_warnings(targets: &[TargetReport]) -> Vec<String> {
             }
             format!(
                 "{} NEVER answered successfully ({} probes: {}); check the URL, port and --expect-status",
-                t.url,
+                t.name(),
                 t.probes + t.cancelled,
                 causes.join(", ")
             )
@@ -68,7 +68,7 @@ pub fn never_up_warnings(targets: &[TargetReport]) -> Vec<String> {
                 "{} of {} URLs NEVER answered successfully (first: {}); check the URLs, ports and --expect-status",
                 never.len(),
                 targets.len(),
-                never[0].url
+                never[0].name()
             )
         },
     )
@@ -84,7 +84,7 @@ pub fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
             let (failed, probes) = warmup(t).unwrap_or_default();
             format!(
                 "{} was already failing before the deploy started: {failed} of {probes} warmup probes failed; that downtime is not the deploy's",
-                t.url
+                t.name()
             )
         },
         |failing| {
@@ -92,7 +92,7 @@ pub fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
                 "{} of {} URLs were already failing before the deploy started (first: {}); that downtime is not the deploy's",
                 failing.len(),
                 targets.len(),
-                failing[0].url
+                failing[0].name()
             )
         },
     )

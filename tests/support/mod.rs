@@ -117,12 +117,15 @@ pub fn ms(d: Duration) -> f64 {
 pub struct Report {
     pub schema_version: u32,
     pub blip_version: String,
+    pub vantage: String,
+    pub run_id: String,
     pub started_at: String,
     pub duration_ms: f64,
     pub rate: f64,
     pub passed: bool,
     pub default_gates: bool,
     pub measure_only: bool,
+    pub stop_reason: Option<String>,
     pub gate_phases: Option<String>,
     pub warnings: Vec<String>,
     pub deploy: Option<Deploy>,
@@ -137,6 +140,7 @@ pub struct Report {
 pub struct Hook {
     pub hook: String,
     pub url: String,
+    pub connection: String,
     pub start_offset_ms: f64,
     pub duration_ms: f64,
     pub exit_code: Option<i32>,
@@ -205,12 +209,14 @@ pub struct DeployTiming {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub url: String,
+    pub connection: String,
     pub probes: u64,
     pub ok: u64,
     pub failed: u64,
     pub resent: u64,
     pub cancelled: u64,
     pub status_counts: BTreeMap<String, u64>,
+    pub router_error_counts: BTreeMap<String, u64>,
     pub error_counts: BTreeMap<String, u64>,
     pub latency_ms: Option<Latency>,
     pub send_lag_ms: SendLag,
@@ -295,6 +301,11 @@ pub struct Outage {
     pub failed_probes: u64,
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
+    /// Present only with `--request-id`.
+    #[serde(default)]
+    pub first_request_id: Option<String>,
+    #[serde(default)]
+    pub last_request_id: Option<String>,
     pub open: bool,
     pub phase: Option<String>,
     pub end_phase: Option<String>,

@@ -27,7 +27,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::stream::{Counted, Stream};
-use super::{Answer, NoAnswer, chain_text, closed_before_answer, keep_head, kind_in_chain};
+use super::{Answer, NoAnswer, RequestId, chain_text, closed_before_answer, keep_head, kind_in_chain};
 use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
@@ -152,8 +152,9 @@ impl Client {
         deadline: Instant,
         timeout: Duration,
         resent: &AtomicBool,
+        id: RequestId<'_>,
     ) -> Result<Answer, NoAnswer> {
-        let mut request = self.request();
+        let mut request = self.request(id);
         // After a resend the request must go out on a connection of its own.
         let mut fresh = false;
         let (conn, response) = loop {
@@ -183,13 +184,14 @@ impl Client {
                     {
                         resent.store(true, Ordering::Relaxed);
                         fresh = true;
-                        request = self.request();
+                        request = self.request(id);
                     }
                     _ => return Err(http_failure(&err.into_error())),
                 },
             }
         };
         let status = response.status();
+        let router = super::router_error(response.headers());
         let mut body = response.into_body();
         let mut head = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -204,14 +206,18 @@ impl Client {
         if !self.fresh_connections && !conn.sender.is_closed() {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         }
-        Ok(Answer { status, head, done })
+        Ok(Answer { status, head, done, router })
     }
 
-    fn request(&self) -> Request<Full<Bytes>> {
+    /// The request, with the probe's id when `--request-id` asks for one.
+    fn request(&self, id: RequestId<'_>) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.target.clone();
         *request.headers_mut() = self.headers.clone();
+        if let Some((name, value)) = id {
+            request.headers_mut().insert(name, value.clone());
+        }
         request
     }
 

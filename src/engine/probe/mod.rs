@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
 
-use crate::engine::request::{Expect, RequestSpec};
-use crate::engine::sample::{ErrorKind, Outcome, Sample};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::engine::request::{Expect, LaneIds, RequestSpec};
+use crate::engine::sample::{Cause, ErrorKind, Outcome, ROUTER_ERROR_HEADER, RouterError, Sample};
 
 /// Bytes of each body kept for `--expect-body` and error texts.
 pub const BODY_KEEP: usize = 64 * 1024;
@@ -30,7 +32,12 @@ pub struct Prober {
     transport: Transport,
     expect: Arc<Expect>,
     timeout: Duration,
+    /// `--request-id`: the header and the part of the id every probe of this target shares.
+    request_id: Option<Arc<LaneIds>>,
 }
+
+/// A probe's request id: the header, and its value.
+type RequestId<'a> = Option<(&'a HeaderName, &'a HeaderValue)>;
 
 /// How a URL's requests travel.
 #[derive(Clone)]
@@ -47,6 +54,8 @@ struct Answer {
     status: reqwest::StatusCode,
     head: Vec<u8>,
     done: Instant,
+    /// The router's error name, when a router said it answered itself.
+    router: Option<RouterError>,
 }
 
 /// A probe that got no answer: why, by kind, and the causes as text.
@@ -71,6 +80,7 @@ impl Prober {
         let expect = Arc::new(expect.clone());
         let mut client = None;
         let mut tls = None;
+        let request_id = spec.request_id.clone().map(Arc::new);
         let mut probers = Vec::with_capacity(urls.len());
         for url in urls {
             let transport = if direct::suits(url) && reqwest_path::proxy_for(url).is_none() {
@@ -94,7 +104,7 @@ impl Prober {
                 let proxy = reqwest_path::proxy_for(url).map(Arc::from);
                 Transport::Reqwest { client, url: url.clone(), request: request.clone(), proxy }
             };
-            probers.push(Prober { transport, expect: expect.clone(), timeout });
+            probers.push(Prober { transport, expect: expect.clone(), timeout, request_id: request_id.clone() });
         }
         Ok(probers)
     }
@@ -105,14 +115,17 @@ impl Prober {
         let deadline = sent + self.timeout;
         // Outlives the exchange, which a timeout may cut short after a resend.
         let resent = AtomicBool::new(false);
+        let id_value = self.request_id.as_ref().map(|ids| ids.value(seq));
+        let id = self.request_id.as_ref().map(|ids| &ids.header).zip(id_value.as_ref());
         let exchange = async {
             match &self.transport {
-                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent).await,
+                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, id).await,
                 Transport::Reqwest { client, url, request, proxy } => {
-                    reqwest_path::exchange_resending(client, url, request, &resent).await.map_err(|failure| match proxy
-                    {
-                        Some(proxy) => failure.through(proxy),
-                        None => failure,
+                    reqwest_path::exchange_resending(client, url, request, &resent, id).await.map_err(|failure| {
+                        match proxy {
+                            Some(proxy) => failure.through(proxy),
+                            None => failure,
+                        }
                     })
                 }
             }
@@ -128,7 +141,10 @@ impl Prober {
             ),
             Ok(Err(NoAnswer { kind, text })) => (Outcome::Error { kind, status: None, text }, Instant::now()),
             Ok(Ok(answer)) => (
-                judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
+                routed(
+                    judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
+                    answer.router,
+                ),
                 answer.done,
             ),
         };
@@ -146,7 +162,7 @@ fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
 pub fn judge(expect: &Expect, status: reqwest::StatusCode, head: &[u8], latency: Duration) -> Outcome {
     let code = status.as_u16();
     if !expect.status.contains(code) {
-        return Outcome::BadStatus { status: code, text: status_text(status, head) };
+        return Outcome::BadStatus { status: code, text: status_text(status, head), router: None };
     }
     if let Some(needle) = &expect.body
         && !contains(head, needle.as_bytes())
@@ -171,6 +187,28 @@ pub fn judge(expect: &Expect, status: reqwest::StatusCode, head: &[u8], latency:
         };
     }
     Outcome::Ok { status: code }
+}
+
+/// The router's error name in an answer's headers (see [`ROUTER_ERROR_HEADER`]).
+fn router_error(headers: &reqwest::header::HeaderMap) -> Option<RouterError> {
+    headers.get(ROUTER_ERROR_HEADER).and_then(|value| RouterError::new(value.as_bytes()))
+}
+
+/// A failed status that a router gave itself: its cause names the router's error, and so does
+/// its text, before the body's first line (`404 unknown_route (router): Requested route ('notes')
+/// does not exist.`). An acceptable answer stays acceptable whoever gave it.
+fn routed(outcome: Outcome, router: Option<RouterError>) -> Outcome {
+    match (outcome, router) {
+        (Outcome::BadStatus { status, text, .. }, Some(router)) => {
+            let cause = Cause::Router(status, router);
+            let text = match text.split_once(": ") {
+                Some((_, line)) => format!("{cause}: {line}"),
+                None => cause.to_string(),
+            };
+            Outcome::BadStatus { status, text, router: Some(router) }
+        }
+        (outcome, _) => outcome,
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -282,7 +320,7 @@ mod tests {
         let e = expect("2xx", Some("notes"), Some(100));
         let fast = Duration::from_millis(5);
         assert_eq!(judge(&e, StatusCode::OK, b"[notes]", fast), Outcome::Ok { status: 200 });
-        let Outcome::BadStatus { status: 404, text } = judge(&e, StatusCode::NOT_FOUND, b"nope", fast) else {
+        let Outcome::BadStatus { status: 404, text, .. } = judge(&e, StatusCode::NOT_FOUND, b"nope", fast) else {
             panic!()
         };
         assert_eq!(text, "404 Not Found: nope");
@@ -294,6 +332,34 @@ mod tests {
             judge(&e, StatusCode::OK, b"notes", Duration::from_millis(150)),
             Outcome::Error { kind: ErrorKind::Slow, status: Some(200), .. }
         ));
+    }
+
+    #[test]
+    fn a_routers_own_answer_names_the_router_error() {
+        let e = expect("2xx", None, None);
+        let fast = Duration::from_millis(5);
+        let headers = |value: &[u8]| {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("X-Cf-Routererror", reqwest::header::HeaderValue::from_bytes(value).unwrap());
+            h
+        };
+        let cf = b"404 Not Found: Requested route ('notes.demo') does not exist.\n";
+        let router = router_error(&headers(b"unknown_route"));
+        let outcome = routed(judge(&e, StatusCode::NOT_FOUND, cf, fast), router);
+        assert_eq!(outcome.cause().unwrap().to_string(), "404 unknown_route (router)");
+        assert_eq!(outcome.describe(), "404 unknown_route (router): Requested route ('notes.demo') does not exist.");
+        assert_eq!(
+            routed(judge(&e, StatusCode::BAD_GATEWAY, b"", fast), router).describe(),
+            "502 unknown_route (router)"
+        );
+        // The app's own 404, and an acceptable answer, are what they were.
+        assert_eq!(routed(judge(&e, StatusCode::NOT_FOUND, b"", fast), None).cause(), Some(Cause::Status(404)));
+        assert_eq!(routed(judge(&e, StatusCode::OK, b"", fast), router), Outcome::Ok { status: 200 });
+        // The header's value is the server's: cut short, and without control characters (HTTP
+        // lets through tabs and any byte above 0x7f: C1 controls, text-reordering marks).
+        let hostile = "\u{202e}unknown\u{9b}2J_route\tand_then_a_great_deal_more_text".as_bytes();
+        assert_eq!(router_error(&headers(hostile)).unwrap().as_str(), "unknown2J_route and_then_a_great_deal_mo");
+        assert!(router_error(&headers("\u{9b}\t".as_bytes())).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use reqwest::{Client, Url};
 
-use super::{Answer, NoAnswer, chain_text, direct, keep_head, kind_in_chain};
+use super::{Answer, NoAnswer, RequestId, chain_text, direct, keep_head, kind_in_chain};
 use crate::engine::request::RequestSpec;
 use crate::engine::sample::ErrorKind;
 
@@ -32,10 +32,11 @@ pub async fn exchange_resending(
     url: &Url,
     spec: &RequestSpec,
     resent: &AtomicBool,
+    id: RequestId<'_>,
 ) -> Result<Answer, NoAnswer> {
     loop {
         let attempt = async {
-            let result = exchange(client, url, spec).await;
+            let result = exchange(client, url, spec, id).await;
             (result, OPENED.with(|opened| opened.load(Ordering::Relaxed)))
         };
         match OPENED.scope(AtomicBool::new(false), attempt).await {
@@ -84,19 +85,23 @@ impl<S: tower_service::Service<R>, R> tower_service::Service<R> for MarkOpenedSe
     }
 }
 
-async fn exchange(client: &Client, url: &Url, spec: &RequestSpec) -> Result<Answer, reqwest::Error> {
+async fn exchange(client: &Client, url: &Url, spec: &RequestSpec, id: RequestId<'_>) -> Result<Answer, reqwest::Error> {
     let mut request = client.request(spec.method.clone(), url.clone());
     request = request.headers(spec.headers.clone());
+    if let Some((name, value)) = id {
+        request = request.header(name, value);
+    }
     if let Some(body) = &spec.body {
         request = request.body(body.clone());
     }
     let mut response = request.send().await?;
     let status = response.status();
+    let router = super::router_error(response.headers());
     let mut head = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         keep_head(&mut head, &chunk);
     }
-    Ok(Answer { status, head, done: Instant::now() })
+    Ok(Answer { status, head, done: Instant::now(), router })
 }
 
 impl NoAnswer {
