@@ -138,6 +138,11 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// A target as the page names it: its URL, with its lane when the run has more than one, escaped.
+fn name(report: &Report, t: &TargetReport) -> String {
+    esc(&t.connection.label(&t.url, report.lanes_shown()))
+}
+
 fn gates_table(out: &mut String, report: &Report) {
     if report.targets.iter().all(|t| t.gates.is_empty()) {
         return;
@@ -150,7 +155,7 @@ fn gates_table(out: &mut String, report: &Report) {
             let _ = writeln!(
                 out,
                 "<tr><td class=\"t\">{}</td><td><code>{}</code></td><td class=\"t\">{}</td><td>{result}</td></tr>",
-                esc(&t.url),
+                name(report, t),
                 esc(&g.gate),
                 esc(&g.observed)
             );
@@ -292,7 +297,7 @@ impl LatencyScale {
 fn target_section(out: &mut String, report: &Report, t: &TargetReport) {
     let span = span_ms(report);
     let columns = columns(t, span);
-    let _ = writeln!(out, "<section class=\"target\"><h2>{}</h2>", esc(&t.url));
+    let _ = writeln!(out, "<section class=\"target\"><h2>{}</h2>", name(report, t));
     let p = t.latency_ms.map(|l| format!(" · p50 {} · p99 {}", latency(l.p50), latency(l.p99))).unwrap_or_default();
     let _ = writeln!(
         out,
@@ -307,7 +312,7 @@ fn target_section(out: &mut String, report: &Report, t: &TargetReport) {
     let _ = writeln!(
         out,
         "<svg class=\"timeline\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"timeline of {}\">",
-        esc(&t.url)
+        name(report, t)
     );
     phase_bands(out, t, span);
     time_axis(out, span);
@@ -522,7 +527,7 @@ fn summary_tables(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "<tr><td class=\"t\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.3}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p50}</td><td class=\"n\">{p99}</td></tr>",
-            esc(&t.url),
+            name(report, t),
             t.probes,
             t.failed,
             t.availability * 100.0,
@@ -539,7 +544,7 @@ fn summary_tables(out: &mut String, report: &Report) {
                 let _ = writeln!(
                     out,
                     "<tr><td class=\"t\">{}</td><td>{phase}</td><td class=\"n\">+{}</td><td class=\"n\">+{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p99}</td></tr>",
-                    esc(&t.url),
+                    name(report, t),
                     secs_ms(p.start_offset_ms),
                     secs_ms(p.end_offset_ms),
                     p.probes,
@@ -559,7 +564,7 @@ fn summary_tables(out: &mut String, report: &Report) {
                 let _ = writeln!(
                     out,
                     "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"n\">+{}</td><td class=\"n\">{}{open}</td><td class=\"n\">{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
-                    esc(&t.url),
+                    name(report, t),
                     w.phase_label().as_deref().unwrap_or("–"),
                     secs_ms(w.start_offset_ms),
                     secs_ms(w.duration_ms),
@@ -773,6 +778,16 @@ mod tests {
         let text: String = cell.text().collect();
         assert!(text.contains("<img src=x>"), "shown as the characters it is: {text}");
         assert_eq!(esc("a\"b'<c>&\n"), "a&quot;b&#39;&lt;c&gt;&amp; ");
+    }
+
+    #[test]
+    fn each_lane_is_named_beside_its_url() {
+        let mut report = blue_green();
+        report.targets[1].url = report.targets[0].url.clone();
+        report.targets[1].connection = crate::engine::lane::Lane::Fresh;
+        let doc = Html::parse_document(&render(&report));
+        let headings: Vec<String> = doc.select(&sel("section.target h2")).map(|h| h.text().collect()).collect();
+        assert_eq!(headings, [format!("{} (reused)", URLS[0]), format!("{} (fresh)", URLS[0])]);
     }
 
     #[test]
