@@ -87,8 +87,9 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "<header><h1>blip: <span class=\"{class}\">{verdict}</span></h1>");
     let _ = writeln!(
         out,
-        "<p class=\"muted\">Started {} · {} · {} probes/s per URL{}</p>",
+        "<p class=\"muted\">Started {} from {} · {} · {} probes/s per URL{}</p>",
         esc(&report.started_at),
+        esc(&report.vantage),
         span_text(report.duration_ms),
         report.rate,
         report.gate_phases.map(|p| format!(" · judged on phases: {}", p.as_str())).unwrap_or_default()
@@ -101,6 +102,13 @@ pub fn render(report: &Report) -> String {
             "<p>Deploy <code>{}</code>: <span class=\"{class}\">{}</span>{took}</p>",
             esc(&d.command.join(" ")),
             esc(&d.outcome())
+        );
+    }
+    if let Some(reason) = &report.stop_reason {
+        let _ = writeln!(
+            out,
+            "<p class=\"failed\">Stopped early: {}; the figures cover the run until then.</p>",
+            esc(reason)
         );
     }
     gates_table(&mut out, report);
@@ -769,7 +777,12 @@ mod tests {
 
     #[test]
     fn untrusted_text_is_escaped_everywhere() {
-        let report = crate::report::fixtures::hostile_report();
+        use crate::report::fixtures::{HOSTILE, hostile_report};
+        let mut report = hostile_report();
+        report.vantage = HOSTILE.into();
+        report.stop_reason = Some(HOSTILE.into());
+        report.warnings.push(HOSTILE.into());
+        report.deploy.as_mut().unwrap().output_marks[0].line = HOSTILE.into();
         let html = render(&report);
         assert!(sanitize::is_clean(&html.replace('\n', "")), "control characters stay out");
         let doc = Html::parse_document(&html);
