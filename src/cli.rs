@@ -317,6 +317,11 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub markdown: Option<String>,
 
+    /// Write a self-contained HTML report to PATH: the verdict, a timeline per URL (availability,
+    /// latency, outages, phases, the command's output), and the summary tables.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub html: Option<String>,
+
     /// Write NDJSON events to PATH (`-` is stdout), flushed line by line: run start, state
     /// changes, per-second counts, gate verdicts, run end.
     #[arg(long, value_name = "PATH", help_heading = "Output")]

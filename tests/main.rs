@@ -10,6 +10,7 @@ mod dashboard;
 mod deploy;
 mod gates;
 mod habits;
+mod html;
 mod lanes;
 mod metrics;
 mod phases;

@@ -42,6 +42,11 @@ const LINE_MAX: u64 = 16 * 1024;
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Lines of output kept for the report.
 pub const OUTPUT_TAIL: usize = 20;
+/// Lines of output kept, with when they were read, for the report's marks on its time axis: the
+/// first and the last this many.
+pub const MARKS_EACH_END: usize = 200;
+/// Characters of a line kept in its mark.
+const MARK_CHARS: usize = 200;
 
 /// Why the command could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +107,39 @@ pub struct Relay {
     queued: AtomicUsize,
     dropped: AtomicU64,
     tail: Mutex<VecDeque<String>>,
+    marks: Mutex<Marks>,
+}
+
+/// A line of output and when it was read.
+#[derive(Clone, Debug)]
+pub struct Mark {
+    pub at: Instant,
+    pub stream: Stream,
+    /// At most [`MARK_CHARS`] characters of the line.
+    pub text: String,
+}
+
+/// The first and the last [`MARKS_EACH_END`] lines with their times, and how many fell between:
+/// bounded however much the command prints.
+#[derive(Debug, Default)]
+pub struct Marks {
+    pub first: Vec<Mark>,
+    pub last: VecDeque<Mark>,
+    pub skipped: u64,
+}
+
+impl Marks {
+    fn push(&mut self, mark: Mark) {
+        if self.first.len() < MARKS_EACH_END {
+            self.first.push(mark);
+            return;
+        }
+        if self.last.len() == MARKS_EACH_END {
+            self.last.pop_front();
+            self.skipped += 1;
+        }
+        self.last.push_back(mark);
+    }
 }
 
 impl Relay {
@@ -120,7 +158,16 @@ impl Relay {
         self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
     }
 
+    /// The first and last lines with when they were read, in the order they were read.
+    pub fn marks(&self) -> (Vec<Mark>, u64) {
+        self.marks.lock().map_or((Vec::new(), 0), |m| (m.first.iter().chain(&m.last).cloned().collect(), m.skipped))
+    }
+
     fn push(&self, line: OutputLine, output: &mpsc::UnboundedSender<OutputLine>) -> bool {
+        if let Ok(mut marks) = self.marks.lock() {
+            let text = line.text.chars().take(MARK_CHARS).collect();
+            marks.push(Mark { at: Instant::now(), stream: line.stream, text });
+        }
         if let Ok(mut tail) = self.tail.lock() {
             if tail.len() == OUTPUT_TAIL {
                 tail.pop_front();
@@ -349,6 +396,19 @@ mod tests {
         assert_eq!((bytes.as_slice(), carry.as_slice()), (b"ab".as_slice(), &"€".as_bytes()[..2]));
         let mut whole = b"abc".to_vec();
         assert!(cut_character(&mut whole).is_empty() && whole == b"abc");
+    }
+
+    #[test]
+    fn marks_keep_the_first_and_last_lines() {
+        let mut marks = Marks::default();
+        let at = Instant::now();
+        for i in 0..(MARKS_EACH_END * 2 + 50) {
+            marks.push(Mark { at, stream: Stream::Stdout, text: i.to_string() });
+        }
+        assert_eq!(marks.skipped, 50);
+        assert_eq!(marks.first.last().unwrap().text, (MARKS_EACH_END - 1).to_string());
+        assert_eq!(marks.last.front().unwrap().text, (MARKS_EACH_END + 50).to_string());
+        assert_eq!(marks.last.back().unwrap().text, (MARKS_EACH_END * 2 + 49).to_string());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::config::{Config, Destination, Output, UiMode};
 use crate::live::detached::Detached;
 use crate::live::events::EventLog;
 use crate::live::{self, Ui};
-use crate::report::{Report, annotations, file, json, junit, markdown};
+use crate::report::{Report, annotations, file, html, json, junit, markdown};
 
 /// Fails before anything is probed when a report file cannot be written.
 pub fn check_writable(output: &Output) -> anyhow::Result<()> {
@@ -30,6 +30,9 @@ pub fn check_writable(output: &Output) -> anyhow::Result<()> {
     if let Some(path) = &output.step_summary {
         file::check_appendable(path)
             .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
+    }
+    if let Some(path) = &output.html {
+        file::check_writable(path).with_context(|| format!("cannot write --html {}", path.display()))?;
     }
     Ok(())
 }
@@ -106,6 +109,12 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
     }
     if let Some(path) = &config.output.step_summary {
         results.push(append(path, &markdown::render(report)));
+    }
+    if let Some(path) = &config.output.html {
+        results.push(
+            file::write_whole(path, html::render(report).as_bytes())
+                .with_context(|| format!("cannot write --html {}", path.display())),
+        );
     }
     if config.output.annotations {
         // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.

@@ -6,7 +6,8 @@ use std::time::Instant;
 use super::command::{Relay, RunningCommand, Termination};
 use crate::analysis::clock::RunClock;
 use crate::config::Wrap;
-use crate::report::DeployReport;
+use crate::live::Stream;
+use crate::report::{DeployReport, OutputMark};
 use crate::units::millis;
 
 /// Where the wrapped command is in its life.
@@ -40,7 +41,20 @@ pub fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
     let offset = |at: Option<Instant>| at.map(|at| millis(clock.offset(at)));
     let termination = log.termination.unwrap_or_default();
     let error = log.error.or_else(|| log.start.is_none().then(|| "stopped before the command started".to_string()));
-    let (output_tail, output_lines_dropped) = log.relay.map_or((Vec::new(), 0), |r| (r.tail(), r.dropped()));
+    let (output_tail, output_lines_dropped) = log.relay.as_ref().map_or((Vec::new(), 0), |r| (r.tail(), r.dropped()));
+    let (marks, output_marks_dropped) = log.relay.as_ref().map_or((Vec::new(), 0), |r| r.marks());
+    let output_marks = marks
+        .into_iter()
+        .map(|m| OutputMark {
+            offset_ms: millis(clock.offset(m.at)),
+            stream: match m.stream {
+                Stream::Stdout => "stdout",
+                Stream::Stderr => "stderr",
+            }
+            .to_string(),
+            line: m.text,
+        })
+        .collect();
     DeployReport {
         command: log.wrap.argv,
         warmup_ms: millis(log.wrap.warmup),
@@ -54,5 +68,7 @@ pub fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
         error,
         output_tail,
         output_lines_dropped,
+        output_marks,
+        output_marks_dropped,
     }
 }

@@ -17,6 +17,8 @@ pub struct Output {
     /// `$GITHUB_STEP_SUMMARY`: the same summary appended to GitHub's job summary (which other
     /// steps write to as well), whether or not `--markdown` is given.
     pub step_summary: Option<std::path::PathBuf>,
+    /// `--html PATH`: written whole.
+    pub html: Option<std::path::PathBuf>,
     pub events: Option<Destination>,
     pub events_probes: bool,
     /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
@@ -121,6 +123,7 @@ impl Output {
         let step_summary =
             std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
         let junit = path("--junit", &args.junit)?;
+        let html = path("--html", &args.html)?;
         // Two reports into one file would leave only the last one written.
         let file = |d: &Option<Destination>| match d {
             Some(Destination::File(path)) => Some(path.clone()),
@@ -130,6 +133,7 @@ impl Output {
             ("--json", file(&json)),
             ("--junit", junit.clone()),
             ("--markdown", markdown.clone()),
+            ("--html", html.clone()),
             ("--events", file(&events)),
             ("GITHUB_STEP_SUMMARY", step_summary.clone()),
             // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
@@ -154,6 +158,7 @@ impl Output {
             junit,
             markdown,
             step_summary,
+            html,
             events,
             events_probes: args.events_probes,
             annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
@@ -167,8 +172,13 @@ impl Output {
 /// A report flag given a request body, as curl's `--json '{..}'` takes one, would write the report
 /// to a file named after the body and pass: refused, with where a body goes.
 fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
-    let flags =
-        [("--json", &args.json), ("--junit", &args.junit), ("--markdown", &args.markdown), ("--events", &args.events)];
+    let flags = [
+        ("--json", &args.json),
+        ("--junit", &args.junit),
+        ("--markdown", &args.markdown),
+        ("--html", &args.html),
+        ("--events", &args.events),
+    ];
     for (flag, value) in flags {
         let Some(value) = value else { continue };
         if value.trim_start().starts_with(['{', '[']) {

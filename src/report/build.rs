@@ -214,7 +214,14 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         timeline: t
             .timeline
             .slices()
-            .map(|(offset_s, s)| TimelinePoint { offset_s, ok: s.ok, failed: s.failed })
+            .zip(t.timeline.quantiles())
+            .map(|((offset_s, s), (p50, p99))| TimelinePoint {
+                offset_s,
+                ok: s.ok,
+                failed: s.failed,
+                p50_ms: p50.map(millis),
+                p99_ms: p99.map(millis),
+            })
             .collect(),
         phases: phase_reports(t, phases, end),
         deploy_timing: deploy_timing(t, phases),

@@ -1,4 +1,4 @@
-//! Report files written whole or not at all, for `--json`, `--junit` and `--markdown`: the
+//! Report files written whole or not at all, for `--json`, `--junit`, `--markdown` and `--html`: the
 //! report goes to a temporary file beside the target, which is then renamed over it, so a reader
 //! never sees half a report and a failed write leaves the earlier one. A path that is not a
 //! regular file (`/dev/null`, a named pipe, a symbolic link) is written in place instead, so it

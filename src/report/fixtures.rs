@@ -51,7 +51,7 @@ pub(crate) fn sample_report() -> Report {
         outage_count: 0,
         outages: vec![],
         timeline_width_s: 1,
-        timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0 }],
+        timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0, p50_ms: Some(2.1), p99_ms: Some(3.9) }],
         phases: None,
         deploy_timing: None,
         gates: vec![],
@@ -95,7 +95,7 @@ pub(crate) fn sample_report() -> Report {
                     9 => (14, 6),
                     _ => (20, 0),
                 };
-                TimelinePoint { offset_s, ok, failed }
+                TimelinePoint { offset_s, ok, failed, p50_ms: Some(0.7), p99_ms: Some(2.5) }
             })
             .collect(),
         phases: None,
@@ -143,6 +143,12 @@ pub(crate) fn deploy_report() -> Report {
         succeeded: true,
         output_tail: vec!["Starting app notes...".into()],
         output_lines_dropped: 0,
+        output_marks: vec![OutputMark {
+            offset_ms: 1620.5,
+            stream: "stdout".into(),
+            line: "Starting app notes...".into(),
+        }],
+        output_marks_dropped: 0,
     });
     let phase = |start: f64, end: f64, probes: u64, failed: u64, downtime_ms: f64| PhaseReport {
         start_offset_ms: start,

@@ -213,7 +213,7 @@ mod tests {
         t.timeline = (0..3 * 3600)
             .map(|offset_s| {
                 let failed = if (5400..5460).contains(&offset_s) { 20 } else { 0 };
-                crate::report::TimelinePoint { offset_s, ok: 20 - failed, failed }
+                crate::report::TimelinePoint { offset_s, ok: 20 - failed, failed, p50_ms: None, p99_ms: None }
             })
             .collect();
         let line = strip(&t).unwrap();

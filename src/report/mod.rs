@@ -1,5 +1,5 @@
 //! The final report: the plain data model, the one place it is built (`build`), and the
-//! writers that render it (text, json, junit, markdown, annotations; `file` writes safely).
+//! writers that render it (text, json, junit, markdown, html, annotations; `file` writes safely).
 
 mod model;
 
@@ -12,6 +12,7 @@ pub mod file;
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod golden;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;

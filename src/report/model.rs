@@ -96,6 +96,22 @@ pub struct DeployReport {
     pub output_tail: Vec<String>,
     /// Lines of its output not shown because it printed faster than they could be.
     pub output_lines_dropped: u64,
+    /// Its first and last 200 lines (each cut to 200 characters), with when blip read them:
+    /// marks on the HTML report's time axis.
+    pub output_marks: Vec<OutputMark>,
+    /// Lines between the first and the last 200, not in `output_marks`.
+    pub output_marks_dropped: u64,
+}
+
+/// A line of the wrapped command's output and when blip read it.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct OutputMark {
+    /// From the start of the run.
+    pub offset_ms: f64,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub line: String,
 }
 
 impl Report {
@@ -357,4 +373,8 @@ pub struct TimelinePoint {
     pub offset_s: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Median and 99th percentile latency of the slice's successful probes, estimated from a
+    /// log histogram (within ±19 %); null when none succeeded.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }

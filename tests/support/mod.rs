@@ -163,6 +163,16 @@ pub struct Deploy {
     pub succeeded: bool,
     pub output_tail: Vec<String>,
     pub output_lines_dropped: u64,
+    pub output_marks: Vec<OutputMark>,
+    pub output_marks_dropped: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputMark {
+    pub offset_ms: f64,
+    pub stream: String,
+    pub line: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,6 +394,8 @@ pub struct Outage {
 #[serde(deny_unknown_fields)]
 pub struct TimelinePoint {
     pub offset_s: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     pub ok: u64,
     pub failed: u64,
 }

@@ -1,0 +1,834 @@
+//! The HTML writer: one self-contained page per run, to open in a browser or attach to a CI run.
+//!
+//! The verdict and the gates come first; then, per URL, a time axis drawn as inline SVG (the
+//! availability strip, p50 and p99 latency per slice, outage windows shaded with their cause, the
+//! phases of a wrapped deploy as bands, the command's output lines as marks), then the command's
+//! output and the summary tables. No script, no font, nothing from the network: the page reads
+//! the same with scripts disabled and offline, and a hover shows details through SVG `<title>`.
+//!
+//! The SVG is written by hand from the [`Report`]: a page is a few rectangles and two paths per
+//! URL, which a string builder keeps small and readable, where a templating or plotting crate
+//! would add dependencies and markup of its own. It is a pure function of the report, like the
+//! other writers.
+//!
+//! Long runs stay small: the timeline's slices are grouped into at most [`MAX_COLUMNS`] columns,
+//! and neighbouring columns of the same state are one rectangle. Every text that came from a
+//! server, a URL or the command is untrusted: it goes through [`esc`] (one clean line, HTML's
+//! special characters as entities), in element content and in attributes alike.
+
+use std::fmt::Write;
+
+use crate::report::{OutageReport, Report, TargetReport};
+use crate::sanitize;
+use crate::units::{latency, secs_ms};
+
+/// Width of the drawing in SVG units; it scales to the width of the page.
+pub(crate) const WIDTH: f64 = 1000.0;
+/// Left edge of the plot (room for the latency axis' labels) and its width.
+pub(crate) const PLOT_LEFT: f64 = 64.0;
+pub(crate) const PLOT_WIDTH: f64 = WIDTH - PLOT_LEFT - 12.0;
+/// Columns drawn at most per URL: past this, neighbouring slices are grouped.
+pub(crate) const MAX_COLUMNS: usize = 500;
+
+const STRIP_Y: f64 = 20.0;
+const STRIP_H: f64 = 18.0;
+const CHART_Y: f64 = 48.0;
+const CHART_H: f64 = 150.0;
+const MARK_Y: f64 = CHART_Y + CHART_H + 8.0;
+const MARK_H: f64 = 14.0;
+const AXIS_Y: f64 = MARK_Y + MARK_H + 16.0;
+const HEIGHT: f64 = AXIS_Y + 6.0;
+
+const STYLE: &str = r#"
+:root{color-scheme:light dark;--bg:#fff;--fg:#1d2125;--muted:#626a73;--line:#d5d9de;--ok:#2f9e5a;--some:#e3a21a;--down:#d2413a;--outage:rgba(210,65,58,.16);--p50:#2f6fd1;--p99:#8a3fc7;--out:#4d5560;--err:#d2413a;--warmup:rgba(98,106,115,.10);--deploy:rgba(227,162,26,.14);--cooldown:rgba(47,111,209,.10)}
+@media (prefers-color-scheme:dark){:root{--bg:#16191d;--fg:#e4e7ea;--muted:#9aa3ad;--line:#39404a;--ok:#3fbf70;--some:#f0b53a;--down:#f0605a;--outage:rgba(240,96,90,.22);--p50:#6ea4ff;--p99:#c48af2;--out:#aab2bb;--err:#f0605a;--warmup:rgba(154,163,173,.12);--deploy:rgba(240,181,58,.16);--cooldown:rgba(110,164,255,.12)}}
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1200px;padding:16px;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.6em 0 .3em;overflow-wrap:anywhere}h3{font-size:1em;margin:1.2em 0 .3em}
+p{overflow-wrap:anywhere}
+.passed{color:var(--ok)}.failed{color:var(--down)}.muted{color:var(--muted)}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;margin:.3em 0;font-size:.92em}
+th,td{border-bottom:1px solid var(--line);padding:.25em .6em;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t{overflow-wrap:anywhere;min-width:12em}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}
+svg.timeline{display:block;width:100%;height:auto}
+svg text{fill:var(--muted);font:11px system-ui,sans-serif}
+@media (max-width:640px){body{padding:10px;font-size:14px}svg text{font-size:17px}}
+.grid{stroke:var(--line);stroke-width:1}
+.s-ok{fill:var(--ok)}.s-some{fill:var(--some)}.s-down{fill:var(--down)}
+.outage{fill:var(--outage);stroke:var(--down);stroke-width:1}
+.p50{fill:none;stroke:var(--p50);stroke-width:1.6}.p99{fill:none;stroke:var(--p99);stroke-width:1.6}
+.mark{stroke:var(--out);stroke-width:2}.mark.stderr{stroke:var(--err)}
+.band-warmup{fill:var(--warmup)}.band-deploy{fill:var(--deploy)}.band-cooldown{fill:var(--cooldown)}
+.legend{display:flex;flex-wrap:wrap;gap:.3em 1.1em;font-size:.85em;color:var(--muted);margin:.2em 0 .6em}
+.sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;vertical-align:-.1em;margin-right:.3em}
+ol.output{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;padding-left:0;list-style:none}
+ol.output li{overflow-wrap:anywhere}ol.output .at{color:var(--muted);display:inline-block;min-width:6.5em}
+ol.output li.stderr .line{color:var(--err)}
+"#;
+
+/// Renders the report as one self-contained HTML page.
+pub fn render(report: &Report) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let (gates, failed) = report.gate_counts();
+    let (verdict, class) = match (gates, failed) {
+        (0, _) => ("measured".to_string(), "muted"),
+        (_, 0) => (format!("passed ({gates} gate{})", plural(gates)), "passed"),
+        _ => (format!("failed ({failed} of {gates} gates)"), "failed"),
+    };
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>blip: {verdict}</title><style>{STYLE}</style></head><body>\n"
+    );
+    let _ = writeln!(out, "<header><h1>blip: <span class=\"{class}\">{verdict}</span></h1>");
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">Started {} from {} · {} · {} probes/s per URL{}</p>",
+        esc(&report.started_at),
+        esc(&report.vantage),
+        span_text(report.duration_ms),
+        report.rate,
+        report.gate_phases.map(|p| format!(" · judged on phases: {}", p.as_str())).unwrap_or_default()
+    );
+    if let Some(d) = &report.deploy {
+        let took = d.duration_ms.map(|ms| format!(" after {}", span_text(ms))).unwrap_or_default();
+        let class = if d.succeeded { "passed" } else { "failed" };
+        let _ = writeln!(
+            out,
+            "<p>Deploy <code>{}</code>: <span class=\"{class}\">{}</span>{took}</p>",
+            esc(&d.command.join(" ")),
+            esc(&d.outcome())
+        );
+    }
+    if let Some(reason) = &report.stop_reason {
+        let _ = writeln!(
+            out,
+            "<p class=\"failed\">Stopped early: {}; the figures cover the run until then.</p>",
+            esc(reason)
+        );
+    }
+    gates_table(&mut out, report);
+    for warning in &report.warnings {
+        let _ = writeln!(out, "<p class=\"muted\">warning: {}</p>", esc(warning));
+    }
+    out.push_str("</header>\n");
+    for t in &report.targets {
+        target_section(&mut out, report, t);
+    }
+    output_list(&mut out, report);
+    summary_tables(&mut out, report);
+    let _ = writeln!(out, "<p class=\"muted\">blip {}</p>\n</body></html>", esc(&report.blip_version));
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Untrusted text made safe for HTML element content and quoted attributes: one line without
+/// control characters, with `& < > " '` as entities.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in sanitize::line(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A target as the page names it: its URL, with its lane when the run has more than one, escaped.
+fn name(report: &Report, t: &TargetReport) -> String {
+    esc(&t.connection.label(&t.url, report.lanes_shown()))
+}
+
+fn gates_table(out: &mut String, report: &Report) {
+    if report.targets.iter().all(|t| t.gates.is_empty()) {
+        return;
+    }
+    out.push_str("<div class=\"scroll\"><table><tr><th>URL</th><th>gate</th><th>observed</th><th>result</th></tr>\n");
+    for t in &report.targets {
+        for g in &t.gates {
+            let result =
+                if g.passed { "<span class=\"passed\">passed</span>" } else { "<span class=\"failed\">failed</span>" };
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"t\">{}</td><td><code>{}</code></td><td class=\"t\">{}</td><td>{result}</td></tr>",
+                name(report, t),
+                esc(&g.gate),
+                esc(&g.observed)
+            );
+        }
+    }
+    out.push_str("</table></div>\n");
+}
+
+/// A group of neighbouring slices drawn as one column.
+#[derive(Clone, Copy, Debug)]
+struct Column {
+    start_ms: f64,
+    end_ms: f64,
+    ok: u64,
+    failed: u64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+/// The state a column shows on the availability strip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    AllOk,
+    SomeFailed,
+    MostFailed,
+}
+
+impl Column {
+    fn state(&self) -> Option<State> {
+        match (self.ok, self.failed) {
+            (0, 0) => None,
+            (_, 0) => Some(State::AllOk),
+            (ok, failed) if failed > ok => Some(State::MostFailed),
+            _ => Some(State::SomeFailed),
+        }
+    }
+}
+
+impl State {
+    fn class(self) -> &'static str {
+        match self {
+            State::AllOk => "s-ok",
+            State::SomeFailed => "s-some",
+            State::MostFailed => "s-down",
+        }
+    }
+}
+
+/// The URL's slices grouped into at most [`MAX_COLUMNS`] columns: counts add up, the p50 is the
+/// successes-weighted mean of the slices' and the p99 their highest, so a spike stays visible.
+fn columns(t: &TargetReport, span_ms: f64) -> Vec<Column> {
+    let width_ms = t.timeline_width_s as f64 * 1000.0;
+    let group = t.timeline.len().div_ceil(MAX_COLUMNS).max(1);
+    t.timeline
+        .chunks(group)
+        .map(|slices| {
+            let ok: u64 = slices.iter().map(|s| s.ok).sum();
+            let weighted: f64 = slices.iter().filter_map(|s| s.p50_ms.map(|p| p * s.ok as f64)).sum();
+            let first = slices[0].offset_s as f64 * 1000.0;
+            let last = slices[slices.len() - 1].offset_s as f64 * 1000.0 + width_ms;
+            Column {
+                start_ms: first.min(span_ms),
+                end_ms: last.min(span_ms),
+                ok,
+                failed: slices.iter().map(|s| s.failed).sum(),
+                p50_ms: (ok > 0).then(|| weighted / ok as f64),
+                p99_ms: slices.iter().filter_map(|s| s.p99_ms).reduce(f64::max),
+            }
+        })
+        .collect()
+}
+
+/// The length of the time axis: the run, or the last slice or mark if either lies beyond it.
+fn span_ms(report: &Report) -> f64 {
+    let marks = report.deploy.iter().flat_map(|d| d.output_marks.iter().map(|m| m.offset_ms));
+    marks.chain(std::iter::once(report.duration_ms)).fold(1.0, f64::max)
+}
+
+/// The x of an offset from the start of the run.
+fn x(ms: f64, span_ms: f64) -> f64 {
+    PLOT_LEFT + (ms / span_ms).clamp(0.0, 1.0) * PLOT_WIDTH
+}
+
+/// An offset as the axis labels it: `0`, `1.5s`, `2m`, `1h30m`.
+fn offset_label(ms: f64) -> String {
+    let s = ms / 1000.0;
+    if s < 59.95 {
+        let text = format!("{s:.1}");
+        return format!("{}s", text.trim_end_matches(".0"));
+    }
+    let whole = s.round() as u64;
+    if whole < 3600 {
+        let (m, rest) = (whole / 60, whole % 60);
+        return if rest == 0 { format!("{m}m") } else { format!("{m}m{rest}s") };
+    }
+    let minutes = (whole + 30) / 60;
+    let (h, m) = (minutes / 60, minutes % 60);
+    if m == 0 { format!("{h}h") } else { format!("{h}h{m:02}m") }
+}
+
+/// A span of the run as the header says it: to the millisecond under a minute, else `1h05m`.
+fn span_text(ms: f64) -> String {
+    if ms < 60_000.0 { secs_ms(ms).to_string() } else { offset_label(ms) }
+}
+
+/// A tick step for the time axis: the finest of a round series that gives at most ten ticks.
+fn tick_step_ms(span_ms: f64) -> f64 {
+    const STEPS_S: [f64; 18] = [
+        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+        21600.0,
+    ];
+    STEPS_S.iter().map(|s| s * 1000.0).find(|step| span_ms / step <= 10.0).unwrap_or(span_ms / 10.0)
+}
+
+/// The latency axis: log scale over whole decades of milliseconds holding every p50 and p99.
+struct LatencyScale {
+    low: f64,
+    high: f64,
+}
+
+impl LatencyScale {
+    fn of(columns: &[Column]) -> LatencyScale {
+        let values = columns.iter().flat_map(|c| [c.p50_ms, c.p99_ms]).flatten().filter(|v| *v > 0.0);
+        let (min, max) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if max == 0.0 {
+            return LatencyScale { low: 0.1, high: 10.0 };
+        }
+        let low = min.log10().floor();
+        let high = max.log10().ceil().max(low + 1.0);
+        LatencyScale { low, high }
+    }
+
+    fn y(&self, ms: f64) -> f64 {
+        let at = (ms.max(1e-3).log10() - self.low) / (self.high - self.low);
+        CHART_Y + CHART_H * (1.0 - at.clamp(0.0, 1.0))
+    }
+}
+
+fn target_section(out: &mut String, report: &Report, t: &TargetReport) {
+    let span = span_ms(report);
+    let columns = columns(t, span);
+    let _ = writeln!(out, "<section class=\"target\"><h2>{}</h2>", name(report, t));
+    let p = t.latency_ms.map(|l| format!(" · p50 {} · p99 {}", latency(l.p50), latency(l.p99))).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">{:.3}% available · {} down in {} window{} · {} probes, {} failed{p}</p>",
+        t.availability * 100.0,
+        secs_ms(t.downtime_ms),
+        t.outage_count,
+        plural(t.outage_count as usize),
+        t.probes,
+        t.failed
+    );
+    let _ = writeln!(
+        out,
+        "<svg class=\"timeline\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"timeline of {}\">",
+        name(report, t)
+    );
+    phase_bands(out, t, span);
+    time_axis(out, span);
+    let scale = LatencyScale::of(&columns);
+    latency_axis(out, &scale);
+    strip(out, &columns, span);
+    for w in &t.outages {
+        outage_rect(out, w, span);
+    }
+    latency_lines(out, &columns, &scale, span);
+    marks(out, report, span);
+    out.push_str("</svg>\n");
+    legend(out, report);
+    out.push_str("</section>\n");
+}
+
+fn phase_bands(out: &mut String, t: &TargetReport, span: f64) {
+    let Some(phases) = &t.phases else { return };
+    for (phase, p) in phases {
+        let (x0, x1) = (x(p.start_offset_ms, span), x(p.end_offset_ms, span));
+        // A name wider than its band would run into the next one's: the band's title still says it.
+        let fits = x1 - x0 >= 9.0 * phase.as_str().len() as f64 + 6.0;
+        let label = if fits { format!("<text x=\"{:.1}\" y=\"13\">{phase}</text>", x0 + 3.0) } else { String::new() };
+        let _ = writeln!(
+            out,
+            "<g class=\"band\" data-phase=\"{phase}\"><title>{phase}: {} to {}</title>\
+             <rect class=\"band-{phase}\" x=\"{x0:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.1}\"/>{label}</g>",
+            offset_label(p.start_offset_ms),
+            offset_label(p.end_offset_ms),
+            x1 - x0,
+            MARK_Y + MARK_H,
+        );
+    }
+}
+
+fn time_axis(out: &mut String, span: f64) {
+    let step = tick_step_ms(span);
+    let mut at = 0.0;
+    while at <= span + 1e-6 {
+        let tx = x(at, span);
+        let anchor = if at == 0.0 {
+            "start"
+        } else if tx > WIDTH - 30.0 {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = writeln!(
+            out,
+            "<line class=\"grid\" x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{STRIP_Y}\" y2=\"{:.1}\"/>\
+             <text x=\"{tx:.1}\" y=\"{AXIS_Y}\" text-anchor=\"{anchor}\">{}</text>",
+            MARK_Y + MARK_H,
+            offset_label(at)
+        );
+        at += step;
+    }
+}
+
+fn latency_axis(out: &mut String, scale: &LatencyScale) {
+    let mut decade = scale.low;
+    while decade <= scale.high + 1e-9 {
+        let ms = 10f64.powf(decade);
+        let y = scale.y(ms);
+        let _ = writeln!(
+            out,
+            "<line class=\"grid\" x1=\"{PLOT_LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            PLOT_LEFT + PLOT_WIDTH,
+            PLOT_LEFT - 6.0,
+            y + 4.0,
+            if ms >= 1000.0 { format!("{} s", ms / 1000.0) } else { format!("{ms} ms") }
+        );
+        decade += 1.0;
+    }
+    let _ = writeln!(out, "<text x=\"2\" y=\"{:.1}\">strip</text>", STRIP_Y + 13.0);
+}
+
+/// The availability strip: neighbouring columns in the same state are one rectangle.
+fn strip(out: &mut String, columns: &[Column], span: f64) {
+    out.push_str("<g class=\"strip\">");
+    let mut i = 0;
+    while i < columns.len() {
+        let Some(state) = columns[i].state() else {
+            i += 1;
+            continue;
+        };
+        let run = columns[i..].iter().take_while(|c| c.state() == Some(state)).count();
+        let (first, last) = (&columns[i], &columns[i + run - 1]);
+        let (ok, failed): (u64, u64) = columns[i..i + run].iter().fold((0, 0), |(o, f), c| (o + c.ok, f + c.failed));
+        let what = match state {
+            State::AllOk => format!("all {ok} ok"),
+            _ => format!("{failed} of {} failed", ok + failed),
+        };
+        let (x0, x1) = (x(first.start_ms, span), x(last.end_ms, span));
+        let _ = write!(
+            out,
+            "<rect class=\"{}\" x=\"{x0:.1}\" y=\"{STRIP_Y}\" width=\"{:.1}\" height=\"{STRIP_H}\"><title>{} to {}: {what}</title></rect>",
+            state.class(),
+            (x1 - x0).max(0.5),
+            offset_label(first.start_ms),
+            offset_label(last.end_ms),
+        );
+        i += run;
+    }
+    out.push_str("</g>\n");
+}
+
+fn outage_rect(out: &mut String, w: &OutageReport, span: f64) {
+    let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+    let (x0, x1) = (x(w.start_offset_ms, span), x(w.end_offset_ms, span));
+    let phase = w.phase_label().map(|p| format!(" in {p}")).unwrap_or_default();
+    let open = if w.open { ", open at the end" } else { "" };
+    let _ = writeln!(
+        out,
+        "<rect class=\"outage\" x=\"{x0:.1}\" y=\"{STRIP_Y}\" width=\"{:.1}\" height=\"{:.1}\">\
+         <title>down {} from +{}{phase}{open}: {}; first error: {}</title></rect>",
+        (x1 - x0).max(1.0),
+        CHART_Y + CHART_H - STRIP_Y,
+        secs_ms(w.duration_ms),
+        secs_ms(w.start_offset_ms),
+        esc(&causes.join(", ")),
+        esc(&w.first_error)
+    );
+}
+
+fn latency_lines(out: &mut String, columns: &[Column], scale: &LatencyScale, span: f64) {
+    for (class, value) in [("p99", (|c: &Column| c.p99_ms) as fn(&Column) -> Option<f64>), ("p50", |c| c.p50_ms)] {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for c in columns {
+            match value(c) {
+                Some(ms) => {
+                    let cx = x((c.start_ms + c.end_ms) / 2.0, span);
+                    let _ = write!(d, "{}{cx:.1} {:.1}", if pen_down { "L" } else { "M" }, scale.y(ms));
+                    pen_down = true;
+                }
+                None => pen_down = false,
+            }
+        }
+        if !d.is_empty() {
+            let _ = writeln!(out, "<path class=\"{class}\" d=\"{d}\"><title>{class} latency per slice</title></path>");
+        }
+    }
+}
+
+fn marks(out: &mut String, report: &Report, span: f64) {
+    let Some(d) = &report.deploy else { return };
+    if d.output_marks.is_empty() {
+        return;
+    }
+    out.push_str("<g class=\"marks\">");
+    for m in &d.output_marks {
+        let mx = x(m.offset_ms, span);
+        let _ = write!(
+            out,
+            "<line class=\"mark {}\" x1=\"{mx:.1}\" x2=\"{mx:.1}\" y1=\"{MARK_Y}\" y2=\"{:.1}\"><title>+{} {}</title></line>",
+            if m.stream == "stderr" { "stderr" } else { "stdout" },
+            MARK_Y + MARK_H,
+            secs_ms(m.offset_ms),
+            esc(&m.line)
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+fn legend(out: &mut String, report: &Report) {
+    let sw = |var: &str, label: &str| {
+        format!("<span><span class=\"sw\" style=\"background:var(--{var})\"></span>{label}</span>")
+    };
+    let mut items = vec![
+        sw("ok", "all ok"),
+        sw("some", "some failed"),
+        sw("down", "most failed"),
+        sw("outage", "outage window"),
+        sw("p50", "p50"),
+        sw("p99", "p99"),
+    ];
+    if report.deploy.as_ref().is_some_and(|d| !d.output_marks.is_empty()) {
+        items.push(sw("out", "command output"));
+    }
+    let _ = writeln!(out, "<div class=\"legend\">{}</div>", items.join(""));
+}
+
+fn output_list(out: &mut String, report: &Report) {
+    let Some(d) = &report.deploy else { return };
+    if d.output_marks.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Command output</h3>\n<ol class=\"output\">\n");
+    // The marks are the first and the last lines, as many of each: the gap is in the middle.
+    let gap = d.output_marks.len() / 2;
+    for (i, m) in d.output_marks.iter().enumerate() {
+        if i == gap && d.output_marks_dropped > 0 {
+            let _ = writeln!(out, "<li class=\"muted\">… {} lines not kept …</li>", d.output_marks_dropped);
+        }
+        let _ = writeln!(
+            out,
+            "<li class=\"{}\"><span class=\"at\">+{}</span> <span class=\"line\">{}</span></li>",
+            if m.stream == "stderr" { "stderr" } else { "stdout" },
+            secs_ms(m.offset_ms),
+            esc(&m.line)
+        );
+    }
+    out.push_str("</ol>\n");
+}
+
+fn summary_tables(out: &mut String, report: &Report) {
+    out.push_str("<h3>Summary</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>probes</th><th>failed</th><th>availability</th><th>downtime</th><th>outages</th><th>p50</th><th>p99</th></tr>\n");
+    for t in &report.targets {
+        let (p50, p99) =
+            t.latency_ms.map_or(("–".to_string(), "–".to_string()), |l| (latency(l.p50), latency(l.p99)));
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"t\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.3}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p50}</td><td class=\"n\">{p99}</td></tr>",
+            name(report, t),
+            t.probes,
+            t.failed,
+            t.availability * 100.0,
+            secs_ms(t.downtime_ms),
+            t.outage_count
+        );
+    }
+    out.push_str("</table></div>\n");
+    if report.targets.iter().any(|t| t.phases.is_some()) {
+        out.push_str("<h3>Phases</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>phase</th><th>from</th><th>to</th><th>probes</th><th>failed</th><th>downtime</th><th>p99</th></tr>\n");
+        for t in &report.targets {
+            for (phase, p) in t.phases.iter().flatten() {
+                let p99 = p.latency_ms.map_or("–".to_string(), |l| latency(l.p99));
+                let _ = writeln!(
+                    out,
+                    "<tr><td class=\"t\">{}</td><td>{phase}</td><td class=\"n\">+{}</td><td class=\"n\">+{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p99}</td></tr>",
+                    name(report, t),
+                    secs_ms(p.start_offset_ms),
+                    secs_ms(p.end_offset_ms),
+                    p.probes,
+                    p.failed,
+                    secs_ms(p.downtime_ms)
+                );
+            }
+        }
+        out.push_str("</table></div>\n");
+    }
+    if report.targets.iter().any(|t| !t.outages.is_empty()) {
+        out.push_str("<h3>Outages</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>phase</th><th>start</th><th>duration</th><th>failed probes</th><th>causes</th><th>first error</th></tr>\n");
+        for t in &report.targets {
+            for w in &t.outages {
+                let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+                let open = if w.open { " (open at end)" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"n\">+{}</td><td class=\"n\">{}{open}</td><td class=\"n\">{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
+                    name(report, t),
+                    w.phase_label().as_deref().unwrap_or("–"),
+                    secs_ms(w.start_offset_ms),
+                    secs_ms(w.duration_ms),
+                    w.failed_probes,
+                    esc(&causes.join(", ")),
+                    esc(&w.first_error)
+                );
+            }
+        }
+        out.push_str("</table></div>\n");
+        let hidden: u64 = report.targets.iter().map(|t| t.outage_count.saturating_sub(t.outages.len() as u64)).sum();
+        if hidden > 0 {
+            let _ = writeln!(out, "<p class=\"muted\">{hidden} more windows not listed.</p>");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use scraper::{ElementRef, Html, Selector};
+
+    use super::*;
+    use crate::analysis::clock::RunClock;
+    use crate::analysis::phase::{GatePhases, Phase};
+    use crate::analysis::recorder::Recorder;
+    use crate::engine::sample::{Outcome, Sample};
+    use crate::gates::Gate;
+    use crate::report::{DeployReport, OutputMark, build};
+
+    const URLS: [&str; 2] = ["http://127.0.0.1:8080/health", "http://127.0.0.1:8081/api/notes"];
+
+    /// A wrapped deploy of `run_ms` probed every `interval_ms`: warmup until 1 s, deploy until
+    /// `run_ms - 2 s`, then cooldown. Each URL fails (404) while `down(target, due_ms)` says so;
+    /// the command printed `lines` (ms, stream, text).
+    fn deploy_run(
+        run_ms: u64,
+        interval_ms: u64,
+        down: impl Fn(usize, u64) -> bool,
+        lines: &[(f64, &str, &str)],
+    ) -> Report {
+        let clock = RunClock::now();
+        let urls: Vec<String> = URLS.iter().map(|u| u.to_string()).collect();
+        let rate = 1000.0 / interval_ms as f64;
+        let mut r = Recorder::new(&urls, rate, 1, clock, Some(GatePhases::DeployCooldown));
+        let at = |ms: u64| clock.start + Duration::from_millis(ms);
+        r.begin_phase(Phase::Warmup, clock.start);
+        let deploy_end = run_ms - 2000;
+        for seq in 0..run_ms / interval_ms {
+            let due_ms = seq * interval_ms;
+            if due_ms == 1000 {
+                r.begin_phase(Phase::Deploy, at(1000));
+            }
+            if due_ms == deploy_end {
+                r.begin_phase(Phase::Cooldown, at(deploy_end));
+            }
+            for target in 0..URLS.len() {
+                let outcome = if down(target, due_ms) {
+                    Outcome::BadStatus { status: 404, text: "404 Not Found: <no route>".into(), router: None }
+                } else {
+                    Outcome::Ok { status: 200 }
+                };
+                let due = at(due_ms);
+                let done = due + Duration::from_micros(2000 + (seq * 37 % 2000));
+                r.record(&Sample { target, seq, due, sent: due, done, outcome, resent: false });
+            }
+        }
+        r.close(at(run_ms));
+        let mut report = build::report(&r, at(run_ms), &[Gate::MaxDowntime(Duration::ZERO)]);
+        report.deploy = Some(DeployReport {
+            command: vec!["cf".into(), "push".into(), "notes".into()],
+            warmup_ms: 1000.0,
+            cooldown_ms: 2000.0,
+            start_offset_ms: Some(1000.0),
+            end_offset_ms: Some(deploy_end as f64),
+            duration_ms: Some(deploy_end as f64 - 1000.0),
+            exit_code: Some(0),
+            signal: None,
+            error: None,
+            succeeded: true,
+            output_tail: Vec::new(),
+            output_lines_dropped: 0,
+            output_marks: lines
+                .iter()
+                .map(|(ms, stream, line)| OutputMark {
+                    offset_ms: *ms,
+                    stream: stream.to_string(),
+                    line: line.to_string(),
+                })
+                .collect(),
+            output_marks_dropped: 0,
+        });
+        report
+    }
+
+    const LINES: [(f64, &str, &str); 3] = [
+        (1100.0, "stdout", "Stopping app notes..."),
+        (2050.0, "stderr", "warning: <script>alert('x')</script> & \"quotes\""),
+        (3600.0, "stdout", "App notes started"),
+    ];
+
+    /// A restart deploy: both URLs answer 404 from 2 s to 3.5 s.
+    fn restart() -> Report {
+        deploy_run(6000, 20, |_, ms| (2000..3500).contains(&ms), &LINES)
+    }
+
+    /// A blue-green deploy: nothing fails.
+    fn blue_green() -> Report {
+        deploy_run(6000, 20, |_, _| false, &LINES)
+    }
+
+    fn sel(css: &str) -> Selector {
+        Selector::parse(css).unwrap()
+    }
+
+    fn attr(e: ElementRef, name: &str) -> f64 {
+        e.value().attr(name).unwrap().parse().unwrap()
+    }
+
+    /// The offset an x position stands for.
+    fn ms_at(x: f64, span_ms: f64) -> f64 {
+        (x - PLOT_LEFT) / PLOT_WIDTH * span_ms
+    }
+
+    /// What every report must hold: one strip per URL, each phase's band, each line's mark (with
+    /// the line as its hover text and in the list), and nothing loaded from anywhere.
+    fn check_structure(report: &Report, doc: &Html) {
+        let svgs: Vec<_> = doc.select(&sel("section.target svg.timeline")).collect();
+        assert_eq!(svgs.len(), report.targets.len());
+        let lines = &report.deploy.as_ref().unwrap().output_marks;
+        for svg in &svgs {
+            assert_eq!(svg.select(&sel("g.strip")).count(), 1);
+            for phase in ["warmup", "deploy", "cooldown"] {
+                let band = sel(&format!("g.band[data-phase=\"{phase}\"] rect.band-{phase}"));
+                assert_eq!(svg.select(&band).count(), 1, "{phase}");
+            }
+            let marks: Vec<_> = svg.select(&sel("line.mark")).collect();
+            assert_eq!(marks.len(), lines.len());
+            let span = report.duration_ms;
+            for (mark, line) in marks.iter().zip(lines) {
+                let title: String = mark.select(&sel("title")).next().unwrap().text().collect();
+                assert!(title.ends_with(&line.line), "{title}");
+                assert!((ms_at(attr(*mark, "x1"), span) - line.offset_ms).abs() < 1.0);
+            }
+        }
+        let listed: Vec<String> = doc.select(&sel("ol.output li .line")).map(|e| e.text().collect()).collect();
+        let expected: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+        assert_eq!(listed, expected);
+        assert_eq!(doc.select(&sel("script")).count(), 0, "command output stays text");
+        for e in doc.select(&sel("[src], [href]")) {
+            let link = e.value().attr("src").or(e.value().attr("href")).unwrap();
+            assert!(!link.contains("//") && !link.contains(':'), "external link {link}");
+        }
+        let loaders = doc.select(&sel("link, img, iframe, object, embed, use, image")).count();
+        assert_eq!(loaders, 0, "nothing is loaded");
+    }
+
+    #[test]
+    fn a_restart_deploy_shows_its_outage_where_it_happened() {
+        let report = restart();
+        let doc = Html::parse_document(&render(&report));
+        check_structure(&report, &doc);
+        let span = report.duration_ms;
+        let slice_ms = report.targets[0].timeline_width_s as f64 * 1000.0;
+        for svg in doc.select(&sel("section.target svg.timeline")) {
+            let outages: Vec<_> = svg.select(&sel("rect.outage")).collect();
+            assert_eq!(outages.len(), 1);
+            let (x0, w) = (attr(outages[0], "x"), attr(outages[0], "width"));
+            // The first 404 was due at 2 s, the first success after them at 3.5 s.
+            assert!((ms_at(x0, span) - 2000.0).abs() <= slice_ms, "{}", ms_at(x0, span));
+            assert!((ms_at(x0 + w, span) - 3500.0).abs() <= slice_ms, "{}", ms_at(x0 + w, span));
+            let title: String = outages[0].text().collect();
+            assert!(title.contains("404 ×75") && title.contains("first error: 404 Not Found: <no route>"), "{title}");
+            // The slices of the outage are on the strip as failed, the rest as ok.
+            let down: Vec<_> = svg.select(&sel("g.strip rect.s-down, g.strip rect.s-some")).collect();
+            assert!(!down.is_empty());
+            for rect in down {
+                let (from, to) = (ms_at(attr(rect, "x"), span), ms_at(attr(rect, "x") + attr(rect, "width"), span));
+                assert!(from >= 2000.0 - slice_ms && to <= 3500.0 + slice_ms, "{from}..{to}");
+            }
+            assert!(svg.select(&sel("g.strip rect.s-ok")).count() >= 2);
+            assert_eq!(svg.select(&sel("path.p50")).count(), 1);
+            assert_eq!(svg.select(&sel("path.p99")).count(), 1);
+        }
+        let verdict: String = doc.select(&sel("h1")).next().unwrap().text().collect();
+        assert!(verdict.contains("failed"), "{verdict}");
+    }
+
+    #[test]
+    fn a_blue_green_deploy_shows_no_outage() {
+        let report = blue_green();
+        let doc = Html::parse_document(&render(&report));
+        check_structure(&report, &doc);
+        assert_eq!(doc.select(&sel("rect.outage")).count(), 0);
+        assert_eq!(doc.select(&sel("g.strip rect.s-down, g.strip rect.s-some")).count(), 0);
+        // Each URL's strip is one rectangle: every slice was all ok.
+        assert_eq!(doc.select(&sel("g.strip rect.s-ok")).count(), URLS.len());
+        let verdict: String = doc.select(&sel("h1")).next().unwrap().text().collect();
+        assert!(verdict.contains("passed"), "{verdict}");
+    }
+
+    #[test]
+    fn untrusted_text_is_escaped_everywhere() {
+        use crate::report::fixtures::{HOSTILE, hostile_report};
+        let mut report = hostile_report();
+        report.vantage = HOSTILE.into();
+        report.stop_reason = Some(HOSTILE.into());
+        report.warnings.push(HOSTILE.into());
+        report.deploy.as_mut().unwrap().output_marks[0].line = HOSTILE.into();
+        let html = render(&report);
+        assert!(sanitize::is_clean(&html.replace('\n', "")), "control characters stay out");
+        let doc = Html::parse_document(&html);
+        assert_eq!(doc.select(&sel("img, script, a")).count(), 0, "{html}");
+        let cell = doc.select(&sel("td.t")).find(|td| td.text().any(|t| t.contains("pwned"))).unwrap();
+        let text: String = cell.text().collect();
+        assert!(text.contains("<img src=x>"), "shown as the characters it is: {text}");
+        assert_eq!(esc("a\"b'<c>&\n"), "a&quot;b&#39;&lt;c&gt;&amp; ");
+    }
+
+    #[test]
+    fn each_lane_is_named_beside_its_url() {
+        let mut report = blue_green();
+        report.targets[1].url = report.targets[0].url.clone();
+        report.targets[1].connection = crate::engine::lane::Lane::Fresh;
+        let doc = Html::parse_document(&render(&report));
+        let headings: Vec<String> = doc.select(&sel("section.target h2")).map(|h| h.text().collect()).collect();
+        assert_eq!(headings, [format!("{} (reused)", URLS[0]), format!("{} (fresh)", URLS[0])]);
+    }
+
+    #[test]
+    fn offsets_read_as_people_write_them() {
+        let labels: Vec<String> =
+            [0.0, 1500.0, 59_990.0, 90_000.0, 119_700.0, 3_600_000.0, 3_899_000.0].map(offset_label).into();
+        assert_eq!(labels, ["0s", "1.5s", "1m", "1m30s", "2m", "1h", "1h05m"]);
+        assert_eq!(span_text(4923.4), "4.923 s");
+        assert_eq!(span_text(10_800_000.0), "3h");
+    }
+
+    #[test]
+    fn an_hour_renders_small() {
+        // An hour at 10 probes a second, down for 30 s every 10 minutes, with 400 long lines of
+        // output: the page stays under 1 MB.
+        let lines: Vec<(f64, &str, String)> =
+            (0..400).map(|i| (i as f64 * 9000.0, "stdout", format!("{i} {}", "x".repeat(200)))).collect();
+        let lines: Vec<(f64, &str, &str)> = lines.iter().map(|(ms, s, l)| (*ms, *s, l.as_str())).collect();
+        let report = deploy_run(3_600_000, 100, |_, ms| ms % 600_000 < 30_000 && ms > 1000, &lines);
+        let started = Instant::now();
+        let html = render(&report);
+        let took = started.elapsed();
+        eprintln!("an hour rendered in {took:?} to {} bytes", html.len());
+        assert!(html.len() < 1_000_000, "{} bytes", html.len());
+        let doc = Html::parse_document(&html);
+        assert_eq!(doc.select(&sel("rect.outage")).count(), 2 * 6);
+        for svg in doc.select(&sel("svg.timeline")) {
+            assert!(svg.select(&sel("g.strip rect")).count() <= MAX_COLUMNS);
+        }
+    }
+}
