@@ -638,7 +638,16 @@ mod tests {
                 };
                 let due = at(due_ms);
                 let done = due + Duration::from_micros(2000 + (seq * 37 % 2000));
-                r.record(&Sample { target, seq, due, sent: due, done, outcome, resent: false });
+                r.record(&Sample {
+                    target,
+                    seq,
+                    due,
+                    sent: due,
+                    done,
+                    outcome,
+                    resent: false,
+                    detail: Default::default(),
+                });
             }
         }
         r.close(at(run_ms));
