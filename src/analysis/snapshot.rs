@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::analysis::outage::Window;
+use crate::analysis::phase::Phase;
 use crate::analysis::recorder::{Recorder, coarse_histogram, record};
 use crate::analysis::timeline::Slice;
+use crate::analysis::tracking::Cutover;
+use crate::engine::detail::RequestPhase;
 use crate::engine::sample::ErrorKind;
 
 /// Seconds the dashboard's "last 10 s" latency covers.
@@ -99,6 +102,11 @@ pub struct TargetDetail {
     pub window_count: u64,
     /// The last one-second slices of the timeline, most recent last.
     pub slices: Vec<Slice>,
+    /// The median of each request phase measured so far, in phase order.
+    pub phases_p50: Vec<(RequestPhase, Duration)>,
+    /// With a wrapped command that has started and a tracked value: who served before it and
+    /// who after, with the deploy's start.
+    pub cutover: Option<(Cutover, Duration)>,
 }
 
 /// What a UI shows of one URL while the run goes on; URLs come in the order of the run's URLs.
@@ -168,6 +176,14 @@ impl Recorder {
                     windows: windows[windows.len().saturating_sub(5)..].to_vec(),
                     window_count: t.detector.window_count(),
                     slices: t.timeline.last(slices).to_vec(),
+                    phases_p50: RequestPhase::TIMED
+                        .iter()
+                        .filter_map(|&p| t.wire.phase(p).map(|h| (p, Duration::from_micros(h.value_at_quantile(0.5)))))
+                        .collect(),
+                    cutover: self.phases.start_of(Phase::Deploy).and_then(|start| {
+                        let source = t.tracking.sources.first()?;
+                        Some((source.cutover(start), start))
+                    }),
                 }
             })
             .collect()

@@ -1,5 +1,7 @@
 //! Views for the dashboard's tests: a URL's detail, and whole frames of the runs a user meets.
 
+use crate::analysis::tracking::Cutover;
+use crate::engine::detail::RequestPhase;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -56,6 +58,12 @@ pub(crate) fn target(down: bool) -> TargetDetail {
         windows: vec![window],
         window_count: 1,
         slices,
+        phases_p50: vec![
+            (RequestPhase::Connect, Duration::from_micros(120)),
+            (RequestPhase::Ttfb, Duration::from_micros(450)),
+            (RequestPhase::Transfer, Duration::from_micros(20)),
+        ],
+        cutover: None,
     }
 }
 
@@ -93,7 +101,14 @@ pub(crate) fn wrapped() -> View {
         command: Some(
             "cf push notes-production --strategy rolling -f deploy/manifest-production.yml --var instances=4".into(),
         ),
-        targets: vec![target(false)],
+        // v1 served until 2.4 s into the deploy, v2 from 2.1 s.
+        targets: vec![TargetDetail {
+            cutover: Some((
+                Cutover { old: vec![("v1".into(), S * 11 + MS * 400)], new: vec![("v2".into(), S * 11 + MS * 100)] },
+                S * 9,
+            )),
+            ..target(false)
+        }],
         rates: vec![50.0],
         gates: vec![vec![
             gate("max-outage 1s", GateState::Failed { observed: "1.600 s".into(), settled: true }),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::analysis::outage::Window;
 use crate::analysis::recorder::TargetRecorder;
-use crate::analysis::tracking::{Counted, Handover, Source};
+use crate::analysis::tracking::{Counted, Cutover, Handover, Source};
 use crate::engine::detail::RequestPhase;
 use crate::sanitize;
 use crate::units::{latency, millis, secs_ms, us_to_ms};
@@ -197,14 +197,22 @@ fn tracked_report(source: &Source) -> TrackedReport {
 }
 
 fn cutover_report(source: &Source, deploy_start: Duration) -> CutoverReport {
-    let cutover = source.cutover(deploy_start);
+    from_cutover(&source.name, &source.cutover(deploy_start), deploy_start)
+}
+
+/// The cutover line of a run still going on (the dashboard's), as the summary will write it.
+pub fn live_cutover_line(cutover: &Cutover, deploy_start: Duration) -> String {
+    cutover_line(&from_cutover("", cutover, deploy_start))
+}
+
+fn from_cutover(source: &str, cutover: &Cutover, deploy_start: Duration) -> CutoverReport {
     let since = |at: Duration| millis(at) - millis(deploy_start);
     let values = |list: &[(String, Duration)]| {
         list.iter().map(|(value, at)| CutoverValue { value: value.clone(), at_ms: since(*at) }).collect()
     };
     let handover = cutover.handover();
     CutoverReport {
-        source: source.name.clone(),
+        source: source.to_string(),
         old: values(&cutover.old),
         new: values(&cutover.new),
         overlap_ms: match handover {
