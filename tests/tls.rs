@@ -3,7 +3,7 @@
 //! told apart from a connection that never opens.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -16,6 +16,9 @@ use crate::support::blip_json;
 struct TlsServer {
     url: String,
     requests: Arc<AtomicU64>,
+    /// Once set, a new connection gets a plain-text answer instead of a handshake (a listener
+    /// that lost its certificate), while connections already open keep answering.
+    broken: Arc<AtomicBool>,
 }
 
 impl TlsServer {
@@ -30,10 +33,16 @@ impl TlsServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://localhost:{}/health", listener.local_addr().unwrap().port());
         let requests = Arc::new(AtomicU64::new(0));
+        let broken = Arc::new(AtomicBool::new(false));
         let counted = requests.clone();
+        let breaks = broken.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((mut tcp, _)) = listener.accept().await else { continue };
+                if breaks.load(Ordering::SeqCst) {
+                    let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+                    continue;
+                }
                 let (acceptor, counted) = (acceptor.clone(), counted.clone());
                 tokio::spawn(async move {
                     let Ok(mut tls) = acceptor.accept(tcp).await else { return };
@@ -56,7 +65,7 @@ impl TlsServer {
                 });
             }
         });
-        TlsServer { url, requests }
+        TlsServer { url, requests, broken }
     }
 }
 
@@ -127,4 +136,27 @@ async fn a_failed_handshake_is_a_failure_in_the_tls_phase() {
     assert_eq!(t.connections_opened, 5, "each connection opened, then its handshake failed");
     assert!(!t.phases_ms.contains_key("tls"), "no handshake finished: {:?}", t.phases_ms);
     assert!(t.peers.is_empty(), "nothing answered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handshakes_that_start_failing_fail_the_fresh_lane_only() {
+    let server = TlsServer::start().await;
+    let args = ["-r", "10", "-d", "1500ms", "-k", "--connections", "both", "--measure-only", server.url.as_str()];
+    let broken = server.broken.clone();
+    let breaks = async move {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        broken.store(true, Ordering::SeqCst);
+    };
+    let (report, ()) = tokio::join!(blip_json(&args, 0), breaks);
+    let (reused, fresh) = (&report.targets[0], &report.targets[1]);
+    assert_eq!((reused.connection.as_str(), fresh.connection.as_str()), ("reused", "fresh"));
+    // The kept-alive connection was open before the break and went on answering.
+    assert_eq!(reused.failed, 0, "{reused:#?}");
+    assert_eq!(fresh.outages.len(), 1, "{fresh:#?}");
+    let w = &fresh.outages[0];
+    assert!(w.open && w.causes.keys().all(|c| c == "tls"), "{w:?}");
+    assert_eq!(w.failed_in, [("tls".to_string(), w.failed_probes)].into(), "{w:?}");
+    assert!(w.failed_probes >= 6, "about 9 probes after the break: {w:?}");
+    // Handshakes were timed on the fresh lane until the break.
+    assert!(fresh.phases_ms["tls"].count >= 3 && fresh.ok >= 3, "{:?}", fresh.phases_ms);
 }
