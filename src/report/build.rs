@@ -12,6 +12,7 @@ use crate::analysis::phase::{Phase, PhaseClock};
 use crate::analysis::recorder::{Recorder, TargetRecorder};
 use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{self, Gate};
+use crate::report::histogram;
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
     DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PhaseLatency, PhaseReport,
@@ -126,6 +127,7 @@ fn phase_reports(t: &TargetRecorder, phases: &PhaseClock, end: Duration) -> Opti
                 failed: s.failed,
                 downtime_ms: millis(s.downtime),
                 latency_ms: latency,
+                latency_histogram: (!s.latency.is_empty()).then(|| histogram::encode(&s.latency)),
             };
             (phase, report)
         })
@@ -184,6 +186,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
             .map(|k| (k.to_string(), t.error_counts[k.index()]))
             .collect(),
         latency_ms: (!t.latency.is_empty()).then(|| latency(&t.latency)),
+        latency_histogram: (!t.latency.is_empty()).then(|| histogram::encode(&t.latency)),
         send_lag_ms: SendLag {
             p50: us_to_ms(t.send_lag.value_at_quantile(0.5)),
             p99: us_to_ms(t.send_lag.value_at_quantile(0.99)),
@@ -205,7 +208,8 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
     }
 }
 
-fn latency(h: &Histogram<u64>) -> Latency {
+/// The quantiles of a latency histogram in µs, as the report shows them.
+pub fn latency(h: &Histogram<u64>) -> Latency {
     Latency {
         min: us_to_ms(h.min()),
         mean: us_to_ms(h.mean().round() as u64),
@@ -289,6 +293,9 @@ mod tests {
         assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
         let latency = t.latency_ms.unwrap();
         assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
+        // The serialized histogram gives back the same quantiles.
+        let h = histogram::decode(t.latency_histogram.as_deref().unwrap()).unwrap();
+        assert_eq!((h.len(), us_to_ms(h.value_at_quantile(0.5))), (80, latency.p50));
         assert!((0.19..=0.21).contains(&t.send_lag_ms.p99), "{:?}", t.send_lag_ms);
         assert_eq!(t.outage_count, 2);
         assert_eq!(t.outages[0].duration_ms, 200.0);

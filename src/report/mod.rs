@@ -12,6 +12,7 @@ pub mod file;
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod golden;
+pub mod histogram;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::phase::Phase;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
     pub schema_version: u32,
@@ -50,7 +50,7 @@ pub struct Report {
 }
 
 /// One run of a hook.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct HookReport {
     /// `on-down` or `on-up`.
@@ -67,7 +67,7 @@ pub struct HookReport {
 }
 
 /// The wrapped COMMAND and how it went.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
     pub command: Vec<String>,
@@ -119,7 +119,7 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TargetReport {
     pub url: String,
@@ -138,6 +138,11 @@ pub struct TargetReport {
     pub error_counts: BTreeMap<String, u64>,
     /// Latency of successful probes from their due time; null when none succeeded.
     pub latency_ms: Option<Latency>,
+    /// The histogram `latency_ms` is taken from, µs, in HdrHistogram's V2 serialized form
+    /// (deflate, base64), so that quantiles can be recomputed after a merge; null when none
+    /// succeeded.
+    #[serde(default)]
+    pub latency_histogram: Option<String>,
     pub send_lag_ms: SendLag,
     pub downtime_ms: f64,
     pub availability: f64,
@@ -155,7 +160,7 @@ pub struct TargetReport {
     pub gates: Vec<GateReport>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GateReport {
     /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
@@ -167,7 +172,7 @@ pub struct GateReport {
     pub evidence: Option<Evidence>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
     /// The first offending probe (or window start): when, and what it got.
@@ -185,7 +190,7 @@ pub struct Evidence {
 }
 
 /// A latency quantile of the warmup, of the judged phases after it, and their ratio.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct IncreaseReport {
     pub warmup_ms: f64,
@@ -194,7 +199,7 @@ pub struct IncreaseReport {
 }
 
 /// A span of the run and the share of its judged probes that failed.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RateWindowReport {
     pub start_offset_ms: f64,
@@ -205,7 +210,7 @@ pub struct RateWindowReport {
     pub rate_percent: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseReport {
     pub start_offset_ms: f64,
@@ -217,9 +222,12 @@ pub struct PhaseReport {
     pub downtime_ms: f64,
     /// Of successful probes; null when none succeeded.
     pub latency_ms: Option<PhaseLatency>,
+    /// The phase's latency histogram, as the URL's `latency_histogram`; null when none succeeded.
+    #[serde(default)]
+    pub latency_histogram: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseLatency {
     pub p50: f64,
@@ -228,7 +236,7 @@ pub struct PhaseLatency {
 }
 
 /// Offsets from the start of the deploy command; each null when it does not apply.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployTiming {
     /// To the first failed probe after the command started.
@@ -244,7 +252,7 @@ pub struct DeployTiming {
     pub recovery_ms: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Latency {
     pub min: f64,
@@ -256,7 +264,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SendLag {
     pub p50: f64,
@@ -264,7 +272,7 @@ pub struct SendLag {
     pub max: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct OutageReport {
     pub start: String,
@@ -296,7 +304,7 @@ impl OutageReport {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TimelinePoint {
     pub offset_s: u64,

@@ -173,6 +173,7 @@ pub struct Phase {
     pub failed: u64,
     pub downtime_ms: f64,
     pub latency_ms: Option<PhaseLatency>,
+    pub latency_histogram: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +206,7 @@ pub struct Target {
     pub status_counts: BTreeMap<String, u64>,
     pub error_counts: BTreeMap<String, u64>,
     pub latency_ms: Option<Latency>,
+    pub latency_histogram: Option<String>,
     pub send_lag_ms: SendLag,
     pub downtime_ms: f64,
     pub availability: f64,
