@@ -10,6 +10,7 @@ mod deploy;
 mod gates;
 mod habits;
 mod metrics;
+mod offline;
 mod resend;
 mod secrets;
 mod shell;

@@ -63,7 +63,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
 /// A URL that never answered acceptably in the whole run is most likely a wrong URL (a typo, a
 /// dead port): whatever gates were given, a CI run must not pass on it. (`--fail-on-status 404`
 /// alone would hold over a URL that only ever refused.)
-fn never_answered(t: &TargetReport) -> Option<GateReport> {
+pub fn never_answered(t: &TargetReport) -> Option<GateReport> {
     (t.probes > 0 && t.ok == 0).then(|| GateReport {
         gate: NEVER_ANSWERED.to_string(),
         limit: "1 successful probe".to_string(),
@@ -83,7 +83,8 @@ fn never_answered(t: &TargetReport) -> Option<GateReport> {
 /// The name of the check every judged run makes of every URL, beside the gates given.
 pub const NEVER_ANSWERED: &str = "answered at least once";
 
-fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
+/// A verdict as the report shows it, with wall times from `clock`.
+pub fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
     let evidence = (!v.passed).then(|| Evidence {
         first_at: v.first.as_ref().map(|o| rfc3339_ms(clock.wall(o.at))),
         first_offset_ms: v.first.as_ref().map(|o| millis(o.at)),
