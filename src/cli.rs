@@ -63,6 +63,8 @@ pub enum Command {
     Man,
     /// Judge a saved JSON report again against other gates, without probing
     Judge(Box<JudgeArgs>),
+    /// Merge JSON reports of the same URLs from several vantages into one, and judge it
+    Merge(Box<MergeArgs>),
 }
 
 /// Flags of `blip judge`.
@@ -71,6 +73,20 @@ pub struct JudgeArgs {
     /// A JSON report blip wrote with --json.
     #[arg(value_name = "REPORT")]
     pub report: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    #[command(flatten)]
+    pub output: ReportPaths,
+}
+
+/// Flags of `blip merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports of runs against the same URLs, from different vantage points, that overlap in time.
+    #[arg(value_name = "REPORT", required = true, num_args = 2..)]
+    pub reports: Vec<std::path::PathBuf>,
 
     #[command(flatten)]
     pub gates: GateArgs,

@@ -94,6 +94,7 @@ async fn dispatch(invocation: Invocation) -> anyhow::Result<Exit> {
         // Answered in `main`, before a runtime is built.
         Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Ok),
         Some(Command::Judge(args)) => offline::judge::run(&args),
+        Some(Command::Merge(args)) => offline::merge::run(&args),
         None => app::run(&cli).await,
     }
 }
@@ -103,7 +104,7 @@ fn total_rate(invocation: &Invocation) -> f64 {
     let Invocation::Blip(cli) = invocation else { return 1.0 };
     match &cli.subcommand {
         Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
-        Some(Command::Completions { .. } | Command::Man | Command::Judge(_)) => 1.0,
+        Some(Command::Completions { .. } | Command::Man | Command::Judge(_) | Command::Merge(_)) => 1.0,
         None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
     }
 }

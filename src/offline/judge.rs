@@ -22,7 +22,7 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     let (gates, default_gates) = gates_of(&args.gates, &report)?;
     let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;
     judged.default_gates = default_gates;
-    write_outputs(&judged, &args.output)?;
+    write_outputs(&judged, &args.output, "")?;
     Ok(Exit::of(false, false, judged.passed))
 }
 

@@ -3,6 +3,7 @@
 //! from what a report holds (`view`) and judge it through the same code as a run.
 
 pub mod judge;
+pub mod merge;
 pub mod saved;
 pub mod view;
 
@@ -31,10 +32,10 @@ pub fn judge_target(target: &mut TargetReport, figures: &TargetFigures, gate_lis
     debug_assert!(target.gates.iter().filter(|g| g.gate == NEVER_ANSWERED).count() <= 1);
 }
 
-/// Prints the text summary (to stderr when the JSON report goes to stdout) and writes the
-/// reports asked for; a failed write does not keep the others from being written.
-pub fn write_outputs(report: &Report, paths: &ReportPaths) -> anyhow::Result<()> {
-    let summary = text::render(report);
+/// Prints `preface` and the text summary (to stderr when the JSON report goes to stdout) and
+/// writes the reports asked for; a failed write does not keep the others from being written.
+pub fn write_outputs(report: &Report, paths: &ReportPaths, preface: &str) -> anyhow::Result<()> {
+    let summary = format!("{preface}{}", text::render(report));
     let json_to_stdout = paths.json.as_deref() == Some("-");
     if json_to_stdout {
         eprint!("{summary}");

@@ -57,6 +57,8 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         hooks: Vec::new(),
         hooks_run: 0,
         hooks_skipped: 0,
+        merged_from: None,
+        clock_offset_ms: None,
     }
 }
 
@@ -206,6 +208,9 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         phases: phase_reports(t, phases, end),
         deploy_timing: deploy_timing(t, phases),
         gates: Vec::new(),
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) fn sample_report() -> Report {
         phases: None,
         deploy_timing: None,
         gates: vec![],
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     };
     let deployed = TargetReport {
         url: "http://127.0.0.1:8081/api/notes".into(),
@@ -85,6 +88,9 @@ pub(crate) fn sample_report() -> Report {
         phases: None,
         deploy_timing: None,
         gates: vec![],
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     };
     Report {
         schema_version: SCHEMA_VERSION,
@@ -104,6 +110,8 @@ pub(crate) fn sample_report() -> Report {
         hooks: vec![],
         hooks_run: 0,
         hooks_skipped: 0,
+        merged_from: None,
+        clock_offset_ms: None,
     }
 }
 

@@ -47,6 +47,49 @@ pub struct Report {
     /// Triggers not run: one came while a hook of the same URL ran and another waited, or the
     /// run ended first.
     pub hooks_skipped: u64,
+    /// `blip merge`: the runs merged, one per vantage; absent from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<Vec<MergedRun>>,
+    /// `blip merge`: the largest offset between the vantages' clocks it can infer, ms: how far
+    /// apart the vantages saw a window that all of them saw begin (clock offset plus up to one
+    /// probe interval). Absent when no window was seen by all, and from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<f64>,
+}
+
+/// One run of a merge: where it probed from and when, by its own clock.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct MergedRun {
+    pub vantage: String,
+    pub started_at: String,
+    /// When it started, from the start of the merged report (the earliest run's start).
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    /// The overall verdict of its own gates.
+    pub passed: bool,
+}
+
+/// `blip merge`: an outage window as the vantages saw it, on the merged report's time line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct MergedWindow {
+    /// From the earliest start to the latest end any of `vantages` saw.
+    pub start: String,
+    pub end: String,
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub duration_ms: f64,
+    /// How long all of `vantages` saw it at once (0 when their clocks disagree by more than the
+    /// window).
+    pub overlap_ms: f64,
+    /// The vantages that saw it, in the order of `merged_from`.
+    pub vantages: Vec<String>,
+    pub failed_probes: u64,
+    /// Failed probes per status code or error kind, over the vantages.
+    pub causes: BTreeMap<String, u64>,
+    pub first_error: String,
+    pub open: bool,
 }
 
 /// One run of a hook.
@@ -158,6 +201,16 @@ pub struct TargetReport {
     pub deploy_timing: Option<DeployTiming>,
     /// One entry per gate given, judged on this URL.
     pub gates: Vec<GateReport>,
+    /// `blip merge`: windows every vantage probing at the time saw (the service was down); the
+    /// merged `outages` are these. Absent from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_all: Option<Vec<MergedWindow>>,
+    /// `blip merge`: windows only some vantages saw (a path to the service was down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_some: Option<Vec<MergedWindow>>,
+    /// `blip merge`: each vantage's own availability of this URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_by_vantage: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
