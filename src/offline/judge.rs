@@ -115,6 +115,16 @@ mod tests {
         assert_eq!(observed[0], "1.500 s (not exact: the report lists 1 of 2 outage windows)");
         assert_eq!(observed[1], "2 windows (not exact: the report lists 1 of 2 outage windows)");
         assert!(!again.targets[1].gates[2].passed, "the downtime is the report's own: {observed:?}");
+        // Every listed window in the warmup, the judged ones past the list: the downtime the
+        // report gives for the judged phases still fails a zero-downtime gate.
+        let (_, mut read) = saved();
+        let t = &mut read.targets[1];
+        t.outages.truncate(1);
+        t.outages[0].start_offset_ms = 500.0;
+        t.outages[0].end_offset_ms = 600.0;
+        let again = rejudge(read, &[gate("max-downtime 0s")], None).unwrap();
+        let g = &again.targets[1].gates[0];
+        assert_eq!((g.passed, g.observed.as_str()), (false, "1.600 s"));
         // Phases that begin on whole seconds are judged exactly from one-second slices; a slice
         // across a phase boundary holds probes of both phases.
         let exact = rejudge(saved().1, &[gate("max-error-rate 50%/1s")], None).unwrap();

@@ -208,6 +208,17 @@ impl TargetFigures {
             } else {
                 windows.window_count = t.outage_count;
             }
+            // The judged downtime lies in windows past the list: one of them is the longest,
+            // with no more known of it than the downtime it is part of.
+            if windows.longest.is_none() && !windows.downtime.is_zero() {
+                windows.longest = Some(JudgedWindow {
+                    index: t.outages.len(),
+                    start: t.outages.last().map_or(Duration::ZERO, |o| duration_ms(o.end_offset_ms)),
+                    judged: windows.downtime,
+                    first_error: "a window past the report's list".to_string(),
+                    causes: Vec::new(),
+                });
+            }
             inexact.windows =
                 Some(format!("the report lists {} of {} outage windows", t.outages.len(), t.outage_count));
         }
