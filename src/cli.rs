@@ -61,6 +61,54 @@ pub enum Command {
     },
     /// Print blip's man page (roff): blip man > /usr/local/share/man/man1/blip.1
     Man,
+    /// Judge a saved JSON report again against other gates, without probing
+    Judge(Box<JudgeArgs>),
+    /// Merge JSON reports of the same URLs from several vantages into one, and judge it
+    Merge(Box<MergeArgs>),
+}
+
+/// Flags of `blip judge`.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// A JSON report blip wrote with --json.
+    #[arg(value_name = "REPORT")]
+    pub report: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    #[command(flatten)]
+    pub output: ReportPaths,
+}
+
+/// Flags of `blip merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports of runs against the same URLs, from different vantage points, that overlap in time.
+    #[arg(value_name = "REPORT", required = true, num_args = 2..)]
+    pub reports: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    #[command(flatten)]
+    pub output: ReportPaths,
+}
+
+/// Where `blip judge` and `blip merge` write their report besides the text summary.
+#[derive(Debug, Args)]
+pub struct ReportPaths {
+    /// Write the report as JSON to PATH; `-` is stdout (the summary then goes to stderr).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub json: Option<String>,
+
+    /// Write a JUnit XML report to PATH.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub junit: Option<std::path::PathBuf>,
+
+    /// Write a Markdown summary to PATH.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub markdown: Option<std::path::PathBuf>,
 }
 
 /// The first argument that runs the simulated deploy `blip demo` wraps. It is parsed apart from

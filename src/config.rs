@@ -265,7 +265,7 @@ pub fn gates_given(args: &GateArgs) -> bool {
 }
 
 /// The gates in the order a report lists them.
-fn gate_list(args: &GateArgs) -> Vec<Gate> {
+pub fn gate_list(args: &GateArgs) -> Vec<Gate> {
     let mut gates: Vec<Gate> = args.fail_on_status.iter().cloned().map(Gate::FailOnStatus).collect();
     gates.extend(args.max_downtime.map(Gate::MaxDowntime));
     gates.extend(args.max_outage.map(Gate::MaxOutage));

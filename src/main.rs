@@ -12,6 +12,7 @@ mod engine;
 mod exit;
 mod gates;
 mod live;
+mod offline;
 mod report;
 mod sanitize;
 mod units;
@@ -92,6 +93,8 @@ async fn dispatch(invocation: Invocation) -> anyhow::Result<Exit> {
         Some(Command::Demo(args)) => demo::run(*args).await,
         // Answered in `main`, before a runtime is built.
         Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Ok),
+        Some(Command::Judge(args)) => offline::judge::run(&args),
+        Some(Command::Merge(args)) => offline::merge::run(&args),
         None => app::run(&cli).await,
     }
 }
@@ -101,7 +104,7 @@ fn total_rate(invocation: &Invocation) -> f64 {
     let Invocation::Blip(cli) = invocation else { return 1.0 };
     match &cli.subcommand {
         Some(Command::Demo(args)) => args.probe.rate.unwrap_or(demo::DEMO_RATE),
-        Some(Command::Completions { .. } | Command::Man) => 1.0,
+        Some(Command::Completions { .. } | Command::Man | Command::Judge(_) | Command::Merge(_)) => 1.0,
         None => cli.probe.rate.unwrap_or(config::DEFAULT_RATE) * cli.urls.len() as f64,
     }
 }

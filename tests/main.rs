@@ -13,6 +13,7 @@ mod habits;
 mod html;
 mod lanes;
 mod metrics;
+mod offline;
 mod phases;
 mod request_id;
 mod resend;

@@ -12,6 +12,7 @@ use crate::analysis::phase::{Phase, PhaseClock};
 use crate::analysis::recorder::{Recorder, TargetRecorder};
 use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{self, Gate};
+use crate::report::histogram;
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
     DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PhaseLatency, PhaseReport,
@@ -66,13 +67,15 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         hooks: Vec::new(),
         hooks_run: 0,
         hooks_skipped: 0,
+        merged_from: None,
+        clock_offset_ms: None,
     }
 }
 
 /// A URL that never answered acceptably in the whole run is most likely a wrong URL (a typo, a
 /// dead port): whatever gates were given, a CI run must not pass on it. (`--fail-on-status 404`
 /// alone would hold over a URL that only ever refused.)
-fn never_answered(t: &TargetReport) -> Option<GateReport> {
+pub fn never_answered(t: &TargetReport) -> Option<GateReport> {
     (t.probes > 0 && t.ok == 0).then(|| GateReport {
         gate: NEVER_ANSWERED.to_string(),
         limit: "1 successful probe".to_string(),
@@ -92,7 +95,8 @@ fn never_answered(t: &TargetReport) -> Option<GateReport> {
 /// The name of the check every judged run makes of every URL, beside the gates given.
 pub const NEVER_ANSWERED: &str = "answered at least once";
 
-fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
+/// A verdict as the report shows it, with wall times from `clock`.
+pub fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
     let evidence = (!v.passed).then(|| Evidence {
         first_at: v.first.as_ref().map(|o| rfc3339_ms(clock.wall(o.at))),
         first_offset_ms: v.first.as_ref().map(|o| millis(o.at)),
@@ -136,6 +140,7 @@ fn phase_reports(t: &TargetRecorder, phases: &PhaseClock, end: Duration) -> Opti
                 failed: s.failed,
                 downtime_ms: millis(s.downtime),
                 latency_ms: latency,
+                latency_histogram: (!s.latency.is_empty()).then(|| histogram::encode(&s.latency)),
             };
             (phase, report)
         })
@@ -201,6 +206,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
             .map(|k| (k.to_string(), t.error_counts[k.index()]))
             .collect(),
         latency_ms: (!t.latency.is_empty()).then(|| latency(&t.latency)),
+        latency_histogram: (!t.latency.is_empty()).then(|| histogram::encode(&t.latency)),
         send_lag_ms: SendLag {
             p50: us_to_ms(t.send_lag.value_at_quantile(0.5)),
             p99: us_to_ms(t.send_lag.value_at_quantile(0.99)),
@@ -227,10 +233,14 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         deploy_timing: deploy_timing(t, phases),
         gates: Vec::new(),
         wire: crate::report::wire::wire_report(t, phases.start_of(Phase::Deploy)),
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     }
 }
 
-fn latency(h: &Histogram<u64>) -> Latency {
+/// The quantiles of a latency histogram in µs, as the report shows them.
+pub fn latency(h: &Histogram<u64>) -> Latency {
     Latency {
         min: us_to_ms(h.min()),
         mean: us_to_ms(h.mean().round() as u64),
@@ -318,6 +328,9 @@ mod tests {
         assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
         let latency = t.latency_ms.unwrap();
         assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
+        // The serialized histogram gives back the same quantiles.
+        let h = histogram::decode(t.latency_histogram.as_deref().unwrap()).unwrap();
+        assert_eq!((h.len(), us_to_ms(h.value_at_quantile(0.5))), (80, latency.p50));
         assert!((0.19..=0.21).contains(&t.send_lag_ms.p99), "{:?}", t.send_lag_ms);
         assert_eq!(t.outage_count, 2);
         assert_eq!(t.outages[0].duration_ms, 200.0);

@@ -45,6 +45,7 @@ pub(crate) fn sample_report() -> Report {
         router_error_counts: BTreeMap::new(),
         error_counts: BTreeMap::new(),
         latency_ms: Some(Latency { min: 0.21, mean: 0.4, p50: 0.38, p90: 0.52, p99: 0.91, p999: 1.4, max: 1.52 }),
+        latency_histogram: None,
         send_lag_ms: SendLag { p50: 0.41, p99: 0.97, max: 1.2 },
         downtime_ms: 0.0,
         availability: 1.0,
@@ -56,6 +57,9 @@ pub(crate) fn sample_report() -> Report {
         deploy_timing: None,
         gates: vec![],
         wire: Default::default(),
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     };
     let deployed = TargetReport {
         url: "http://127.0.0.1:8081/api/notes".into(),
@@ -70,6 +74,7 @@ pub(crate) fn sample_report() -> Report {
         router_error_counts: BTreeMap::new(),
         error_counts: BTreeMap::from([("refused".into(), 6)]),
         latency_ms: Some(Latency { min: 0.3, mean: 0.8, p50: 0.7, p90: 1.1, p99: 2.5, p999: 1250.0, max: 1250.0 }),
+        latency_histogram: None,
         send_lag_ms: SendLag { p50: 0.4, p99: 0.9, max: 1.1 },
         downtime_ms: 1800.0,
         availability: 0.82,
@@ -102,6 +107,9 @@ pub(crate) fn sample_report() -> Report {
         deploy_timing: None,
         gates: vec![],
         wire: Default::default(),
+        windows_all: None,
+        windows_some: None,
+        availability_by_vantage: None,
     };
     Report {
         schema_version: SCHEMA_VERSION,
@@ -122,6 +130,8 @@ pub(crate) fn sample_report() -> Report {
         hooks: vec![],
         hooks_run: 0,
         hooks_skipped: 0,
+        merged_from: None,
+        clock_offset_ms: None,
     }
 }
 
@@ -158,6 +168,7 @@ pub(crate) fn deploy_report() -> Report {
         failed,
         downtime_ms,
         latency_ms: Some(PhaseLatency { p50: 0.7, p99: 2.5, max: 3.1 }),
+        latency_histogram: None,
     };
     let t = &mut report.targets[1];
     t.outages[0].phase = Some(Phase::Deploy);

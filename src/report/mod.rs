@@ -11,7 +11,8 @@ pub mod file;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;
+pub mod histogram;
 pub mod html;
 pub mod json;
 pub mod junit;

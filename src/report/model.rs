@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::phase::Phase;
 use crate::engine::lane::Lane;
@@ -15,7 +15,7 @@ use crate::engine::lane::Lane;
 /// ids of outage windows.
 pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
     pub schema_version: u32,
@@ -52,10 +52,53 @@ pub struct Report {
     /// Triggers not run: one came while a hook of the same URL ran and another waited, or the
     /// run ended first.
     pub hooks_skipped: u64,
+    /// `blip merge`: the runs merged, one per vantage; absent from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<Vec<MergedRun>>,
+    /// `blip merge`: the largest offset between the vantages' clocks it can infer, ms: how far
+    /// apart the vantages saw a window that all of them saw begin (clock offset plus up to one
+    /// probe interval). Absent when no window was seen by all, and from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<f64>,
+}
+
+/// One run of a merge: where it probed from and when, by its own clock.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct MergedRun {
+    pub vantage: String,
+    pub started_at: String,
+    /// When it started, from the start of the merged report (the earliest run's start).
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    /// The overall verdict of its own gates.
+    pub passed: bool,
+}
+
+/// `blip merge`: an outage window as the vantages saw it, on the merged report's time line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct MergedWindow {
+    /// From the earliest start to the latest end any of `vantages` saw.
+    pub start: String,
+    pub end: String,
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub duration_ms: f64,
+    /// How long all of `vantages` saw it at once (0 when their clocks disagree by more than the
+    /// window).
+    pub overlap_ms: f64,
+    /// The vantages that saw it, in the order of `merged_from`.
+    pub vantages: Vec<String>,
+    pub failed_probes: u64,
+    /// Failed probes per status code or error kind, over the vantages.
+    pub causes: BTreeMap<String, u64>,
+    pub first_error: String,
+    pub open: bool,
 }
 
 /// One run of a hook.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct HookReport {
     /// `on-down` or `on-up`.
@@ -74,7 +117,7 @@ pub struct HookReport {
 }
 
 /// The wrapped COMMAND and how it went.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
     pub command: Vec<String>,
@@ -104,7 +147,7 @@ pub struct DeployReport {
 }
 
 /// A line of the wrapped command's output and when blip read it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct OutputMark {
     /// From the start of the run.
@@ -166,7 +209,7 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TargetReport {
     pub url: String,
@@ -196,6 +239,11 @@ pub struct TargetReport {
     pub error_counts: BTreeMap<String, u64>,
     /// Latency of successful probes from their due time; null when none succeeded.
     pub latency_ms: Option<Latency>,
+    /// The histogram `latency_ms` is taken from, µs, in HdrHistogram's V2 serialized form
+    /// (deflate, base64), so that quantiles can be recomputed after a merge; null when none
+    /// succeeded.
+    #[serde(default)]
+    pub latency_histogram: Option<String>,
     pub send_lag_ms: SendLag,
     pub downtime_ms: f64,
     pub availability: f64,
@@ -214,9 +262,19 @@ pub struct TargetReport {
     /// Request phases, connections, peers, tracked values and the cutover.
     #[serde(flatten)]
     pub wire: crate::report::wire::WireReport,
+    /// `blip merge`: windows every vantage probing at the time saw (the service was down); the
+    /// merged `outages` are these. Absent from a run's own report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_all: Option<Vec<MergedWindow>>,
+    /// `blip merge`: windows only some vantages saw (a path to the service was down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_some: Option<Vec<MergedWindow>>,
+    /// `blip merge`: each vantage's own availability of this URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_by_vantage: Option<BTreeMap<String, f64>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GateReport {
     /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
@@ -228,7 +286,7 @@ pub struct GateReport {
     pub evidence: Option<Evidence>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
     /// The first offending probe (or window start): when, and what it got.
@@ -246,7 +304,7 @@ pub struct Evidence {
 }
 
 /// A latency quantile of the warmup, of the judged phases after it, and their ratio.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct IncreaseReport {
     pub warmup_ms: f64,
@@ -255,7 +313,7 @@ pub struct IncreaseReport {
 }
 
 /// A span of the run and the share of its judged probes that failed.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RateWindowReport {
     pub start_offset_ms: f64,
@@ -266,7 +324,7 @@ pub struct RateWindowReport {
     pub rate_percent: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseReport {
     pub start_offset_ms: f64,
@@ -278,9 +336,12 @@ pub struct PhaseReport {
     pub downtime_ms: f64,
     /// Of successful probes; null when none succeeded.
     pub latency_ms: Option<PhaseLatency>,
+    /// The phase's latency histogram, as the URL's `latency_histogram`; null when none succeeded.
+    #[serde(default)]
+    pub latency_histogram: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseLatency {
     pub p50: f64,
@@ -289,7 +350,7 @@ pub struct PhaseLatency {
 }
 
 /// Offsets from the start of the deploy command; each null when it does not apply.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployTiming {
     /// To the first failed probe after the command started.
@@ -305,7 +366,7 @@ pub struct DeployTiming {
     pub recovery_ms: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Latency {
     pub min: f64,
@@ -317,7 +378,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SendLag {
     pub p50: f64,
@@ -325,7 +386,7 @@ pub struct SendLag {
     pub max: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct OutageReport {
     pub start: String,
@@ -367,7 +428,7 @@ impl OutageReport {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TimelinePoint {
     pub offset_s: u64,

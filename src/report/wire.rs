@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::outage::Window;
 use crate::analysis::recorder::TargetRecorder;
@@ -18,8 +18,10 @@ use crate::sanitize;
 use crate::units::{latency, millis, secs_ms, us_to_ms};
 
 /// A URL's wire figures, flattened into its object in `targets[]`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
+// A report written before these fields existed reads as having none.
+#[serde(default)]
 pub struct WireReport {
     /// Per request phase (`dns`, `connect`, `tls`, `ttfb`, `transfer`), of every probe that went
     /// through it, failed or not. A phase never measured is absent: a reused connection skips
@@ -40,7 +42,7 @@ pub struct WireReport {
 }
 
 /// Quantiles of one request phase, in milliseconds, and how many probes went through it.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseTiming {
     pub p50: f64,
@@ -51,7 +53,7 @@ pub struct PhaseTiming {
 }
 
 /// Answers from one peer address.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PeerReport {
     /// `ip:port`.
@@ -62,7 +64,7 @@ pub struct PeerReport {
 }
 
 /// Probes, and those of them that failed.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ProbeCount {
     pub probes: u64,
@@ -70,7 +72,7 @@ pub struct ProbeCount {
 }
 
 /// The values one tracked header or body pattern took.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TrackedReport {
     /// `header x-app-version` or `body <regex>`.
@@ -84,7 +86,7 @@ pub struct TrackedReport {
 }
 
 /// One distinct value: offsets are due times from the start of the run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TrackedValue {
     /// Control characters removed, at most 128 characters.
@@ -103,7 +105,7 @@ pub struct TrackedValue {
     pub timeline: Vec<TrackedPoint>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TrackedPoint {
     pub offset_s: u64,
@@ -111,7 +113,7 @@ pub struct TrackedPoint {
 }
 
 /// The cutover, in milliseconds from the start of the deploy command (negative: before it).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CutoverReport {
     /// The tracked source it is judged by.
@@ -126,7 +128,7 @@ pub struct CutoverReport {
     pub gap_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CutoverValue {
     pub value: String,

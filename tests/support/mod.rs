@@ -133,6 +133,35 @@ pub struct Report {
     pub hooks: Vec<Hook>,
     pub hooks_run: u64,
     pub hooks_skipped: u64,
+    /// `blip merge` only.
+    pub merged_from: Option<Vec<MergedRun>>,
+    pub clock_offset_ms: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedRun {
+    pub vantage: String,
+    pub started_at: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    pub passed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedWindow {
+    pub start: String,
+    pub end: String,
+    pub start_offset_ms: f64,
+    pub end_offset_ms: f64,
+    pub duration_ms: f64,
+    pub overlap_ms: f64,
+    pub vantages: Vec<String>,
+    pub failed_probes: u64,
+    pub causes: BTreeMap<String, u64>,
+    pub first_error: String,
+    pub open: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +214,7 @@ pub struct Phase {
     pub failed: u64,
     pub downtime_ms: f64,
     pub latency_ms: Option<PhaseLatency>,
+    pub latency_histogram: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +249,7 @@ pub struct Target {
     pub router_error_counts: BTreeMap<String, u64>,
     pub error_counts: BTreeMap<String, u64>,
     pub latency_ms: Option<Latency>,
+    pub latency_histogram: Option<String>,
     pub send_lag_ms: SendLag,
     pub downtime_ms: f64,
     pub availability: f64,
@@ -235,6 +266,10 @@ pub struct Target {
     pub peers_other: ProbeCount,
     pub tracked: Vec<Tracked>,
     pub cutover: Option<Cutover>,
+    /// `blip merge` only.
+    pub windows_all: Option<Vec<MergedWindow>>,
+    pub windows_some: Option<Vec<MergedWindow>>,
+    pub availability_by_vantage: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,524 @@
+//! `blip merge REPORT... [gates…]`: the JSON reports of the same URLs probed from several
+//! vantage points, merged into one report and judged.
+//!
+//! Runs are aligned on their wall-clock starts (`started_at`). Per URL, the vantages' outage
+//! windows that overlap (within one probe interval) form one merged window: seen by every vantage
+//! that was probing then, the service was down (`windows_all`, which are the merged report's
+//! `outages` and what the gates judge); seen by only some, a path to it was down
+//! (`windows_some`). Counts are summed, latency histograms merged (so quantiles are exact), and
+//! each vantage's availability is kept beside the merged one.
+
+use crate::engine::lane::Lane;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::bail;
+use hdrhistogram::Histogram;
+
+use crate::analysis::clock::rfc3339_ms;
+use crate::cli::MergeArgs;
+use crate::exit::Exit;
+use crate::offline::saved::{self, duration_ms};
+use crate::offline::{judge, write_outputs};
+use crate::report::build::latency;
+use crate::report::{
+    MergedRun, MergedWindow, OutageReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint, histogram,
+};
+use crate::sanitize;
+use crate::units::{millis, secs_ms};
+
+/// One saved run: its report, the file it came from, and when it started by its own clock.
+pub struct Run {
+    pub file: String,
+    pub report: Report,
+    pub start: SystemTime,
+}
+
+impl Run {
+    /// Reads the run saved at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Run> {
+        let report = saved::read(path)?;
+        let start = saved::started_at(&report)?;
+        Ok(Run { file: path.display().to_string(), report, start })
+    }
+
+    fn end(&self) -> SystemTime {
+        self.start + duration_ms(self.report.duration_ms)
+    }
+}
+
+/// Runs `blip merge`.
+pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
+    let runs = args.reports.iter().map(|path| Run::read(path)).collect::<anyhow::Result<Vec<Run>>>()?;
+    let merged = merge(&runs)?;
+    let (gates, default_gates) = judge::gates_of(&args.gates, &merged)?;
+    let mut judged = judge::rejudge(merged, &gates, None)?;
+    judged.default_gates = default_gates;
+    write_outputs(&judged, &args.output, &describe(&judged))?;
+    Ok(Exit::of(false, false, judged.passed))
+}
+
+/// What the text summary cannot show of a merge: the runs merged, and the windows only some
+/// vantages saw.
+pub fn describe(report: &Report) -> String {
+    let mut out = String::new();
+    let runs = report.merged_from.iter().flatten();
+    let listed: Vec<String> =
+        runs.map(|r| format!("{} (+{})", sanitize::line(&r.vantage), secs_ms(r.start_offset_ms))).collect();
+    let _ = writeln!(out, "merged {} runs: {}", listed.len(), listed.join(", "));
+    if let Some(offset) = report.clock_offset_ms {
+        let _ = writeln!(out, "vantage clocks agree on shared outages within {}", secs_ms(offset));
+    }
+    for t in &report.targets {
+        let some = t.windows_some.iter().flatten().collect::<Vec<_>>();
+        if some.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}: seen from some vantages only (a path was down):", sanitize::line(&t.url));
+        for w in some {
+            let _ = writeln!(
+                out,
+                "  +{} → +{}  {}  {}  {}",
+                secs_ms(w.start_offset_ms),
+                secs_ms(w.end_offset_ms),
+                secs_ms(w.duration_ms),
+                sanitize::line(&w.vantages.join(", ")),
+                sanitize::line(&w.first_error)
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The runs merged into one report, not yet judged. Refused: runs from one vantage twice, and
+/// runs that do not overlap in time.
+pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
+    for (i, a) in runs.iter().enumerate() {
+        if let Some(b) = runs[..i].iter().find(|b| b.report.vantage == a.report.vantage) {
+            bail!(
+                "{} and {} are both from vantage `{}`: merge runs from different vantages (set each run's --vantage)",
+                b.file,
+                a.file,
+                a.report.vantage
+            );
+        }
+    }
+    let (Some(latest), Some(earliest_end)) = (runs.iter().max_by_key(|r| r.start), runs.iter().min_by_key(|r| r.end()))
+    else {
+        bail!("no report to merge");
+    };
+    if latest.start >= earliest_end.end() {
+        bail!(
+            "the runs do not overlap in time: {} ended at {} before {} started at {}; merge runs that probed at the same time",
+            earliest_end.file,
+            rfc3339_ms(earliest_end.end()),
+            latest.file,
+            rfc3339_ms(latest.start)
+        );
+    }
+    let origin = runs.iter().map(|r| r.start).min().unwrap_or(latest.start);
+    let end = runs.iter().map(Run::end).max().unwrap_or(latest.start);
+    // Targets are matched by URL and connection lane.
+    let mut urls: Vec<(&str, Lane)> = Vec::new();
+    for r in runs {
+        for t in &r.report.targets {
+            if !urls.contains(&(t.url.as_str(), t.connection)) {
+                urls.push((&t.url, t.connection));
+            }
+        }
+    }
+    let lanes: Vec<Lane> = urls.iter().map(|(_, lane)| *lane).collect();
+    let shown = crate::engine::lane::lanes_shown(&lanes);
+    let mut warnings = Vec::new();
+    let mut clock_offset: Option<Duration> = None;
+    let targets = urls
+        .iter()
+        .map(|&target| merge_target(target, shown, runs, origin, end, &mut clock_offset, &mut warnings))
+        .collect();
+    for r in runs {
+        warnings.extend(r.report.warnings.iter().map(|w| format!("{}: {w}", r.report.vantage)));
+    }
+    let stops: Vec<String> =
+        runs.iter().filter_map(|r| Some(format!("{}: {}", r.report.vantage, r.report.stop_reason.as_ref()?))).collect();
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        blip_version: env!("CARGO_PKG_VERSION").to_string(),
+        vantage: runs.iter().map(|r| r.report.vantage.as_str()).collect::<Vec<_>>().join(", "),
+        run_id: runs.iter().map(|r| r.report.run_id.as_str()).collect::<Vec<_>>().join("+"),
+        started_at: rfc3339_ms(origin),
+        duration_ms: millis(since(origin, end)),
+        rate: runs.iter().map(|r| r.report.rate).sum(),
+        passed: true,
+        default_gates: false,
+        measure_only: false,
+        stop_reason: (!stops.is_empty()).then(|| stops.join("; ")),
+        gate_phases: None,
+        warnings,
+        deploy: None,
+        targets,
+        hooks: Vec::new(),
+        hooks_run: runs.iter().map(|r| r.report.hooks_run).sum(),
+        hooks_skipped: runs.iter().map(|r| r.report.hooks_skipped).sum(),
+        merged_from: Some(
+            runs.iter()
+                .map(|r| MergedRun {
+                    vantage: r.report.vantage.clone(),
+                    started_at: r.report.started_at.clone(),
+                    start_offset_ms: millis(since(origin, r.start)),
+                    duration_ms: r.report.duration_ms,
+                    passed: r.report.passed,
+                })
+                .collect(),
+        ),
+        clock_offset_ms: clock_offset.map(millis),
+    })
+}
+
+fn since(origin: SystemTime, at: SystemTime) -> Duration {
+    at.duration_since(origin).unwrap_or_default()
+}
+
+/// One vantage's outage window on the merged time line.
+struct Seen<'a> {
+    vantage: usize,
+    start: Duration,
+    end: Duration,
+    outage: &'a OutageReport,
+}
+
+/// Vantages' windows that overlap, within one probe interval: one outage seen from them.
+struct Cluster<'a> {
+    seen: Vec<Seen<'a>>,
+    end: Duration,
+}
+
+fn merge_target(
+    (url, lane): (&str, Lane),
+    lane_shown: bool,
+    runs: &[Run],
+    origin: SystemTime,
+    end: SystemTime,
+    clock_offset: &mut Option<Duration>,
+    warnings: &mut Vec<String>,
+) -> TargetReport {
+    let seen: Vec<(usize, &Run, &TargetReport)> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r, r.report.targets.iter().find(|t| t.url == url && t.connection == lane)?)))
+        .collect();
+    let sum = |f: fn(&TargetReport) -> u64| seen.iter().map(|(_, _, t)| f(t)).sum::<u64>();
+    let add_counts = |f: fn(&TargetReport) -> &BTreeMap<String, u64>| {
+        let mut all: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, _, t) in &seen {
+            for (k, n) in f(t) {
+                *all.entry(k.clone()).or_default() += n;
+            }
+        }
+        all
+    };
+
+    // Latency: the histograms merged, so every quantile is the one of all the probes.
+    let mut merged: Option<Histogram<u64>> = None;
+    let mut complete = true;
+    for (_, r, t) in &seen {
+        let Some(h) = t.latency_histogram.as_deref().and_then(|text| histogram::decode(text).ok()) else {
+            if t.ok > 0 {
+                complete = false;
+                warnings.push(format!(
+                    "{url}: the report of {} has no latency_histogram; no latency is merged",
+                    r.report.vantage
+                ));
+            }
+            continue;
+        };
+        match &mut merged {
+            Some(m) => {
+                let _ = m.add(&h);
+            }
+            None => merged = Some(h),
+        }
+    }
+    let merged = merged.filter(|h| complete && !h.is_empty());
+
+    // Windows on the merged time line, clustered.
+    let offset = |r: &Run| since(origin, r.start);
+    let mut windows: Vec<Seen<'_>> = Vec::new();
+    for (i, r, t) in &seen {
+        if t.outage_count > t.outages.len() as u64 {
+            warnings.push(format!(
+                "{url}: {} lists {} of {} outage windows; only those are merged",
+                r.report.vantage,
+                t.outages.len(),
+                t.outage_count
+            ));
+        }
+        for o in &t.outages {
+            let (start, stop) = (offset(r) + duration_ms(o.start_offset_ms), offset(r) + duration_ms(o.end_offset_ms));
+            windows.push(Seen { vantage: *i, start, end: stop, outage: o });
+        }
+    }
+    windows.sort_by_key(|w| (w.start, w.vantage));
+    // Two vantages see one outage up to a probe interval apart, however well their clocks agree.
+    let slack = seen
+        .iter()
+        .map(
+            |(_, r, _)| if r.report.rate > 0.0 { Duration::from_secs_f64(1.0 / r.report.rate) } else { Duration::ZERO },
+        )
+        .max()
+        .unwrap_or_default();
+    let mut clusters: Vec<Cluster<'_>> = Vec::new();
+    for w in windows {
+        match clusters.last_mut() {
+            Some(c) if w.start <= c.end + slack => {
+                c.end = c.end.max(w.end);
+                c.seen.push(w);
+            }
+            _ => clusters.push(Cluster { end: w.end, seen: vec![w] }),
+        }
+    }
+    let (mut all, mut some) = (Vec::new(), Vec::new());
+    for c in &clusters {
+        let window = merged_window(c, runs, origin);
+        let start = c.seen.iter().map(|s| s.start).min().unwrap_or_default();
+        // Vantages probing this URL when the window began (within a probe interval).
+        let probing = seen.iter().filter(|(_, r, _)| {
+            offset(r) <= start + slack && offset(r) + duration_ms(r.report.duration_ms) + slack >= start
+        });
+        let everyone = probing.clone().all(|(i, _, _)| c.seen.iter().any(|s| s.vantage == *i));
+        if everyone && probing.count() > 1 {
+            let starts = first_starts(c);
+            let spread =
+                starts.iter().max().copied().unwrap_or_default() - starts.iter().min().copied().unwrap_or_default();
+            *clock_offset = Some(clock_offset.unwrap_or_default().max(spread));
+        }
+        if everyone {
+            all.push(window);
+        } else {
+            some.push(window);
+        }
+    }
+
+    let downtime: f64 = all.iter().map(|w| w.duration_ms).sum();
+    let first = seen.iter().map(|(_, r, _)| offset(r)).min().unwrap_or_default();
+    let observed = since(origin, end).saturating_sub(first);
+    let ok = sum(|t| t.ok);
+    let availability = if ok == 0 {
+        0.0
+    } else if observed.is_zero() {
+        1.0
+    } else {
+        ((1.0 - downtime / millis(observed)).clamp(0.0, 1.0) * 1e6).round() / 1e6
+    };
+    let lag = |f: fn(&SendLag) -> f64| seen.iter().map(|(_, _, t)| f(&t.send_lag_ms)).fold(0.0, f64::max);
+    let (width, timeline) = merged_timeline(&seen, origin);
+    TargetReport {
+        url: url.to_string(),
+        connection: lane,
+        label: lane.label(url, lane_shown),
+        router_error_counts: add_counts(|t| &t.router_error_counts),
+        // Phases, peers and tracked values stay in each vantage's own report.
+        wire: Default::default(),
+        probes: sum(|t| t.probes),
+        ok,
+        failed: sum(|t| t.failed),
+        resent: sum(|t| t.resent),
+        cancelled: sum(|t| t.cancelled),
+        status_counts: add_counts(|t| &t.status_counts),
+        error_counts: add_counts(|t| &t.error_counts),
+        latency_ms: merged.as_ref().map(latency),
+        latency_histogram: merged.as_ref().map(histogram::encode),
+        send_lag_ms: SendLag { p50: lag(|l| l.p50), p99: lag(|l| l.p99), max: lag(|l| l.max) },
+        downtime_ms: (downtime * 1000.0).round() / 1000.0,
+        availability,
+        outage_count: all.len() as u64,
+        outages: all.iter().map(outage_of).collect(),
+        timeline_width_s: width,
+        timeline,
+        phases: None,
+        deploy_timing: None,
+        gates: Vec::new(),
+        availability_by_vantage: Some(
+            seen.iter().map(|(_, r, t)| (r.report.vantage.clone(), t.availability)).collect(),
+        ),
+        windows_all: Some(all),
+        windows_some: Some(some),
+    }
+}
+
+/// When each vantage in `c` first saw it down.
+fn first_starts(c: &Cluster<'_>) -> Vec<Duration> {
+    let mut firsts: BTreeMap<usize, Duration> = BTreeMap::new();
+    for s in &c.seen {
+        let first = firsts.entry(s.vantage).or_insert(s.start);
+        *first = (*first).min(s.start);
+    }
+    firsts.into_values().collect()
+}
+
+fn merged_window(c: &Cluster<'_>, runs: &[Run], origin: SystemTime) -> MergedWindow {
+    let start = c.seen.iter().map(|s| s.start).min().unwrap_or_default();
+    let end = c.seen.iter().map(|s| s.end).max().unwrap_or_default();
+    // Each vantage's own span of the outage; all saw it at once where the spans meet.
+    let mut spans: BTreeMap<usize, (Duration, Duration)> = BTreeMap::new();
+    for s in &c.seen {
+        let span = spans.entry(s.vantage).or_insert((s.start, s.end));
+        *span = (span.0.min(s.start), span.1.max(s.end));
+    }
+    let latest_start = spans.values().map(|s| s.0).max().unwrap_or_default();
+    let earliest_end = spans.values().map(|s| s.1).min().unwrap_or_default();
+    let mut causes: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &c.seen {
+        for (k, n) in &s.outage.causes {
+            *causes.entry(k.clone()).or_default() += n;
+        }
+    }
+    let first = c.seen.iter().min_by_key(|s| s.start);
+    MergedWindow {
+        start: rfc3339_ms(origin + start),
+        end: rfc3339_ms(origin + end),
+        start_offset_ms: millis(start),
+        end_offset_ms: millis(end),
+        duration_ms: millis(end - start),
+        overlap_ms: millis(earliest_end.saturating_sub(latest_start)),
+        vantages: spans.keys().map(|i| runs[*i].report.vantage.clone()).collect(),
+        failed_probes: c.seen.iter().map(|s| s.outage.failed_probes).sum(),
+        causes,
+        first_error: first.map(|s| s.outage.first_error.clone()).unwrap_or_default(),
+        open: c.seen.iter().any(|s| s.outage.open),
+    }
+}
+
+/// A window seen by all, as the merged report's outages list it.
+fn outage_of(w: &MergedWindow) -> OutageReport {
+    OutageReport {
+        start: w.start.clone(),
+        end: w.end.clone(),
+        start_offset_ms: w.start_offset_ms,
+        end_offset_ms: w.end_offset_ms,
+        duration_ms: w.duration_ms,
+        failed_probes: w.failed_probes,
+        causes: w.causes.clone(),
+        first_error: w.first_error.clone(),
+        open: w.open,
+        phase: None,
+        end_phase: None,
+        failed_in: Default::default(),
+        first_request_id: None,
+        last_request_id: None,
+    }
+}
+
+/// The vantages' timelines summed on the merged time line: each slice goes to the merged slice
+/// its start falls in (a run that started mid-second shifts by less than a slice).
+fn merged_timeline(seen: &[(usize, &Run, &TargetReport)], origin: SystemTime) -> (u64, Vec<TimelinePoint>) {
+    let width = seen.iter().map(|(_, _, t)| t.timeline_width_s).max().unwrap_or(1).max(1);
+    let mut slices: Vec<TimelinePoint> = Vec::new();
+    for (_, r, t) in seen {
+        let offset = since(origin, r.start);
+        for p in &t.timeline {
+            let at = offset + Duration::from_secs(p.offset_s);
+            let index = usize::try_from(at.as_secs() / width).unwrap_or(usize::MAX);
+            if index >= slices.len() {
+                slices.extend((slices.len()..=index).map(|i| TimelinePoint {
+                    offset_s: i as u64 * width,
+                    ok: 0,
+                    failed: 0,
+                    // Per-slice latency is not merged: it is for pictures of one run.
+                    p50_ms: None,
+                    p99_ms: None,
+                }));
+            }
+            slices[index].ok += p.ok;
+            slices[index].failed += p.failed;
+        }
+    }
+    (width, slices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build;
+
+    fn histogram_of(samples_us: &[u64]) -> Histogram<u64> {
+        let mut h = Histogram::new_with_bounds(1, 2048, 3).unwrap();
+        h.auto(true);
+        for us in samples_us {
+            h.record(*us).unwrap();
+        }
+        h
+    }
+
+    /// The golden scenario's report as `vantage` saw it, started `offset_ms` after the first, with
+    /// these latencies and these outages of its second URL (start, end, ms from its own start).
+    fn run(vantage: &str, offset_ms: u64, samples_us: &[u64], outages: &[(f64, f64)]) -> Run {
+        let mut report = crate::report::golden::scenario();
+        report.vantage = vantage.to_string();
+        let start = saved::started_at(&report).unwrap() + Duration::from_millis(offset_ms);
+        report.started_at = rfc3339_ms(start);
+        for t in &mut report.targets {
+            t.latency_histogram = Some(histogram::encode(&histogram_of(samples_us)));
+            t.ok = samples_us.len() as u64;
+        }
+        let t = &mut report.targets[1];
+        let template = t.outages[0].clone();
+        t.outages = outages
+            .iter()
+            .map(|(s, e)| OutageReport {
+                start_offset_ms: *s,
+                end_offset_ms: *e,
+                duration_ms: e - s,
+                ..template.clone()
+            })
+            .collect();
+        t.outage_count = outages.len() as u64;
+        Run { file: format!("{vantage}.json"), report, start }
+    }
+
+    #[test]
+    fn merged_quantiles_are_those_of_all_the_samples() {
+        let a: Vec<u64> = (0..500).map(|i| 200 + i * 37 % 5000).collect();
+        let b: Vec<u64> = (0..300).map(|i| 900 + i * 1013 % 90_000).collect();
+        let c: Vec<u64> = (0..50).map(|i| 1_000_000 + i * 20_000).collect();
+        let runs = [run("a", 0, &a, &[]), run("b", 3, &b, &[]), run("c", 7, &c, &[])];
+        let merged = merge(&runs).unwrap();
+        let all: Vec<u64> = a.iter().chain(&b).chain(&c).copied().collect();
+        let expected = build::latency(&histogram_of(&all));
+        let got = merged.targets[0].latency_ms.unwrap();
+        assert_eq!(serde_json::to_value(got).unwrap(), serde_json::to_value(expected).unwrap());
+        assert_eq!(merged.targets[0].ok, all.len() as u64);
+        // p99.9 is one of c's slow answers, which a mean of the vantages' quantiles would miss.
+        assert!(got.p999 >= 1000.0, "{got:?}");
+    }
+
+    #[test]
+    fn windows_seen_by_all_and_by_some() {
+        // a and b see one outage 2 ms apart on the merged time line; only c sees the second; the
+        // third is seen by a and b only, and c is still probing then.
+        let runs = [
+            run("a", 0, &[1000], &[(1000.0, 1500.0), (4000.0, 4200.0)]),
+            run("b", 2, &[1000], &[(1000.0, 1480.0), (3900.0, 4100.0)]),
+            run("c", 5, &[1000], &[(995.0, 1500.0), (2000.0, 2300.0)]),
+        ];
+        let merged = merge(&runs).unwrap();
+        let t = &merged.targets[1];
+        let all = t.windows_all.as_ref().unwrap();
+        let some = t.windows_some.as_ref().unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!((all[0].start_offset_ms, all[0].end_offset_ms), (1000.0, 1505.0));
+        assert_eq!(all[0].vantages, ["a", "b", "c"]);
+        // Where all three were down at once: b's own span, 1002 to 1482.
+        assert_eq!(all[0].overlap_ms, 480.0);
+        let seen: Vec<(f64, Vec<String>)> = some.iter().map(|w| (w.start_offset_ms, w.vantages.clone())).collect();
+        assert_eq!(seen, [(2005.0, vec!["c".to_string()]), (3902.0, vec!["a".to_string(), "b".to_string()])]);
+        assert_eq!((t.outage_count, t.downtime_ms), (1, 505.0));
+        // The first URL's window, open at the end of each run, began 5 ms apart on the merged
+        // time line (a at 5700 ms, c at 5705 ms): more than the 2 ms of the second URL's.
+        let first = merged.targets[0].windows_all.as_ref().unwrap();
+        assert_eq!((first.len(), first[0].open), (1, true));
+        assert_eq!(merged.clock_offset_ms, Some(5.0));
+    }
+}

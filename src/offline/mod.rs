@@ -1,0 +1,70 @@
+//! Saved reports, offline: `blip judge` judges one again against other gates, `blip merge`
+//! merges the reports of one service from several vantage points. Both rebuild the gates' view
+//! from what a report holds (`view`) and judge it through the same code as a run.
+
+pub mod judge;
+pub mod merge;
+pub mod saved;
+pub mod view;
+
+use anyhow::Context;
+
+use crate::analysis::clock::RunClock;
+use crate::cli::ReportPaths;
+use crate::gates::{self, Gate};
+use crate::offline::view::TargetFigures;
+use crate::report::build::{gate_report, never_answered};
+use crate::report::{Report, TargetReport, file, json, junit, markdown, text};
+
+/// Judges `gate_list` on `target` from its `figures`, as a run does at its end: one entry per
+/// gate, and the check that the URL answered at least once.
+pub fn judge_target(target: &mut TargetReport, figures: &TargetFigures, gate_list: &[Gate], clock: &RunClock) {
+    let view = figures.judged();
+    target.gates = gate_list
+        .iter()
+        .map(|gate| gate_report(clock, figures.inexact.mark(gate, gates::judge(gate, &view))))
+        .collect();
+    if !gate_list.is_empty()
+        && let Some(never) = never_answered(target)
+    {
+        target.gates.push(never);
+    }
+}
+
+/// Prints `preface` and the text summary (to stderr when the JSON report goes to stdout) and
+/// writes the reports asked for; a failed write does not keep the others from being written.
+pub fn write_outputs(report: &Report, paths: &ReportPaths, preface: &str) -> anyhow::Result<()> {
+    let summary = format!("{preface}{}", text::render(report));
+    let json_to_stdout = paths.json.as_deref() == Some("-");
+    if json_to_stdout {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    let mut results = Vec::new();
+    if let Some(path) = &paths.json {
+        results.push(json::render(report).and_then(|text| {
+            if json_to_stdout {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("cannot write the JSON report to stdout")
+            } else {
+                file::write_whole(path.as_ref(), text.as_bytes()).with_context(|| format!("cannot write --json {path}"))
+            }
+        }));
+    }
+    if let Some(path) = &paths.junit {
+        results.push(junit::render(report).and_then(|xml| {
+            file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
+        }));
+    }
+    if let Some(path) = &paths.markdown {
+        results.push(
+            file::write_whole(path, markdown::render(report).as_bytes())
+                .with_context(|| format!("cannot write --markdown {}", path.display())),
+        );
+    }
+    results.into_iter().collect()
+}

@@ -1,0 +1,322 @@
+//! A saved report's URL as the gates see it: the counts, windows, histograms, timeline and
+//! phases the report holds, rebuilt into the very [`Judged`] view the recorder hands the live
+//! gates, so that `blip judge` and `blip merge` judge through the same code as a run.
+//!
+//! Where the report holds less than the recorder did, the figure is marked inexact and the
+//! gates that rest on it say so in their `observed` text, never passing in silence.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::analysis::judged::{Judged, JudgedStats, JudgedWindow, Offender, judged_window};
+use crate::analysis::outage::Window;
+use crate::analysis::phase::{GatePhases, Phase};
+use crate::analysis::recorder::PhaseStats;
+use crate::analysis::timeline::{Slice, Timeline};
+use crate::engine::sample::{Cause, ErrorKind};
+use crate::gates::{Gate, Verdict};
+use crate::offline::saved::duration_ms;
+use crate::report::{OutageReport, TargetReport, histogram};
+
+/// What the gates judge of one URL of a saved report, owned, with what could not be rebuilt
+/// exactly.
+pub struct TargetFigures {
+    pub url: String,
+    pub probes: u64,
+    pub failed: u64,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub first_status: BTreeMap<u16, Offender>,
+    pub first_failure: Option<Offender>,
+    pub latency: Histogram<u64>,
+    pub timeline: Timeline,
+    pub by_phase: Vec<PhaseStats>,
+    pub windows: JudgedStats,
+    pub phases: GatePhases,
+    pub inexact: Inexact,
+}
+
+/// Figures of a saved report that are not what the run's own gates saw, with why; `None` where
+/// they are exact.
+#[derive(Clone, Debug, Default)]
+pub struct Inexact {
+    pub status: Option<String>,
+    pub windows: Option<String>,
+    pub latency: Option<String>,
+    pub timeline: Option<String>,
+}
+
+impl Inexact {
+    /// Why `gate` is not judged exactly from the report, if it is not.
+    fn for_gate(&self, gate: &Gate) -> Option<&str> {
+        match gate {
+            Gate::FailOnStatus(_) => self.status.as_deref(),
+            Gate::MaxOutage(_) | Gate::MaxOutages(_) => self.windows.as_deref(),
+            Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) => self.latency.as_deref(),
+            Gate::MaxErrorRate(_) => self.timeline.as_deref(),
+            Gate::MaxDowntime(_) | Gate::MaxFailed(_) => None,
+        }
+    }
+
+    /// `verdict` with a note of why it is not exact, when it is not.
+    pub fn mark(&self, gate: &Gate, mut verdict: Verdict) -> Verdict {
+        if let Some(why) = self.for_gate(gate) {
+            verdict.observed = format!("{} (not exact: {why})", verdict.observed);
+        }
+        verdict
+    }
+}
+
+/// The cause a report names `"404"` or `"timeout"`.
+pub fn cause(name: &str) -> Option<Cause> {
+    if let Ok(code) = name.parse() {
+        return Some(Cause::Status(code));
+    }
+    // A router's own answer (`404 unknown_route (router)`) is judged by its code, as in a run.
+    if let Some(code) = name.strip_suffix(" (router)").and_then(|n| n.split(' ').next()?.parse().ok()) {
+        return Some(Cause::Status(code));
+    }
+    ErrorKind::ALL.iter().find(|k| k.as_str() == name).map(|k| Cause::Error(*k))
+}
+
+/// The detector's window a report's outage describes.
+pub fn window(o: &OutageReport) -> Window {
+    let causes: BTreeMap<Cause, u64> = o.causes.iter().filter_map(|(name, n)| Some((cause(name)?, *n))).collect();
+    Window {
+        start: duration_ms(o.start_offset_ms),
+        end: duration_ms(o.end_offset_ms),
+        failed_probes: o.failed_probes,
+        first_cause: causes.keys().next().copied().unwrap_or(Cause::Error(ErrorKind::Other)),
+        causes,
+        first_error: o.first_error.clone(),
+        // Not judged by any gate; the report keeps what they told.
+        first_seq: 0,
+        last_seq: 0,
+        failed_in: Default::default(),
+        open: o.open,
+    }
+}
+
+fn decoded(text: Option<&str>) -> Option<Histogram<u64>> {
+    text.and_then(|t| histogram::decode(t).ok())
+}
+
+fn empty_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("constant histogram precision is valid");
+    h.auto(true);
+    h
+}
+
+impl TargetFigures {
+    /// The figures of `t` that the gates judge on the phases `judge` names (every probe when no
+    /// command was wrapped).
+    pub fn of(t: &TargetReport, judge: GatePhases) -> TargetFigures {
+        let mut inexact = Inexact::default();
+        let spans: Vec<(Phase, Duration, Duration)> = t
+            .phases
+            .iter()
+            .flatten()
+            .map(|(phase, p)| (*phase, duration_ms(p.start_offset_ms), duration_ms(p.end_offset_ms)))
+            .collect();
+        let phased = t.phases.is_some();
+        let partly = phased && judge != GatePhases::All;
+        let by_phase: Vec<PhaseStats> = match &t.phases {
+            None => Vec::new(),
+            Some(phases) => Phase::ALL
+                .iter()
+                .map(|phase| match phases.get(phase) {
+                    Some(p) => PhaseStats {
+                        probes: p.probes,
+                        ok: p.ok,
+                        failed: p.failed,
+                        latency: decoded(p.latency_histogram.as_deref()).unwrap_or_else(|| {
+                            if p.ok > 0 {
+                                inexact.latency = Some("the report has no latency_histogram".to_string());
+                            }
+                            empty_histogram()
+                        }),
+                        downtime: duration_ms(p.downtime_ms),
+                    },
+                    None => {
+                        PhaseStats { probes: 0, ok: 0, failed: 0, latency: empty_histogram(), downtime: Duration::ZERO }
+                    }
+                })
+                .collect(),
+        };
+        let judged_phase = |phase: Phase| judge.judges(Some(phase));
+        let (probes, failed) = if partly {
+            let judged = Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p));
+            judged.fold((0, 0), |(n, f), (_, s)| (n + s.probes, f + s.failed))
+        } else {
+            (t.probes, t.failed)
+        };
+        let latency = if partly {
+            let mut h = empty_histogram();
+            for (_, s) in Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p)) {
+                let _ = h.add(&s.latency);
+            }
+            h
+        } else {
+            decoded(t.latency_histogram.as_deref()).unwrap_or_else(|| {
+                if t.ok > 0 {
+                    inexact.latency = Some("the report has no latency_histogram".to_string());
+                }
+                empty_histogram()
+            })
+        };
+        let status_counts: BTreeMap<u16, u64> =
+            t.status_counts.iter().filter_map(|(code, n)| Some((code.parse().ok()?, *n))).collect();
+        let unjudged_failed: u64 = if partly {
+            Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| !judged_phase(**p)).map(|(_, s)| s.failed).sum()
+        } else {
+            0
+        };
+        if unjudged_failed > 0 {
+            inexact.status =
+                Some("the report counts statuses over all phases, and unjudged phases had failures".to_string());
+        }
+        let timeline = Timeline::from_slices(t.timeline_width_s, judged_slices(t, &spans, judge, partly, &mut inexact));
+
+        let mut windows = JudgedStats {
+            probes,
+            failed,
+            status_counts: BTreeMap::new(),
+            first_status: BTreeMap::new(),
+            first_failure: None,
+            latency: None,
+            timeline: None,
+            windows: Vec::new(),
+            downtime: Duration::ZERO,
+            longest: None,
+            window_count: 0,
+        };
+        let judged_windows: Vec<JudgedWindow> = t
+            .outages
+            .iter()
+            .enumerate()
+            .filter_map(|(index, o)| {
+                let w = window(o);
+                judged_window(&w, w.end, index, &spans, judge)
+            })
+            .collect();
+        for w in judged_windows {
+            windows.add_window(w);
+        }
+        let truncated = t.outage_count > t.outages.len() as u64;
+        if truncated {
+            // The report's downtime covers every window, listed or not.
+            windows.downtime = if phased {
+                Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p)).map(|(_, s)| s.downtime).sum()
+            } else {
+                duration_ms(t.downtime_ms)
+            };
+            if phased {
+                windows.window_count += t.outage_count - t.outages.len() as u64;
+            } else {
+                windows.window_count = t.outage_count;
+            }
+            // The judged downtime lies in windows past the list: one of them is the longest,
+            // with no more known of it than the downtime it is part of.
+            if windows.longest.is_none() && !windows.downtime.is_zero() {
+                windows.longest = Some(JudgedWindow {
+                    index: t.outages.len(),
+                    start: t.outages.last().map_or(Duration::ZERO, |o| duration_ms(o.end_offset_ms)),
+                    judged: windows.downtime,
+                    first_error: "a window past the report's list".to_string(),
+                    causes: Vec::new(),
+                });
+            }
+            inexact.windows =
+                Some(format!("the report lists {} of {} outage windows", t.outages.len(), t.outage_count));
+        }
+        // Evidence only: the first window each status and any failure were seen in.
+        let mut first_status = BTreeMap::new();
+        for w in &windows.windows {
+            for c in &w.causes {
+                if let Cause::Status(code) = c {
+                    first_status.entry(*code).or_insert_with(|| Offender { at: w.start, text: w.first_error.clone() });
+                }
+            }
+        }
+        let first_failure = windows.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
+        TargetFigures {
+            url: t.url.clone(),
+            probes,
+            failed,
+            status_counts,
+            first_status,
+            first_failure,
+            latency,
+            timeline,
+            by_phase,
+            windows,
+            phases: judge,
+            inexact,
+        }
+    }
+
+    /// The view [`crate::gates::judge`] takes, as the recorder would hand it over.
+    pub fn judged(&self) -> Judged<'_> {
+        Judged {
+            url: &self.url,
+            probes: self.probes,
+            failed: self.failed,
+            status_counts: &self.status_counts,
+            first_status: &self.first_status,
+            first_failure: self.first_failure.as_ref(),
+            windows: self.windows.windows.clone(),
+            downtime: self.windows.downtime,
+            longest: self.windows.longest.clone(),
+            window_count: self.windows.window_count,
+            latency: &self.latency,
+            timeline: &self.timeline,
+            by_phase: &self.by_phase,
+            phases: self.phases,
+        }
+    }
+}
+
+/// The report's timeline slices with the probes of unjudged phases left out where a slice lies
+/// wholly in them; a slice across a phase boundary keeps all its probes, and makes the timeline
+/// inexact.
+fn judged_slices(
+    t: &TargetReport,
+    spans: &[(Phase, Duration, Duration)],
+    judge: GatePhases,
+    partly: bool,
+    inexact: &mut Inexact,
+) -> Vec<Slice> {
+    let width = Duration::from_secs(t.timeline_width_s.max(1));
+    let mut straddles = false;
+    let slices = t
+        .timeline
+        .iter()
+        .map(|p| {
+            let slice = Slice { ok: p.ok, failed: p.failed, latency_sum_us: 0, latency_max_us: 0 };
+            if !partly {
+                return slice;
+            }
+            let (start, end) = (Duration::from_secs(p.offset_s), Duration::from_secs(p.offset_s) + width);
+            let overlaps: Vec<bool> = spans
+                .iter()
+                .filter(|(_, s, e)| *s < end && *e > start)
+                .map(|(phase, _, _)| judge.judges(Some(*phase)))
+                .collect();
+            if overlaps.iter().all(|j| !j) && !overlaps.is_empty() {
+                return Slice::default();
+            }
+            if overlaps.iter().any(|j| !j) && slice.ok + slice.failed > 0 {
+                straddles = true;
+            }
+            slice
+        })
+        .collect();
+    if straddles {
+        inexact.timeline = Some(format!(
+            "the report's {}s timeline slices at phase boundaries hold probes of unjudged phases",
+            width.as_secs()
+        ));
+    }
+    slices
+}

@@ -1,0 +1,205 @@
+//! Saved reports, offline: `blip judge` judges a real run's JSON report again and agrees with the
+//! run's own gates; `blip merge` merges the reports of several vantages.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::server::{Mode, TestServer};
+use crate::support::{Report, assert_refused, blip, tempdir};
+
+/// Reads a report blip wrote to `path`.
+fn read(path: &Path) -> Report {
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    crate::support::check_schema(&json);
+    serde_json::from_value(json).unwrap()
+}
+
+/// `blip judge` with `args`, checked to exit with `code`; its JSON report.
+async fn judge(report: &Path, args: &[&str], code: i32) -> Report {
+    let out_path = report.with_extension(format!("judged-{code}.json"));
+    let mut all = vec!["judge", report.to_str().unwrap(), "--json", out_path.to_str().unwrap()];
+    all.extend(args);
+    let out = blip(&all).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "blip {all:?}\n{stderr}");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains(if code == 0 { "passed" } else { "FAILED" }), "{summary}");
+    read(&out_path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_gives_a_saved_report_the_verdicts_of_the_run() {
+    let server = TestServer::start().await;
+    let dir = tempdir("judge");
+    let saved = dir.join("r.json");
+    let url = server.url("/");
+    let run = blip(&[
+        "--rate",
+        "50",
+        "--duration",
+        "1500ms",
+        "--ui",
+        "quiet",
+        "--fail-on-status",
+        "404",
+        "--max-downtime",
+        "0s",
+        "--json",
+        saved.to_str().unwrap(),
+        &url,
+    ]);
+    let (out, _) = tokio::join!(
+        run,
+        server.inject(Duration::from_millis(400), Mode::Status(404, "outage"), Duration::from_millis(300))
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = read(&saved);
+    let t = &run.targets[0];
+    assert_eq!(t.outage_count, 1, "{:?}", t.outages);
+    assert!(t.latency_histogram.is_some());
+
+    // The same gates: the same verdicts, observations and evidence.
+    let again = judge(&saved, &["--fail-on-status", "404", "--max-downtime", "0s"], 1).await;
+    let (before, after) = (&run.targets[0].gates, &again.targets[0].gates);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(after) {
+        assert_eq!((&a.gate, &a.limit, &a.observed, a.passed), (&b.gate, &b.limit, &b.observed, b.passed));
+        let (be, ae) = (b.evidence.as_ref().unwrap(), a.evidence.as_ref().unwrap());
+        assert_eq!(
+            (&ae.outages, ae.first_offset_ms, &ae.first_error),
+            (&be.outages, be.first_offset_ms, &be.first_error)
+        );
+    }
+    assert!(!again.passed);
+    assert_eq!((again.targets[0].probes, &again.targets[0].outages[0].start), (t.probes, &t.outages[0].start));
+
+    // Other gates, judged on the same figures.
+    let lenient = judge(&saved, &["--max-downtime", "10s", "--max-outages", "1"], 0).await;
+    assert!(lenient.passed && lenient.targets[0].gates.iter().all(|g| g.passed));
+    let flapping = judge(&saved, &["--max-outages", "0"], 1).await;
+    assert_eq!(flapping.targets[0].gates[0].observed, "1 windows");
+    let p50 = t.latency_ms.as_ref().unwrap().p50;
+    let latency = judge(&saved, &["--max-latency", "p50=10s"], 0).await;
+    assert_eq!(latency.targets[0].gates[0].observed, format!("{p50:.3} ms"), "p50 from the saved histogram");
+    judge(&saved, &["--max-error-rate", "1%/1s"], 1).await;
+    let default = judge(&saved, &[], 1).await;
+    assert!(default.default_gates && default.targets[0].gates[0].gate == "max-downtime 0s");
+
+    // Bad input: one line naming the file, exit 2.
+    let not_a_report = dir.join("notes.json");
+    std::fs::write(&not_a_report, "{\"notes\": []}").unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    value["schema_version"] = serde_json::json!(99);
+    let future = dir.join("future.json");
+    std::fs::write(&future, value.to_string()).unwrap();
+    let missing = dir.join("missing.json");
+    let (bad, newer, gone) = (not_a_report.to_str().unwrap(), future.to_str().unwrap(), missing.to_str().unwrap());
+    assert_refused(&[
+        (&["judge", bad], "notes.json is not a blip JSON report"),
+        (&["judge", newer], "schema_version is 99"),
+        (&["judge", gone], "cannot read the report"),
+        (&["judge", saved.to_str().unwrap(), "--gate-phase", "deploy"], "--gate-phase"),
+    ])
+    .await;
+}
+
+/// Three vantages probe one service at once: a 404 outage of the service that all three see, and
+/// a slow spell that only the vantage with a short timeout sees fail (its path, as it were).
+#[tokio::test(flavor = "multi_thread")]
+async fn merge_tells_the_service_down_from_a_path_down() {
+    let server = TestServer::start().await;
+    let dir = tempdir("merge");
+    let url = server.url("/");
+    let path = |name: &str| dir.join(format!("{name}.json")).to_str().unwrap().to_string();
+    let run = |vantage: &'static str, timeout: &'static str| {
+        let json = path(vantage);
+        blip(&[
+            "--rate",
+            "50",
+            "--duration",
+            "2s",
+            "--timeout",
+            timeout,
+            "--ui",
+            "quiet",
+            "--measure-only",
+            "--vantage",
+            vantage,
+            "--json",
+            &json,
+            &url,
+        ])
+    };
+    let faults = async {
+        let shared = server
+            .inject(Duration::from_millis(400), Mode::Status(404, "service down"), Duration::from_millis(300))
+            .await;
+        let slow = server
+            .inject(Duration::from_millis(300), Mode::Delay(Duration::from_millis(400)), Duration::from_millis(300))
+            .await;
+        (shared, slow)
+    };
+    let (a, b, c, _) = tokio::join!(run("alpha", "2s"), run("beta", "2s"), run("gamma", "100ms"), faults);
+    for out in [a, b, c] {
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let runs: Vec<Report> = ["alpha", "beta", "gamma"].map(|v| read(Path::new(&path(v)))).into();
+    assert_eq!(runs.iter().map(|r| r.targets[0].outage_count).collect::<Vec<_>>(), [1, 1, 2]);
+
+    let merged_path = path("merged");
+    let out =
+        blip(&["merge", &path("alpha"), &path("beta"), &path("gamma"), "--max-downtime", "0s", "--json", &merged_path])
+            .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("seen from some vantages only") && stdout.contains("gamma"), "{stdout}");
+    let merged = read(Path::new(&merged_path));
+    let from = merged.merged_from.as_ref().unwrap();
+    assert_eq!(from.iter().map(|r| r.vantage.as_str()).collect::<Vec<_>>(), ["alpha", "beta", "gamma"]);
+    let t = &merged.targets[0];
+    let all = t.windows_all.as_ref().unwrap();
+    let some = t.windows_some.as_ref().unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].vantages, ["alpha", "beta", "gamma"]);
+    assert_eq!(all[0].causes.keys().collect::<Vec<_>>(), ["404"]);
+    assert_eq!(some.len(), 1, "{some:?}");
+    assert_eq!(some[0].vantages, ["gamma"]);
+    assert!(some[0].causes.contains_key("timeout"), "{some:?}");
+    // The shared window: where each vantage saw it, give or take a probe interval and the
+    // offset between the runs' starts.
+    let starts: Vec<f64> = from.iter().map(|r| r.start_offset_ms).collect();
+    let spread = starts.iter().cloned().fold(0.0, f64::max);
+    let tolerance = crate::support::tolerance(50.0) + spread;
+    for (r, offset) in runs.iter().zip(&starts) {
+        let own = &r.targets[0].outages[0];
+        assert!((all[0].start_offset_ms - (own.start_offset_ms + offset)).abs() <= tolerance, "{all:?} {own:?}");
+    }
+    assert!((all[0].duration_ms - 300.0).abs() <= tolerance, "{all:?}");
+    assert!(merged.clock_offset_ms.is_some_and(|o| o <= tolerance), "{:?}", merged.clock_offset_ms);
+    // Counts and availability.
+    assert_eq!(t.probes, runs.iter().map(|r| r.targets[0].probes).sum::<u64>());
+    assert_eq!(t.outages.len(), 1);
+    let by_vantage = t.availability_by_vantage.as_ref().unwrap();
+    assert_eq!(by_vantage["gamma"], runs[2].targets[0].availability);
+    assert!(by_vantage["gamma"] < by_vantage["alpha"]);
+    assert!(t.latency_histogram.is_some() && t.latency_ms.is_some());
+    assert_eq!(t.gates[0].gate, "max-downtime 0s");
+    assert!(!t.gates[0].passed);
+
+    // The merge judged again: the same verdict.
+    let again = judge(Path::new(&merged_path), &["--max-downtime", "0s"], 1).await;
+    assert_eq!(again.targets[0].gates[0].observed, t.gates[0].observed);
+
+    // Runs that did not overlap in time, or twice the same vantage: refused.
+    let mut later: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path("beta")).unwrap()).unwrap();
+    later["started_at"] = serde_json::json!("2099-01-01T00:00:00.000Z");
+    later["vantage"] = serde_json::json!("delta");
+    std::fs::write(path("later"), later.to_string()).unwrap();
+    let (alpha, beta, later) = (path("alpha"), path("beta"), path("later"));
+    assert_refused(&[
+        (&["merge", &alpha, &later], "the runs do not overlap in time"),
+        (&["merge", &alpha, &alpha], "both from vantage `alpha`"),
+        (&["merge", &alpha, &beta, "--gate-phase", "deploy"], "--gate-phase"),
+    ])
+    .await;
+}
