@@ -320,7 +320,11 @@ async fn the_demo_tells_restart_from_blue_green() {
     assert_eq!(o.phase.as_deref(), Some("deploy"));
     assert!(o.first_error.contains("Requested route ('notes.demo') does not exist."));
     assert!((o.duration_ms - 1500.0).abs() <= tolerance(restart.rate), "{o:?}");
-    assert!(restart.deploy.unwrap().succeeded);
+    let deploy = restart.deploy.unwrap();
+    assert!(deploy.succeeded);
+    // Reports name the simulated deploy as the demo does, and keep its real command line.
+    assert_eq!(deploy.label.as_deref(), Some("demo deploy (restart)"));
+    assert!(deploy.command.iter().any(|a| a == "demo-deploy"), "{:?}", deploy.command);
 
     let t = &blue_green.targets[0];
     t.check_consistency();

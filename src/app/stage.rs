@@ -56,6 +56,7 @@ pub fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
         })
         .collect();
     DeployReport {
+        label: log.wrap.label,
         command: log.wrap.argv,
         warmup_ms: millis(log.wrap.warmup),
         cooldown_ms: millis(log.wrap.cooldown),

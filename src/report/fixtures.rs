@@ -141,6 +141,7 @@ pub(crate) fn deploy_report() -> Report {
     report.measure_only = false;
     report.warnings.push("http://127.0.0.1:8081/api/notes was already failing before the deploy started: 1 of 40 warmup probes failed; that downtime is not the deploy's".into());
     report.deploy = Some(DeployReport {
+        label: None,
         command: vec!["cf".into(), "push".into(), "notes".into()],
         warmup_ms: 2000.0,
         cooldown_ms: 5000.0,

@@ -100,7 +100,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "<p>Deploy <code>{}</code>: <span class=\"{class}\">{}</span>{took}</p>",
-            esc(&d.command.join(" ")),
+            esc(&d.shown()),
             esc(&d.outcome())
         );
     }
@@ -653,6 +653,7 @@ mod tests {
         r.close(at(run_ms));
         let mut report = build::report(&r, at(run_ms), &[Gate::MaxDowntime(Duration::ZERO)]);
         report.deploy = Some(DeployReport {
+            label: None,
             command: vec!["cf".into(), "push".into(), "notes".into()],
             warmup_ms: 1000.0,
             cooldown_ms: 2000.0,

@@ -26,7 +26,7 @@ pub fn render(report: &Report) -> String {
     if let Some(d) = &report.deploy {
         let how = d.outcome();
         let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();
-        let _ = writeln!(out, "Deploy {}: {how}{took}.\n", code(&d.command.join(" ")));
+        let _ = writeln!(out, "Deploy {}: {how}{took}.\n", code(&d.shown()));
     }
     let _ = writeln!(out, "| URL | probes | failed | availability | downtime | outages | p99 |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");

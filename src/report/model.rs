@@ -121,6 +121,10 @@ pub struct HookReport {
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
     pub command: Vec<String>,
+    /// What the human reports call the command when it is not the command line itself (`blip
+    /// demo`'s simulated deploy: `demo deploy (restart)`); null for a command given after `--`.
+    #[serde(default)]
+    pub label: Option<String>,
     pub warmup_ms: f64,
     pub cooldown_ms: f64,
     /// When the command started and ended, from the start of the run; null if it never started.
@@ -191,6 +195,11 @@ impl Report {
 }
 
 impl DeployReport {
+    /// The command as the human reports name it: its label, or its command line.
+    pub fn shown(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.command.join(" "))
+    }
+
     /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
     pub fn outcome(&self) -> String {
         match &self.error {

@@ -55,7 +55,7 @@ pub fn verdict(report: &Report) -> String {
 
 fn render_deploy(out: &mut String, d: &DeployReport) {
     let how = d.outcome();
-    let _ = writeln!(out, "deploy `{}`", sanitize::line(&d.command.join(" ")));
+    let _ = writeln!(out, "deploy `{}`", sanitize::line(&d.shown()));
     match (d.start_offset_ms, d.duration_ms) {
         (Some(start), Some(duration)) => {
             let _ = writeln!(out, "  {how} after {}, started at +{}", secs_ms(duration), secs_ms(start));

@@ -181,6 +181,7 @@ pub struct Hook {
 #[serde(deny_unknown_fields)]
 pub struct Deploy {
     pub command: Vec<String>,
+    pub label: Option<String>,
     pub warmup_ms: f64,
     pub cooldown_ms: f64,
     pub start_offset_ms: Option<f64>,
