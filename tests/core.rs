@@ -147,7 +147,7 @@ async fn min_failures_ignores_blips_shorter_than_the_streak() {
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     assert!(t.failed > t.outages[0].failed_probes, "the short blips failed probes without opening windows");
     let o = &t.outages[0];
-    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance(100.0), "{o:?}");
+    assert!((o.duration_ms - ms(end - start)).abs() <= crate::support::tolerance_of(100.0, t), "{o:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

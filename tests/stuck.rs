@@ -70,7 +70,7 @@ async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
     let path = format!("/{}", "p".repeat(1000));
     let (a, b) = (server.url(&format!("{path}?a")), server.url(&format!("{path}?b")));
     let mut child = tokio::process::Command::new(BLIP)
-        .args(["--events", "-", "--events-probes", "--ui", "quiet", "-r", "1000", "-d", "3s", &a, &b])
+        .args(["--events", "-", "--events-probes", "--ui", "quiet", "--measure-only", "-r", "1000", "-d", "3s", &a, &b])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

@@ -89,6 +89,13 @@ pub fn tolerance(rate: f64) -> f64 {
     1000.0 / rate + 5.0
 }
 
+/// [`tolerance`] for a target of a run that reported how late it sent probes: blip dates each
+/// probe by its due time, so on a busy machine a window's edges can differ from the server's
+/// truth by the send lag too, which the report states.
+pub fn tolerance_of(rate: f64, t: &Target) -> f64 {
+    tolerance(rate) + t.send_lag_ms.max
+}
+
 /// Writes an executable bash script; `CONTROL` in `body` becomes the server's control port.
 pub fn script(server: &server::TestServer, name: &str, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
