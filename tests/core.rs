@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::server::{Mode, TestServer};
-use crate::support::{blip, blip_json, ms, tempdir, tolerance};
+use crate::support::{blip, blip_json, ms, tempdir, tolerance_of};
 
 const NOT_FOUND: &str = "404 Not Found: Requested route ('notes.test') does not exist.\n";
 
@@ -26,7 +26,7 @@ async fn a_404_window_matches_the_injected_one() {
     let o = &t.outages[0];
     let injected = ms(end - start);
     assert!(
-        (o.duration_ms - injected).abs() <= tolerance(100.0),
+        (o.duration_ms - injected).abs() <= tolerance_of(100.0, t),
         "measured {} ms, injected {injected} ms",
         o.duration_ms
     );
@@ -57,7 +57,7 @@ async fn a_closed_listener_is_a_refused_window() {
     t.check_consistency();
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     let o = &t.outages[0];
-    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance(100.0), "{o:?} vs {:?}", end - start);
+    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance_of(100.0, t), "{o:?} vs {:?}", end - start);
     // A probe whose connection was open when the listener closed sees a reset; all later ones
     // are refused.
     let reset = t.error_counts.get("reset").copied().unwrap_or(0);
@@ -82,7 +82,7 @@ async fn a_stalled_server_neither_slows_the_schedule_nor_hides_the_outage() {
     assert_eq!(server.requests(), t.probes);
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     let o = &t.outages[0];
-    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance(50.0), "{o:?} vs {:?}", end - start);
+    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance_of(50.0, t), "{o:?} vs {:?}", end - start);
     assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["timeout"]);
     // The detector ordered the late timeouts before the answers sent after them.
     assert_eq!(t.error_counts["timeout"], o.failed_probes);
@@ -147,7 +147,7 @@ async fn min_failures_ignores_blips_shorter_than_the_streak() {
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     assert!(t.failed > t.outages[0].failed_probes, "the short blips failed probes without opening windows");
     let o = &t.outages[0];
-    assert!((o.duration_ms - ms(end - start)).abs() <= crate::support::tolerance_of(100.0, t), "{o:?}");
+    assert!((o.duration_ms - ms(end - start)).abs() <= tolerance_of(100.0, t), "{o:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,7 +14,7 @@ use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::support::{Report, assert_refused, blip_json, tempdir, tolerance};
+use crate::support::{Report, assert_refused, blip_json, tempdir, tolerance, tolerance_of};
 
 /// Which instance the switch sends requests to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,11 +176,11 @@ async fn blue_green_shows_the_overlap_of_old_and_new() {
     assert_eq!(c.source, "header x-app-version");
     let ([old], [new]) = (c.old.as_slice(), c.new.as_slice()) else { panic!("{c:?}") };
     assert_eq!((old.value.as_str(), new.value.as_str()), ("v1", "v2"));
-    let within = |blip: f64, truth: f64| (blip - truth).abs() <= tolerance(RATE);
+    let within = |blip: f64, truth: f64| (blip - truth).abs() <= tolerance_of(RATE, t);
     assert!(within(old.at_ms, last_v1), "v1 last answered at {last_v1:.1} ms, blip says {}", old.at_ms);
     assert!(within(new.at_ms, first_v2), "v2 first answered at {first_v2:.1} ms, blip says {}", new.at_ms);
     let overlap = c.overlap_ms.expect("an overlap");
-    assert!((overlap - (last_v1 - first_v2)).abs() <= tolerance(RATE), "{overlap} vs {}", last_v1 - first_v2);
+    assert!((overlap - (last_v1 - first_v2)).abs() <= tolerance_of(RATE, t), "{overlap} vs {}", last_v1 - first_v2);
     // Taking turns (v2 first), the first v2 answer comes up to one interval after the switch to
     // both and the last v1 answer up to two before the switch to v2 alone.
     let interval = 1000.0 / RATE;
@@ -202,8 +202,8 @@ async fn a_restart_shows_the_gap_between_old_and_new() {
     let (last_v1, first_v2) = switch.truth(&report);
     let c = t.cutover.as_ref().unwrap();
     let gap = c.gap_ms.expect("a gap");
-    assert!((gap - (first_v2 - last_v1)).abs() <= tolerance(RATE), "{gap} vs {}", first_v2 - last_v1);
-    assert!(gap >= 400.0 - tolerance(RATE), "nothing served for 0.4 s: {gap}");
+    assert!((gap - (first_v2 - last_v1)).abs() <= tolerance_of(RATE, t), "{gap} vs {}", first_v2 - last_v1);
+    assert!(gap >= 400.0 - tolerance_of(RATE, t), "nothing served for 0.4 s: {gap}");
     assert_eq!(c.overlap_ms, None);
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     assert_eq!(t.tracked[0].missing.probes, t.failed, "the 503s carried no version");

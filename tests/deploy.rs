@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::server::{Mode, TestServer};
-use crate::support::{BLIP, Report, blip, blip_json, ms, script, tempdir, tolerance};
+use crate::support::{BLIP, Report, blip, blip_json, ms, script, tempdir, tolerance, tolerance_of};
 
 /// The injected span from the first change away from `ok` to the next `ok`.
 fn injected(server: &TestServer) -> f64 {
@@ -42,7 +42,7 @@ async fn a_restart_deploy_outage_lands_in_the_deploy_phase() {
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     let o = &t.outages[0];
     assert_eq!(o.phase.as_deref(), Some("deploy"));
-    assert!((o.duration_ms - injected(&server)).abs() <= tolerance(100.0), "{o:?}");
+    assert!((o.duration_ms - injected(&server)).abs() <= tolerance_of(100.0, t), "{o:?}");
     let phases = t.phases.as_ref().expect("phases");
     assert_eq!(phases["warmup"].failed, 0);
     assert_eq!(phases["deploy"].failed, o.failed_probes);
@@ -73,7 +73,7 @@ async fn an_outage_after_the_command_exits_lands_in_cooldown() {
     let t = &report.targets[0];
     assert_eq!(t.outages.len(), 1, "{t:#?}");
     assert_eq!(t.outages[0].phase.as_deref(), Some("cooldown"));
-    assert!((t.outages[0].duration_ms - injected(&server)).abs() <= tolerance(100.0));
+    assert!((t.outages[0].duration_ms - injected(&server)).abs() <= tolerance_of(100.0, t));
     assert_eq!(t.phases.as_ref().unwrap()["deploy"].failed, 0);
 }
 
@@ -319,7 +319,7 @@ async fn the_demo_tells_restart_from_blue_green() {
     assert_eq!(o.causes.keys().collect::<Vec<_>>(), ["404 unknown_route (router)"], "the demo router says it answered");
     assert_eq!(o.phase.as_deref(), Some("deploy"));
     assert!(o.first_error.contains("Requested route ('notes.demo') does not exist."));
-    assert!((o.duration_ms - 1500.0).abs() <= tolerance(restart.rate), "{o:?}");
+    assert!((o.duration_ms - 1500.0).abs() <= tolerance_of(restart.rate, t), "{o:?}");
     let deploy = restart.deploy.unwrap();
     assert!(deploy.succeeded);
     // Reports name the simulated deploy as the demo does, and keep its real command line.
