@@ -263,7 +263,9 @@ pub fn render_text(out: &mut String, w: &WireReport) {
             .iter()
             .map(|(phase, p)| format!("{phase} p50 {} p99 {}", latency(p.p50), latency(p.p99)))
             .collect();
-        let _ = writeln!(out, "  timing     {}  ({} connections opened)", phases.join("  "), w.connections_opened);
+        let opened = w.connections_opened;
+        let plural = if opened == 1 { "" } else { "s" };
+        let _ = writeln!(out, "  timing     {}  ({opened} connection{plural} opened)", phases.join("  "));
     }
     if !w.peers.is_empty() {
         let mut peers: Vec<String> = w.peers.iter().take(4).map(|p| format!("{} ×{}", p.address, p.probes)).collect();
