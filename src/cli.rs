@@ -486,11 +486,21 @@ pub fn write_man_page(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     man.render_options_section(w)?;
     writeln!(w, ".SH SUBCOMMANDS")?;
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
-        let args: String =
-            sub.get_positionals().map(|a| format!(" <{}>", a.get_id().as_str().to_uppercase())).collect();
+        let args: String = sub
+            .get_positionals()
+            .map(|a| {
+                let name = a
+                    .get_value_names()
+                    .and_then(|n| n.first())
+                    .map_or_else(|| a.get_id().as_str().to_uppercase(), std::string::ToString::to_string);
+                let many = a.get_num_args().is_some_and(|n| n.max_values() > 1);
+                format!(" <{name}>{}", if many { "..." } else { "" })
+            })
+            .collect();
         writeln!(w, ".TP\n\\fBblip {}\\fR{}", sub.get_name(), roff_escape(&args))?;
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        let more = if sub.get_name() == "demo" { ". Its flags: blip demo --help" } else { "" };
+        let flagged = sub.get_arguments().any(|a| a.get_long().is_some_and(|l| l != "help"));
+        let more = if flagged { format!(". Its flags: blip {} --help", sub.get_name()) } else { String::new() };
         writeln!(w, "{}", roff_escape(&format!("{about}{more}")))?;
     }
     // The examples and exit codes of `--help`, as written there (clap_mangen would title them
