@@ -185,3 +185,30 @@ async fn a_command_printing_50_mb_keeps_the_phases_and_counts_what_it_dropped() 
     }
     eprintln!("peak RSS {peak} KiB; {} of 500000 lines dropped", d.output_lines_dropped);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_reader_that_stops_reading_cannot_hold_blip_past_a_signal() {
+    use tokio::io::AsyncReadExt as _;
+    let server = TestServer::start().await;
+    // Four URLs of 20 KB each: a JSON report far larger than a pipe holds.
+    let path = format!("/{}", "q".repeat(20_000));
+    let urls: Vec<String> = (0..4).map(|i| server.url(&format!("{path}?{i}"))).collect();
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["--json", "-", "--ui", "quiet", "--measure-only", "-r", "10", "-d", "300ms"])
+        .args(&urls)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The run is over long before this; its report is stuck in the pipe nobody reads.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the report is bigger than the pipe");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id().unwrap() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await.expect("blip ends on SIGTERM");
+    assert_eq!(status.unwrap().code(), Some(2));
+    let mut said = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut said).await.unwrap();
+    assert!(said.contains("SIGTERM received while the reports were being written"), "{said}");
+}

@@ -217,7 +217,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, output.recv()).await {
         run.output(&line);
     }
-    run.finish()
+    run.finish(&mut signals).await
 }
 
 /// Hooks still running when the run ends get the wrapped command's grace: SIGTERM, then SIGKILL

@@ -129,6 +129,30 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
     results.into_iter().collect()
 }
 
+/// Writes every report on a thread of its own, so that a reader that stopped reading (a pipe, a
+/// named pipe) cannot hold blip past a stop request: a signal while the reports are being written
+/// gives up on them (an error, exit 2) and blip exits, leaving the thread to the kernel.
+pub async fn write_reports_or_stop(
+    report: &Report,
+    config: &Config,
+    signals: &mut super::signals::Signals,
+) -> anyhow::Result<()> {
+    let (report, config) = (report.clone(), config.clone());
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("blip-reports".into())
+        .spawn(move || {
+            let _ = done_tx.send(write_reports(&report, &config));
+        })
+        .context("cannot start the thread that writes the reports")?;
+    tokio::select! {
+        written = done => written.unwrap_or_else(|_| Err(anyhow::anyhow!("the thread writing the reports stopped"))),
+        signal = signals.recv() => Err(anyhow::anyhow!(
+            "{signal} received while the reports were being written (a reader stopped reading?): gave up, they may be incomplete"
+        )),
+    }
+}
+
 /// Writes the JSON report to stdout or to a file.
 fn write_json(text: &str, destination: &Destination) -> anyhow::Result<()> {
     match destination {

@@ -347,7 +347,7 @@ impl<'a> Run<'a> {
     }
 
     /// Closes the books and writes every report.
-    pub fn finish(mut self) -> anyhow::Result<Finished> {
+    pub async fn finish(mut self, signals: &mut super::signals::Signals) -> anyhow::Result<Finished> {
         let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
         let last = self.recorder.close(end);
         let mut report = build::report(&self.recorder, end, &self.config.gates);
@@ -378,7 +378,7 @@ impl<'a> Run<'a> {
         report.measure_only = self.config.measure_only;
         report.stop_reason = self.stop_reason.take();
         self.ui.finished(&report);
-        let written = output::write_reports(&report, self.config);
+        let written = output::write_reports_or_stop(&report, self.config, signals).await;
         // An event log that could not be written is a report lost, as a --json one is: exit 2.
         let logged = match self.events.as_mut() {
             Some(events) => {
