@@ -3,6 +3,15 @@
 //! `main` is thin: parse, build the runtime, call the app (or the demo) for the subcommand asked,
 //! map the outcome to an exit code.
 
+/// Writes one line to stderr, as `eprintln!` does, but never panics: when stderr is gone (a
+/// closed pipe: `blip … 2>&1 | head`) a line blip cannot deliver is dropped, not a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod analysis;
 mod app;
 mod cli;
@@ -46,7 +55,14 @@ fn main() -> ExitCode {
     if let Invocation::Blip(cli) = &invocation {
         match cli.subcommand {
             Some(Command::Completions { shell }) => {
-                clap_complete::generate(shell, &mut cli::command(), "blip", &mut std::io::stdout());
+                // Written whole and checked: clap_complete panics when its writer fails.
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut cli::command(), "blip", &mut script);
+                use std::io::Write as _;
+                if let Err(err) = std::io::stdout().write_all(&script).and_then(|()| std::io::stdout().flush()) {
+                    say!("blip: cannot write the completion script to stdout: {err}");
+                    return Exit::UsageOrFailure.into();
+                }
                 return Exit::Ok.into();
             }
             Some(Command::Man) => return print_man_page(),
@@ -64,7 +80,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("blip: cannot start the async runtime: {err}");
+            say!("blip: cannot start the async runtime: {err}");
             return Exit::UsageOrFailure.into();
         }
     };
@@ -74,7 +90,7 @@ fn main() -> ExitCode {
     match runtime.block_on(async { tokio::spawn(dispatch(invocation)).await }) {
         Ok(Ok(exit)) => exit.into(),
         Ok(Err(err)) => {
-            eprintln!("blip: {err:#}");
+            say!("blip: {err:#}");
             Exit::UsageOrFailure.into()
         }
         // Not reached: a panic ends the process in the hook.
@@ -114,7 +130,7 @@ fn print_man_page() -> ExitCode {
     match cli::write_man_page(&mut std::io::stdout()) {
         Ok(()) => Exit::Ok.into(),
         Err(err) => {
-            eprintln!("blip: cannot write the man page to stdout: {err}");
+            say!("blip: cannot write the man page to stdout: {err}");
             Exit::UsageOrFailure.into()
         }
     }
@@ -133,7 +149,7 @@ fn end_on_panic() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_string());
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("blip: internal error{at}: {what}; no verdict was reached (exit 2). Please report it.");
+        say!("blip: internal error{at}: {what}; no verdict was reached (exit 2). Please report it.");
         std::process::exit(i32::from(Exit::UsageOrFailure.code()));
     }));
 }

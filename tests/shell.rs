@@ -50,3 +50,37 @@ async fn the_man_page_renders() {
     assert!(words.contains("--max-downtime") && words.contains("Exit codes"), "{text}");
     assert!(words.contains("blip demo --help") && words.contains("Examples: blip https:"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_is_an_error_not_a_crash() {
+    // stdout closed before the completion script is written (`blip completions bash | head -0`).
+    let mut child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{:?} {stderr}", out.status);
+    assert!(!stderr.contains("internal error") && !stderr.contains("panicked"), "{stderr}");
+    // stderr closed before the error line is written (`blip … 2>&1 | head -0`): no abort.
+    let mut child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["--rate", "abc", "http://127.0.0.1:9/"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+    let mut child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["judge", "/nonexistent/report.json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().await.unwrap().code(), Some(2));
+}

@@ -77,7 +77,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
         Some(wrap) => match command::resolve(&wrap.argv[0]) {
             Ok(program) => Some(program),
             Err(err) => {
-                eprintln!("blip: {err}");
+                say!("blip: {err}");
                 return Ok(Exit::CommandFailed);
             }
         },

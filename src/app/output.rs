@@ -120,9 +120,12 @@ pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
         // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.
         for line in annotations::render(report) {
             if config.output.stdout_taken() {
-                eprintln!("{line}");
+                say!("{line}");
             } else {
-                println!("{line}");
+                {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "{line}");
+                }
             }
         }
     }

@@ -78,18 +78,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
             ),
         };
         if config.output.stdout_taken() {
-            eprintln!("{intro}");
+            say!("{intro}");
         } else {
-            println!("{intro}");
+            {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{intro}");
+            }
         }
     }
     let finished = monitor(&config, Some(&exe)).await?;
     if !judged && config.output.ui != UiMode::Quiet {
         let line = as_a_ci_step(&finished.report);
         if config.output.stdout_taken() {
-            eprintln!("{line}");
+            say!("{line}");
         } else {
-            println!("{line}");
+            {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
         }
     }
     Ok(finished.exit())

@@ -156,7 +156,7 @@ impl Drop for Detached {
         if let Err(err) = self.flush()
             && self.stuck
         {
-            eprintln!("blip: {err}");
+            say!("blip: {err}");
         }
         self.queue = None;
         // A writer stuck on a reader that does not read is left behind; it ends with the process.
@@ -166,7 +166,7 @@ impl Drop for Detached {
             let _ = writer.join();
         }
         if self.dropped > 0 {
-            eprintln!("blip: {} lines were not written to {}: it was not read fast enough", self.dropped, self.name);
+            say!("blip: {} lines were not written to {}: it was not read fast enough", self.dropped, self.name);
         }
     }
 }

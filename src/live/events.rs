@@ -91,7 +91,7 @@ impl EventLog {
         let mut line = value.to_string();
         line.push('\n');
         if let Err(err) = self.out.write_all(line.as_bytes()) {
-            eprintln!("blip: cannot write --events {}: {err}; no further events are written", self.name);
+            say!("blip: cannot write --events {}: {err}; no further events are written", self.name);
             self.error = Some(err.to_string());
         }
     }

@@ -37,9 +37,15 @@ pub fn write_outputs(report: &Report, paths: &ReportPaths, preface: &str) -> any
     let summary = format!("{preface}{}", text::render(report));
     let json_to_stdout = paths.json.as_deref() == Some("-");
     if json_to_stdout {
-        eprint!("{summary}");
+        {
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "{summary}");
+        }
     } else {
-        print!("{summary}");
+        {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{summary}");
+        }
     }
     let mut results = Vec::new();
     if let Some(path) = &paths.json {
