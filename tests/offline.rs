@@ -195,11 +195,21 @@ async fn merge_tells_the_service_down_from_a_path_down() {
     later["started_at"] = serde_json::json!("2099-01-01T00:00:00.000Z");
     later["vantage"] = serde_json::json!("delta");
     std::fs::write(path("later"), later.to_string()).unwrap();
-    let (alpha, beta, later) = (path("alpha"), path("beta"), path("later"));
+    // A merged report merged again, or runs of other URLs: refused too.
+    let mut elsewhere: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("beta")).unwrap()).unwrap();
+    elsewhere["targets"][0]["url"] = serde_json::json!("http://127.0.0.1:9/other");
+    elsewhere["vantage"] = serde_json::json!("epsilon");
+    std::fs::write(path("elsewhere"), elsewhere.to_string()).unwrap();
+    let (alpha, beta, later, elsewhere) = (path("alpha"), path("beta"), path("later"), path("elsewhere"));
     assert_refused(&[
         (&["merge", &alpha, &later], "the runs do not overlap in time"),
         (&["merge", &alpha, &alpha], "both from vantage `alpha`"),
         (&["merge", &alpha, &beta, "--gate-phase", "deploy"], "--gate-phase"),
+        (&["merge", &merged_path, &alpha], "is itself a merge of"),
+        (&["merge", &alpha, &elsewhere], "probed different URLs or connection lanes"),
+        (&["merge", &alpha, &beta, "--json", &alpha], "is a report being read"),
+        (&["judge", &alpha, "--json", "x.json", "--junit", "./x.json"], "--json and --junit both name"),
     ])
     .await;
 }

@@ -210,7 +210,7 @@ const STDOUT: &str = "/proc/self/fd/1";
 
 /// Whether two report paths name one file: the same path as given, one file reached two ways
 /// (a link, `/dev/stdout`), or one file yet to be made, spelled two ways (`a.json`, `./a.json`).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
     a == b
         || match (std::fs::metadata(a), std::fs::metadata(b)) {

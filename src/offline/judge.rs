@@ -13,11 +13,12 @@ use crate::exit::Exit;
 use crate::gates::Gate;
 use crate::offline::saved;
 use crate::offline::view::TargetFigures;
-use crate::offline::{judge_target, write_outputs};
+use crate::offline::{check_paths, judge_target, write_outputs};
 use crate::report::Report;
 
 /// Runs `blip judge`.
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
+    check_paths(&args.output, &[args.report.as_path()])?;
     let report = saved::read(&args.report)?;
     let (gates, default_gates) = gates_of(&args.gates, &report)?;
     let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;

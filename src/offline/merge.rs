@@ -11,7 +11,7 @@
 use crate::engine::lane::Lane;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
@@ -21,7 +21,7 @@ use crate::analysis::clock::rfc3339_ms;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::offline::saved::{self, duration_ms};
-use crate::offline::{judge, write_outputs};
+use crate::offline::{check_paths, judge, write_outputs};
 use crate::report::build::latency;
 use crate::report::{
     MergedRun, MergedWindow, OutageReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint, histogram,
@@ -51,6 +51,7 @@ impl Run {
 
 /// Runs `blip merge`.
 pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
+    check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     let runs = args.reports.iter().map(|path| Run::read(path)).collect::<anyhow::Result<Vec<Run>>>()?;
     let merged = merge(&runs)?;
     let (gates, default_gates) = judge::gates_of(&args.gates, &merged)?;
@@ -96,6 +97,26 @@ pub fn describe(report: &Report) -> String {
 /// The runs merged into one report, not yet judged. Refused: runs from one vantage twice, and
 /// runs that do not overlap in time.
 pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
+    // A merged report already sums its vantages: merging it again would count them twice.
+    if let Some(r) = runs.iter().find(|r| r.report.merged_from.is_some()) {
+        bail!("{} is itself a merge of {}: merge the runs' own reports instead", r.file, r.report.vantage);
+    }
+    // Each URL and lane must have been probed from every vantage, or a window seen by one
+    // vantage alone would read as the service being down.
+    let targets = |r: &Run| -> Vec<(String, Lane)> {
+        let mut t: Vec<(String, Lane)> = r.report.targets.iter().map(|t| (t.url.clone(), t.connection)).collect();
+        t.sort();
+        t
+    };
+    if let Some(first) = runs.first()
+        && let Some(other) = runs.iter().find(|r| targets(r) != targets(first))
+    {
+        bail!(
+            "{} and {} probed different URLs or connection lanes: merge reports of the same URLs",
+            first.file,
+            other.file
+        );
+    }
     for (i, a) in runs.iter().enumerate() {
         if let Some(b) = runs[..i].iter().find(|b| b.report.vantage == a.report.vantage) {
             bail!(

@@ -7,10 +7,13 @@ pub mod merge;
 pub mod saved;
 pub mod view;
 
-use anyhow::Context;
+use std::path::Path;
+
+use anyhow::{Context, bail};
 
 use crate::analysis::clock::RunClock;
 use crate::cli::ReportPaths;
+use crate::config::same_file;
 use crate::gates::{self, Gate};
 use crate::offline::view::TargetFigures;
 use crate::report::build::{gate_report, never_answered};
@@ -29,6 +32,23 @@ pub fn judge_target(target: &mut TargetReport, figures: &TargetFigures, gate_lis
     {
         target.gates.push(never);
     }
+}
+
+/// Refuses, before anything is read or written, outputs that would write over each other or over
+/// a report being read.
+pub fn check_paths(paths: &ReportPaths, inputs: &[&Path]) -> anyhow::Result<()> {
+    let json = paths.json.as_deref().filter(|p| *p != "-").map(Path::new);
+    let outputs = [("--json", json), ("--junit", paths.junit.as_deref()), ("--markdown", paths.markdown.as_deref())];
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        let Some(path) = path else { continue };
+        if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
+            bail!("{flag} {} is a report being read ({}): write to another path", path.display(), input.display());
+        }
+        if let Some((other, _)) = outputs[i + 1..].iter().find(|(_, p)| p.is_some_and(|p| same_file(p, path))) {
+            bail!("{flag} and {other} both name {}: give each report a file of its own", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Prints `preface` and the text summary (to stderr when the JSON report goes to stdout) and
