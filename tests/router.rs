@@ -111,3 +111,38 @@ async fn the_summary_shows_router_answers_apart() {
     assert!(stdout.contains(&format!("  router     404 unknown_route ×{n}")), "{stdout}");
     assert!(stdout.contains(&format!("404 unknown_route (router) ×{n}")), "{stdout}");
 }
+
+/// A router that names every answer's error differently cannot grow blip's counts or reports:
+/// past the first 64 names, each is counted as `other`.
+#[tokio::test(flavor = "multi_thread")]
+async fn router_error_names_are_bounded() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let answered = Arc::new(AtomicU64::new(0));
+    let counter = answered.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_: Request<hyper::body::Incoming>| {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let reply = Response::builder()
+                        .status(StatusCode::BAD_GATEWAY)
+                        .header("X-Cf-Routererror", format!("endpoint_failure {n}"))
+                        .body(Full::new(Bytes::from_static(b"bad gateway\n")))
+                        .unwrap();
+                    async { Ok::<_, Infallible>(reply) }
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    let report = blip_json(&["-r", "200", "-d", "1s", "--measure-only", &url], 0).await;
+    let t = &report.targets[0];
+    assert_eq!(t.probes, 200);
+    assert_eq!(t.router_error_counts.len(), 65, "64 names and `other`: {:?}", t.router_error_counts.keys());
+    assert_eq!(t.router_error_counts["502 other"], 200 - 64);
+    assert_eq!(t.router_error_counts.values().sum::<u64>(), answered.load(Ordering::SeqCst));
+    assert!(t.outages[0].causes.len() <= 65, "{:?}", t.outages[0].causes.len());
+}

@@ -20,7 +20,7 @@ use crate::analysis::tracking::Tracking;
 use crate::analysis::wire::WireStats;
 use crate::engine::lane::{Lane, TargetName};
 use crate::engine::request::RequestIds;
-use crate::engine::sample::{ErrorKind, Outcome, RouterError, Sample};
+use crate::engine::sample::{ErrorKind, Outcome, ROUTER_ERRORS_KEPT, RouterError, Sample};
 
 /// A state change of one URL, for UIs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,6 +237,21 @@ impl Recorder {
     pub fn record(&mut self, sample: &Sample) -> Vec<Event> {
         let Some(t) = self.targets.get_mut(sample.target) else {
             return Vec::new();
+        };
+        // Router error names come from the server: past the first few, each counts as `other`.
+        let bounded;
+        let sample = match &sample.outcome {
+            Outcome::BadStatus { status, text, router: Some(router) }
+                if !t.router_counts.keys().any(|(_, r)| r == router)
+                    && t.router_counts.keys().filter(|(_, r)| *r != RouterError::other()).count()
+                        >= ROUTER_ERRORS_KEPT =>
+            {
+                let outcome =
+                    Outcome::BadStatus { status: *status, text: text.clone(), router: Some(RouterError::other()) };
+                bounded = Sample { outcome, detail: sample.detail.clone(), ..*sample };
+                &bounded
+            }
+            _ => sample,
         };
         let due = self.clock.offset(sample.due);
         t.first_due = Some(t.first_due.map_or(due, |first| first.min(due)));

@@ -156,6 +156,10 @@ pub const ROUTER_ERROR_HEADER: &str = "x-cf-routererror";
 /// The longest router error kept, in bytes: gorouter's own names are at most 30.
 pub const ROUTER_ERROR_MAX: usize = 40;
 
+/// Distinct router error names counted per URL; later ones are counted as `other`, so that a
+/// server sending a new name with every answer cannot grow blip's memory or its reports.
+pub const ROUTER_ERRORS_KEPT: usize = 64;
+
 /// A router's error name, from a header the server sends and blip does not trust: without
 /// control characters and at most [`ROUTER_ERROR_MAX`] bytes (see [`crate::sanitize::token`]).
 /// Held inline so a [`Cause`] stays a small `Copy` key for counts.
@@ -175,6 +179,11 @@ impl RouterError {
         let mut bytes = [0; ROUTER_ERROR_MAX];
         bytes[..clean.len()].copy_from_slice(clean.as_bytes());
         Some(RouterError { len: clean.len() as u8, bytes })
+    }
+
+    /// What router errors past the first [`ROUTER_ERRORS_KEPT`] of a URL are counted as.
+    pub fn other() -> RouterError {
+        RouterError::new(b"other").expect("a showable constant")
     }
 
     /// The name as reports show it.
