@@ -528,7 +528,7 @@ pub fn env_name(long: &str) -> String {
 
 /// Flags that exclude others: from the environment they would refuse a flag typed on the
 /// command line, which is to win, so they are read from the command line only.
-const NO_ENV: [&str; 5] = ["help", "version", "measure-only", "data", "data-binary"];
+const NO_ENV: [&str; 6] = ["help", "version", "measure-only", "data", "data-binary", "fresh-connections"];
 
 fn with_env(command: clap::Command) -> clap::Command {
     command.mut_args(|arg| match arg.get_long() {
@@ -538,9 +538,9 @@ fn with_env(command: clap::Command) -> clap::Command {
             let name = env_name(long);
             let switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
             let arg = arg.env(name).hide_env(true);
-            // A switch from the environment takes the usual spellings (1, yes, true, on), and
-            // an empty value (an unset input in a CI file) means off.
-            if switch { arg.value_parser(clap::builder::FalseyValueParser::new()) } else { arg }
+            // A switch from the environment takes the usual spellings (1, yes, true, on; 0, no,
+            // false, off), and refuses any other; an empty one counts as unset (above).
+            if switch { arg.value_parser(clap::builder::BoolishValueParser::new()) } else { arg }
         }
         _ => arg,
     })

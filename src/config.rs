@@ -139,6 +139,10 @@ impl Config {
         let lanes = lanes(probe)?;
         let run_id = crate::engine::request::new_run_id();
         let request_ids = match &probe.request_id {
+            // BLIP_REQUEST_ID=true (a switch's spelling) asks for the default header.
+            Some(name) if ["1", "true", "yes", "on"].contains(&name.to_ascii_lowercase().as_str()) => {
+                Some(RequestIds { header: request_id_header("X-Request-Id", &headers)?, run: run_id.clone() })
+            }
             Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone() }),
             None => None,
         };
@@ -251,9 +255,14 @@ fn request_id_header(name: &str, headers: &HeaderMap) -> Result<HeaderName, Conf
     if [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, HOST].contains(&name) {
         return Err(bad(format!("`{name}` is set by blip for each request: give --request-id another header")));
     }
+    // An id there would replace the credentials of -u or of the URL.
+    if name == reqwest::header::AUTHORIZATION {
+        return Err(bad("`authorization` carries credentials: give --request-id another header"));
+    }
     if headers.contains_key(&name) {
         return Err(bad(format!(
-            "`{name}` is given by --header and by --request-id, which sets it for each probe: drop one of them"
+            "`{name}` is already set (by --header, or by --data for content-type), and --request-id would set it \
+             for each probe: give --request-id another header"
         )));
     }
     Ok(name)

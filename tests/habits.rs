@@ -121,4 +121,14 @@ async fn a_bad_value_from_the_environment_names_the_variable() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("for '--timeout <DUR>'") && !stderr.contains("BLIP_TIMEOUT"), "{stderr}");
+    // A switch takes a yes or a no, nothing else.
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-d", "1s", "http://127.0.0.1:9/"])
+        .env("BLIP_FAIL_FAST", "nope")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'nope' in BLIP_FAIL_FAST"), "{stderr}");
 }

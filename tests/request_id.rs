@@ -123,6 +123,9 @@ async fn request_ids_take_the_default_header_and_only_valid_names() {
         (&["--request-id=", &url], "--request-id"),
         (&["--request-id=Host", &url], "--request-id"),
         (&["--request-id", "-H", "X-Request-Id: mine", &url], "--request-id"),
+        // An id there would replace the credentials.
+        (&["--request-id=Authorization", "-u", "a:b", &url], "`authorization` carries credentials"),
+        (&["--request-id=Content-Type", "--data", "x", &url], "by --data for content-type"),
     ];
     assert_refused(cases).await;
 }

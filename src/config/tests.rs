@@ -221,7 +221,8 @@ fn request_ids_need_a_header_of_their_own() {
     for (args, needle) in [
         (&["--request-id=X Y", url][..], "is not an HTTP header name"),
         (&["--request-id=content-length", url][..], "is set by blip"),
-        (&["--request-id=X-Id", "-H", "x-id: 1", url][..], "drop one of them"),
+        (&["--request-id=X-Id", "-H", "x-id: 1", url][..], "is already set (by --header"),
+        (&["--request-id=Authorization", url][..], "carries credentials"),
     ] {
         let err = config(args).unwrap_err().to_string();
         assert!(err.contains(needle) && err.contains("--request-id"), "{args:?}: {err}");
