@@ -92,12 +92,24 @@ async fn judge_gives_a_saved_report_the_verdicts_of_the_run() {
     value["schema_version"] = serde_json::json!(99);
     let future = dir.join("future.json");
     std::fs::write(&future, value.to_string()).unwrap();
+    // Edited by hand into figures that contradict each other.
+    let mut edited = value.clone();
+    edited["schema_version"] = serde_json::json!(2);
+    edited["targets"][0]["downtime_ms"] = serde_json::json!(1.7e308);
+    let contradicting = dir.join("edited.json");
+    std::fs::write(&contradicting, edited.to_string()).unwrap();
+    edited["targets"] = serde_json::json!([]);
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, edited.to_string()).unwrap();
     let missing = dir.join("missing.json");
     let (bad, newer, gone) = (not_a_report.to_str().unwrap(), future.to_str().unwrap(), missing.to_str().unwrap());
     assert_refused(&[
         (&["judge", bad], "notes.json is not a blip JSON report"),
         (&["judge", newer], "schema_version is 99"),
         (&["judge", gone], "cannot read the report"),
+        (&["judge", contradicting.to_str().unwrap()], "downtime_ms is not within the run"),
+        (&["judge", empty.to_str().unwrap()], "it has no targets"),
+        (&["judge", "/dev/zero"], "larger than 256 MiB"),
         (&["judge", saved.to_str().unwrap(), "--gate-phase", "deploy"], "--gate-phase"),
     ])
     .await;

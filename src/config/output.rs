@@ -103,6 +103,9 @@ impl Output {
             UiChoice::Dashboard => UiMode::Dashboard,
         };
         let path = |flag: &str, value: &Option<String>| match value.as_deref() {
+            Some("-") => {
+                Err(bad(format!("{flag} writes a file: give it a path (only --json and --events take - for stdout)")))
+            }
             Some("") => Err(bad(format!("{flag} needs a path"))),
             Some(path) => Ok(Some(std::path::PathBuf::from(path))),
             None => Ok(None),

@@ -42,6 +42,8 @@ fn bad_input_names_the_flag() {
         (&["--json", "{\"a\":1}", "http://a/"], "--json takes the PATH"),
         (&["--junit", "[1]", "http://a/"], "--junit takes the PATH"),
         (&["--markdown", " {", "http://a/"], "--markdown takes the PATH"),
+        (&["--markdown", "-", "http://a/"], "--markdown writes a file"),
+        (&["--html", "-", "http://a/"], "--html writes a file"),
         (&["--data", "@/nonexistent-dir/body.json", "http://a/"], "--data @/nonexistent-dir/body.json"),
         (&["-t", "0s", "http://a/"], "--timeout"),
         (&["-d", "0s", "http://a/"], "--duration"),

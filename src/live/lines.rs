@@ -229,6 +229,10 @@ impl<W: Write + Send> Ui for Lines<W> {
             Stream::Stdout => '|',
             Stream::Stderr => '!',
         };
+        // The command's output may carry a server's text (app logs a deploy tool echoes): it gets
+        // the same cleaning, so it cannot retitle or clear the terminal. `--ui quiet` passes it
+        // through untouched.
+        let line = sanitize::line(line);
         self.line(format_args!("              {mark} {line}"));
     }
 
@@ -339,6 +343,15 @@ mod tests {
         };
         plain.event(&clock, &Event { target: 0, transition: down });
         assert!(!text(&plain).contains('\x1b'), "{}", text(&plain));
+    }
+
+    #[test]
+    fn the_commands_output_reaches_the_terminal_without_control_characters() {
+        let mut lines = lines();
+        lines.output(Stream::Stdout, "\x1b]0;TITLE\x07deployed \x1b[2J\u{202e}ok");
+        let text = text(&lines);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n') && !text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("deployed"), "{text:?}");
     }
 
     #[test]

@@ -10,10 +10,22 @@ use crate::report::{Report, SCHEMA_VERSION};
 
 /// The report in the file at `path`.
 pub fn read(path: &Path) -> anyhow::Result<Report> {
+    use std::io::Read as _;
     let shown = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the report {shown}"))?;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read the report {shown}"))?;
+    let mut text = String::new();
+    // Bounded: a report is megabytes at most, and `/dev/zero` must not eat the machine.
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read the report {shown}"))?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        bail!("{shown} is larger than {} MiB: not a blip report", MAX_REPORT_BYTES >> 20);
+    }
     parse(&text).with_context(|| format!("{shown} is not a blip JSON report (write one with --json)"))
 }
+
+/// The largest report file read.
+const MAX_REPORT_BYTES: u64 = 256 << 20;
 
 /// A report from the JSON `--json` wrote. Fields this blip does not know are ignored, so reports
 /// of later blips with added fields are read, as long as their `schema_version` is known.
@@ -27,7 +39,44 @@ pub fn parse(text: &str) -> anyhow::Result<Report> {
     }
     let report: Report = serde_json::from_value(value).context("it does not hold a report's fields")?;
     started_at(&report)?;
+    consistent(&report)?;
     Ok(report)
+}
+
+/// What every report blip writes holds true; a report edited by hand into something else would
+/// be judged on figures that contradict each other, so it is refused, naming what is wrong.
+fn consistent(report: &Report) -> anyhow::Result<()> {
+    let finite = |x: f64| x.is_finite() && x >= 0.0;
+    if !(finite(report.duration_ms) && report.rate.is_finite() && report.rate > 0.0) {
+        bail!("its duration_ms or rate is not a positive number");
+    }
+    if report.targets.is_empty() {
+        bail!("it has no targets");
+    }
+    for t in &report.targets {
+        let url = crate::sanitize::line(&t.url);
+        if t.ok + t.failed != t.probes {
+            bail!("{url}: ok + failed is not probes");
+        }
+        if !finite(t.downtime_ms) || t.downtime_ms > report.duration_ms + 1.0 {
+            bail!("{url}: downtime_ms is not within the run");
+        }
+        if t.timeline_width_s == 0 {
+            bail!("{url}: timeline_width_s is 0");
+        }
+        if t.outage_count as usize == t.outages.len() {
+            let listed: f64 = t.outages.iter().map(|o| o.duration_ms).sum();
+            if (listed - t.downtime_ms).abs() > 1.0 {
+                bail!("{url}: downtime_ms is not the sum of its outages");
+            }
+        }
+        if let Some(h) = &t.latency_histogram
+            && crate::report::histogram::decode(h).is_err()
+        {
+            bail!("{url}: latency_histogram is not a serialized HdrHistogram");
+        }
+    }
+    Ok(())
 }
 
 /// When the run started, by the clock of the machine it ran on.
