@@ -208,7 +208,8 @@ pub fn live_cutover_line(cutover: &Cutover, deploy_start: Duration) -> String {
 }
 
 fn from_cutover(source: &str, cutover: &Cutover, deploy_start: Duration) -> CutoverReport {
-    let since = |at: Duration| millis(at) - millis(deploy_start);
+    // Rounded to the microsecond, as every other offset of the report.
+    let since = |at: Duration| ((millis(at) - millis(deploy_start)) * 1000.0).round() / 1000.0;
     let values = |list: &[(String, Duration)]| {
         list.iter().map(|(value, at)| CutoverValue { value: value.clone(), at_ms: since(*at) }).collect()
     };
