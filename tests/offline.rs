@@ -1,11 +1,45 @@
 //! Saved reports, offline: `blip judge` judges a real run's JSON report again and agrees with the
 //! run's own gates; `blip merge` merges the reports of several vantages.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpStream};
+
 use crate::support::server::{Mode, TestServer};
-use crate::support::{Report, assert_refused, blip, tempdir};
+use crate::support::{Report, assert_refused, blip, ms, tempdir};
+
+/// A forward proxy for plain http that relays bytes to `target` (the request's absolute form
+/// reaches the server as sent), and drops every connection, open or new, while `down` is set.
+async fn relay(target: SocketAddr, down: Arc<AtomicBool>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { continue };
+            if down.load(Ordering::SeqCst) {
+                continue;
+            }
+            let down = down.clone();
+            tokio::spawn(async move {
+                let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+                let cut = async {
+                    while !down.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                    () = cut => {}
+                }
+            });
+        }
+    });
+    addr
+}
 
 /// Reads a report blip wrote to `path`.
 fn read(path: &Path) -> Report {
@@ -123,35 +157,35 @@ async fn merge_tells_the_service_down_from_a_path_down() {
     let dir = tempdir("merge");
     let url = server.url("/");
     let path = |name: &str| dir.join(format!("{name}.json")).to_str().unwrap().to_string();
-    let run = |vantage: &'static str, timeout: &'static str| {
+    // gamma reaches the service through a proxy that drops every connection for 300 ms: its
+    // path is down while the service is up.
+    let proxy_down = Arc::new(AtomicBool::new(false));
+    let proxy = relay(server.addr, proxy_down.clone()).await;
+    let run = |vantage: &'static str, proxy: Option<String>| {
         let json = path(vantage);
-        blip(&[
-            "--rate",
-            "50",
-            "--duration",
-            "2s",
-            "--timeout",
-            timeout,
-            "--ui",
-            "quiet",
-            "--measure-only",
-            "--vantage",
-            vantage,
-            "--json",
-            &json,
-            &url,
-        ])
+        let mut command = tokio::process::Command::new(crate::support::BLIP);
+        command
+            .args(["--rate", "50", "--duration", "2s", "--ui", "quiet", "--measure-only", "--vantage", vantage])
+            .args(["--json", &json, &url])
+            .kill_on_drop(true);
+        if let Some(proxy) = proxy {
+            command.env("HTTP_PROXY", proxy).env("NO_PROXY", "");
+        }
+        async move { command.output().await.unwrap() }
     };
     let faults = async {
         let shared = server
             .inject(Duration::from_millis(400), Mode::Status(404, "service down"), Duration::from_millis(300))
             .await;
-        let slow = server
-            .inject(Duration::from_millis(300), Mode::Delay(Duration::from_millis(400)), Duration::from_millis(300))
-            .await;
-        (shared, slow)
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = std::time::Instant::now();
+        proxy_down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy_down.store(false, Ordering::SeqCst);
+        (shared, start.elapsed())
     };
-    let (a, b, c, _) = tokio::join!(run("alpha", "2s"), run("beta", "2s"), run("gamma", "100ms"), faults);
+    let gamma = Some(format!("http://{proxy}"));
+    let (a, b, c, (_, path_down)) = tokio::join!(run("alpha", None), run("beta", None), run("gamma", gamma), faults);
     for out in [a, b, c] {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -176,7 +210,12 @@ async fn merge_tells_the_service_down_from_a_path_down() {
     assert_eq!(all[0].causes.keys().collect::<Vec<_>>(), ["404"]);
     assert_eq!(some.len(), 1, "{some:?}");
     assert_eq!(some[0].vantages, ["gamma"]);
-    assert!(some[0].causes.contains_key("timeout"), "{some:?}");
+    assert!(!some[0].causes.contains_key("404"), "the path failed, not the service: {some:?}");
+    let own = &runs[2].targets[0].outages[1];
+    assert!(
+        (own.duration_ms - ms(path_down)).abs() <= crate::support::tolerance_of(50.0, &runs[2].targets[0]),
+        "{own:?}"
+    );
     // The shared window: where each vantage saw it, give or take a probe interval and the
     // offset between the runs' starts.
     let starts: Vec<f64> = from.iter().map(|r| r.start_offset_ms).collect();
