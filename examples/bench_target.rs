@@ -5,6 +5,8 @@
 //! `refused 250` written to the control port makes it answer 404, or refuse connections (closing
 //! those open), for 250 ms; when the outage is over it answers the line with the outage's
 //! measured length in microseconds. `scripts/bench` drives it with bash's `/dev/tcp`.
+//!
+//! `bench_target LATENCY_MS` holds every answer that long (a slow server, whose probes overlap).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,7 +37,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until the mode says to refuse, then drops the listener and binds it again after.
-async fn serve(addr: SocketAddr, first: TcpListener, mut mode: watch::Receiver<Mode>) {
+async fn serve(addr: SocketAddr, first: TcpListener, mut mode: watch::Receiver<Mode>, latency: Duration) {
     let mut listener = Some(first);
     loop {
         if *mode.borrow_and_update() == Mode::Refused {
@@ -59,6 +61,9 @@ async fn serve(addr: SocketAddr, first: TcpListener, mut mode: watch::Receiver<M
                     let service = service_fn(move |_request| {
                         let status = if *service_mode.borrow() == Mode::NotFound { StatusCode::NOT_FOUND } else { StatusCode::OK };
                         async move {
+                            if !latency.is_zero() {
+                                tokio::time::sleep(latency).await;
+                            }
                             let body = if status == StatusCode::OK { "ok\n" } else { "404 Not Found: injected\n" };
                             Ok::<_, Infallible>(Response::builder().status(status).body(Full::new(Bytes::from(body))).unwrap())
                         }
@@ -100,6 +105,7 @@ async fn control(listener: TcpListener, mode: watch::Sender<Mode>) {
 }
 
 fn main() -> std::io::Result<()> {
+    let latency = Duration::from_millis(std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(0));
     // One thread: the target takes one core and leaves the other to the client under test.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -109,7 +115,7 @@ fn main() -> std::io::Result<()> {
         println!("{addr} {}", control_listener.local_addr()?);
         let (mode, receiver) = watch::channel(Mode::Ok);
         tokio::spawn(control(control_listener, mode));
-        serve(addr, listener, receiver).await;
+        serve(addr, listener, receiver, latency).await;
         Ok(())
     })
 }

@@ -150,7 +150,8 @@ impl Client {
     /// Sends one request and reads the whole answer. The caller bounds it by the probe's
     /// deadline; connecting is bounded by `deadline` too, so that running out of time while
     /// connecting is told apart. `resent` is set when the request went out a second time;
-    /// `progress` follows the request through its phases.
+    /// `progress` follows the request through its phases. The start of the body is kept only
+    /// when `keeps_body` says that an answer with its status needs it.
     pub async fn exchange(
         &self,
         deadline: Instant,
@@ -158,6 +159,7 @@ impl Client {
         resent: &AtomicBool,
         id: RequestId<'_>,
         progress: &Progress,
+        keeps_body: impl Fn(hyper::StatusCode) -> bool,
     ) -> Result<Answer, NoAnswer> {
         let mut request = self.request(id);
         // After a resend the request must go out on a connection of its own.
@@ -209,9 +211,15 @@ impl Client {
         let headed = Instant::now();
         let (parts, mut body) = response.into_parts();
         let router = super::router_error(&parts.headers);
+        // Read to its end either way (the connection is reused after), but copied only when
+        // needed: an acceptable answer without `--expect-body` or `--track-body` costs no
+        // allocation here.
+        let keep = keeps_body(parts.status);
         let mut head = Vec::new();
         while let Some(frame) = body.frame().await {
-            if let Ok(chunk) = frame.map_err(|e| http_failure(&e))?.into_data() {
+            if let Ok(chunk) = frame.map_err(|e| http_failure(&e))?.into_data()
+                && keep
+            {
                 keep_head(&mut head, &chunk);
             }
         }

@@ -123,6 +123,12 @@ impl Prober {
         Ok(probers)
     }
 
+    /// Whether an answer with `status` needs the start of its body: `--expect-body` and
+    /// `--track-body` search it, and a failed status's text quotes its first line.
+    fn keeps_body(&self, status: reqwest::StatusCode) -> bool {
+        self.expect.body.is_some() || self.track.body.is_some() || !self.expect.status.contains(status.as_u16())
+    }
+
     /// Sends the probe of slot `seq`, due at `due`, and judges the answer.
     pub async fn probe(&self, target: usize, seq: u64, due: Instant) -> Sample {
         let sent = Instant::now();
@@ -134,7 +140,11 @@ impl Prober {
         let progress = Progress::default();
         let exchange = async {
             match &self.transport {
-                Transport::Direct(client) => client.exchange(deadline, self.timeout, &resent, id, &progress).await,
+                Transport::Direct(client) => {
+                    client
+                        .exchange(deadline, self.timeout, &resent, id, &progress, |status| self.keeps_body(status))
+                        .await
+                }
                 Transport::Reqwest { client, url, request, proxy } => {
                     reqwest_path::exchange_resending(client, url, request, &resent, id, &progress).await.map_err(
                         |failure| match proxy {
