@@ -29,6 +29,10 @@ impl Track {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Header names are case-insensitive: one given twice is tracked once.
+        let mut headers = headers;
+        let mut seen = std::collections::HashSet::new();
+        headers.retain(|name| seen.insert(name.clone()));
         let body = match body {
             None => None,
             Some(pattern) => {

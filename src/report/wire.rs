@@ -297,7 +297,8 @@ pub fn render_text(out: &mut String, w: &WireReport) {
         if t.missing.probes > 0 {
             values.push(format!("without ×{}", t.missing.probes));
         }
-        let _ = writeln!(out, "  answered   {}: {}", sanitize::line(&t.source), values.join(", "));
+        let values = if values.is_empty() { "no answer carried it".to_string() } else { values.join(", ") };
+        let _ = writeln!(out, "  answered   {}: {values}", sanitize::line(&t.source));
     }
     if let Some(c) = &w.cutover {
         let _ = writeln!(out, "  cutover    {}", cutover_line(c));
