@@ -559,7 +559,14 @@ where
     let parsed =
         command.try_get_matches_from_mut(&args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
     parsed.map_err(|err| match err.kind() {
-        ErrorKind::UnknownArgument => unknown_flag(err, &mut command),
+        ErrorKind::UnknownArgument => {
+            // A subcommand's own flags are its help's to list; only a run has a COMMAND.
+            let sub = args.get(1).and_then(|a| a.to_str()).filter(|a| command.find_subcommand(a).is_some());
+            match sub {
+                Some(sub) => unknown_flag_of(err, sub),
+                None => unknown_flag(err, &mut command),
+            }
+        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => from_environment(err, &args, &command),
         _ => err,
     })
@@ -595,6 +602,17 @@ fn from_environment(err: clap::Error, args: &[std::ffi::OsString], command: &cla
 }
 
 /// The error for an unknown flag: the flag, then what it most likely meant.
+/// The error for a flag a subcommand does not know: the flag, and where its flags are listed.
+fn unknown_flag_of(err: clap::Error, sub: &str) -> clap::Error {
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
+    let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name).to_string();
+    let hint = match err.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(s)) => format!("did you mean `{s}`?"),
+        _ => format!("`blip {sub} --help` lists its flags"),
+    };
+    clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}` for blip {sub}: {hint}\n"))
+}
+
 fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
     let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
     let flag = flag.clone();

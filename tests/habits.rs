@@ -32,6 +32,8 @@ async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
         (&["--data", "@/nonexistent-dir/body.json", &url], "--data @/nonexistent-dir/body.json: cannot read"),
         (&["--data-binary", "@/nonexistent-dir/b", &url], "--data-binary @/nonexistent-dir/b: cannot read"),
         (&["-u", "alice", &url], "--user needs USER:PASS"),
+        // A subcommand's unknown flag points at its own help, not at a COMMAND it does not take.
+        (&["judge", "r.json", "--color", "always"], "for blip judge: `blip judge --help` lists its flags"),
     ];
     crate::support::assert_refused(cases).await;
     assert_eq!(server.requests(), 0, "nothing was probed");
