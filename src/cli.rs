@@ -556,8 +556,15 @@ where
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut command = command();
-    let parsed =
-        command.try_get_matches_from_mut(&args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let parsed = command.try_get_matches_from_mut(&args).and_then(|mut matches| {
+        // `--fresh-connections` typed wins over a `BLIP_CONNECTIONS` it would conflict with.
+        if matches.value_source("connections") == Some(clap::parser::ValueSource::EnvVariable)
+            && matches.get_flag("fresh_connections")
+        {
+            let _ = matches.remove_one::<Connections>("connections");
+        }
+        Cli::from_arg_matches_mut(&mut matches)
+    });
     parsed.map_err(|err| match err.kind() {
         ErrorKind::UnknownArgument => {
             // A subcommand's own flags are its help's to list; only a run has a COMMAND.

@@ -112,6 +112,16 @@ async fn lanes_come_from_the_environment_and_conflicting_lanes_are_refused() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains(&format!("{url} (reused)")) && stdout.contains(&format!("{url} (fresh)")), "{stdout}");
     assert!(stdout.starts_with("blip: probing 1 URL on 2 lanes (reused, fresh) at "), "one URL, two lanes: {stdout}");
+    // A typed --fresh-connections wins over the variable it conflicts with.
+    let out = tokio::process::Command::new(BLIP)
+        .args(["-r", "20", "-d", "300ms", "--ui", "lines", "--fresh-connections", &url])
+        .env("BLIP_CONNECTIONS", "both")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("blip: probing 1 URL on fresh connections at "), "{stdout}");
     server.abort();
 
     let cases: &[(&[&str], &str)] = &[
