@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+use tokio::io::AsyncBufReadExt as _;
 
 use crate::support::server::{Mode, TestServer};
 use crate::support::{Report, tempdir};
@@ -42,31 +42,17 @@ async fn start(server: &TestServer, duration: &str, name: &str) -> MetricsRun {
     MetricsRun { child, addr, json }
 }
 
-/// One HTTP/1.1 GET on a fresh connection; the body of a 200.
+/// A plain-http client (reqwest wants a TLS crypto provider even so; blip's is ring).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// The body of a GET of `http://addr/path`, which must answer 200.
 async fn get(addr: &str, path: &str) -> String {
-    use tokio::io::AsyncWriteExt as _;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    // Chunked or not, the metrics text is what follows the head; strip chunk sizes if any.
-    if head.to_lowercase().contains("transfer-encoding: chunked") {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let size = usize::from_str_radix(size.trim(), 16).unwrap();
-            if size == 0 {
-                break;
-            }
-            out.push_str(&after[..size]);
-            rest = &after[size + 2..];
-        }
-        return out;
-    }
-    body.to_string()
+    let response = client().get(format!("http://{addr}{path}")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
 }
 
 /// The value of the one sample of `metric` whose line carries every one of `labels`.
@@ -185,25 +171,15 @@ async fn a_real_prometheus_scrapes_what_the_report_says() {
     assert_eq!(outages, Some(1.0));
     let downtime = query("max_over_time(blip_downtime_seconds_total[5m])").await.unwrap();
     assert!((downtime * 1000.0 - t.downtime_ms).abs() < 0.01, "{downtime} s vs {} ms", t.downtime_ms);
-    let vantage = get(&web, &format!("/api/v1/query?query={}", percent_encode("blip_info"))).await;
+    let vantage = get(&web, &format!("/api/v1/query?query={}", percent_encode("last_over_time(blip_info[5m])"))).await;
     assert!(vantage.contains("\"vantage\":\"zone-a\""), "{vantage}");
 }
 
 async fn ready_at(addr: &str) -> bool {
-    use tokio::io::AsyncWriteExt as _;
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return false };
-    let request = format!("GET /-/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    stream.write_all(request.as_bytes()).await.is_ok()
-        && stream.read_to_string(&mut response).await.is_ok()
-        && response.starts_with("HTTP/1.1 200")
+    client().get(format!("http://{addr}/-/ready")).send().await.is_ok_and(|r| r.status() == 200)
 }
 
+/// A PromQL query as a URL's query value.
 fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
