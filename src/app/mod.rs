@@ -38,6 +38,8 @@ use stage::Stage;
 
 /// Lines of the command's output shown at a time before the probes get their turn.
 const OUTPUT_BATCH: usize = 64;
+/// Samples taken at a time before the rest of the run loop gets its turn.
+const SAMPLE_BATCH: usize = 64;
 /// The pause after a full batch of output lines (see the run loop).
 const OUTPUT_PAUSE: Duration = Duration::from_millis(1);
 /// How long a hook sent SIGKILL at the end of the run is waited for.
@@ -164,7 +166,17 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         };
         tokio::select! {
             sample = samples.recv(), if !drained => match sample {
-                Some(sample) => run.sample(&sample),
+                Some(sample) => {
+                    run.sample(&sample);
+                    // Samples already waiting are taken without a turn of the whole loop, whose
+                    // every branch is set up again on each turn.
+                    for _ in 1..SAMPLE_BATCH {
+                        match samples.try_recv() {
+                            Ok(sample) => run.sample(&sample),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 // The schedule ended and every probe in flight has reported.
                 None => drained = true,
             },
