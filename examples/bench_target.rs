@@ -7,6 +7,9 @@
 //! measured length in microseconds. `scripts/bench` drives it with bash's `/dev/tcp`.
 //!
 //! `bench_target LATENCY_MS` holds every answer that long (a slow server, whose probes overlap).
+//! `bench_target --stall` accepts every connection, reads what it is sent and never answers (a
+//! hung server: each probe ends at the client's timeout, the case where a client's memory could
+//! grow with every probe in flight).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
@@ -80,6 +83,18 @@ async fn serve(addr: SocketAddr, first: TcpListener, mut mode: watch::Receiver<M
     }
 }
 
+/// Accepts and never answers: each connection's bytes are read and dropped until the client
+/// closes it, so the server holds no more connections than the client keeps open.
+async fn stall(listener: TcpListener) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        tokio::spawn(async move {
+            let mut sink = [0u8; 1024];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        });
+    }
+}
+
 async fn control(listener: TcpListener, mode: watch::Sender<Mode>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -105,7 +120,9 @@ async fn control(listener: TcpListener, mode: watch::Sender<Mode>) {
 }
 
 fn main() -> std::io::Result<()> {
-    let latency = Duration::from_millis(std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(0));
+    let first = std::env::args().nth(1);
+    let stalls = first.as_deref() == Some("--stall");
+    let latency = Duration::from_millis(first.and_then(|a| a.parse().ok()).unwrap_or(0));
     // One thread: the target takes one core and leaves the other to the client under test.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -115,7 +132,11 @@ fn main() -> std::io::Result<()> {
         println!("{addr} {}", control_listener.local_addr()?);
         let (mode, receiver) = watch::channel(Mode::Ok);
         tokio::spawn(control(control_listener, mode));
-        serve(addr, listener, receiver, latency).await;
+        if stalls {
+            stall(listener).await;
+        } else {
+            serve(addr, listener, receiver, latency).await;
+        }
         Ok(())
     })
 }
