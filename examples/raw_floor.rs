@@ -12,27 +12,18 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+#[path = "floor/mod.rs"]
+mod floor;
+
 /// Reads one HTTP/1.1 answer with a `Content-Length` body from `conn`, using `buf` for its
 /// bytes; returns its status code.
 fn read_answer(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<u16> {
     buf.clear();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buf[..end]).map_err(|_| io::ErrorKind::InvalidData)?;
-            let status = head.get(9..12).and_then(|s| s.parse().ok()).ok_or(io::ErrorKind::InvalidData)?;
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-length")))
-                .and_then(|(_, value)| value.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = conn.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
+        if let Some((status, length)) = floor::answer_extent(buf)?
+            && buf.len() >= length
+        {
             return Ok(status);
         }
         let n = conn.read(&mut chunk)?;
@@ -54,7 +45,7 @@ fn main() -> io::Result<()> {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000.0);
     let seconds: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10.0);
-    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: raw_floor\r\nAccept: */*\r\n\r\n");
+    let request = floor::request(&addr, "raw_floor");
     let slots = (rate * seconds) as u64;
     let mut conn = None;
     let mut connections = 0u64;
@@ -87,12 +78,6 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    late.sort();
-    let at = |q: f64| late.get(((late.len().max(1) - 1) as f64 * q) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e3);
-    println!(
-        "{{\"requests\":{slots},\"failed\":{failed},\"connections\":{connections},\"late_p50_ms\":{:.3},\"late_p99_ms\":{:.3}}}",
-        at(0.5),
-        at(0.99)
-    );
+    floor::print_summary(slots, failed, connections, late);
     Ok(())
 }
