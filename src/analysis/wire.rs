@@ -3,14 +3,17 @@
 //! answered.
 //!
 //! Histograms are made on the first measurement of their phase, so a URL on reused connections
-//! pays for no dns, connect or tls histogram, and one probed over plain http for no tls one.
+//! pays for no dns, connect or tls histogram, and one probed over plain http for no tls one. They
+//! keep two significant digits, as the send lag does: a phase is read to the tenth of a
+//! millisecond, and at three digits each histogram took 24 KiB, most of what a URL costs when
+//! thousands are probed at once.
 //! Peers are bounded: the first [`MAX_PEERS`] addresses are counted apart, the rest together.
 
 use std::net::SocketAddr;
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::recorder::{micros, record};
+use crate::analysis::recorder::{coarse_histogram, micros, record};
 use crate::engine::detail::{ProbeDetail, RequestPhase};
 
 /// Peer addresses counted apart per URL; a URL behind a large pool counts the rest as `other`.
@@ -42,7 +45,7 @@ impl WireStats {
     pub fn record(&mut self, detail: &ProbeDetail, ok: bool) {
         for (slot, took) in self.phases.iter_mut().zip(detail.phases) {
             if let Some(took) = took {
-                record(slot.get_or_insert_with(histogram), micros(took));
+                record(slot.get_or_insert_with(coarse_histogram), micros(took));
             }
         }
         self.connections_opened += u64::from(detail.opened);
@@ -64,13 +67,6 @@ impl WireStats {
     pub fn phase(&self, phase: RequestPhase) -> Option<&Histogram<u64>> {
         self.phases.get(phase.index()).and_then(Option::as_ref)
     }
-}
-
-/// Phase timings in µs at three significant digits, growing to the largest value held.
-fn histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2048, 3).expect("constant histogram bounds are valid");
-    h.auto(true);
-    h
 }
 
 #[cfg(test)]
