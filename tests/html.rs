@@ -5,7 +5,7 @@
 use scraper::{Html, Selector};
 
 use crate::support::server::TestServer;
-use crate::support::{assert_refused, blip_json, script, tempdir, tolerance};
+use crate::support::{assert_refused, blip_json, script, tempdir, tolerance_of};
 
 const RESTART_404: &str =
     "echo 'Stopping app notes...'\necho 404 >CONTROL\nsleep 0.4\necho ok >CONTROL\necho 'Started app notes'\n";
@@ -47,8 +47,8 @@ async fn html_of_a_restart_deploy_shows_the_outage_and_the_output_where_they_hap
     let lines: Vec<&str> = d.output_marks.iter().map(|m| m.line.as_str()).collect();
     assert_eq!(lines, ["Stopping app notes...", "Started app notes"]);
     assert!(d.output_marks.iter().all(|m| m.stream == "stdout"));
-    assert!(d.output_marks[0].offset_ms <= window.start_offset_ms + tolerance(rate), "{d:?} {window:?}");
-    assert!(d.output_marks[1].offset_ms >= window.end_offset_ms - tolerance(rate), "{d:?} {window:?}");
+    assert!(d.output_marks[0].offset_ms <= window.start_offset_ms + tolerance_of(rate, t), "{d:?} {window:?}");
+    assert!(d.output_marks[1].offset_ms >= window.end_offset_ms - tolerance_of(rate, t), "{d:?} {window:?}");
     // Slices with a success have their latency, the others none.
     for p in &t.timeline {
         assert_eq!(p.p50_ms.is_some(), p.ok > 0, "{p:?}");
