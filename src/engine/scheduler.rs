@@ -9,15 +9,22 @@
 //! One task keeps the schedule for every URL and sleeps between slots on a [`PreciseTimer`],
 //! not on tokio's timer, whose millisecond ticks would make every probe up to a millisecond late.
 //! Above 10 000 slots/s, where slots are less than [`COALESCE`] apart, one wake sends every slot
-//! due within that window, each at most that late. At each slot it spawns one probe task. Each
-//! probe reports one [`Sample`] on the engine's channel. The channel closes once the schedule has ended and every
-//! probe in flight has finished, which is how the consumer knows that nothing is lost.
+//! due within that window, each at most that late.
+//!
+//! Probes run on long-lived workers, one task each, rather than on a task spawned per probe,
+//! which would allocate and move a probe's whole future every time. Each target keeps a stack
+//! of its idle workers; a slot goes to the one idle most recently, or, when none is idle, to a
+//! new worker spawned at once, so no slot waits for a worker. A worker sends the probe, reports
+//! its [`Sample`] on the engine's channel and goes back on the stack (or ends, when
+//! [`MAX_IDLE`] already wait there). The channel closes once the schedule has ended and every
+//! probe in flight has finished, which is how the consumer knows that nothing is lost: every
+//! worker holds a sender, an idle one ends when the schedule does, and a busy one after its probe.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::engine::probe::Prober;
 use crate::engine::sample::{ErrorKind, Outcome, Sample};
@@ -64,10 +71,42 @@ impl Dispatched {
     }
 }
 
-/// One URL's share of the schedule: its prober and its cap on probes in flight.
+/// How many idle workers a target keeps; one that finds this many waiting ends instead, so a
+/// burst of slow answers leaves no crowd of tasks behind.
+pub const MAX_IDLE: usize = 64;
+
+/// One target's share of the schedule: its prober, its probes in flight and its idle workers.
+/// Shared by the scheduler and the target's workers.
 struct Lane {
+    target: usize,
     prober: Prober,
-    cap: Arc<Semaphore>,
+    /// Probes sent and not yet finished; the scheduler alone adds to it, so a slot that finds
+    /// it below the cap may send.
+    busy: AtomicUsize,
+    idle: Mutex<Idle>,
+}
+
+/// A target's idle workers, the most recently idle last.
+#[derive(Default)]
+struct Idle {
+    workers: Vec<mpsc::UnboundedSender<Job>>,
+    /// The schedule has ended: a worker that finishes its probe ends too.
+    closed: bool,
+}
+
+/// A slot handed to a worker, with the worker's own sender, which it puts back on the idle
+/// stack when it is done.
+struct Job {
+    seq: u64,
+    due: Instant,
+    back: mpsc::UnboundedSender<Job>,
+}
+
+impl Lane {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
+        // Nothing can panic while the lock is held; a poisoned stack is still a valid one.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Starts the schedule. Slots due before the value of `end` (once it is set) are sent; the
@@ -79,21 +118,35 @@ pub fn spawn(
     end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
 ) -> std::io::Result<Dispatched> {
-    let lanes: Vec<Lane> =
-        probers.into_iter().map(|prober| Lane { prober, cap: Arc::new(Semaphore::new(concurrency)) }).collect();
+    let lanes: Vec<Arc<Lane>> = probers
+        .into_iter()
+        .enumerate()
+        .map(|(target, prober)| {
+            Arc::new(Lane { target, prober, busy: AtomicUsize::new(0), idle: Mutex::new(Idle::default()) })
+        })
+        .collect();
     let timer = PreciseTimer::new()?;
     let dispatched = Dispatched::default();
-    tokio::spawn(drive(timer, lanes, schedule, concurrency, end, samples, dispatched.clone()));
+    let driven = dispatched.clone();
+    tokio::spawn(async move {
+        drive(timer, &lanes, schedule, concurrency, end, &samples, driven).await;
+        // Idle workers end once their senders are gone; busy ones when they next finish.
+        for lane in &lanes {
+            let mut idle = lane.idle();
+            idle.closed = true;
+            idle.workers.clear();
+        }
+    });
     Ok(dispatched)
 }
 
 async fn drive(
     timer: PreciseTimer,
-    lanes: Vec<Lane>,
+    lanes: &[Arc<Lane>],
     schedule: Schedule,
     concurrency: usize,
     mut end: watch::Receiver<Option<Instant>>,
-    samples: mpsc::UnboundedSender<Sample>,
+    samples: &mpsc::UnboundedSender<Sample>,
     dispatched: Dispatched,
 ) {
     let coalesce = coalescing(schedule.rate * lanes.len() as f64);
@@ -118,7 +171,7 @@ async fn drive(
         }
         let (target, seq) = schedule.slot(slot);
         if let Some(lane) = lanes.get(target) {
-            dispatch(lane, target, seq, due, concurrency, &samples);
+            dispatch(lane, seq, due, concurrency, samples);
         }
         dispatched.0.store(slot + 1, Ordering::Release);
     }
@@ -141,40 +194,62 @@ fn wake_for(due: Instant, now: Instant, coalesce: Duration) -> Instant {
     if now >= due { due } else { due + coalesce }
 }
 
-fn dispatch(
-    lane: &Lane,
-    target: usize,
-    seq: u64,
-    due: Instant,
-    concurrency: usize,
-    samples: &mpsc::UnboundedSender<Sample>,
-) {
-    match lane.cap.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let prober = lane.prober.clone();
-            let samples = samples.clone();
-            tokio::spawn(async move {
-                let sample = prober.probe(target, seq, due).await;
-                drop(permit);
-                // The receiver outlives every sender; a send error means the run was torn down.
-                let _ = samples.send(sample);
-            });
+/// Hands the slot to an idle worker of the target, or to a new one, or, at the cap on probes in
+/// flight, reports it skipped.
+fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, samples: &mpsc::UnboundedSender<Sample>) {
+    if lane.busy.load(Ordering::Acquire) >= concurrency {
+        let _ = samples.send(Sample {
+            target: lane.target,
+            seq,
+            due,
+            sent: due,
+            done: due,
+            outcome: Outcome::Error {
+                kind: ErrorKind::Skipped,
+                status: None,
+                text: format!("{concurrency} probes already in flight (raise --concurrency)"),
+            },
+            resent: false,
+            detail: Default::default(),
+        });
+        return;
+    }
+    lane.busy.fetch_add(1, Ordering::AcqRel);
+    loop {
+        let Some(worker) = lane.idle().workers.pop() else { break };
+        let job = Job { seq, due, back: worker.clone() };
+        // A worker's receiver is gone only if its task was torn down with the runtime.
+        if worker.send(job).is_ok() {
+            return;
         }
-        Err(_) => {
-            let _ = samples.send(Sample {
-                target,
-                seq,
-                due,
-                sent: due,
-                done: due,
-                outcome: Outcome::Error {
-                    kind: ErrorKind::Skipped,
-                    status: None,
-                    text: format!("{concurrency} probes already in flight (raise --concurrency)"),
-                },
-                resent: false,
-                detail: Default::default(),
-            });
+    }
+    let (back, jobs) = mpsc::unbounded_channel();
+    tokio::spawn(work(lane.clone(), Job { seq, due, back }, jobs, samples.clone()));
+}
+
+/// A worker: sends the probe of each slot it is handed and reports its sample, until the
+/// schedule ends or enough other workers are idle.
+async fn work(
+    lane: Arc<Lane>,
+    mut job: Job,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    samples: mpsc::UnboundedSender<Sample>,
+) {
+    loop {
+        let sample = lane.prober.probe(lane.target, job.seq, job.due).await;
+        lane.busy.fetch_sub(1, Ordering::AcqRel);
+        // The receiver outlives every sender; a send error means the run was torn down.
+        let _ = samples.send(sample);
+        {
+            let mut idle = lane.idle();
+            if idle.closed || idle.workers.len() >= MAX_IDLE {
+                return;
+            }
+            idle.workers.push(job.back);
+        }
+        match jobs.recv().await {
+            Some(next) => job = next,
+            None => return,
         }
     }
 }
