@@ -10,7 +10,7 @@
 
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::time::TimeSpec;
 use nix::sys::timer::{Expiration, TimerSetTimeFlags};
@@ -78,43 +78,28 @@ async fn run(addr: String, rate: f64, seconds: f64) -> io::Result<()> {
     #[allow(unsafe_code)]
     let timer = unsafe { AsyncFd::register(Fd(timer)) }?;
     let request = floor::request(&addr, "async_floor");
-    let slots = (rate * seconds) as u64;
+    let mut tally = floor::Tally::new(rate, seconds);
     let mut conn = None;
-    let mut connections = 0u64;
-    let mut failed = 0u64;
     let mut buf = Vec::with_capacity(4096);
-    let mut late = Vec::with_capacity(slots as usize);
-    let start = Instant::now();
-    for k in 0..slots {
-        let due = start + Duration::from_secs_f64(k as f64 / rate);
+    for k in 0..tally.slots {
+        let due = tally.due(k);
         sleep_until(&timer, due).await?;
-        late.push(Instant::now().saturating_duration_since(due));
+        tally.woke(due);
         if conn.is_none() {
             conn = connect(&addr).await.ok();
-            connections += u64::from(conn.is_some());
+            tally.connected(conn.is_some());
         }
-        let Some(stream) = conn.as_mut() else {
-            failed += 1;
-            continue;
-        };
-        match exchange(stream, request.as_bytes(), &mut buf).await {
-            Ok(200) => {}
-            Ok(_) => failed += 1,
-            Err(_) => {
-                failed += 1;
-                conn = None;
-            }
+        let Some(stream) = conn.as_mut() else { continue };
+        if !tally.answered(exchange(stream, request.as_bytes(), &mut buf).await) {
+            conn = None;
         }
     }
-    floor::print_summary(slots, failed, connections, late);
+    tally.print();
     Ok(())
 }
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000.0);
-    let seconds: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10.0);
+    let (addr, rate, seconds) = floor::args();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     runtime.block_on(async { tokio::spawn(run(addr, rate, seconds)).await })?
 }

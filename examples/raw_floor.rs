@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[path = "floor/mod.rs"]
 mod floor;
@@ -41,43 +41,28 @@ fn connect(addr: &str) -> io::Result<TcpStream> {
 }
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000.0);
-    let seconds: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10.0);
+    let (addr, rate, seconds) = floor::args();
     let request = floor::request(&addr, "raw_floor");
-    let slots = (rate * seconds) as u64;
+    let mut tally = floor::Tally::new(rate, seconds);
     let mut conn = None;
-    let mut connections = 0u64;
-    let mut failed = 0u64;
     let mut buf = Vec::with_capacity(4096);
-    let mut late = Vec::with_capacity(slots as usize);
-    let start = Instant::now();
-    for k in 0..slots {
-        let due = start + Duration::from_secs_f64(k as f64 / rate);
+    for k in 0..tally.slots {
+        let due = tally.due(k);
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         }
-        late.push(Instant::now().saturating_duration_since(due));
+        tally.woke(due);
         if conn.is_none() {
             conn = connect(&addr).ok();
-            connections += u64::from(conn.is_some());
+            tally.connected(conn.is_some());
         }
-        let Some(stream) = conn.as_mut() else {
-            failed += 1;
-            continue;
-        };
-        let answered = stream.write_all(request.as_bytes()).and_then(|()| read_answer(stream, &mut buf));
-        match answered {
-            Ok(200) => {}
-            Ok(_) => failed += 1,
-            Err(_) => {
-                failed += 1;
-                conn = None;
-            }
+        let Some(stream) = conn.as_mut() else { continue };
+        let answer = stream.write_all(request.as_bytes()).and_then(|()| read_answer(stream, &mut buf));
+        if !tally.answered(answer) {
+            conn = None;
         }
     }
-    floor::print_summary(slots, failed, connections, late);
+    tally.print();
     Ok(())
 }
