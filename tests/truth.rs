@@ -210,14 +210,13 @@ async fn a_dead_proxy_is_named_in_the_failure() {
     assert!(t.outages[0].first_error.contains(&shown), "{}", t.outages[0].first_error);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_answer_with_many_header_lines_is_an_answer() {
+/// A server whose every answer is `200 ok` with `lines` header lines in all.
+async fn answers_with_header_lines(lines: usize) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    // 150 header lines, as a response that passed through a few proxies may carry; curl takes it.
     let mut answer = String::from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n");
-    for i in 0..149 {
+    for i in 1..lines {
         answer.push_str(&format!("x-hop-{i}: via\r\n"));
     }
     answer.push_str("\r\nok");
@@ -243,9 +242,23 @@ async fn an_answer_with_many_header_lines_is_an_answer() {
             });
         }
     });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_with_many_header_lines_is_an_answer() {
+    // Up to 256 header lines, as a response that passed through a few proxies may carry (curl
+    // takes more), are read; one more fails, and says why.
+    let url = answers_with_header_lines(256).await;
     let report = blip_json(&["-r", "20", "-d", "250ms", &url], 0).await;
     let t = &report.targets[0];
     assert_eq!((t.probes, t.ok), (5, 5), "{t:#?}");
+
+    let url = answers_with_header_lines(257).await;
+    let report = blip_json(&["-r", "20", "-d", "250ms", &url], 1).await;
+    let t = &report.targets[0];
+    assert_eq!((t.probes, t.failed), (5, 5), "{t:#?}");
+    assert!(t.outages[0].first_error.contains("message head is too large"), "{:?}", t.outages[0]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
