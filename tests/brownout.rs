@@ -73,12 +73,12 @@ async fn an_error_rate_over_a_sliding_window_trips_only_when_concentrated() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn latency_five_times_the_warmups_trips_2x_and_not_10x() {
+async fn a_median_five_times_the_warmups_trips_2x_and_not_10x() {
     let server = TestServer::start().await;
     // 20 ms in the warmup (200 probes at 100/s), 100 ms from 0.3 s into the deploy: the switch
-    // comes well after the warmup's last probe, and the step is wide enough that a busy machine's
-    // send lag (latency counts from the due time) cannot carry the warmup's p99 to half the
-    // deploy's, nor the deploy's to ten times the warmup's.
+    // comes well after the warmup's last probe. The gates judge the median: latency counts from
+    // the due time, and one stall of a busy machine (a CI runner building beside the tests) makes
+    // every probe due during it late, enough to carry a p99 but not a median.
     server.set(Mode::Delay(MS * 20));
     let deploy = script(&server, "slower", "sleep 0.3\necho 'delay 100' >CONTROL\nsleep 1\n");
     let url = server.url("/");
@@ -90,9 +90,9 @@ async fn latency_five_times_the_warmups_trips_2x_and_not_10x() {
         "--cooldown",
         "300ms",
         "--max-latency-increase",
-        "p99=2x",
+        "p50=2x",
         "--max-latency-increase",
-        "p99=10x",
+        "p50=10x",
         url.as_str(),
         "--",
         deploy.to_str().unwrap(),
@@ -100,8 +100,8 @@ async fn latency_five_times_the_warmups_trips_2x_and_not_10x() {
     let report = blip_json(&args, 1).await;
     let gates = &report.targets[0].gates;
     let (tight, loose) = (&gates[0], &gates[1]);
-    assert_eq!((tight.gate.as_str(), tight.passed), ("max-latency-increase p99=2x", false), "{tight:?}");
-    assert_eq!((loose.gate.as_str(), loose.passed), ("max-latency-increase p99=10x", true), "{loose:?}");
+    assert_eq!((tight.gate.as_str(), tight.passed), ("max-latency-increase p50=2x", false), "{tight:?}");
+    assert_eq!((loose.gate.as_str(), loose.passed), ("max-latency-increase p50=10x", true), "{loose:?}");
     let increase = tight.evidence.as_ref().unwrap().latency_increase.as_ref().unwrap();
     // The server's own delays, plus at most the run's worst send lag and loopback's few ms.
     let lag = report.targets[0].send_lag_ms.max;
