@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::server::{Mode, TestServer};
-use crate::support::{BLIP, Report, blip, blip_json, ms, script, tempdir, tolerance, tolerance_of};
+use crate::support::{BLIP, Report, blip, blip_json, ms, script, tempdir, tolerance_of};
 
 /// The injected span from the first change away from `ok` to the next `ok`.
 fn injected(server: &TestServer) -> f64 {
@@ -284,7 +284,9 @@ async fn the_deploy_phase_ends_when_the_command_exits_though_a_daemon_holds_its_
     for (name, phase) in phases {
         check_phase_probes(name, phase, rate);
     }
-    assert!((phases["cooldown"].end_offset_ms - phases["cooldown"].start_offset_ms - 1000.0).abs() <= tolerance(rate));
+    assert!(
+        (phases["cooldown"].end_offset_ms - phases["cooldown"].start_offset_ms - 1000.0).abs() <= tolerance_of(rate, t)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("| from the daemon"), "output after the command exited is shown: {stdout}");
 }

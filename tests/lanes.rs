@@ -14,7 +14,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::support::{BLIP, assert_refused, blip_json, ms, tolerance};
+use crate::support::{BLIP, assert_refused, blip_json, ms, tolerance_of};
 
 /// Requests served per accepted connection, in the order they were accepted.
 type PerConnection = Arc<Mutex<Vec<u64>>>;
@@ -83,7 +83,7 @@ async fn a_listener_that_stops_accepting_is_an_outage_of_the_fresh_lane_only() {
     let closed = offset_ms(&report.started_at, closed_at);
     let late = window.start_offset_ms - closed;
     assert!(
-        (-2.0..=tolerance(20.0)).contains(&late),
+        (-2.0 - fresh.send_lag_ms.max..=tolerance_of(20.0, fresh)).contains(&late),
         "window at {} ms, listener closed at {closed} ms",
         window.start_offset_ms
     );

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::server::TestServer;
-use crate::support::{BLIP, Report, blip, script, tempdir, tolerance};
+use crate::support::{BLIP, Report, blip, script, tempdir, tolerance_of};
 
 /// Runs blip, or gives up after `limit` (the child is then killed): a hang is a failure, not a
 /// test that never ends.
@@ -167,7 +167,7 @@ async fn a_command_printing_50_mb_keeps_the_phases_and_counts_what_it_dropped() 
     }
     assert!((phases["deploy"].end_offset_ms - d.end_offset_ms.unwrap()).abs() < 0.01);
     let cooldown = &phases["cooldown"];
-    assert!((cooldown.end_offset_ms - cooldown.start_offset_ms - 1000.0).abs() <= tolerance(rate));
+    assert!((cooldown.end_offset_ms - cooldown.start_offset_ms - 1000.0).abs() <= tolerance_of(rate, t));
     // Every line was shown or counted: blip's relay drops, and its stdout's.
     let stdout = String::from_utf8_lossy(&printed);
     let shown = stdout.lines().filter(|l| l.trim_start().starts_with("| x")).count() as u64;
