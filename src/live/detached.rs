@@ -10,17 +10,22 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Bytes queued for the writer at most; lines that do not fit are dropped.
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes of a line without its end held back at most: a longer one is passed on in pieces.
 const PARTIAL_MAX: usize = 64 * 1024;
-/// How long the end of a run waits for a reader that does not read: past it, what is still
-/// queued is given up (and said), so blip exits rather than hang on a stalled pipe.
-const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long the end of a run waits for a reader that does not read: once this passes with
+/// nothing written, what is still queued is given up (and said), so blip exits rather than hang
+/// on a stalled pipe. A reader that reads, however slowly (a busy CI log), is waited for.
+const FLUSH_GRACE: Duration = Duration::from_secs(3);
+/// How long the end of a run waits at most for a reader that reads: one that takes a line now and
+/// then must not hold blip for hours either.
+const FLUSH_MAX: Duration = Duration::from_secs(60);
 
 enum Message {
     Bytes(Vec<u8>),
@@ -123,8 +128,8 @@ impl Write for Detached {
     }
 
     /// Waits until everything written so far, a partial line included, is out, and returns the
-    /// first error the writer met (a closed stdout is one). Drops nothing, but waits at most
-    /// [`FLUSH_GRACE`] for a reader that has stopped reading: then the rest is given up.
+    /// first error the writer met (a closed stdout is one). Drops nothing, but gives the rest up
+    /// once the reader has read nothing for [`FLUSH_GRACE`], or after [`FLUSH_MAX`] in all.
     fn flush(&mut self) -> io::Result<()> {
         if !self.partial.is_empty() {
             let partial = std::mem::take(&mut self.partial);
@@ -133,20 +138,62 @@ impl Write for Detached {
         if let Some(queue) = &self.queue
             && !self.stuck
         {
-            let (done, wait) = mpsc::sync_channel(1);
-            if queue.send(Message::Flush(done)).is_ok() && wait.recv_timeout(FLUSH_GRACE).is_err() {
+            let (done, written) = mpsc::sync_channel(1);
+            if queue.send(Message::Flush(done)).is_ok()
+                && let Err(waited) = wait_written(&written, &self.queued, FLUSH_GRACE, FLUSH_MAX)
+            {
                 self.stuck = true;
                 let left = self.queued.load(Ordering::Relaxed);
-                return Err(io::Error::other(format!(
-                    "{} was not read for {} s: {left} bytes were not written",
-                    self.name,
-                    FLUSH_GRACE.as_secs()
-                )));
+                return Err(io::Error::other(match waited {
+                    Waited::Stalled => format!(
+                        "{} was not read for {} s: {left} bytes were not written",
+                        self.name,
+                        FLUSH_GRACE.as_secs()
+                    ),
+                    Waited::TooLong => format!(
+                        "{} was still being read after {} s: {left} bytes were not written",
+                        self.name,
+                        FLUSH_MAX.as_secs()
+                    ),
+                }));
             }
         }
         match self.failed.lock().ok().and_then(|f| f.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()))) {
             Some(err) => Err(err),
             None => Ok(()),
+        }
+    }
+}
+
+/// Why a flush gave up.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// Nothing was written for the grace period (or the writer is gone).
+    Stalled,
+    /// The reader kept reading, but not all of it within the most the end of a run waits.
+    TooLong,
+}
+
+/// Waits for the writer to acknowledge a flush, `written`, for as long as it makes progress:
+/// `queued` (bytes not yet written) must fall within every `grace`, and all of it within `max`.
+fn wait_written(written: &Receiver<()>, queued: &AtomicUsize, grace: Duration, max: Duration) -> Result<(), Waited> {
+    let deadline = Instant::now() + max;
+    let mut left = queued.load(Ordering::Relaxed);
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match written.recv_timeout(grace.min(remaining)) {
+            Ok(()) => return Ok(()),
+            Err(RecvTimeoutError::Disconnected) => return Err(Waited::Stalled),
+            Err(RecvTimeoutError::Timeout) => {
+                let now = queued.load(Ordering::Relaxed);
+                if now >= left {
+                    return Err(Waited::Stalled);
+                }
+                if Instant::now() >= deadline {
+                    return Err(Waited::TooLong);
+                }
+                left = now;
+            }
         }
     }
 }
@@ -215,6 +262,38 @@ mod tests {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len() % line.len(), 0);
         assert_eq!((seen.len() / line.len()) as u64 + dropped, lines as u64);
+    }
+
+    /// A reader taking `queued` down by one byte every 5 ms, until `stop`, then acknowledging.
+    fn reading(queued: &Arc<AtomicUsize>, stop: Duration) -> Receiver<()> {
+        let (done, written) = mpsc::sync_channel(1);
+        let queued = queued.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < stop {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = done.send(());
+        });
+        written
+    }
+
+    #[test]
+    fn a_slow_reader_is_waited_for_past_the_grace_and_a_stalled_one_is_not() {
+        let ms = Duration::from_millis;
+        // Reading for 1.5 s, three times the grace: waited for, since it keeps reading.
+        let queued = Arc::new(AtomicUsize::new(1_000_000));
+        let written = reading(&queued, ms(1500));
+        assert_eq!(wait_written(&written, &queued, ms(500), Duration::from_secs(60)), Ok(()));
+        // A reader that reads nothing: given up after the grace.
+        let (_done, written) = mpsc::sync_channel::<()>(1);
+        let started = Instant::now();
+        assert_eq!(wait_written(&written, &queued, ms(100), Duration::from_secs(60)), Err(Waited::Stalled));
+        assert!(started.elapsed() >= ms(100));
+        // One that keeps reading but takes longer than the most the end of a run waits.
+        let written = reading(&queued, Duration::from_secs(5));
+        assert_eq!(wait_written(&written, &queued, ms(500), ms(300)), Err(Waited::TooLong));
     }
 
     #[test]
