@@ -15,9 +15,11 @@ async fn the_dashboard_shows_the_state_and_quits_on_q_with_the_terminal_restored
     let url = server.url("/api/notes");
     let tmux = Tmux { socket: format!("blip-test-{}", std::process::id()) };
     // After blip exits, the pane reports its exit code and whether the terminal is canonical
-    // (`icanon`) again or still raw (`-icanon`).
-    let script =
-        format!("{BLIP} -r 20 {url}; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'; sleep 60");
+    // (`icanon`) again or still raw (`-icanon`), on one line, so that both are there once it shows.
+    let script = format!(
+        "{BLIP} -r 20 {url}; code=$?; mode=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon'); \
+         echo EXIT=$code MODE=$mode; sleep 60"
+    );
     tmux.run(&["new-session", "-d", "-s", "blip", "-x", "100", "-y", "30", &script]);
 
     let screen = tmux.wait_for(" UP ").await;
@@ -40,7 +42,7 @@ async fn the_dashboard_shows_the_state_and_quits_on_q_with_the_terminal_restored
     // No gate was given, so the outage fails the default one (zero downtime).
     assert!(screen.contains("EXIT=1"), "{screen}");
     assert!(screen.contains("availability") && screen.contains("(1 outage)"), "the summary follows:\n{screen}");
-    assert!(screen.lines().any(|l| l.trim() == "icanon"), "raw mode is off:\n{screen}");
+    assert!(screen.lines().any(|l| l.trim() == "EXIT=1 MODE=icanon"), "raw mode is off:\n{screen}");
     assert_eq!(
         tmux.run(&["display", "-p", "-t", "blip", "#{alternate_on}"]).trim(),
         "0",
