@@ -24,8 +24,10 @@ const PARTIAL_MAX: usize = 64 * 1024;
 /// on a stalled pipe. A reader that reads, however slowly (a busy CI log), is waited for.
 const FLUSH_GRACE: Duration = Duration::from_secs(3);
 /// How long the end of a run waits at most for a reader that reads: one that takes a line now and
-/// then must not hold blip for hours either.
-const FLUSH_MAX: Duration = Duration::from_secs(60);
+/// then must not hold blip for long either. The wait is not interrupted by a stop signal (the
+/// run loop that would hear it is the one waiting), so this also bounds how late blip ends after
+/// one, well within a supervisor's usual grace period before SIGKILL.
+const FLUSH_MAX: Duration = Duration::from_secs(10);
 
 enum Message {
     Bytes(Vec<u8>),
