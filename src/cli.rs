@@ -306,9 +306,9 @@ pub struct ProbeArgs {
     )]
     pub request_id: Option<String>,
 
-    /// Fail a probe whose reused keep-alive connection closed before any byte of an answer,
-    /// instead of sending it once more on a new connection (counted as `resent`) as curl and
-    /// browsers do.
+    /// Fail a probe whose reused keep-alive connection closed before any byte of an answer (or
+    /// answered 408, an idle timeout), instead of sending it once more on a new connection
+    /// (counted as `resent`) as curl and browsers do.
     #[arg(long, help_heading = "Request")]
     pub no_resend: bool,
 

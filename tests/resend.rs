@@ -24,6 +24,14 @@ enum Close {
     Every,
     /// Answers the first request; to the second, sends part of an answer's head and closes.
     PartialSecond,
+    /// After this long without a request, sends `408 Request Timeout` and closes, as Apache,
+    /// Jetty and many proxies time out an idle keep-alive connection.
+    Idle408(Duration),
+    /// Answers the first request; the second finds a `408` already sent, as when the idle
+    /// timeout above fired just before the request arrived, and is never served.
+    Second408,
+    /// Answers every request with a `408` and closes: a real one, on each new connection.
+    Every408,
 }
 
 /// A keep-alive HTTP/1.1 server that closes connections on its own. It closes by shutting down
@@ -61,28 +69,42 @@ impl ClosingServer {
 }
 
 const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+const TIMED_OUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
 async fn serve(mut conn: TcpStream, close: Close, answered: Arc<AtomicU64>, dropped: Arc<AtomicU64>) {
     let mut requests = Requests::default();
     let mut served = 0;
     loop {
         let next = match close {
-            Close::Idle(idle) => match tokio::time::timeout(idle, requests.next(&mut conn)).await {
-                Ok(next) => next,
-                Err(_) => break,
-            },
+            Close::Idle(idle) | Close::Idle408(idle) => {
+                match tokio::time::timeout(idle, requests.next(&mut conn)).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        if let Close::Idle408(_) = close {
+                            let _ = conn.write_all(TIMED_OUT).await;
+                        }
+                        break;
+                    }
+                }
+            }
             _ => requests.next(&mut conn).await,
         };
         let Some(()) = next else { return };
         let unanswered = match close {
-            Close::Every => true,
-            Close::SecondRequest | Close::PartialSecond => served == 1,
-            Close::Idle(_) | Close::AfterAnswer => false,
+            Close::Every | Close::Every408 => true,
+            Close::SecondRequest | Close::PartialSecond | Close::Second408 => served == 1,
+            Close::Idle(_) | Close::Idle408(_) | Close::AfterAnswer => false,
         };
         if unanswered {
             dropped.fetch_add(1, Ordering::SeqCst);
-            if let Close::PartialSecond = close {
-                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-").await;
+            match close {
+                Close::PartialSecond => {
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-").await;
+                }
+                Close::Second408 | Close::Every408 => {
+                    let _ = conn.write_all(TIMED_OUT).await;
+                }
+                _ => {}
             }
             break;
         }
@@ -178,18 +200,47 @@ async fn a_post_is_never_sent_twice() {
     assert_eq!(t.ok + t.failed, server.answered() + server.dropped());
 }
 
-/// The races as they happen: a server closing idle connections after 99 ms probed every 100 ms,
-/// and one closing after every answer probed at 500/s. Whether a request crosses a close depends
-/// on timing; whatever crossed must be resent, and nothing else.
+/// A `408` on a reused connection is the server's idle timeout crossing the request: the answer
+/// went out before the request arrived, and the request was never served. It is sent again on a
+/// new connection, as browsers and Go's client do; a `408` on a new connection is a real answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_408_on_a_reused_connection_is_resent_and_one_on_a_new_connection_is_not() {
+    let second = ClosingServer::start(Close::Second408).await;
+    let every = ClosingServer::start(Close::Every408).await;
+    let raw = ClosingServer::start(Close::Second408).await;
+    let (second_report, every_report, raw_report) = tokio::join!(
+        blip_json(&["-r", "20", "-d", "1s", &second.url], 0),
+        blip_json(&["-r", "20", "-d", "500ms", "--measure-only", &every.url], 0),
+        blip_json(&["-r", "20", "-d", "1s", "--no-resend", "--measure-only", &raw.url], 0),
+    );
+    let t = &second_report.targets[0];
+    t.check_consistency();
+    assert_eq!((t.probes, t.ok, t.failed), (20, 20, 0), "{t:#?}");
+    assert_eq!((t.resent, second.dropped()), (19, 19), "{t:#?}");
+    assert_eq!(second.answered(), t.probes);
+    let t = &every_report.targets[0];
+    assert_eq!((t.probes, t.failed, t.resent), (10, 10, 0), "{t:#?}");
+    assert_eq!(t.status_counts.get("408"), Some(&10), "{t:#?}");
+    let t = &raw_report.targets[0];
+    assert_eq!(t.resent, 0);
+    assert_eq!((t.ok, t.failed), (raw.answered(), raw.dropped()), "{t:#?}");
+    assert_eq!(t.status_counts.get("408"), Some(&t.failed), "{t:#?}");
+}
+
+/// The races as they happen: servers closing idle connections after 99 ms (one saying `408`
+/// first) probed every 100 ms, and one closing after every answer probed at 500/s. Whether a
+/// request crosses a close depends on timing; whatever crossed must be resent, and nothing else.
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_races_cost_no_probe() {
     let idle = ClosingServer::start(Close::Idle(Duration::from_millis(99))).await;
+    let idle_408 = ClosingServer::start(Close::Idle408(Duration::from_millis(99))).await;
     let after = ClosingServer::start(Close::AfterAnswer).await;
-    let (idle_report, after_report) = tokio::join!(
+    let (idle_report, idle_408_report, after_report) = tokio::join!(
         blip_json(&["-r", "10", "-d", "5s", &idle.url], 0),
+        blip_json(&["-r", "10", "-d", "5s", &idle_408.url], 0),
         blip_json(&["-r", "500", "-d", "3s", &after.url], 0),
     );
-    for (report, server) in [(&idle_report, &idle), (&after_report, &after)] {
+    for (report, server) in [(&idle_report, &idle), (&idle_408_report, &idle_408), (&after_report, &after)] {
         let t = &report.targets[0];
         t.check_consistency();
         assert_eq!(t.failed, 0, "{t:#?}");

@@ -234,7 +234,8 @@ pub struct TargetReport {
     pub ok: u64,
     pub failed: u64,
     /// Probes sent a second time, on a new connection, because the reused keep-alive connection
-    /// they first went out on closed before any byte of an answer (none with `--no-resend`).
+    /// they first went out on closed before any byte of an answer, or answered 408 (none with
+    /// `--no-resend`).
     pub resent: u64,
     /// Probes sent but not waited for: a second stop request (Ctrl-C) ended the run while they
     /// were in flight. Not counted in `probes`.

@@ -183,6 +183,21 @@ impl Client {
             progress.enter(RequestPhase::Ttfb);
             let asked = Instant::now();
             match conn.sender.try_send_request(request).await {
+                // A 408 on a reused connection is the server's idle timeout crossing the
+                // request: the server sent it before the request arrived and never served the
+                // request. Browsers and Go's client send it again on a new connection; so does
+                // blip, under the same rule as a close, and counts it. A 408 on a new
+                // connection is the server's answer.
+                Ok(response)
+                    if pooled
+                        && response.status() == hyper::StatusCode::REQUEST_TIMEOUT
+                        && self.resend
+                        && !resent.load(Ordering::Relaxed) =>
+                {
+                    resent.store(true, Ordering::Relaxed);
+                    fresh = true;
+                    request = self.request(id);
+                }
                 Ok(response) => {
                     progress.took(RequestPhase::Ttfb, asked.elapsed());
                     break (conn, response);
