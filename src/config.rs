@@ -137,13 +137,15 @@ impl Config {
             );
         }
         let lanes = lanes(probe)?;
+        // Each URL on each lane is a target of its own in the schedule.
+        let targets = urls.len() * lanes.len();
         let run_id = crate::engine::request::new_run_id();
         let request_ids = match &probe.request_id {
             // BLIP_REQUEST_ID=true (a switch's spelling) asks for the default header.
             Some(name) if ["1", "true", "yes", "on"].contains(&name.to_ascii_lowercase().as_str()) => {
-                Some(RequestIds { header: request_id_header("X-Request-Id", &headers)?, run: run_id.clone() })
+                Some(RequestIds { header: request_id_header("X-Request-Id", &headers)?, run: run_id.clone(), targets })
             }
-            Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone() }),
+            Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone(), targets }),
             None => None,
         };
         let track = crate::engine::track::Track::new(&probe.track_headers, probe.track_body.as_deref()).map_err(bad)?;

@@ -1,5 +1,5 @@
-//! Request ids: every probe carries `blip-<run>-<lane>-<seq>`, and an outage window names its
-//! first and last failed probes by the ids the server logged.
+//! Request ids: every probe carries `blip-<run>-<lane>-<slot>`, unique in the run, and an outage
+//! window names its first and last failed probes by the ids the server logged.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -103,6 +103,23 @@ async fn a_windows_request_ids_are_the_first_and_last_failed_ones_the_server_log
     sent.sort();
     logged.sort();
     assert_eq!(sent, logged);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_two_probes_of_a_run_share_an_id_across_urls() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Log::default();
+    let server = tokio::spawn(serve(listener, "x-request-id", log.clone()));
+    let (a, b) = (format!("http://{addr}/a"), format!("http://{addr}/b"));
+    let report = blip_json(&["-r", "20", "-d", "200ms", "--request-id", &a, &b], 0).await;
+    server.abort();
+    // The URLs take turns in the schedule: the server saw slots 0 to 7, each once.
+    let mut ids: Vec<String> = log.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    let mut expected: Vec<String> = (0..8).map(|slot| format!("blip-{}-reused-{slot}", report.run_id)).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]

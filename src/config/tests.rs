@@ -217,9 +217,19 @@ fn request_ids_need_a_header_of_their_own() {
     let c = config(&["--request-id", url]).unwrap();
     let ids = c.request_ids.unwrap();
     assert_eq!((ids.header.as_str(), ids.run.as_str()), ("x-request-id", c.run_id.as_str()));
-    assert_eq!(ids.id(Lane::Fresh, 42), format!("blip-{}-fresh-42", c.run_id));
-    assert_eq!(ids.of_lane(Lane::Fresh).value(42), ids.id(Lane::Fresh, 42).as_str());
+    assert_eq!(ids.id(Lane::Fresh, 0, 42), format!("blip-{}-fresh-42", c.run_id));
+    assert_eq!(ids.of_lane(Lane::Fresh).value(0, 42), ids.id(Lane::Fresh, 0, 42).as_str());
     assert!(config(&[url]).unwrap().request_ids.is_none());
+    // Several URLs on both lanes take turns: probe 42 of the fourth target is slot 42 × 4 + 3, and
+    // no two probes of the run share an id.
+    let c = config(&["--request-id", "--connections", "both", url, "http://b/"]).unwrap();
+    let ids = c.request_ids.unwrap();
+    assert_eq!(ids.id(Lane::Fresh, 3, 42), format!("blip-{}-fresh-171", c.run_id));
+    let all: std::collections::HashSet<String> = (0..4)
+        .flat_map(|target| (0..100).map(move |seq| (target, seq)))
+        .map(|(t, s)| ids.id(Lane::Reused, t, s))
+        .collect();
+    assert_eq!(all.len(), 400);
     for (args, needle) in [
         (&["--request-id=X Y", url][..], "is not an HTTP header name"),
         (&["--request-id=content-length", url][..], "is set by blip"),

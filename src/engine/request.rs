@@ -26,26 +26,36 @@ pub struct RequestSpec {
     pub track: crate::engine::track::Track,
 }
 
-/// `--request-id`: each probe carries `blip-<run>-<lane>-<seq>` in a header, so a server's logs
-/// show which probe a request was, and an outage window names the requests to look for. The id
-/// is a function of the target and the probe's slot number, so nothing is kept per probe.
+/// `--request-id`: each probe carries `blip-<run>-<lane>-<slot>` in a header, so a server's logs
+/// show which probe a request was, and an outage window names the requests to look for. `slot`
+/// is the probe's number in the run's schedule, where the targets take turns, so no two probes of
+/// a run share an id, and the id is a function of the target and its probe's number: nothing is
+/// kept per probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestIds {
     pub header: HeaderName,
     /// A short random id of the run, also in the report as `run_id`.
     pub run: String,
+    /// How many targets (URL and lane pairs) take turns in the schedule.
+    pub targets: usize,
 }
 
 impl RequestIds {
-    /// The id of probe `seq` of a target on `lane`.
-    pub fn id(&self, lane: Lane, seq: u64) -> String {
-        format!("blip-{}-{lane}-{seq}", self.run)
+    /// The id of probe `seq` of `target`, on `lane`.
+    pub fn id(&self, lane: Lane, target: usize, seq: u64) -> String {
+        format!("blip-{}-{lane}-{}", self.run, slot_number(target, seq, self.targets))
     }
 
     /// What every probe on `lane` shares of its id.
     pub fn of_lane(&self, lane: Lane) -> LaneIds {
-        LaneIds { header: self.header.clone(), prefix: format!("blip-{}-{lane}-", self.run) }
+        LaneIds { header: self.header.clone(), prefix: format!("blip-{}-{lane}-", self.run), targets: self.targets }
     }
+}
+
+/// The number in the run's schedule of probe `seq` of `target`, when `targets` take turns:
+/// slot `k` is probe `k / targets` of target `k % targets` (the scheduler's `Schedule::slot`).
+pub fn slot_number(target: usize, seq: u64, targets: usize) -> u64 {
+    seq * targets.max(1) as u64 + target as u64
 }
 
 /// The request ids of one lane's probes: the header, and the id up to the slot number.
@@ -53,13 +63,15 @@ impl RequestIds {
 pub struct LaneIds {
     pub header: HeaderName,
     pub prefix: String,
+    pub targets: usize,
 }
 
 impl LaneIds {
-    /// The header value of probe `seq`.
-    pub fn value(&self, seq: u64) -> HeaderValue {
+    /// The header value of probe `seq` of `target`.
+    pub fn value(&self, target: usize, seq: u64) -> HeaderValue {
+        let slot = slot_number(target, seq, self.targets);
         // The prefix is the run id (hex) and a lane name: always a valid value.
-        HeaderValue::try_from(format!("{}{seq}", self.prefix)).unwrap_or(HeaderValue::from_static("blip"))
+        HeaderValue::try_from(format!("{}{slot}", self.prefix)).unwrap_or(HeaderValue::from_static("blip"))
     }
 }
 

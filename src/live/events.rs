@@ -78,7 +78,7 @@ impl EventLog {
     /// The request id of probe `seq` of `target`, with `--request-id`.
     fn request_id(&self, target: usize, seq: u64) -> Option<String> {
         let lane = self.lanes.get(target).copied().unwrap_or_default();
-        self.request_ids.as_ref().map(|ids| ids.id(lane, seq))
+        self.request_ids.as_ref().map(|ids| ids.id(lane, target, seq))
     }
 
     fn emit(&mut self, value: Value) {

@@ -27,10 +27,10 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
     let mut targets: Vec<TargetReport> =
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
     if let Some(ids) = &recorder.request_ids {
-        for (report, t) in targets.iter_mut().zip(&recorder.targets) {
+        for (target, (report, t)) in targets.iter_mut().zip(&recorder.targets).enumerate() {
             for (outage, w) in report.outages.iter_mut().zip(t.detector.windows()) {
-                outage.first_request_id = Some(ids.id(t.lane, w.first_seq));
-                outage.last_request_id = Some(ids.id(t.lane, w.last_seq));
+                outage.first_request_id = Some(ids.id(t.lane, target, w.first_seq));
+                outage.last_request_id = Some(ids.id(t.lane, target, w.last_seq));
             }
         }
     }

@@ -25,8 +25,11 @@ pub(crate) fn scenario() -> Report {
     };
     let urls = ["http://127.0.0.1:8080/health".to_string(), "http://127.0.0.1:8081/api/notes".to_string()];
     let mut recorder = Recorder::new(&urls, 10.0, 1, clock, Some(GatePhases::DeployCooldown));
-    recorder.request_ids =
-        Some(RequestIds { header: reqwest::header::HeaderName::from_static("x-request-id"), run: RUN_ID.into() });
+    recorder.request_ids = Some(RequestIds {
+        header: reqwest::header::HeaderName::from_static("x-request-id"),
+        run: RUN_ID.into(),
+        targets: urls.len(),
+    });
     recorder.track_values(&["header x-app-version".to_string()]);
     let ms = Duration::from_millis;
     recorder.begin_phase(Phase::Warmup, clock.start);

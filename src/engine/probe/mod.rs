@@ -135,7 +135,7 @@ impl Prober {
         let deadline = sent + self.timeout;
         // Outlives the exchange, which a timeout may cut short after a resend.
         let resent = AtomicBool::new(false);
-        let id_value = self.request_id.as_ref().map(|ids| ids.value(seq));
+        let id_value = self.request_id.as_ref().map(|ids| ids.value(target, seq));
         let id = self.request_id.as_ref().map(|ids| &ids.header).zip(id_value.as_ref());
         let progress = Progress::default();
         let exchange = async {
