@@ -15,6 +15,7 @@ mod lanes;
 mod metrics;
 mod offline;
 mod phases;
+mod pool;
 mod request_id;
 mod resend;
 mod router;

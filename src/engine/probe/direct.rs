@@ -40,6 +40,12 @@ type Sender = SendRequest<Full<Bytes>>;
 /// 15 000 probes/s, so the limit is what real answers need, with room to spare.
 pub const MAX_HEADERS: usize = 256;
 
+/// Idle keep-alive connections kept per URL. Probes that overlap (a slow server) each need a
+/// connection, and get one at once; once they are answered, the most recently used connections
+/// are kept and the rest closed, so a brownout does not leave hundreds of the target's connection
+/// slots held for the rest of a run. As many as the scheduler keeps idle workers per target.
+pub const MAX_IDLE_CONNECTIONS: usize = 64;
+
 /// `user:password@` in the URL as basic auth, as curl and reqwest send it: the percent-encoded
 /// parts decoded, joined by `:`, in base64. Marked sensitive, so hyper never prints it.
 fn basic_auth(url: &Url) -> Option<HeaderValue> {
@@ -247,7 +253,12 @@ impl Client {
         // has been read to its end, so that takes no longer than the connection's own task
         // needs to see it.
         if !self.fresh_connections && !conn.sender.is_closed() {
-            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            // The longest idle goes: the one a server's idle timeout would close first.
+            if idle.len() >= MAX_IDLE_CONNECTIONS {
+                idle.remove(0);
+            }
+            idle.push(conn);
         }
         Ok(Answer { status: parts.status, head, done, headers: parts.headers, peer, router })
     }

@@ -162,9 +162,7 @@ pub fn build_client(spec: &RequestSpec, timeout: std::time::Duration) -> anyhow:
         .connect_timeout(timeout)
         .tcp_nodelay(true)
         .tls_danger_accept_invalid_certs(spec.insecure);
-    if spec.fresh_connections {
-        builder = builder.pool_max_idle_per_host(0);
-    }
+    builder = builder.pool_max_idle_per_host(if spec.fresh_connections { 0 } else { direct::MAX_IDLE_CONNECTIONS });
     builder = builder.http1_max_headers(direct::MAX_HEADERS).connector_layer(MarkOpened);
     builder.build().context("cannot set up the HTTP client")
 }
