@@ -207,7 +207,11 @@ fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, sample
             outcome: Outcome::Error {
                 kind: ErrorKind::Skipped,
                 status: None,
-                text: format!("{concurrency} probes already in flight (raise --concurrency)"),
+                // The cap's default is twice what the schedule needs; reaching it is either a
+                // lower --concurrency or a machine too busy to end probes on time.
+                text: format!(
+                    "{concurrency} probes already in flight (raise --concurrency, or lower --rate if blip's send lag is high)"
+                ),
             },
             resent: false,
             detail: Default::default(),
