@@ -202,7 +202,7 @@ async fn a_post_is_never_sent_twice() {
 
 /// A `408` on a reused connection is the server's idle timeout crossing the request: the answer
 /// went out before the request arrived, and the request was never served. It is sent again on a
-/// new connection, as browsers and Go's client do; a `408` on a new connection is a real answer.
+/// new connection, as Chromium does; a `408` on a new connection is a real answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_408_on_a_reused_connection_is_resent_and_one_on_a_new_connection_is_not() {
     let second = ClosingServer::start(Close::Second408).await;

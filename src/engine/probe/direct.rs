@@ -191,9 +191,9 @@ impl Client {
             match conn.sender.try_send_request(request).await {
                 // A 408 on a reused connection is the server's idle timeout crossing the
                 // request: the server sent it before the request arrived and never served the
-                // request. Browsers and Go's client send it again on a new connection; so does
-                // blip, under the same rule as a close, and counts it. A 408 on a new
-                // connection is the server's answer.
+                // request. Chromium sends it again on a new connection (Go's client drops a 408
+                // that comes on an idle connection); so does blip, under the same rule as a
+                // close, and counts it. A 408 on a new connection is the server's answer.
                 Ok(response)
                     if pooled
                         && response.status() == hyper::StatusCode::REQUEST_TIMEOUT
