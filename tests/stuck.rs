@@ -62,6 +62,35 @@ async fn an_event_log_that_cannot_be_written_exits_2() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_summary_that_cannot_be_written_exits_2_and_a_closed_stdout_does_not() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    // Spawned, not `output()`: tokio's `output()` would pipe stdout whatever it was set to.
+    let child = tokio::process::Command::new(BLIP)
+        .args(["-d", "300ms", &url])
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write blip's output: stdout: No space left on device"), "{stderr}");
+
+    // A reader that closes its end (`blip … | head -1`) chose to stop: the run's verdict stands.
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(["-d", "300ms", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
     use tokio::io::AsyncReadExt as _;
     let server = TestServer::start().await;

@@ -377,18 +377,26 @@ impl<'a> Run<'a> {
         report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
         report.stop_reason = self.stop_reason.take();
-        self.ui.finished(&report);
+        // A summary that could not be written is blip's output lost, as a report is: exit 2. A
+        // closed stdout is not: its reader chose to stop (`blip … | head`).
+        let shown = match self.ui.finished(&report) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(anyhow::Error::new(err).context("cannot write blip's output"))
+            }
+            _ => Ok(()),
+        };
         let written = output::write_reports_or_stop(&report, self.config, signals).await;
         // An event log that could not be written is a report lost, as a --json one is: exit 2.
         let logged = match self.events.as_mut() {
             Some(events) => {
-                let failed = written.is_err() || events.failed();
+                let failed = written.is_err() || shown.is_err() || events.failed();
                 events.finish(&report, Exit::of(failed, command_failed, report.passed).code())
             }
             None => Ok(()),
         };
         written?;
         logged?;
+        shown?;
         Ok(Finished { report, command_failed })
     }
 }

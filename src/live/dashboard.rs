@@ -181,7 +181,7 @@ impl Ui for Dashboard {
         self.output.push_back((stream, line.to_string()));
     }
 
-    fn finished(&mut self, report: &Report) {
+    fn finished(&mut self, report: &Report) -> std::io::Result<()> {
         self.close();
         let mut out = std::io::stdout().lock();
         let summary = text::render(report);
@@ -189,8 +189,7 @@ impl Ui for Dashboard {
             Some(width) => crate::live::wrap(&summary, width),
             None => summary,
         };
-        let _ = write!(out, "{summary}");
-        let _ = out.flush();
+        write!(out, "{summary}").and_then(|()| out.flush())
     }
 }
 

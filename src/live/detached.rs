@@ -48,8 +48,11 @@ pub struct Detached {
     name: &'static str,
     /// The first error the writer met, which [`Detached::flush`] returns.
     failed: Arc<Mutex<Option<io::Error>>>,
-    /// A flush timed out: the writer is stuck on a reader that does not read.
-    stuck: bool,
+    /// Why a flush gave up (the writer is stuck on a reader that does not read), said again by
+    /// every later flush.
+    stuck: Option<Waited>,
+    /// An error was returned by a flush: its caller says it, so dropping does not.
+    told: bool,
 }
 
 impl Detached {
@@ -91,7 +94,7 @@ impl Detached {
             // Without a thread, write in place: slower to fail safe, but nothing is lost.
             Err(_) => (None, None),
         };
-        Detached { queue, writer, partial: Vec::new(), queued, dropped: 0, name, failed, stuck: false }
+        Detached { queue, writer, partial: Vec::new(), queued, dropped: 0, name, failed, stuck: None, told: false }
     }
 
     fn send(&mut self, bytes: Vec<u8>, may_drop: bool) {
@@ -131,44 +134,60 @@ impl Write for Detached {
 
     /// Waits until everything written so far, a partial line included, is out, and returns the
     /// first error the writer met (a closed stdout is one). Drops nothing, but gives the rest up
-    /// once the reader has read nothing for [`FLUSH_GRACE`], or after [`FLUSH_MAX`] in all.
+    /// once the reader has read nothing for [`FLUSH_GRACE`], or after [`FLUSH_MAX`] in all; every
+    /// later flush returns that too, since what was given up is lost.
     fn flush(&mut self) -> io::Result<()> {
+        let result = self.wait_flushed();
+        self.told |= result.is_err();
+        result
+    }
+}
+
+impl Detached {
+    fn wait_flushed(&mut self) -> io::Result<()> {
         if !self.partial.is_empty() {
             let partial = std::mem::take(&mut self.partial);
             self.send(partial, false);
         }
-        if let Some(queue) = &self.queue
-            && !self.stuck
+        if self.stuck.is_none()
+            && let Some(queue) = &self.queue
         {
             let (done, written) = mpsc::sync_channel(1);
             if queue.send(Message::Flush(done)).is_ok()
                 && let Err(waited) = wait_written(&written, &self.queued, FLUSH_GRACE, FLUSH_MAX)
             {
-                self.stuck = true;
-                let left = self.queued.load(Ordering::Relaxed);
-                return Err(io::Error::other(match waited {
-                    Waited::Stalled => format!(
-                        "{} was not read for {} s: {left} bytes were not written",
-                        self.name,
-                        FLUSH_GRACE.as_secs()
-                    ),
-                    Waited::TooLong => format!(
-                        "{} was still being read after {} s: {left} bytes were not written",
-                        self.name,
-                        FLUSH_MAX.as_secs()
-                    ),
-                }));
+                self.stuck = Some(waited);
             }
         }
-        match self.failed.lock().ok().and_then(|f| f.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()))) {
-            Some(err) => Err(err),
+        // What is still queued now, written after the give-up too, is lost.
+        let left = self.queued.load(Ordering::Relaxed);
+        match self.stuck {
+            Some(Waited::Stalled) => {
+                return Err(io::Error::other(format!(
+                    "{} was not read for {} s: {left} bytes were not written",
+                    self.name,
+                    FLUSH_GRACE.as_secs()
+                )));
+            }
+            Some(Waited::TooLong) => {
+                return Err(io::Error::other(format!(
+                    "{} was still being read after {} s: {left} bytes were not written",
+                    self.name,
+                    FLUSH_MAX.as_secs()
+                )));
+            }
+            None => {}
+        }
+        let failed = self.failed.lock().ok().and_then(|f| f.as_ref().map(|e| (e.kind(), e.to_string())));
+        match failed {
+            Some((kind, text)) => Err(io::Error::new(kind, format!("{}: {text}", self.name))),
             None => Ok(()),
         }
     }
 }
 
 /// Why a flush gave up.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Waited {
     /// Nothing was written for the grace period (or the writer is gone).
     Stalled,
@@ -202,15 +221,18 @@ fn wait_written(written: &Receiver<()>, queued: &AtomicUsize, grace: Duration, m
 
 impl Drop for Detached {
     fn drop(&mut self) {
-        if let Err(err) = self.flush()
-            && self.stuck
+        // A reader that stopped reading is said here unless a flush's caller said it already. A
+        // closed stdout is not: its reader chose to stop (`blip … | head`).
+        if let Err(err) = self.wait_flushed()
+            && !self.told
+            && self.stuck.is_some()
         {
             say!("blip: {err}");
         }
         self.queue = None;
         // A writer stuck on a reader that does not read is left behind; it ends with the process.
         if let Some(writer) = self.writer.take()
-            && !self.stuck
+            && self.stuck.is_none()
         {
             let _ = writer.join();
         }

@@ -236,10 +236,10 @@ impl<W: Write + Send> Ui for Lines<W> {
         self.line(format_args!("              {mark} {line}"));
     }
 
-    fn finished(&mut self, report: &Report) {
+    fn finished(&mut self, report: &Report) -> std::io::Result<()> {
         // Waits for a backlog of the command's output first, so the summary is never what a
         // full queue drops.
-        let _ = self.out.flush();
+        let backlog = self.out.flush();
         let summary = text::render(report);
         let summary = match self.wrap {
             Some(width) => crate::live::wrap(&summary, width),
@@ -247,8 +247,9 @@ impl<W: Write + Send> Ui for Lines<W> {
         };
         // Painted after wrapping, so escapes never count towards a line's width.
         let summary = if self.color { paint_summary(&summary) } else { summary };
-        let _ = write!(self.out, "\n{summary}");
-        let _ = self.out.flush();
+        let summary = write!(self.out, "\n{summary}").and_then(|()| self.out.flush());
+        // The later error counts everything lost, the summary included.
+        summary.and(backlog)
     }
 }
 

@@ -67,7 +67,9 @@ pub trait Ui: Send {
     fn output_part(&mut self, stream: Stream, part: &str) {
         self.output(stream, part);
     }
-    fn finished(&mut self, report: &Report);
+    /// The run is over: shows the summary, if this UI does, and waits until what it wrote is out.
+    /// An error says that some of it could not be written.
+    fn finished(&mut self, report: &Report) -> std::io::Result<()>;
 }
 
 /// Which of the wrapped command's pipes a line of its output came from.
@@ -168,8 +170,8 @@ impl Ui for Quiet {
     fn output_part(&mut self, _: Stream, part: &str) {
         let _ = write!(self.out, "{part}");
     }
-    fn finished(&mut self, _: &Report) {
-        let _ = self.out.flush();
+    fn finished(&mut self, _: &Report) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
