@@ -227,6 +227,30 @@ async fn a_408_on_a_reused_connection_is_resent_and_one_on_a_new_connection_is_n
     assert_eq!(t.status_counts.get("408"), Some(&t.failed), "{t:#?}");
 }
 
+/// Through a proxy from the environment (the reqwest path) the rule is the same: the proxy's
+/// connection answering 408 to a request on a reused connection gets the request sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_408_through_a_proxy_is_resent_too() {
+    // The closing server plays the proxy: it reads each request, whatever its target's form.
+    let proxy = ClosingServer::start(Close::Second408).await;
+    let proxy_addr = proxy.url.trim_end_matches("/health").to_string();
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["--json", "-", "-r", "20", "-d", "1s", "http://notes.blip-proxy-test.invalid/health"])
+        .env("HTTP_PROXY", &proxy_addr)
+        .env("NO_PROXY", "")
+        .env_remove("no_proxy")
+        .env_remove("http_proxy")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &report.targets[0];
+    assert_eq!((t.probes, t.ok, t.failed), (20, 20, 0), "{t:#?}");
+    assert_eq!((t.resent, proxy.dropped()), (19, 19), "{t:#?}");
+}
+
 /// The races as they happen: servers closing idle connections after 99 ms (one saying `408`
 /// first) probed every 100 ms, and one closing after every answer probed at 500/s. Whether a
 /// request crosses a close depends on timing; whatever crossed must be resent, and nothing else.

@@ -1,7 +1,8 @@
 //! The reqwest path: URLs that go through a proxy from the environment take reqwest, which knows
 //! the proxy rules (`NO_PROXY`, CONNECT for https). Its failures are classified like those of
-//! blip's own connections, and a request lost to a reused connection closing under it is sent
-//! once more; unlike the direct path it cannot see whether part of an answer had come.
+//! blip's own connections, and a request lost to a reused connection closing under it (or
+//! answered by its idle timeout's 408) is sent once more; unlike the direct path it cannot see
+//! whether part of an answer had come.
 
 use std::error::Error as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,15 @@ pub async fn exchange_resending(
             (result, OPENED.with(|opened| opened.load(Ordering::Relaxed)))
         };
         match OPENED.scope(AtomicBool::new(false), attempt).await {
+            // A 408 on a reused connection: an idle timeout crossing the request, as on the
+            // direct path.
+            (Ok(answer), false)
+                if answer.status == reqwest::StatusCode::REQUEST_TIMEOUT
+                    && !resent.load(Ordering::Relaxed)
+                    && spec.resends() =>
+            {
+                resent.store(true, Ordering::Relaxed);
+            }
             (Ok(answer), opened) => {
                 if opened {
                     progress.opened();
