@@ -288,6 +288,11 @@ mod tests {
                 ((1, 1), ms(1250))
             ]
         );
+        // Request ids number a probe by its slot: the inverse of `slot`.
+        for k in 0..100 {
+            let (target, seq) = s.slot(k);
+            assert_eq!(crate::engine::request::slot_number(target, seq, s.urls), k);
+        }
         // After 6 slots: URLs 0 and 1 have had two probes, 2 and 3 one.
         assert_eq!((0..4).map(|t| s.probes_of(t, 6)).collect::<Vec<_>>(), [2, 2, 1, 1]);
         assert_eq!((0..4).map(|t| s.probes_of(t, 0)).collect::<Vec<_>>(), [0, 0, 0, 0]);
