@@ -54,14 +54,7 @@ async fn the_man_page_renders() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_pipe_is_an_error_not_a_crash() {
     // stdout closed before the completion script is written (`blip completions bash | head -0`).
-    let mut child = tokio::process::Command::new(crate::support::BLIP)
-        .args(["completions", "bash"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().await.unwrap();
+    let out = crate::support::blip_with_closed_stdout(&["completions", "bash"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 2)), "{:?} {stderr}", out.status);
     assert!(!stderr.contains("internal error") && !stderr.contains("panicked"), "{stderr}");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::server::TestServer;
-use crate::support::{BLIP, Report, blip, script, tempdir, tolerance_of};
+use crate::support::{BLIP, Report, blip, blip_with_closed_stdout, blip_with_stdout, script, tempdir, tolerance_of};
 
 /// Runs blip, or gives up after `limit` (the child is then killed): a hang is a failure, not a
 /// test that never ends.
@@ -66,27 +66,13 @@ async fn a_summary_that_cannot_be_written_exits_2_and_a_closed_stdout_does_not()
     let server = TestServer::start().await;
     let url = server.url("/");
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    // Spawned, not `output()`: tokio's `output()` would pipe stdout whatever it was set to.
-    let child = tokio::process::Command::new(BLIP)
-        .args(["-d", "300ms", &url])
-        .stdout(full)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
+    let out = blip_with_stdout(&["-d", "300ms", &url], full.into()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot write blip's output: stdout: No space left on device"), "{stderr}");
 
     // A reader that closes its end (`blip … | head -1`) chose to stop: the run's verdict stands.
-    let mut child = tokio::process::Command::new(BLIP)
-        .args(["-d", "300ms", &url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().await.unwrap();
+    let out = blip_with_closed_stdout(&["-d", "300ms", &url]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -24,6 +24,33 @@ pub fn blip(args: &[&str]) -> impl Future<Output = Output> + use<> {
     async move { tokio::process::Command::new(BLIP).args(&args).kill_on_drop(true).output().await.expect("blip runs") }
 }
 
+/// Runs blip with `args` and its stdout given as `stdout`, to completion; stderr is captured.
+/// Spawned, not `output()`: tokio's `output()` pipes stdout whatever it was set to.
+pub async fn blip_with_stdout(args: &[&str], stdout: std::process::Stdio) -> Output {
+    let child = tokio::process::Command::new(BLIP)
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("blip runs");
+    child.wait_with_output().await.expect("blip ends")
+}
+
+/// Runs blip with `args` and its stdout closed before it writes a byte, as `blip … | head -0`
+/// leaves it, to completion; stderr is captured.
+pub async fn blip_with_closed_stdout(args: &[&str]) -> Output {
+    let mut child = tokio::process::Command::new(BLIP)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("blip runs");
+    drop(child.stdout.take());
+    child.wait_with_output().await.expect("blip ends")
+}
+
 /// Whether tmux is there for a real-terminal test. CI installs it (.ci/run): only a developer's
 /// machine without it may skip such a test.
 pub fn has_tmux() -> bool {
