@@ -125,6 +125,18 @@ pub struct DeployArgs {
     /// Keep probing this long after COMMAND exits [default: 5s].
     #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_PHASE), help_heading = "Deploy")]
     pub cooldown: Option<Duration>,
+
+    /// Warn when COMMAND succeeds in less than this: it likely only started a rollout (`kubectl
+    /// apply`, `helm upgrade` without --wait) and blip measured nothing of it; 0s turns the
+    /// warning off [default: 2s].
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_PHASE), help_heading = "Deploy")]
+    pub min_deploy: Option<Duration>,
+
+    /// Start COMMAND even when a URL had no successful probe in the whole warmup (a first
+    /// deploy, a service expected to be down). Without it blip does not deploy blind: it exits 2
+    /// before starting COMMAND.
+    #[arg(long, help_heading = "Deploy")]
+    pub allow_down_before_deploy: bool,
 }
 
 /// How the demo's simulated deploy replaces the app.
@@ -169,7 +181,8 @@ pub struct DemoArgs {
     pub deploy: DeployArgs,
 }
 
-/// Limits for CI: a failed gate ends blip with exit code 1.
+/// Limits for CI: a failed gate ends blip with exit code 1. Unless one of the gates given bounds
+/// downtime or failed probes, blip adds `--max-downtime 0s` (see [`crate::gates::Gates`]).
 #[derive(Clone, Debug, Args)]
 pub struct GateArgs {
     /// Fail if any probe is answered with one of these codes (404, 5xx); repeatable.
@@ -218,7 +231,9 @@ pub struct GateArgs {
     pub fail_fast: bool,
 
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
-    /// Without it and without any gate, blip judges zero downtime (--max-downtime 0s).
+    /// Without it, and unless a gate given bounds downtime or failures (--max-downtime,
+    /// --max-outage, --max-failed, --max-error-rate, --max-outages), blip judges zero downtime
+    /// (max-downtime 0s, shown as the default).
     #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "fail_fast"])]
     pub measure_only: bool,
 }
@@ -444,11 +459,13 @@ Examples:
   blip https://notes.example.com/ -- cf push notes
       wrap a deploy: probe 2s before, during and 5s after it
   blip --fail-on-status 404 --max-downtime 500ms https://notes.example.com/ -- ./deploy.sh
-      gate it: exit 1 on any 404 or more than 500ms of downtime
+      gate it: exit 1 on any 404 or more than 500ms of downtime (without a downtime limit,
+      any downtime fails: max-downtime 0s is the default)
   blip --ui lines --json blip.json --junit blip.xml https://notes.example.com/ -- ./deploy.sh
       in CI: progress lines, and reports kept as build artifacts
 
-Exit codes: 0 passed, 1 a gate failed, 2 bad usage or blip failed, 3 the COMMAND failed.
+Exit codes: 0 passed, 1 a gate failed, 2 bad usage, blip failed, or a URL never answered in the
+warmup (the COMMAND is not started), 3 the COMMAND failed.
 Every flag can also be set as BLIP_<FLAG> (BLIP_MAX_DOWNTIME=0s); the command line wins.
 Try `blip demo` to see an outage measured on an embedded app.";
 

@@ -10,7 +10,7 @@ use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, H
 
 use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
 use crate::engine::lane::{Lane, TargetName};
-use crate::gates::{Gate, GatePhases};
+use crate::gates::{Gate, GatePhases, Gates};
 
 mod output;
 
@@ -26,6 +26,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_WARMUP: Duration = Duration::from_secs(2);
 /// Probing after a wrapped command exits, when `--cooldown` is not given.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
+/// A wrapped command that succeeds sooner is warned about, when `--min-deploy` is not given:
+/// `kubectl apply` and `helm upgrade` without a wait return in well under a second.
+pub const DEFAULT_MIN_DEPLOY: Duration = Duration::from_secs(2);
 
 /// A configuration error: the message names the flag.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +59,8 @@ pub struct Config {
     pub output: Output,
     /// The deploy command to wrap, if any.
     pub wrap: Option<Wrap>,
-    pub gates: Vec<Gate>,
-    /// No gate was given, so the run is judged on zero downtime (`--max-downtime 0s`).
-    pub default_gates: bool,
+    /// The gates judged, blip's default among them when no gate given bounds downtime.
+    pub gates: Gates,
     /// `--measure-only`: no gate at all.
     pub measure_only: bool,
     /// Which phases of a wrapped deploy the gates judge.
@@ -95,6 +97,10 @@ pub struct Wrap {
     pub cooldown: Duration,
     /// What live views call the command instead of its argv (the demo's simulated deploy).
     pub label: Option<String>,
+    /// `--min-deploy`: a COMMAND that succeeds sooner is warned about; zero: never.
+    pub min_deploy: Duration,
+    /// `--allow-down-before-deploy`: start COMMAND even when a URL never answered in the warmup.
+    pub allow_down_before_deploy: bool,
 }
 
 impl Config {
@@ -152,6 +158,12 @@ impl Config {
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
             [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
+            [] if deploy.min_deploy.is_some() => {
+                return Err(bad("--min-deploy applies only to a COMMAND given after --"));
+            }
+            [] if deploy.allow_down_before_deploy => {
+                return Err(bad("--allow-down-before-deploy applies only to a COMMAND given after --"));
+            }
             [] => None,
             [program, ..] if program.is_empty() => return Err(bad("the COMMAND after -- is empty")),
             _ if probe.duration.is_some() => {
@@ -164,6 +176,8 @@ impl Config {
                 warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
                 cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
                 label: None,
+                min_deploy: deploy.min_deploy.unwrap_or(DEFAULT_MIN_DEPLOY),
+                allow_down_before_deploy: deploy.allow_down_before_deploy,
             }),
         };
         if gates.gate_phase.is_some() && wrap.is_none() {
@@ -174,11 +188,7 @@ impl Config {
                 "--max-latency-increase compares the deploy with its warmup: it needs a COMMAND given after --",
             ));
         }
-        let mut gate_list = gate_list(gates);
-        let default_gates = gate_list.is_empty() && !gates.measure_only;
-        if default_gates {
-            gate_list.push(Gate::MaxDowntime(Duration::ZERO));
-        }
+        let gate_list = Gates::new(gate_list(gates), gates.measure_only);
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
         }
@@ -207,7 +217,6 @@ impl Config {
             output: Output::new(output)?,
             wrap,
             gates: gate_list,
-            default_gates,
             measure_only: gates.measure_only,
             gate_phases: gates.gate_phase.unwrap_or_default(),
             fail_fast: gates.fail_fast,

@@ -238,7 +238,7 @@ async fn lines_mode_prints_state_changes_and_a_summary() {
     assert!(up.contains("after 0.") && up.contains("probes failed"), "{up}");
     assert!(stdout.contains("availability") && stdout.contains("send lag"), "{stdout}");
     let verdict = stdout.lines().last().unwrap_or_default();
-    assert!(verdict.starts_with("FAILED: 1 of 1 gates failed (no gate given"), "{stdout}");
+    assert!(verdict.starts_with("FAILED: 1 of 1 gate failed; max-downtime 0s is blip's default"), "{stdout}");
 }
 
 /// Reads one request, head and as many body bytes as Content-Length says; `None` if the

@@ -84,18 +84,26 @@ async fn a_target_failing_before_the_deploy_is_called_out() {
     let server = TestServer::start().await;
     server.set(Mode::Status(503, ""));
     let deploy = script(&server, "fix", "echo ok >CONTROL\n");
-    let out = blip(&[
-        "--warmup",
-        "500ms",
-        "--cooldown",
-        "300ms",
-        "-r",
-        "50",
-        &server.url("/"),
-        "--",
-        deploy.to_str().unwrap(),
-    ])
-    .await;
+    // The URL answers again 300 ms into the 500 ms warmup: failing before the deploy, and not
+    // down for the whole warmup, which would keep blip from starting the deploy at all.
+    let recover = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.set(Mode::Ok);
+    };
+    let (out, ()) = tokio::join!(
+        blip(&[
+            "--warmup",
+            "500ms",
+            "--cooldown",
+            "300ms",
+            "-r",
+            "50",
+            &server.url("/"),
+            "--",
+            deploy.to_str().unwrap(),
+        ]),
+        recover
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("WARNING") && stdout.contains("already failing before the deploy"), "{stdout}");
     // Its start is booked to warmup; it ends in warmup or after, as the command's first act
@@ -125,7 +133,10 @@ async fn a_failing_command_exits_3_after_the_report() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("! staging failed"), "the command's stderr is shown whole: {stdout}");
     let verdict = stdout.lines().last().unwrap_or_default();
-    assert!(verdict.ends_with("; the COMMAND failed (exit code 7)"), "the verdict says why it exits 3: {stdout}");
+    assert!(
+        verdict.starts_with("FAILED: the COMMAND failed (exit code 7); gates: "),
+        "the verdict says why it exits 3: {stdout}"
+    );
     let report: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let d = report.deploy.unwrap();
     assert_eq!((d.exit_code, d.succeeded), (Some(7), false));

@@ -62,7 +62,8 @@ async fn fail_on_status_404_fails_a_404_deploy_and_passes_a_clean_one() {
     assert!(failure.text().unwrap().contains("outage [deploy"), "{xml}");
     // Markdown names the verdict and the window.
     let md = std::fs::read_to_string(&markdown).unwrap();
-    assert!(md.starts_with("## ❌ blip: **failed** (1 of 1 gates)") && md.contains("| deploy"), "{md}");
+    // The 404 gate and blip's default beside it, since it bounds no downtime.
+    assert!(md.starts_with("## ❌ blip: **failed (2 of 2 gates)**") && md.contains("| deploy"), "{md}");
     // NDJSON: every line an object, a failed gate verdict, and the run's end with exit code 1.
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -121,6 +122,8 @@ async fn gates_without_a_command_judge_the_whole_run() {
     let url = server.url("/");
     let outage = || server.inject(Duration::from_millis(300), Mode::Status(502, ""), Duration::from_millis(300));
     // Limits on either side of a 300 ms outage at 100 probes/s (±10 ms).
+    // A gate that bounds no downtime (a status, a latency) has blip's max-downtime 0s beside
+    // it, which the outage fails.
     let cases: &[(&[&str], i32)] = &[
         (&["--max-outage", "500ms"], 0),
         (&["--max-outage", "200ms"], 1),
@@ -130,10 +133,12 @@ async fn gates_without_a_command_judge_the_whole_run() {
         (&["--max-failed", "10"], 1),
         (&["--max-failed", "40%"], 0),
         (&["--max-failed", "10%"], 1),
-        (&["--fail-on-status", "404"], 0),
-        (&["--fail-on-status", "5xx"], 1),
-        (&["--max-latency", "p50=1s"], 0),
-        (&["--max-latency", "max=1us"], 1),
+        (&["--fail-on-status", "404", "--max-downtime", "1s"], 0),
+        (&["--fail-on-status", "404"], 1),
+        (&["--fail-on-status", "5xx", "--max-downtime", "1s"], 1),
+        (&["--max-latency", "p50=1s", "--max-outages", "1"], 0),
+        (&["--max-latency", "p50=1s"], 1),
+        (&["--max-latency", "max=1us", "--max-outages", "1"], 1),
     ];
     for (gate, code) in cases {
         let mut args = vec!["-r", "100", "-d", "1s"];
@@ -141,7 +146,10 @@ async fn gates_without_a_command_judge_the_whole_run() {
         args.push(&url);
         let (report, _) = tokio::join!(blip_json(&args, *code), outage());
         assert_eq!(report.passed, *code == 0, "{gate:?}");
-        assert_eq!(report.targets[0].gates.len(), 1);
+        let gates = &report.targets[0].gates;
+        let default = gates.iter().filter(|g| g.default).count();
+        assert_eq!(gates.len(), gate.len() / 2 + default, "{gate:?}: {gates:?}");
+        assert_eq!(default, usize::from(gate.len() == 2 && ["--fail-on-status", "--max-latency"].contains(&gate[0])));
     }
 }
 
@@ -191,7 +199,7 @@ async fn github_actions_get_annotations_and_a_step_summary() {
     let annotation = stdout.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(annotation.starts_with("::error title=blip gate fail-on-status 404 failed::"), "{annotation}");
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.starts_with("earlier step\n## ❌ blip: **failed**"), "appended: {md}");
+    assert!(md.starts_with("earlier step\n## ❌ blip: **failed ("), "appended: {md}");
     assert!(md.contains("### Timeline") && md.contains('🟥'), "a strip with the failures: {md}");
 
     // --markdown PATH writes its file, and the job summary still gets the same.
@@ -207,7 +215,7 @@ async fn github_actions_get_annotations_and_a_step_summary() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let file = std::fs::read_to_string(&markdown).unwrap();
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(file.starts_with("## ❌ blip: **failed**"), "{file}");
+    assert!(file.starts_with("## ❌ blip: **failed ("), "{file}");
     assert_eq!(md.matches("## ❌ blip").count(), 2, "appended once more: {md}");
     assert!(md.ends_with(&file), "the same summary: {md}");
 

@@ -24,3 +24,4 @@ mod shell;
 mod stuck;
 mod tls;
 mod truth;
+mod verdict;

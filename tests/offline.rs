@@ -113,8 +113,12 @@ async fn judge_gives_a_saved_report_the_verdicts_of_the_run() {
     let flapping = judge(&saved, &["--max-outages", "0"], 1).await;
     assert_eq!(flapping.targets[0].gates[0].observed, "1 windows");
     let p50 = t.latency_ms.as_ref().unwrap().p50;
-    let latency = judge(&saved, &["--max-latency", "p50=10s"], 0).await;
-    assert_eq!(latency.targets[0].gates[0].observed, format!("{p50:.3} ms"), "p50 from the saved histogram");
+    let latency = judge(&saved, &["--max-latency", "p50=10s", "--max-downtime", "10s"], 0).await;
+    assert_eq!(latency.targets[0].gates[1].observed, format!("{p50:.3} ms"), "p50 from the saved histogram");
+    // A latency gate alone does not bound downtime: blip's default judges it too.
+    let latency = judge(&saved, &["--max-latency", "p50=10s"], 1).await;
+    let gates: Vec<(&str, bool)> = latency.targets[0].gates.iter().map(|g| (g.gate.as_str(), g.default)).collect();
+    assert_eq!(gates, [("max-latency p50=10s", false), ("max-downtime 0s", true)]);
     judge(&saved, &["--max-error-rate", "1%/1s"], 1).await;
     let default = judge(&saved, &[], 1).await;
     assert!(default.default_gates && default.targets[0].gates[0].gate == "max-downtime 0s");

@@ -34,15 +34,16 @@ async fn a_url_that_never_answers_fails_the_default_gate_and_says_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(&format!("warning: {url} NEVER answered successfully (6 probes: refused ×6)")), "{stdout}");
-    assert!(stdout.contains("FAILED: 2 of 2 gates failed (no gate given"), "{stdout}");
+    assert!(stdout.contains("FAILED: 2 of 2 gates failed; max-downtime 0s is blip's default"), "{stdout}");
 
     // A gate that holds vacuously over a URL that only ever refused does not pass the run.
     let report = blip_json(&["-r", "20", "-d", "300ms", "--fail-on-status", "404", &url], 1).await;
     let gates = &report.targets[0].gates;
-    assert_eq!(gates.len(), 2, "{gates:?}");
+    assert_eq!(gates.len(), 3, "{gates:?}");
     assert!(gates[0].passed, "no 404 was seen: {gates:?}");
-    assert_eq!((gates[1].gate.as_str(), gates[1].passed), ("answered at least once", false));
-    assert_eq!(gates[1].observed, "0 of 6 probes");
+    assert!(gates[1].default && !gates[1].passed, "blip's zero-downtime default: {gates:?}");
+    assert_eq!((gates[2].gate.as_str(), gates[2].passed), ("answered at least once", false));
+    assert_eq!(gates[2].observed, "0 of 6 probes");
 
     // With --measure-only nothing is judged, and the warning still stands.
     let report = blip_json(&["-r", "20", "-d", "300ms", "--measure-only", &url], 0).await;
@@ -168,6 +169,8 @@ async fn a_url_down_before_the_deploy_has_no_first_failure_blamed_on_it() {
         "300ms",
         "--ui",
         "lines",
+        // Down for the whole warmup: started only when asked to.
+        "--allow-down-before-deploy",
         "--json",
         json.to_str().unwrap(),
         &server.url("/"),

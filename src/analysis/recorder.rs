@@ -225,6 +225,17 @@ impl Recorder {
         self.targets.iter().map(|t| t.by_phase.get(phase.index()).map_or((0, 0), |s| (s.failed, s.probes))).collect()
     }
 
+    /// The URLs with no successful probe in `phase` so far, each with what its open window's first
+    /// failed probe got (None when nothing has reported yet).
+    pub fn never_ok_in(&self, phase: Phase) -> Vec<(usize, Option<String>)> {
+        self.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.by_phase.get(phase.index()).is_some_and(|s| s.ok == 0))
+            .map(|(i, t)| (i, t.detector.current().map(|w| w.first_error.clone())))
+            .collect()
+    }
+
     /// Books the probes that were sent (`sent[target]` of each URL) but never reported, because
     /// the run stopped without waiting for them: they are cancelled, neither ok nor failed.
     pub fn cancel_in_flight(&mut self, sent: impl Fn(usize) -> u64) {

@@ -116,6 +116,7 @@ pub struct TargetSnapshot {
     pub failed: u64,
     /// Start of the window open now, as an offset from the start of the run.
     pub down_since: Option<Duration>,
+    /// Outage windows so far, the open one included.
     pub windows: u64,
     /// Downtime so far, the open window counted up to its last failed probe.
     pub downtime: Duration,
@@ -130,7 +131,8 @@ impl Recorder {
                 probes: t.probes,
                 failed: t.failed,
                 down_since: t.detector.current().map(|w| w.start),
-                windows: t.detector.window_count(),
+                // The open window counts: "0 outages, DOWN for 1.5 s" would contradict itself.
+                windows: t.detector.window_count() + u64::from(t.detector.current().is_some()),
                 downtime: t.detector.downtime() + t.detector.current().map_or(Duration::ZERO, Window::duration),
             })
             .collect()

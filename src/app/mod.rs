@@ -50,13 +50,11 @@ const DRAIN_FOR: Duration = Duration::from_millis(500);
 /// A run's result, before it is turned into an exit code.
 pub struct Finished {
     pub report: Report,
-    /// The wrapped command failed or could not start.
-    pub command_failed: bool,
 }
 
 impl Finished {
     pub fn exit(&self) -> Exit {
-        Exit::of(false, self.command_failed, self.report.passed)
+        self.report.exit(false)
     }
 }
 

@@ -18,8 +18,7 @@ use crate::analysis::phase::Phase;
 use crate::analysis::recorder::Recorder;
 use crate::config::{Config, UiMode};
 use crate::engine::sample::Sample;
-use crate::exit::Exit;
-use crate::gates::{self, Gate};
+use crate::gates::Gates;
 use crate::live::events::EventLog;
 use crate::live::gates::GateLive;
 use crate::live::metrics::Metrics;
@@ -241,12 +240,44 @@ impl<'a> Run<'a> {
 
     /// The warmup is over: warn about URLs that were already failing, and start the command.
     pub fn start_command(&mut self, channels: &Channels) {
-        for (url, (failed, probes)) in self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)) {
-            if failed > 0 {
+        let never_ok = self.recorder.never_ok_in(Phase::Warmup);
+        for (i, (url, (failed, probes))) in
+            self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)).enumerate()
+        {
+            if failed > 0 && !never_ok.iter().any(|(target, _)| *target == i) {
                 self.ui.notice(&format!(
                     "WARNING: {url} was already failing before the deploy: {failed} of {probes} warmup probes failed"
                 ));
             }
+        }
+        let allowed = self.deploy.as_ref().is_some_and(|d| d.wrap.allow_down_before_deploy);
+        for (target, answered) in &never_ok {
+            let url = &self.urls[*target];
+            let answered = answered
+                .as_deref()
+                .map_or("no probe reported in time".to_string(), |a| format!("it got {}", crate::sanitize::line(a)));
+            self.ui.notice(&if allowed {
+                format!(
+                    "WARNING: {url} had no successful probe in the warmup ({answered}); starting the COMMAND anyway \
+                     (--allow-down-before-deploy)"
+                )
+            } else {
+                format!(
+                    "{url} had no successful probe in the warmup ({answered}): not starting the COMMAND. \
+                     Check the URL, or give --allow-down-before-deploy for a service that is down before its deploy"
+                )
+            });
+        }
+        if !never_ok.is_empty() && !allowed {
+            // Never deploy blind: a URL that never answered would measure nothing of the deploy.
+            self.stop_reason = Some(crate::report::verdict::DOWN_BEFORE_DEPLOY.to_string());
+            if let Some(deploy) = self.deploy.as_mut() {
+                deploy.error = Some("not started: a URL had no successful probe in the warmup".to_string());
+            }
+            end_at(&self.end_tx, Instant::now());
+            self.stage = Stage::Done;
+            self.stopping = true;
+            return;
         }
         let Some(deploy) = self.deploy.as_mut() else { return };
         let start = Instant::now();
@@ -288,7 +319,17 @@ impl<'a> Run<'a> {
             Err(err) => deploy.error = Some(format!("cannot wait for the command: {err}")),
         }
         let how = deploy.termination.as_ref().map_or("ended".to_string(), Termination::describe);
-        let took = secs(at.saturating_duration_since(deploy.start.unwrap_or(at)));
+        let ran = at.saturating_duration_since(deploy.start.unwrap_or(at));
+        let took = secs(ran);
+        let min = deploy.wrap.min_deploy;
+        if deploy.termination.as_ref().is_some_and(Termination::succeeded) && ran < min {
+            self.ui.notice(&format!(
+                "WARNING: the command succeeded after {took}, under --min-deploy {}: if it only started a rollout \
+                 (kubectl apply, helm upgrade without --wait), blip is not measuring it; wrap the wait too \
+                 (kubectl rollout status)",
+                humantime::format_duration(min)
+            ));
+        }
         if self.stopping {
             // A cooldown of no length is not listed among the phases.
             self.ui.notice(&format!("command finished ({how}) after {took}; no cooldown after a stop request"));
@@ -368,15 +409,19 @@ impl<'a> Run<'a> {
                 "{dropped} lines of the command's output were not shown: it printed faster than they could be"
             ));
         }
-        let command_failed = !self.stopped_by_gate
-            && self.deploy.as_ref().is_some_and(|d| !d.termination.as_ref().is_some_and(Termination::succeeded));
-        report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d));
+        report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d, self.stopped_by_gate));
+        if let Some((deploy, wrap)) = report.deploy.as_ref().zip(self.config.wrap.as_ref())
+            && let Some(short) = crate::report::warnings::short_deploy_warning(deploy, wrap.min_deploy)
+        {
+            report.warnings.push(short);
+        }
         (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
-        report.default_gates = self.config.default_gates;
+        report.default_gates = self.config.gates.default_added();
         report.vantage = self.config.output.vantage.clone();
         report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
         report.stop_reason = self.stop_reason.take();
+        report.passed = report.headline().passed;
         // A summary that could not be written is blip's output lost, as a report is: exit 2. A
         // closed stdout is not: its reader chose to stop (`blip … | head`).
         let shown = match self.ui.finished(&report) {
@@ -390,14 +435,14 @@ impl<'a> Run<'a> {
         let logged = match self.events.as_mut() {
             Some(events) => {
                 let failed = written.is_err() || shown.is_err() || events.failed();
-                events.finish(&report, Exit::of(failed, command_failed, report.passed).code())
+                events.finish(&report, report.exit(failed).code())
             }
             None => Ok(()),
         };
         written?;
         logged?;
         shown?;
-        Ok(Finished { report, command_failed })
+        Ok(Finished { report })
     }
 }
 
@@ -407,12 +452,12 @@ fn end_at(end_tx: &watch::Sender<Option<Instant>>, at: Instant) {
 }
 
 /// The first gate that failed for good, as a line for the user.
-fn settled_gate_failure(recorder: &Recorder, gate_list: &[Gate], now: Instant) -> Option<String> {
+fn settled_gate_failure(recorder: &Recorder, gate_list: &Gates, now: Instant) -> Option<String> {
     recorder.judged_views(Some(now)).iter().find_map(|view| {
         gate_list
-            .iter()
-            .map(|gate| gates::judge(gate, view))
+            .judge(view)
+            .into_iter()
             .find(|v| v.settled)
-            .map(|v| format!("gate {} failed for {}: observed {}, limit {}", v.gate, view.url, v.observed, v.limit))
+            .map(|v| format!("gate {} failed for {}: observed {}, limit {}", v.shown(), view.url, v.observed, v.limit))
     })
 }

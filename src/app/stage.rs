@@ -37,7 +37,8 @@ pub struct DeployLog {
 }
 
 /// The report's view of the wrapped command.
-pub fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
+/// `stopped_by_gate`: blip stopped it because a gate failed (`--fail-fast`).
+pub fn deploy_report(clock: &RunClock, log: DeployLog, stopped_by_gate: bool) -> DeployReport {
     let offset = |at: Option<Instant>| at.map(|at| millis(clock.offset(at)));
     let termination = log.termination.unwrap_or_default();
     let error = log.error.or_else(|| log.start.is_none().then(|| "stopped before the command started".to_string()));
@@ -64,6 +65,7 @@ pub fn deploy_report(clock: &RunClock, log: DeployLog) -> DeployReport {
         end_offset_ms: offset(log.end),
         duration_ms: log.start.zip(log.end).map(|(s, e)| millis(e.saturating_duration_since(s))),
         succeeded: termination.succeeded(),
+        stopped_by_gate: stopped_by_gate && !termination.succeeded(),
         exit_code: termination.exit_code,
         signal: termination.signal,
         error,

@@ -120,7 +120,7 @@ fn gates_in_order() {
         "http://a/",
     ])
     .unwrap();
-    let names: Vec<String> = c.gates.iter().map(Gate::name).collect();
+    let names: Vec<String> = c.gates.list().iter().map(Gate::name).collect();
     assert_eq!(names, ["fail-on-status 404", "fail-on-status 5xx", "max-downtime 0s", "max-latency p99=300ms"]);
     assert_eq!(c.gate_phases, GatePhases::DeployCooldown);
 }

@@ -56,6 +56,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     let mut deploy = args.deploy.clone();
     deploy.warmup = deploy.warmup.or(Some(DEMO_WARMUP));
     deploy.cooldown = deploy.cooldown.or(Some(DEMO_COOLDOWN));
+    // The simulated deploy waits for its own rollout, in under the default --min-deploy.
+    deploy.min_deploy = deploy.min_deploy.or(Some(Duration::ZERO));
     // The demo shows what blip measures; it judges only when asked to, and says below what a
     // CI step would have made of the run.
     let mut gates = args.gates.clone();

@@ -15,6 +15,8 @@ use crate::units::{ms, secs, us_to_ms};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub gate: String,
+    /// blip added this gate itself, since none given bounds downtime (see [`crate::gates::Gates`]).
+    pub default: bool,
     pub limit: String,
     pub observed: String,
     pub passed: bool,
@@ -27,6 +29,18 @@ pub struct Verdict {
     pub worst_window: Option<RateWindow>,
     /// `--max-latency-increase`: both quantiles, µs, when both could be taken.
     pub increase: Option<Increase>,
+}
+
+impl Verdict {
+    /// The gate as the human reports name it: `max-downtime 0s (default)` for blip's own.
+    pub fn shown(&self) -> String {
+        shown_name(&self.gate, self.default)
+    }
+}
+
+/// A gate's name as the human reports show it, with `(default)` after blip's own.
+pub fn shown_name(gate: &str, default: bool) -> String {
+    if default { format!("{gate} (default)") } else { gate.to_string() }
 }
 
 /// A latency quantile of the warmup and of the judged phases after it, µs.
@@ -51,6 +65,7 @@ fn quantile(h: &Histogram<u64>, percentile: f64) -> u64 {
 fn judge_increase(gate: &Gate, l: &LatencyIncrease, view: &Judged<'_>) -> Verdict {
     let mut v = Verdict {
         gate: gate.name(),
+        default: false,
         limit: gate.limit(),
         observed: String::new(),
         passed: false,
@@ -158,6 +173,7 @@ fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, Rat
 pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
     let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
         gate: gate.name(),
+        default: false,
         limit,
         observed,
         passed,

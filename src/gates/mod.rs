@@ -16,7 +16,59 @@ use crate::engine::status_set::StatusSet;
 
 mod judge;
 
-pub use judge::{Verdict, judge};
+pub use judge::{Verdict, judge, shown_name};
+
+use crate::analysis::judged::Judged;
+
+/// The gates a run judges: those given, then blip's default, `max-downtime 0s`, when none of them
+/// bounds downtime or failed probes. The one place that rule lives, for a run, the demo, `judge`
+/// and `merge` alike: a gate on something else (`--fail-on-status 404`, a latency limit) must not
+/// switch off the zero-downtime judgement, or a deploy with refused connections passes.
+#[derive(Clone, Debug, Default)]
+pub struct Gates {
+    list: Vec<Gate>,
+    default_added: bool,
+}
+
+impl Gates {
+    /// `given` as the command line gave them; with `measure_only`, none at all.
+    pub fn new(given: Vec<Gate>, measure_only: bool) -> Gates {
+        if measure_only {
+            return Gates { list: Vec::new(), default_added: false };
+        }
+        let default_added = !given.iter().any(Gate::bounds_downtime);
+        let mut list = given;
+        if default_added {
+            list.push(Gate::MaxDowntime(Duration::ZERO));
+        }
+        Gates { list, default_added }
+    }
+
+    /// Every gate judged, the default last.
+    pub fn list(&self) -> &[Gate] {
+        &self.list
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Whether blip added `max-downtime 0s` itself.
+    pub fn default_added(&self) -> bool {
+        self.default_added
+    }
+
+    /// Each gate with whether it is blip's default.
+    pub fn iter(&self) -> impl Iterator<Item = (&Gate, bool)> {
+        let last = self.list.len().wrapping_sub(1);
+        self.list.iter().enumerate().map(move |(i, gate)| (gate, self.default_added && i == last))
+    }
+
+    /// Every gate's verdict on one URL's view, in the order of [`Gates::list`].
+    pub fn judge(&self, view: &Judged<'_>) -> Vec<Verdict> {
+        self.iter().map(|(gate, default)| Verdict { default, ..judge(gate, view) }).collect()
+    }
+}
 
 /// One gate, as given on the command line.
 #[derive(Clone, Debug)]
@@ -182,6 +234,18 @@ impl LatencyLimit {
 }
 
 impl Gate {
+    /// Whether the gate limits downtime or failed probes, so that no default is added beside it.
+    pub fn bounds_downtime(&self) -> bool {
+        matches!(
+            self,
+            Gate::MaxDowntime(_)
+                | Gate::MaxOutage(_)
+                | Gate::MaxFailed(_)
+                | Gate::MaxErrorRate(_)
+                | Gate::MaxOutages(_)
+        )
+    }
+
     /// The limit as reports show it.
     pub fn limit(&self) -> String {
         match self {

@@ -246,6 +246,7 @@ impl EventLog {
                     "url": t.url,
                     "connection": t.connection,
                     "gate": g.gate,
+                    "default": g.default,
                     "limit": g.limit,
                     "observed": g.observed,
                     "passed": g.passed,

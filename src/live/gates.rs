@@ -6,7 +6,7 @@
 //! a gate still passing is at risk (its budget more than half spent, or the URL down right now).
 
 use crate::analysis::judged::Judged;
-use crate::gates::{self, FailedLimit, Gate};
+use crate::gates::{self, FailedLimit, Gate, Gates};
 use crate::units::secs;
 
 /// One gate of one URL, now.
@@ -45,22 +45,24 @@ impl GateState {
 
 /// Every gate's state for each URL, in the order of the URLs, worst first within a URL. `down`
 /// tells which URLs are down right now.
-pub fn states(gate_list: &[Gate], views: &[Judged<'_>], down: &[bool]) -> Vec<Vec<GateLive>> {
+pub fn states(gate_list: &Gates, views: &[Judged<'_>], down: &[bool]) -> Vec<Vec<GateLive>> {
     views
         .iter()
         .enumerate()
         .map(|(i, view)| {
+            let down_now = down.get(i).copied().unwrap_or(false);
             let mut states: Vec<GateLive> =
-                gate_list.iter().map(|gate| state(gate, view, down.get(i).copied().unwrap_or(false))).collect();
+                gate_list.iter().map(|(gate, default)| state(gate, default, view, down_now)).collect();
             states.sort_by_key(|g| g.state.rank());
             states
         })
         .collect()
 }
 
-/// One gate's state on one URL's judged view so far.
-pub fn state(gate: &Gate, view: &Judged<'_>, down_now: bool) -> GateLive {
-    let verdict = gates::judge(gate, view);
+/// One gate's state on one URL's judged view so far; `default`: blip added it.
+pub fn state(gate: &Gate, default: bool, view: &Judged<'_>, down_now: bool) -> GateLive {
+    let verdict = gates::Verdict { default, ..gates::judge(gate, view) };
+    let shown = verdict.shown();
     let state = if view.probes == 0 {
         GateState::Waiting
     } else if !verdict.passed {
@@ -71,7 +73,7 @@ pub fn state(gate: &Gate, view: &Judged<'_>, down_now: bool) -> GateLive {
             None => GateState::Passing,
         }
     };
-    GateLive { gate: verdict.gate, state }
+    GateLive { gate: shown, state }
 }
 
 /// Why a gate that passes now may not for long: a budget more than half spent, or an outage
@@ -145,15 +147,21 @@ mod tests {
         // Probes 10..30 fail: a 2 s outage, over now.
         let (r, now) = recorder(|seq| (10..30).contains(&seq), 50);
         let views = r.judged_views(Some(now));
-        assert_eq!(state(&downtime(10_000), &views[0], false).state, GateState::Passing);
-        assert_eq!(state(&downtime(3_000), &views[0], false).state, GateState::AtRisk("downtime 2.000 s of 3s".into()));
-        assert!(matches!(state(&downtime(1_000), &views[0], false).state, GateState::Failed { settled: true, .. }));
+        assert_eq!(state(&downtime(10_000), false, &views[0], false).state, GateState::Passing);
+        assert_eq!(
+            state(&downtime(3_000), false, &views[0], false).state,
+            GateState::AtRisk("downtime 2.000 s of 3s".into())
+        );
+        assert!(matches!(
+            state(&downtime(1_000), false, &views[0], false).state,
+            GateState::Failed { settled: true, .. }
+        ));
         // Down right now: any gate an outage counts against is at risk.
         let (r, now) = recorder(|seq| seq >= 45, 50);
         let views = r.judged_views(Some(now));
-        assert_eq!(state(&downtime(60_000), &views[0], true).state, GateState::AtRisk("down now".into()));
+        assert_eq!(state(&downtime(60_000), false, &views[0], true).state, GateState::AtRisk("down now".into()));
         let latency = Gate::MaxLatency("p99=1s".parse().unwrap());
-        assert_eq!(state(&latency, &views[0], true).state, GateState::Passing);
+        assert_eq!(state(&latency, false, &views[0], true).state, GateState::Passing);
     }
 
     #[test]
@@ -161,7 +169,7 @@ mod tests {
         let (r, now) = recorder(|seq| (10..30).contains(&seq), 50);
         let views = r.judged_views(Some(now));
         let list = [Gate::MaxDowntime(Duration::from_secs(60)), Gate::MaxDowntime(Duration::ZERO)];
-        let states = states(&list, &views, &[false]);
+        let states = states(&Gates::new(list.to_vec(), false), &views, &[false]);
         assert_eq!(states[0][0].gate, "max-downtime 0s");
         assert_eq!(states[0][1].state, GateState::Passing);
     }

@@ -2,7 +2,7 @@
 //! probing. The verdicts come from the same judging code as a run's, on the view `view` rebuilds
 //! from the report; the exit code is a run's (0 passed, 1 a gate failed, 2 bad input).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::bail;
 
@@ -10,7 +10,7 @@ use crate::analysis::clock::RunClock;
 use crate::cli::JudgeArgs;
 use crate::config::gate_list;
 use crate::exit::Exit;
-use crate::gates::Gate;
+use crate::gates::Gates;
 use crate::offline::saved;
 use crate::offline::view::TargetFigures;
 use crate::offline::{check_paths, judge_target, write_outputs};
@@ -20,16 +20,14 @@ use crate::report::Report;
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     check_paths(&args.output, &[args.report.as_path()])?;
     let report = saved::read(&args.report)?;
-    let (gates, default_gates) = gates_of(&args.gates, &report)?;
-    let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;
-    judged.default_gates = default_gates;
+    let gates = gates_of(&args.gates, &report)?;
+    let judged = rejudge(report, &gates, args.gates.gate_phase)?;
     write_outputs(&judged, &args.output, "")?;
-    Ok(Exit::of(false, false, judged.passed))
+    Ok(judged.exit(false))
 }
 
-/// The gates asked for, as a run takes them: `--max-downtime 0s` when none is given (and then
-/// true beside them), none with `--measure-only`.
-pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<(Vec<Gate>, bool)> {
+/// The gates asked for, as a run takes them (see [`Gates::new`]).
+pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<Gates> {
     if args.fail_fast {
         bail!("--fail-fast stops a run early; a saved report has already ended (leave it out)");
     }
@@ -40,17 +38,12 @@ pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<
     if !args.max_latency_increase.is_empty() && !has_phases {
         bail!("--max-latency-increase compares a deploy with its warmup: the report has no phases (leave it out)");
     }
-    let mut gates = gate_list(args);
-    let default_gates = gates.is_empty() && !args.measure_only;
-    if default_gates {
-        gates.push(Gate::MaxDowntime(Duration::ZERO));
-    }
-    Ok((gates, default_gates))
+    Ok(Gates::new(gate_list(args), args.measure_only))
 }
 
 /// `report` with every gate judged again: `gates` on the phases `phases` names (by default the
 /// phases the run judged).
-pub fn rejudge(mut report: Report, gates: &[Gate], phases: Option<crate::gates::GatePhases>) -> anyhow::Result<Report> {
+pub fn rejudge(mut report: Report, gates: &Gates, phases: Option<crate::gates::GatePhases>) -> anyhow::Result<Report> {
     let clock = RunClock { start: Instant::now(), started_at: saved::started_at(&report)? };
     let judge = phases.or(report.gate_phases).unwrap_or_default();
     for target in &mut report.targets {
@@ -60,9 +53,9 @@ pub fn rejudge(mut report: Report, gates: &[Gate], phases: Option<crate::gates::
     if report.gate_phases.is_some() {
         report.gate_phases = Some(judge);
     }
-    report.passed = report.targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
-    report.default_gates = false;
+    report.default_gates = gates.default_added();
     report.measure_only = gates.is_empty();
+    report.passed = report.headline().passed;
     Ok(report)
 }
 
@@ -71,7 +64,7 @@ mod tests {
     use super::*;
     use crate::report::json::render;
 
-    fn gate(text: &str) -> Gate {
+    fn gate(text: &str) -> crate::gates::Gate {
         let (flag, value) = text.split_once(' ').unwrap();
         let mut args = vec!["blip".to_string(), format!("--{flag}"), value.to_string(), "http://a/".to_string()];
         if flag == "max-latency-increase" {
@@ -93,14 +86,16 @@ mod tests {
     fn a_wrapped_deploy_is_judged_again_as_the_run_judged_it() {
         let (run, read) = saved();
         let gates = ["fail-on-status 404", "max-downtime 0s", "max-latency p99=10ms"].map(gate);
-        let again = rejudge(read, &gates, None).unwrap();
+        let again = rejudge(read, &Gates::new(gates.to_vec(), false), None).unwrap();
         for (a, b) in again.targets.iter().zip(&run.targets) {
             assert_eq!(serde_json::to_value(&a.gates).unwrap(), serde_json::to_value(&b.gates).unwrap());
         }
         assert_eq!(again.passed, run.passed);
         // Phases other than the run's: the warmup's probes count too.
-        let all = rejudge(saved().1, &[gate("max-failed 0")], Some(crate::gates::GatePhases::All)).unwrap();
-        let deploy = rejudge(saved().1, &[gate("max-failed 0")], None).unwrap();
+        let all =
+            rejudge(saved().1, &Gates::new(vec![gate("max-failed 0")], false), Some(crate::gates::GatePhases::All))
+                .unwrap();
+        let deploy = rejudge(saved().1, &Gates::new(vec![gate("max-failed 0")], false), None).unwrap();
         assert_eq!(all.targets[1].gates[0].observed, deploy.targets[1].gates[0].observed);
         assert_eq!(all.gate_phases, Some(crate::gates::GatePhases::All));
     }
@@ -110,8 +105,12 @@ mod tests {
         let (_, mut read) = saved();
         // A window list cut at its bound: the longest window may be one not listed.
         read.targets[1].outages.truncate(1);
-        let again =
-            rejudge(read, &[gate("max-outage 10s"), gate("max-outages 5"), gate("max-downtime 0s")], None).unwrap();
+        let again = rejudge(
+            read,
+            &Gates::new(vec![gate("max-outage 10s"), gate("max-outages 5"), gate("max-downtime 0s")], false),
+            None,
+        )
+        .unwrap();
         let observed: Vec<&str> = again.targets[1].gates.iter().map(|g| g.observed.as_str()).collect();
         assert_eq!(observed[0], "1.500 s (not exact: the report lists 1 of 2 outage windows)");
         assert_eq!(observed[1], "2 windows (not exact: the report lists 1 of 2 outage windows)");
@@ -123,18 +122,18 @@ mod tests {
         t.outages.truncate(1);
         t.outages[0].start_offset_ms = 500.0;
         t.outages[0].end_offset_ms = 600.0;
-        let again = rejudge(read, &[gate("max-downtime 0s")], None).unwrap();
+        let again = rejudge(read, &Gates::new(vec![gate("max-downtime 0s")], false), None).unwrap();
         let g = &again.targets[1].gates[0];
         assert_eq!((g.passed, g.observed.as_str()), (false, "1.600 s"));
         // Phases that begin on whole seconds are judged exactly from one-second slices; a slice
         // across a phase boundary holds probes of both phases.
-        let exact = rejudge(saved().1, &[gate("max-error-rate 50%/1s")], None).unwrap();
+        let exact = rejudge(saved().1, &Gates::new(vec![gate("max-error-rate 50%/1s")], false), None).unwrap();
         assert!(!exact.targets[1].gates[0].observed.contains("not exact"), "{:?}", exact.targets[1].gates);
         let (_, mut read) = saved();
         let phases = read.targets[1].phases.as_mut().unwrap();
         phases.get_mut(&crate::analysis::phase::Phase::Warmup).unwrap().end_offset_ms = 2500.0;
         phases.get_mut(&crate::analysis::phase::Phase::Deploy).unwrap().start_offset_ms = 2500.0;
-        let again = rejudge(read, &[gate("max-error-rate 50%/1s")], None).unwrap();
+        let again = rejudge(read, &Gates::new(vec![gate("max-error-rate 50%/1s")], false), None).unwrap();
         assert!(again.targets[1].gates[0].observed.contains("not exact: the report's 1s timeline slices"));
         // A report without histograms (an older blip's) says so for latency gates.
         let (_, mut read) = saved();
@@ -142,7 +141,9 @@ mod tests {
             t.latency_histogram = None;
             t.phases.iter_mut().flatten().for_each(|(_, p)| p.latency_histogram = None);
         }
-        let again = rejudge(read, &[gate("max-latency p99=1s")], Some(crate::gates::GatePhases::Deploy)).unwrap();
+        let again =
+            rejudge(read, &Gates::new(vec![gate("max-latency p99=1s")], false), Some(crate::gates::GatePhases::Deploy))
+                .unwrap();
         assert!(!again.passed && again.targets[0].gates[0].observed.contains("no latency_histogram"));
     }
 }

@@ -54,11 +54,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
     check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     let runs = args.reports.iter().map(|path| Run::read(path)).collect::<anyhow::Result<Vec<Run>>>()?;
     let merged = merge(&runs)?;
-    let (gates, default_gates) = judge::gates_of(&args.gates, &merged)?;
-    let mut judged = judge::rejudge(merged, &gates, None)?;
-    judged.default_gates = default_gates;
+    let gates = judge::gates_of(&args.gates, &merged)?;
+    let judged = judge::rejudge(merged, &gates, None)?;
     write_outputs(&judged, &args.output, &describe(&judged))?;
-    Ok(Exit::of(false, false, judged.passed))
+    Ok(judged.exit(false))
 }
 
 /// What the text summary cannot show of a merge: the runs merged, and the windows only some
@@ -422,6 +421,7 @@ fn outage_of(w: &MergedWindow) -> OutageReport {
         duration_ms: w.duration_ms,
         failed_probes: w.failed_probes,
         causes: w.causes.clone(),
+        main_cause: crate::report::main_cause(&w.causes),
         first_error: w.first_error.clone(),
         open: w.open,
         phase: None,

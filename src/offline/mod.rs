@@ -14,18 +14,20 @@ use anyhow::{Context, bail};
 use crate::analysis::clock::RunClock;
 use crate::cli::ReportPaths;
 use crate::config::same_file;
-use crate::gates::{self, Gate};
+use crate::gates::Gates;
 use crate::offline::view::TargetFigures;
 use crate::report::build::{gate_report, never_answered};
 use crate::report::{Report, TargetReport, file, json, junit, markdown, text};
 
 /// Judges `gate_list` on `target` from its `figures`, as a run does at its end: one entry per
 /// gate, and the check that the URL answered at least once.
-pub fn judge_target(target: &mut TargetReport, figures: &TargetFigures, gate_list: &[Gate], clock: &RunClock) {
+pub fn judge_target(target: &mut TargetReport, figures: &TargetFigures, gate_list: &Gates, clock: &RunClock) {
     let view = figures.judged();
     target.gates = gate_list
+        .list()
         .iter()
-        .map(|gate| gate_report(clock, figures.inexact.mark(gate, gates::judge(gate, &view))))
+        .zip(gate_list.judge(&view))
+        .map(|(gate, verdict)| gate_report(clock, figures.inexact.mark(gate, verdict)))
         .collect();
     if !gate_list.is_empty()
         && let Some(never) = never_answered(target)

@@ -9,12 +9,19 @@ use crate::report::Report;
 use crate::report::junit::evidence;
 use crate::sanitize;
 
-/// One line per failed gate.
+/// One line for a failed or unstarted deploy, then one per failed gate.
 pub fn render(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
+    if let Some(d) = report.deploy.as_ref().filter(|_| !report.headline().passed)
+        && (report.not_started() || report.deploy_failure().is_some())
+    {
+        let title = sanitize::line(&format!("blip: {}", report.headline().text));
+        let message = sanitize::text(&format!("{}\n{}", d.shown(), d.output_tail.join("\n")));
+        lines.push(format!("::error title={}::{}", escape_property(&title), escape_data(&message)));
+    }
     for t in &report.targets {
         for g in t.gates.iter().filter(|g| !g.passed) {
-            let title = format!("blip gate {} failed", g.gate);
+            let title = format!("blip gate {} failed", g.shown());
             let mut message = format!("{}: observed {}, limit {}", t.name(), g.observed, g.limit);
             let evidence = evidence(t, g);
             if !evidence.is_empty() {
@@ -51,11 +58,25 @@ mod tests {
     #[test]
     fn server_text_stays_in_one_clean_annotation() {
         let lines = render(&crate::report::fixtures::hostile_report());
-        assert_eq!(lines.len(), 1);
+        // The fixture's two failed gates: fail-on-status and the default max-downtime.
+        assert_eq!(lines.len(), 2);
+        for line in &lines {
+            assert!(sanitize::is_clean(line) && !line.contains('\n'), "{line:?}");
+        }
+        assert!(lines[1].starts_with("::error title=blip gate max-downtime 0s (default) failed::"), "{}", lines[1]);
         let line = &lines[0];
-        assert!(sanitize::is_clean(line) && !line.contains('\n'), "{line:?}");
         assert!(line.starts_with("::error title=blip gate fail-on-status 404 failed::"), "{line}");
         // The text's own `%0A` cannot pose as a line break.
         assert!(line.contains(" line2 %250A"), "{line}");
+    }
+
+    #[test]
+    fn a_failed_deploy_is_an_annotation_of_its_own() {
+        let mut report = crate::report::fixtures::deploy_report();
+        let d = report.deploy.as_mut().unwrap();
+        (d.succeeded, d.exit_code, d.output_tail) = (false, Some(7), vec!["staging failed".into()]);
+        let lines = render(&report);
+        assert!(lines[0].starts_with("::error title=blip%3A deploy failed (exit code 7)"), "{}", lines[0]);
+        assert!(lines[0].ends_with("%0Astaging failed"), "{}", lines[0]);
     }
 }

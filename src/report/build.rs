@@ -11,7 +11,7 @@ use crate::analysis::outage::Window;
 use crate::analysis::phase::{Phase, PhaseClock};
 use crate::analysis::recorder::{Recorder, TargetRecorder};
 use crate::engine::sample::{Cause, ErrorKind};
-use crate::gates::{self, Gate};
+use crate::gates::{self, Gates};
 use crate::report::histogram;
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
@@ -22,7 +22,7 @@ use crate::units::{millis, us_to_ms};
 
 /// The report of a run that ended at `end` (the end of the schedule), once the recorder closed
 /// its books there ([`Recorder::close`]), with every gate judged on every URL.
-pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
+pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
     let end = recorder.clock.offset(end);
     let mut targets: Vec<TargetReport> =
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
@@ -35,7 +35,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
         }
     }
     for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
-        report.gates = gate_list.iter().map(|gate| gate_report(&recorder.clock, gates::judge(gate, &view))).collect();
+        report.gates = gate_list.judge(&view).into_iter().map(|v| gate_report(&recorder.clock, v)).collect();
         if !gate_list.is_empty()
             && let Some(never) = never_answered(report)
         {
@@ -78,6 +78,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &[Gate]) -> Report {
 pub fn never_answered(t: &TargetReport) -> Option<GateReport> {
     (t.probes > 0 && t.ok == 0).then(|| GateReport {
         gate: NEVER_ANSWERED.to_string(),
+        default: false,
         limit: "1 successful probe".to_string(),
         observed: format!("0 of {} probes", t.probes),
         passed: false,
@@ -115,7 +116,7 @@ pub fn gate_report(clock: &RunClock, v: gates::Verdict) -> GateReport {
             ratio: i.ratio(),
         }),
     });
-    GateReport { gate: v.gate, limit: v.limit, observed: v.observed, passed: v.passed, evidence }
+    GateReport { gate: v.gate, default: v.default, limit: v.limit, observed: v.observed, passed: v.passed, evidence }
 }
 
 fn phase_reports(t: &TargetRecorder, phases: &PhaseClock, end: Duration) -> Option<BTreeMap<Phase, PhaseReport>> {
@@ -264,6 +265,7 @@ pub fn outage_report(clock: &RunClock, w: &Window, phases: &PhaseClock) -> Outag
         duration_ms: millis(w.duration()),
         failed_probes: w.failed_probes,
         causes: causes(&w.causes),
+        main_cause: crate::report::main_cause(&causes(&w.causes)),
         first_error: w.first_error.clone(),
         first_request_id: None,
         last_request_id: None,
@@ -284,9 +286,11 @@ mod tests {
     use crate::analysis::phase::GatePhases;
     use crate::analysis::recorder::Event;
     use crate::engine::sample::{Outcome, Sample};
+    use crate::gates::Gate;
 
     /// Closes the recorder's books at `end` and builds the report, as the run does.
     fn finish(mut r: Recorder, end: Instant, gate_list: &[Gate]) -> (Vec<Event>, Report) {
+        let gate_list = &Gates::new(gate_list.to_vec(), false);
         let events = r.close(end);
         let report = report(&r, end, gate_list);
         (events, report)

@@ -16,6 +16,7 @@ pub(crate) fn sample_report() -> Report {
         duration_ms: end - start,
         failed_probes: probes,
         causes: BTreeMap::from([(cause.to_string(), probes)]),
+        main_cause: cause.to_string(),
         first_error: error.to_string(),
         first_request_id: None,
         last_request_id: None,
@@ -152,6 +153,7 @@ pub(crate) fn deploy_report() -> Report {
         signal: None,
         error: None,
         succeeded: true,
+        stopped_by_gate: false,
         output_tail: vec!["Starting app notes...".into()],
         output_lines_dropped: 0,
         output_marks: vec![OutputMark {
@@ -184,6 +186,7 @@ pub(crate) fn deploy_report() -> Report {
     t.gates = vec![
         GateReport {
             gate: "fail-on-status 404".into(),
+            default: false,
             limit: "404".into(),
             observed: "75 probes".into(),
             passed: false,
@@ -198,14 +201,31 @@ pub(crate) fn deploy_report() -> Report {
         },
         GateReport {
             gate: "max-latency p99=300ms".into(),
+            default: false,
             limit: "300ms".into(),
             observed: "2.500 ms".into(),
             passed: true,
             evidence: None,
         },
+        GateReport {
+            gate: "max-downtime 0s".into(),
+            default: true,
+            limit: "0s".into(),
+            observed: "1.500 s".into(),
+            passed: false,
+            evidence: Some(Evidence {
+                first_at: Some("2026-11-26T12:00:02.000Z".into()),
+                first_offset_ms: Some(2000.0),
+                first_error: Some("404 Not Found: Requested route ('notes.demo') does not exist.".into()),
+                outages: vec![0],
+                worst_window: None,
+                latency_increase: None,
+            }),
+        },
     ];
     report.targets[0].gates = vec![GateReport {
         gate: "fail-on-status 404".into(),
+        default: false,
         limit: "404".into(),
         observed: "0 probes".into(),
         passed: true,

@@ -70,7 +70,11 @@ pub(crate) fn scenario() -> Report {
         Gate::MaxLatency("p99=10ms".parse().unwrap()),
     ];
     recorder.close(clock.start + ms(6000));
-    let mut report = crate::report::build::report(&recorder, clock.start + ms(6000), &gates);
+    let mut report = crate::report::build::report(
+        &recorder,
+        clock.start + ms(6000),
+        &crate::gates::Gates::new(gates.to_vec(), false),
+    );
     report.run_id = RUN_ID.to_string();
     report
 }

@@ -72,12 +72,13 @@ ol.output li.stderr .line{color:var(--err)}
 /// Renders the report as one self-contained HTML page.
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    let (gates, failed) = report.gate_counts();
-    let (verdict, class) = match (gates, failed) {
-        (0, _) => ("measured".to_string(), "muted"),
-        (_, 0) => (format!("passed ({gates} gate{})", plural(gates)), "passed"),
-        _ => (format!("failed ({failed} of {gates} gates)"), "failed"),
+    let headline = report.headline();
+    let class = match (headline.measured, headline.passed) {
+        (true, _) => "muted",
+        (_, true) => "passed",
+        (_, false) => "failed",
     };
+    let verdict = esc(&headline.text);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -164,7 +165,7 @@ fn gates_table(out: &mut String, report: &Report) {
                 out,
                 "<tr><td class=\"t\">{}</td><td><code>{}</code></td><td class=\"t\">{}</td><td>{result}</td></tr>",
                 name(report, t),
-                esc(&g.gate),
+                esc(&g.shown()),
                 esc(&g.observed)
             );
         }
@@ -651,7 +652,8 @@ mod tests {
             }
         }
         r.close(at(run_ms));
-        let mut report = build::report(&r, at(run_ms), &[Gate::MaxDowntime(Duration::ZERO)]);
+        let mut report =
+            build::report(&r, at(run_ms), &crate::gates::Gates::new(vec![Gate::MaxDowntime(Duration::ZERO)], false));
         report.deploy = Some(DeployReport {
             label: None,
             command: vec!["cf".into(), "push".into(), "notes".into()],
@@ -664,6 +666,7 @@ mod tests {
             signal: None,
             error: None,
             succeeded: true,
+            stopped_by_gate: false,
             output_tail: Vec::new(),
             output_lines_dropped: 0,
             output_marks: lines

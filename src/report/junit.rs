@@ -1,5 +1,7 @@
 //! The JUnit XML writer: a testsuite per URL and a testcase per gate, so CI systems show each
-//! gate as a test and a failed one with its evidence (the first offending probe, the windows).
+//! gate as a test and a failed one with its evidence (the first offending probe, the windows);
+//! with a wrapped COMMAND, a `deploy` testcase in each suite too, which fails when the COMMAND
+//! did or was not started, so a CI's test tab never shows green for a red job.
 //!
 //! quick-junit escapes XML's markup characters; the control characters XML 1.0 does not allow
 //! at all (a server's text may hold any) are taken out by [`sanitize::text`] before.
@@ -19,6 +21,9 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         suite.set_time(from_ms(report.duration_ms));
         suite.add_property(Property::new("vantage", sanitize::line(&report.vantage)));
         suite.set_system_out(sanitize::text(&crate::report::text::render_target_alone(target)));
+        if let Some(deploy) = deploy_case(report) {
+            suite.add_test_case(deploy);
+        }
         if target.gates.is_empty() {
             // A suite with no testcase is dropped or flagged by some CI tools; the probes ran.
             let mut case = TestCase::new("probed", TestCaseStatus::success());
@@ -33,6 +38,30 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     Ok(junit.to_string()?)
 }
 
+/// The `deploy` testcase: passed when the COMMAND succeeded (or blip stopped it for a failed
+/// gate, which has its own testcase), failed with how it ended and its last lines otherwise.
+fn deploy_case(report: &Report) -> Option<TestCase> {
+    let d = report.deploy.as_ref()?;
+    let failure = if report.not_started() {
+        Some(report.headline().text)
+    } else {
+        report.deploy_failure().map(|how| format!("deploy failed ({how})"))
+    };
+    let status = match failure {
+        None => TestCaseStatus::success(),
+        Some(message) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_type("deploy");
+            status.set_message(sanitize::line(&format!("{}: {message}", d.shown())));
+            status.set_description(sanitize::text(&d.output_tail.join("\n")));
+            status
+        }
+    };
+    let mut case = TestCase::new("deploy", status);
+    case.set_classname("blip");
+    Some(case)
+}
+
 fn testcase(target: &TargetReport, gate: &GateReport) -> TestCase {
     let status = if gate.passed {
         TestCaseStatus::success()
@@ -43,7 +72,7 @@ fn testcase(target: &TargetReport, gate: &GateReport) -> TestCase {
         status.set_description(sanitize::text(&evidence(target, gate)));
         status
     };
-    let mut case = TestCase::new(sanitize::line(&gate.gate), status);
+    let mut case = TestCase::new(sanitize::line(&gate.shown()), status);
     case.set_classname("blip");
     case
 }
@@ -98,7 +127,10 @@ mod tests {
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
-        assert_eq!((root.attribute("tests"), root.attribute("failures")), (Some("3"), Some("1")));
+        // Per suite a deploy testcase (passed: the fixture's command succeeded) and its gates.
+        assert_eq!((root.attribute("tests"), root.attribute("failures")), (Some("6"), Some("2")));
+        let deploys = doc.descendants().filter(|n| n.attribute("name") == Some("deploy")).count();
+        assert_eq!(deploys, 2);
         let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
         assert_eq!(suites.len(), 2);
         assert_eq!(suites[1].attribute("name"), Some("http://127.0.0.1:8081/api/notes"));

@@ -15,11 +15,12 @@ use crate::units::secs_ms;
 /// Renders the report as Markdown. Pure, so it is tested by snapshot.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let (gates, failed) = report.gate_counts();
-    let verdict = match (gates, failed) {
-        (0, _) => "blip: measured".to_string(),
-        (_, 0) => format!("✅ blip: passed ({gates} gate{})", if gates == 1 { "" } else { "s" }),
-        _ => format!("❌ blip: **failed** ({failed} of {gates} gates)"),
+    let (gates, _) = report.gate_counts();
+    let headline = report.headline();
+    let verdict = match (headline.measured, headline.passed) {
+        (true, _) => format!("blip: {}", cell(&headline.text)),
+        (_, true) => format!("✅ blip: {}", cell(&headline.text)),
+        (_, false) => format!("❌ blip: **{}**", cell(&headline.text)),
     };
     let _ = writeln!(out, "## {verdict}\n");
     let _ = writeln!(out, "Probed from {}.\n", code(&report.vantage));
@@ -64,7 +65,7 @@ pub fn render(report: &Report) -> String {
                     out,
                     "| {} | {} | {} | {} | {result} |",
                     cell(t.name()),
-                    code(&g.gate).replace('|', "\\|"),
+                    code(&g.shown()).replace('|', "\\|"),
                     cell(&g.limit),
                     cell(&g.observed)
                 );

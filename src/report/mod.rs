@@ -20,5 +20,6 @@ pub mod markdown;
 #[cfg(test)]
 mod schema;
 pub mod text;
-mod warnings;
+pub mod verdict;
+pub mod warnings;
 pub mod wire;

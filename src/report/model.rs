@@ -29,14 +29,17 @@ pub struct Report {
     pub duration_ms: f64,
     /// Probes per second per URL.
     pub rate: f64,
-    /// The overall verdict: every gate passed for every URL.
+    /// The overall verdict: every gate passed for every URL, the wrapped COMMAND (if any)
+    /// succeeded, and it was started (see `stop_reason`).
     pub passed: bool,
     /// No gate was given, so blip judged zero downtime (`--max-downtime 0s`) on the judged phases.
     pub default_gates: bool,
     /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
     pub measure_only: bool,
     /// Why the run was stopped before its end (`quit requested`, `SIGINT received`, a gate that
-    /// `--fail-fast` stopped on); null when it ran to its end. The figures cover the run until then.
+    /// `--fail-fast` stopped on, or `down_before_deploy`: a URL never answered in the warmup, so
+    /// the COMMAND was not started); null when it ran to its end. The figures cover the run until
+    /// then.
     pub stop_reason: Option<String>,
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
     pub gate_phases: Option<crate::analysis::phase::GatePhases>,
@@ -139,6 +142,10 @@ pub struct DeployReport {
     pub error: Option<String>,
     /// Whether the command succeeded (exit code 0).
     pub succeeded: bool,
+    /// blip stopped the command itself because a gate failed (`--fail-fast`): its end is not the
+    /// deploy's failure, the gate is.
+    #[serde(default)]
+    pub stopped_by_gate: bool,
     /// The last lines of its output, stdout and stderr interleaved as they arrived.
     pub output_tail: Vec<String>,
     /// Lines of its output not shown because it printed faster than they could be.
@@ -167,6 +174,13 @@ impl Report {
         let gates = self.targets.iter().map(|t| t.gates.len()).sum();
         let failed = self.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
         (gates, failed)
+    }
+}
+
+impl GateReport {
+    /// The gate as the human reports name it: `max-downtime 0s (default)` for blip's own.
+    pub fn shown(&self) -> String {
+        crate::gates::shown_name(&self.gate, self.default)
     }
 }
 
@@ -289,6 +303,10 @@ pub struct TargetReport {
 pub struct GateReport {
     /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
     pub gate: String,
+    /// blip added this gate itself (`max-downtime 0s`), since no gate given bounds downtime or
+    /// failed probes; the human reports show it as `max-downtime 0s (default)`.
+    #[serde(default)]
+    pub default: bool,
     pub limit: String,
     pub observed: String,
     pub passed: bool,
@@ -407,6 +425,10 @@ pub struct OutageReport {
     pub failed_probes: u64,
     /// Failed probes per status code or error kind.
     pub causes: BTreeMap<String, u64>,
+    /// The most frequent of `causes` (the first by name among equals): what the window was,
+    /// where `first_error` is only how it began (`reset` for a window of 222 `refused`).
+    #[serde(default)]
+    pub main_cause: String,
     pub first_error: String,
     /// With `--request-id`: the ids the window's first and last failed probes were sent with,
     /// to look up in the server's logs; absent without it.
@@ -424,6 +446,12 @@ pub struct OutageReport {
     /// `transfer`, or `answer` for an answer judged failed); only phases with any. Slots never
     /// sent (`skipped`) are in none.
     pub failed_in: BTreeMap<crate::engine::detail::RequestPhase, u64>,
+}
+
+/// The most frequent cause of `causes`, the first by name among equals; empty for none.
+pub fn main_cause(causes: &BTreeMap<String, u64>) -> String {
+    // max_by_key keeps the last of equals; reversed, the first by name.
+    causes.iter().rev().max_by_key(|(_, n)| **n).map(|(cause, _)| cause.clone()).unwrap_or_default()
 }
 
 impl OutageReport {

@@ -31,25 +31,41 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// The verdict line: what was judged and how it went. Every run ends with one.
+/// The verdict line: what was judged and how it went, in agreement with the exit code (see
+/// [`Report::headline`]). Every run ends with one.
 pub fn verdict(report: &Report) -> String {
-    let (gates, failed) = report.gate_counts();
+    let words = report.gate_words();
+    let detail = words.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
     let judged = if report.default_gates {
-        " (no gate given: blip judged zero downtime, as --max-downtime 0s; --measure-only judges nothing)"
+        "; max-downtime 0s is blip's default (--max-downtime sets another limit, --measure-only judges nothing)"
     } else {
         ""
     };
-    // The gates are not the whole verdict: a failed command fails the run (exit code 3).
-    let command = match &report.deploy {
-        Some(d) if !d.succeeded => format!("; the COMMAND failed ({})", d.outcome()),
-        _ => String::new(),
-    };
-    if report.measure_only {
-        format!("measured only: no gate was judged (--measure-only){command}")
-    } else if failed == 0 {
-        format!("passed: every gate held ({gates} of {gates}){judged}{command}")
+    let gates = if report.measure_only {
+        "measured only: no gate was judged".to_string()
+    } else if words.failed == 0 {
+        format!(
+            "every gate held ({}{}){judged}",
+            words.count,
+            words.detail.map(|d| format!(": {d}")).unwrap_or_default()
+        )
     } else {
-        format!("FAILED: {failed} of {gates} gates failed{judged}{command}")
+        format!("{} of {} failed{detail}{judged}", words.failed, words.count)
+    };
+    if report.not_started() {
+        let urls: Vec<String> = report.down_in_warmup().map(|t| sanitize::line(t.name())).collect();
+        format!(
+            "FAILED: the deploy was not started: {} never answered in the warmup (--allow-down-before-deploy starts it anyway)",
+            urls.join(", ")
+        )
+    } else if let Some(how) = report.deploy_failure() {
+        format!("FAILED: the COMMAND failed ({}); gates: {gates}", sanitize::line(&how))
+    } else if report.measure_only {
+        gates
+    } else if words.failed == 0 {
+        format!("passed: {gates}")
+    } else {
+        format!("FAILED: {gates}")
     }
 }
 
@@ -149,9 +165,15 @@ fn render_target(out: &mut String, t: &TargetReport) {
             text if text.is_empty() => text,
             text => format!("  in {text}"),
         };
+        // A window of several causes says which it mostly was, before how it began.
+        let mostly = if w.causes.len() > 1 {
+            format!("mostly {}; first: ", sanitize::line(&w.main_cause))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}{failed_in}  {}",
+            "  {label:<9}  {phase}+{} → +{}  {}{open}  {} probe{}  {}{failed_in}  {mostly}{}",
             secs_ms(w.start_offset_ms),
             secs_ms(w.end_offset_ms),
             secs_ms(w.duration_ms),
@@ -225,7 +247,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
     for (i, g) in t.gates.iter().enumerate() {
         let label = if i == 0 { "gates" } else { "" };
         let mark = if g.passed { "passed" } else { "FAILED" };
-        let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.gate, g.observed);
+        let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.shown(), g.observed);
         if let Some(first) = g.evidence.as_ref().and_then(|e| e.first_error.as_ref().zip(e.first_offset_ms)) {
             let _ = writeln!(out, "                     first at +{}: {}", secs_ms(first.1), sanitize::line(first.0));
         }
@@ -240,6 +262,28 @@ fn counts(counts: &BTreeMap<String, u64>) -> String {
 mod tests {
     use super::*;
     use crate::report::fixtures::{deploy_report, hostile_report, sample_report};
+
+    #[test]
+    fn a_window_of_several_causes_leads_with_its_main_one() {
+        let mut report = sample_report();
+        let w = &mut report.targets[1].outages[0];
+        w.causes = BTreeMap::from([("refused".to_string(), 222), ("reset".to_string(), 1)]);
+        w.main_cause = crate::report::main_cause(&w.causes);
+        w.first_error = "reset: connection reset by peer".into();
+        assert_eq!(w.main_cause, "refused");
+        let text = render(&report);
+        assert!(
+            text.contains(
+                "refused ×222  reset ×1  in answer ×75  mostly refused; first: reset: connection reset by peer"
+            ),
+            "{text}"
+        );
+        // Equals: the first by name.
+        assert_eq!(
+            crate::report::main_cause(&BTreeMap::from([("503".to_string(), 2), ("refused".to_string(), 2)])),
+            "503"
+        );
+    }
 
     #[test]
     fn server_text_reaches_the_summary_without_control_characters() {

@@ -1,8 +1,10 @@
 //! Warnings: what makes a report's figures less trustworthy, said in words.
 
+use std::time::Duration;
+
 use crate::analysis::phase::Phase;
-use crate::report::TargetReport;
-use crate::units::ms;
+use crate::report::{DeployReport, TargetReport};
+use crate::units::{ms, secs_ms};
 
 /// Warnings about more URLs than this are merged into one line.
 const WARN_EACH_UP_TO: usize = 3;
@@ -96,4 +98,21 @@ pub fn warmup_warnings(targets: &[TargetReport]) -> Vec<String> {
             )
         },
     )
+}
+
+/// A COMMAND that succeeded in less than `min` (`--min-deploy`) most likely only asked for a
+/// rollout (`kubectl apply`, `kubectl rollout restart`, `helm upgrade` without `--wait`) that
+/// happens after blip stopped looking: the run measured nothing of it, and would pass.
+pub fn short_deploy_warning(deploy: &DeployReport, min: Duration) -> Option<String> {
+    let took = deploy.duration_ms?;
+    if !deploy.succeeded || min.is_zero() || took >= min.as_secs_f64() * 1000.0 {
+        return None;
+    }
+    Some(format!(
+        "the COMMAND ended after {} (under --min-deploy {}): if it only started a rollout, blip measured nothing of it. \
+         Wrap the wait too: `sh -c 'kubectl apply -f k8s/ && kubectl rollout status deploy/NAME --timeout=5m'`, \
+         `helm upgrade --wait`, `cf push --strategy rolling`; and give --cooldown the time old instances take to stop",
+        secs_ms(took),
+        humantime::format_duration(min)
+    ))
 }

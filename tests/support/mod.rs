@@ -225,6 +225,7 @@ pub struct Deploy {
     pub signal: Option<String>,
     pub error: Option<String>,
     pub succeeded: bool,
+    pub stopped_by_gate: bool,
     pub output_tail: Vec<String>,
     pub output_lines_dropped: u64,
     pub output_marks: Vec<OutputMark>,
@@ -383,6 +384,7 @@ pub struct CutoverValue {
 #[serde(deny_unknown_fields)]
 pub struct GateResult {
     pub gate: String,
+    pub default: bool,
     pub limit: String,
     pub observed: String,
     pub passed: bool,
@@ -448,6 +450,7 @@ pub struct Outage {
     pub duration_ms: f64,
     pub failed_probes: u64,
     pub causes: BTreeMap<String, u64>,
+    pub main_cause: String,
     pub first_error: String,
     /// Present only with `--request-id`.
     #[serde(default)]
@@ -482,6 +485,8 @@ impl Target {
         assert_eq!(self.outage_count, self.outages.len() as u64);
         for o in &self.outages {
             assert_eq!(o.failed_probes, o.causes.values().sum::<u64>());
+            let most = o.causes.values().max().copied().unwrap_or(0);
+            assert_eq!(o.causes.get(&o.main_cause).copied(), Some(most), "main_cause is the most frequent: {o:?}");
             assert!((o.end_offset_ms - o.start_offset_ms - o.duration_ms).abs() < 0.01);
             // Every failure but a slot never sent lies in one phase.
             let skipped = o.causes.get("skipped").copied().unwrap_or(0);
