@@ -143,6 +143,7 @@ async fn the_demo_measures_and_says_what_ci_would_have_done() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("measured only: no gate was judged"), "{stdout}");
+    assert!(!stdout.contains("--measure-only"), "nobody typed it: {stdout}");
     assert!(stdout.contains("this run would have exited 1"), "{stdout}");
     // The simulated deploy is shown by what it does, not by blip's internal call.
     let start = stdout.lines().find(|l| l.starts_with("blip: probing")).unwrap_or_default();

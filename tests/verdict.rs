@@ -154,3 +154,50 @@ async fn a_url_that_never_answered_in_the_warmup_is_never_deployed_over() {
     assert!(stdout.contains("starting the COMMAND anyway (--allow-down-before-deploy)"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "judged as usual: {stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_request_that_ends_the_command_ends_on_a_line_that_agrees_with_the_exit() {
+    use nix::sys::signal::{Signal, kill};
+    let server = TestServer::start().await;
+    let child = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "--warmup", "300ms", "--ui", "lines", &server.url("/"), "--", "sleep", "30"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // SIGINT, as Ctrl-C or the dashboard's `q`: the command is ended with it, so it failed.
+    kill(nix::unistd::Pid::from_raw(child.id().unwrap() as i32), Signal::SIGINT).unwrap();
+    let out =
+        tokio::time::timeout(std::time::Duration::from_secs(15), child.wait_with_output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(last.starts_with("FAILED: the COMMAND failed (killed by SIGINT); gates: every gate held"), "{last}");
+    assert!(server.requests() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gates_on_two_lanes_are_counted_as_the_user_gave_them() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let args = ["-r", "50", "-d", "1s", "--connections", "both", "--fail-on-status", "404", "--max-downtime", "0s"];
+    let out = blip(&[&args[..], &[url.as_str()]].concat()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert_eq!(last, "passed: every gate held (4 gate checks: 2 gates × 2 lanes)");
+    // A 404 for 300 ms fails both gates on both lanes.
+    let (out, _) = tokio::join!(
+        blip(&[&args[..], &[url.as_str()]].concat()),
+        server.inject(
+            std::time::Duration::from_millis(300),
+            Mode::Status(404, "gone"),
+            std::time::Duration::from_millis(300)
+        )
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert_eq!(last, "FAILED: 4 of 4 gate checks failed (2 gates × 2 lanes)");
+}

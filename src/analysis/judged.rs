@@ -129,8 +129,9 @@ pub fn judged_window(
 }
 
 impl Recorder {
-    /// What the gates see of each URL. With `now`, a window still open counts up to `now`, for
-    /// judging while the run goes on.
+    /// What the gates see of each URL. With `now`, a window still open counts up to its last
+    /// failed probe (as the live counts beside the gates do), within the phases begun by `now`,
+    /// for judging while the run goes on.
     pub fn judged_views(&self, now: Option<Instant>) -> Vec<Judged<'_>> {
         let now = now.map(|now| self.clock.offset(now));
         self.targets
@@ -156,7 +157,7 @@ impl Recorder {
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);
                     let index = usize::try_from(t.detector.window_count()).unwrap_or(usize::MAX);
-                    if let Some(w) = judged_window(open, now, index, &spans, self.judge) {
+                    if let Some(w) = judged_window(open, open.end.min(now), index, &spans, self.judge) {
                         view.downtime += w.judged;
                         view.window_count += 1;
                         if view.longest.as_ref().is_none_or(|l| w.judged > l.judged) {

@@ -184,7 +184,10 @@ impl<'a> Run<'a> {
         // shows it.
         let targets = self.recorder.snapshot();
         let detail = self.ui.detail_slices().map(|slices| self.recorder.detail(now, due_until, slices));
-        if self.gates_judged_at != Some(elapsed.as_secs()) {
+        // Judged again each second, on each state change, and on each tick while a URL is down,
+        // when its downtime grows: the gates' figures never lag the counts shown beside them.
+        let any_down = targets.iter().any(|t| t.down_since.is_some());
+        if self.gates_judged_at != Some(elapsed.as_secs()) || any_down {
             let down: Vec<bool> = targets.iter().map(|t| t.down_since.is_some()).collect();
             self.gate_states = live::gates::states(&self.config.gates, &self.recorder.judged_views(Some(now)), &down);
             self.gates_judged_at = Some(elapsed.as_secs());
@@ -246,7 +249,7 @@ impl<'a> Run<'a> {
         {
             if failed > 0 && !never_ok.iter().any(|(target, _)| *target == i) {
                 self.ui.notice(&format!(
-                    "WARNING: {url} was already failing before the deploy: {failed} of {probes} warmup probes failed"
+                    "WARNING: {url} was already failing before the deploy: {failed} of its first {probes} warmup probes failed"
                 ));
             }
         }

@@ -165,6 +165,21 @@ mod tests {
     }
 
     #[test]
+    fn an_open_window_is_judged_with_the_figures_shown_beside_it() {
+        // Probes 10..40 failed and the URL is still down: the gate's downtime is the snapshot's,
+        // up to the last failed probe, not up to the moment of the tick.
+        let (r, now) = recorder(|seq| seq >= 10, 40);
+        let snapshot = r.snapshot();
+        assert_eq!((snapshot[0].windows, snapshot[0].down_since), (1, Some(MS * 1000)), "the open window counts");
+        let later = now + MS * 700;
+        let views = r.judged_views(Some(later));
+        let shown = crate::units::secs(snapshot[0].downtime);
+        let gate = state(&Gate::MaxDowntime(Duration::ZERO), true, &views[0], true);
+        assert_eq!(gate.gate, "max-downtime 0s (default)");
+        assert_eq!(gate.state, GateState::Failed { observed: shown.to_string(), settled: true });
+    }
+
+    #[test]
     fn states_come_worst_first() {
         let (r, now) = recorder(|seq| (10..30).contains(&seq), 50);
         let views = r.judged_views(Some(now));

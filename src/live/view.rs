@@ -133,6 +133,11 @@ fn header_line(view: &View, max: usize) -> Line<'static> {
             spans.push(Span::raw(format!(", {} left", clock(left))));
         }
     }
+    if let Some((text, color)) = exit_now(view) {
+        spans.push(Span::raw("  "));
+        let style = Style::new().add_modifier(Modifier::BOLD);
+        spans.push(Span::styled(text, if view.color { style.fg(color) } else { style }));
+    }
     if let Some(why) = &view.stopping {
         spans.push(Span::raw("  "));
         let used: usize = spans.iter().map(Span::width).sum();
@@ -150,6 +155,20 @@ fn header_line(view: &View, max: usize) -> Line<'static> {
         }
     }
     Line::from(spans)
+}
+
+/// What blip would exit with if the run ended now, by the gates alone (the command's own end is
+/// not known before it comes): `exit 1 now` once a gate fails. None without gates.
+fn exit_now(view: &View) -> Option<(String, Color)> {
+    let gates = view.gates.iter().flatten();
+    let mut any = false;
+    for g in gates {
+        any = true;
+        if matches!(g.state, GateState::Failed { .. }) {
+            return Some(("✗ exit 1 now".to_string(), Color::Red));
+        }
+    }
+    any.then(|| ("✓ exit 0 now".to_string(), Color::Green))
 }
 
 fn footer_line(view: &View, max: usize) -> Line<'static> {
@@ -545,7 +564,7 @@ mod tests {
         );
         let terminal = draw(&v, 80, 24);
         let header: String = (0..80).map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_string()).collect();
-        assert!(header.contains(" STOPPED EARLY: gate max-downtime 0s failed… "), "{header}");
+        assert!(header.contains("✗ exit 1 now   STOPPED EARLY: gate…"), "{header}");
     }
 
     #[test]
