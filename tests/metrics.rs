@@ -183,3 +183,44 @@ async fn ready_at(addr: &str) -> bool {
 fn percent_encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_to_the_metrics_listener_cannot_take_the_probes_descriptors() {
+    let server = TestServer::start().await;
+    let dir = tempdir("metrics-flood");
+    let json = dir.join("report.json");
+    // blip with 256 descriptors in all, soft and hard, as a lowered `ulimit -n` leaves it; every
+    // probe on a new connection, which needs a descriptor of its own.
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\"", crate::support::BLIP])
+        .args(["-r", "50", "-d", "4s", "--connections", "fresh", "--ui", "lines", "--metrics", "127.0.0.1:0", "--json"])
+        .arg(&json)
+        .arg(server.url("/"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("blip says where it serves metrics");
+        if let Some(rest) = line.strip_prefix("blip: serving metrics at http://") {
+            break rest.trim_end_matches("/metrics").to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // More idle connections than blip has descriptors: those past the cap are closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&addr).await {
+            idle.push(stream);
+        }
+    }
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    drop(idle);
+    let report: Report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let t = &report.targets[0];
+    // Ground truth: the server answered every probe blip sent, and blip blamed it for none.
+    assert_eq!((t.failed, t.probes), (0, server.requests()), "{:?}", t.error_counts);
+    assert!(t.probes >= 150, "{t:?}");
+    assert_eq!(status.code(), Some(0));
+}

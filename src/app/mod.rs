@@ -132,6 +132,12 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let mut ui = output::make_ui(config, ui_stop_tx)?;
     if let Some(server) = &metrics_server {
         ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
+        if !server.addr.ip().is_loopback() {
+            ui.notice(&format!(
+                "--metrics {} is not a loopback address: anyone who can reach it can read the metrics (URLs, versions, figures)",
+                server.addr
+            ));
+        }
     }
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();

@@ -264,6 +264,15 @@ pub fn serve(addr: SocketAddr, metrics: &Metrics) -> std::io::Result<MetricsServ
     Ok(MetricsServer { addr, stop: Some(stop_tx) })
 }
 
+/// Connections the metrics listener serves at once; one more is closed as soon as it is
+/// accepted. A scraper needs one: the cap keeps anyone who can reach the listener from taking the
+/// descriptors the probes need (a full fd table fails every new probe connection).
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a client has to send a request's head, and how long one connection lives at most:
+/// an idle connection holds a descriptor, and a scraper reconnects at its next scrape.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
 /// Answers each connection's requests until `stop`: `/metrics` with the metrics, anything else 404.
 async fn accept(
     listener: std::net::TcpListener,
@@ -271,6 +280,7 @@ async fn accept(
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = tokio::select! {
             _ = &mut stop => return,
@@ -283,6 +293,11 @@ async fn accept(
                 }
             },
         };
+        // Over the cap: closed at once, so its descriptor is back before the next accept.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
         let registry = Arc::clone(&registry);
         let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let registry = Arc::clone(&registry);
@@ -290,11 +305,12 @@ async fn accept(
         });
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(io, service)
-                .await;
+                .header_read_timeout(HEAD_TIMEOUT)
+                .serve_connection(io, service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
         });
     }
 }
