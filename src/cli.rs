@@ -230,6 +230,11 @@ pub struct GateArgs {
     #[arg(long, help_heading = "Gates")]
     pub fail_fast: bool,
 
+    /// Judge a run even when blip missed more than 10 % of a URL's slots (it was stopped or
+    /// starved: a paused CI runner, a frozen VM); without it such a run exits 2, not judged.
+    #[arg(long, help_heading = "Gates")]
+    pub allow_missed: bool,
+
     /// Judge nothing: report what was measured and exit 0 (unless blip or the COMMAND failed).
     /// Without it, and unless a gate given bounds downtime or failures (--max-downtime,
     /// --max-outage, --max-failed, --max-error-rate, --max-outages), blip judges zero downtime

@@ -66,6 +66,8 @@ pub struct Config {
     /// Which phases of a wrapped deploy the gates judge.
     pub gate_phases: GatePhases,
     pub fail_fast: bool,
+    /// `--allow-missed`: judged even when blip missed many of a URL's slots.
+    pub allow_missed: bool,
     /// `--on-down` and `--on-up`; set by [`HookCommands::new`] after [`Config::new`].
     pub hooks: HookCommands,
 }
@@ -220,6 +222,7 @@ impl Config {
             measure_only: gates.measure_only,
             gate_phases: gates.gate_phase.unwrap_or_default(),
             fail_fast: gates.fail_fast,
+            allow_missed: gates.allow_missed,
             hooks: HookCommands::default(),
         })
     }

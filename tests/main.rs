@@ -14,6 +14,7 @@ mod html;
 mod lanes;
 mod metrics;
 mod offline;
+mod own_trouble;
 mod phases;
 mod pool;
 mod request_id;

@@ -10,4 +10,5 @@ pub mod recorder;
 pub mod snapshot;
 pub mod timeline;
 pub mod tracking;
+pub mod unobserved;
 pub mod wire;

@@ -27,6 +27,9 @@ pub struct Observation {
     pub due: Duration,
     /// `None` for a success.
     pub failure: Option<ProbeFailure>,
+    /// blip could not observe the slot (a local error, a slot missed during a pause): it takes
+    /// its place in the order, and neither opens nor closes a window.
+    pub unobserved: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +138,9 @@ impl OutageDetector {
     }
 
     fn step(&mut self, verdict: Observation, transitions: &mut Vec<Transition>) {
+        if verdict.unobserved {
+            return;
+        }
         match verdict.failure {
             Some(failure) => {
                 let streak = self.streak.get_or_insert_with(|| Window {
@@ -214,12 +220,17 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn ok(seq: u64) -> Observation {
-        Observation { seq, due: MS * 10 * seq as u32, failure: None }
+        Observation { seq, due: MS * 10 * seq as u32, failure: None, unobserved: false }
     }
 
     fn fail(seq: u64, cause: Cause) -> Observation {
         let text = format!("{cause} at {seq}");
-        Observation { seq, due: MS * 10 * seq as u32, failure: Some(ProbeFailure { cause, text, failed_in: None }) }
+        Observation {
+            seq,
+            due: MS * 10 * seq as u32,
+            failure: Some(ProbeFailure { cause, text, failed_in: None }),
+            unobserved: false,
+        }
     }
 
     const NOT_FOUND: Cause = Cause::Status(404);

@@ -17,6 +17,7 @@ use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
 use crate::analysis::tracking::Tracking;
+use crate::analysis::unobserved::{Pauses, Unobserved};
 use crate::analysis::wire::WireStats;
 use crate::engine::lane::{Lane, TargetName};
 use crate::engine::request::RequestIds;
@@ -40,6 +41,8 @@ pub struct Recorder {
     pub targets: Vec<TargetRecorder>,
     /// `--request-id`: how a probe's id is made, for the windows' first and last ones.
     pub request_ids: Option<RequestIds>,
+    /// Stretches of slots blip missed (see [`crate::analysis::unobserved`]).
+    pub pauses: Pauses,
 }
 
 /// Counts of one URL in one phase of a wrapped deploy.
@@ -91,6 +94,8 @@ pub struct TargetRecorder {
     pub wire: WireStats,
     /// Tracked values (see [`Recorder::track_values`]).
     pub tracking: Tracking,
+    /// Slots blip could not observe: its own errors and missed slots; not in `probes`.
+    pub unobserved: Unobserved,
 }
 
 /// A histogram in microseconds at two significant digits, for figures where 1 % is precision
@@ -163,6 +168,7 @@ impl Recorder {
                 recent: None,
                 wire: WireStats::default(),
                 tracking: Tracking::default(),
+                unobserved: Unobserved::default(),
                 judged: JudgedStats {
                     probes: 0,
                     failed: 0,
@@ -185,6 +191,7 @@ impl Recorder {
             judge: phased.unwrap_or(GatePhases::All),
             targets,
             request_ids: None,
+            pauses: Pauses::new(rate),
         }
     }
 
@@ -246,6 +253,9 @@ impl Recorder {
 
     /// Takes one sample and returns the state changes it completes.
     pub fn record(&mut self, sample: &Sample) -> Vec<Event> {
+        if let Some(kind) = sample.outcome.blips_own() {
+            return self.unobserved(sample, kind);
+        }
         let Some(t) = self.targets.get_mut(sample.target) else {
             return Vec::new();
         };
@@ -349,13 +359,33 @@ impl Recorder {
             text: sample.outcome.describe(),
             failed_in: sample.detail.failed_in,
         });
-        let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure });
+        let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure, unobserved: false });
         let target = sample.target;
         let spans = self.phases.spans(Duration::MAX);
         for transition in &transitions {
             t.closed(transition, &spans, self.judge);
         }
         transitions.into_iter().map(|transition| Event { target, transition }).collect()
+    }
+
+    /// A slot blip could not observe: counted apart, in its place in the outage detector's order,
+    /// and neither ok nor failed anywhere else; it can still complete transitions that waited
+    /// for its slot.
+    fn unobserved(&mut self, sample: &Sample, kind: ErrorKind) -> Vec<Event> {
+        let due = self.clock.offset(sample.due);
+        if kind == ErrorKind::Missed {
+            self.pauses.record(due);
+        }
+        let Some(t) = self.targets.get_mut(sample.target) else {
+            return Vec::new();
+        };
+        t.unobserved.record(kind, &sample.outcome);
+        let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure: None, unobserved: true });
+        let spans = self.phases.spans(Duration::MAX);
+        for transition in &transitions {
+            t.closed(transition, &spans, self.judge);
+        }
+        transitions.into_iter().map(|transition| Event { target: sample.target, transition }).collect()
     }
 
     /// Ends the run at `end` (the end of the schedule): windows still open are closed there, and

@@ -9,6 +9,7 @@
 
 mod command;
 mod hooks;
+mod limits;
 mod output;
 mod run;
 mod signals;
@@ -130,6 +131,9 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     };
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
     let mut ui = output::make_ui(config, ui_stop_tx)?;
+    if let Some(warning) = limits::raise_descriptor_limit(config) {
+        ui.notice(&warning);
+    }
     if let Some(server) = &metrics_server {
         ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
         if !server.addr.ip().is_loopback() {
@@ -144,7 +148,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: targets.len() };
-    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, end_rx, sample_tx)
+    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, config.timeout, end_rx, sample_tx)
         .context("cannot set up the scheduler's timer")?;
 
     let (output_tx, mut output) = mpsc::unbounded_channel();

@@ -32,11 +32,18 @@ pub enum ErrorKind {
     Skipped,
     /// Anything else, described by the error text.
     Other,
+    /// blip's own trouble, before the probe reached the network: no descriptor left (EMFILE,
+    /// ENFILE), no buffer or memory (ENOBUFS, ENOMEM), no local port (EADDRNOTAVAIL). Not the
+    /// target's failure: it opens no window, and the run ends with exit code 2.
+    Local,
+    /// The slot could not be sent within `--timeout` of its due time: blip was stopped or
+    /// starved (a paused CI runner, a frozen VM). Neither ok nor failed: a gap in observation.
+    Missed,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Dns,
         ErrorKind::Refused,
         ErrorKind::ConnectTimeout,
@@ -47,6 +54,8 @@ impl ErrorKind {
         ErrorKind::Slow,
         ErrorKind::Skipped,
         ErrorKind::Other,
+        ErrorKind::Local,
+        ErrorKind::Missed,
     ];
 
     /// The name used in reports and on the command line.
@@ -62,7 +71,14 @@ impl ErrorKind {
             ErrorKind::Slow => "slow",
             ErrorKind::Skipped => "skipped",
             ErrorKind::Other => "other",
+            ErrorKind::Local => "local_error",
+            ErrorKind::Missed => "missed",
         }
+    }
+
+    /// blip's own trouble rather than anything the target did: neither ok nor failed.
+    pub fn is_blips_own(self) -> bool {
+        matches!(self, ErrorKind::Local | ErrorKind::Missed)
     }
 
     /// Position in [`ErrorKind::ALL`], for fixed-size counters.
@@ -93,6 +109,14 @@ pub enum Outcome {
 impl Outcome {
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok { .. })
+    }
+
+    /// A slot blip could not probe for a reason of its own (see [`ErrorKind::is_blips_own`]).
+    pub fn blips_own(&self) -> Option<ErrorKind> {
+        match self {
+            Outcome::Error { kind, .. } if kind.is_blips_own() => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The cause of a failure as reports name it: the status code or the error kind.

@@ -110,11 +110,14 @@ impl Lane {
 }
 
 /// Starts the schedule. Slots due before the value of `end` (once it is set) are sent; the
-/// schedule finishes at the first slot due at or after it. Must be called within the runtime.
+/// schedule finishes at the first slot due at or after it. A slot that could not be sent within
+/// `miss_after` of its due time (blip was stopped or starved) is missed, and so is every slot
+/// due before blip got going again: no catch-up burst. Must be called within the runtime.
 pub fn spawn(
     probers: Vec<Prober>,
     schedule: Schedule,
     concurrency: usize,
+    miss_after: Duration,
     end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
 ) -> std::io::Result<Dispatched> {
@@ -129,7 +132,7 @@ pub fn spawn(
     let dispatched = Dispatched::default();
     let driven = dispatched.clone();
     tokio::spawn(async move {
-        drive(timer, &lanes, schedule, concurrency, end, &samples, driven).await;
+        drive(timer, &lanes, schedule, (concurrency, miss_after), end, &samples, driven).await;
         // Idle workers end once their senders are gone; busy ones when they next finish.
         for lane in &lanes {
             let mut idle = lane.idle();
@@ -144,12 +147,16 @@ async fn drive(
     timer: PreciseTimer,
     lanes: &[Arc<Lane>],
     schedule: Schedule,
-    concurrency: usize,
+    (concurrency, miss_after): (usize, Duration),
     mut end: watch::Receiver<Option<Instant>>,
     samples: &mpsc::UnboundedSender<Sample>,
     dispatched: Dispatched,
 ) {
     let coalesce = coalescing(schedule.rate * lanes.len() as f64);
+    // Once blip finds itself more than `miss_after` behind, every slot due before that moment
+    // is missed rather than sent in one burst: their answers could not be judged by their due
+    // times, and the burst would meet the concurrency cap.
+    let mut missed_until: Option<Instant> = None;
     for slot in 0.. {
         let due = schedule.due(slot);
         let wake = wake_for(due, Instant::now(), coalesce);
@@ -170,7 +177,13 @@ async fn drive(
             }
         }
         let (target, seq) = schedule.slot(slot);
-        if let Some(lane) = lanes.get(target) {
+        let now = Instant::now();
+        if now.saturating_duration_since(due) > miss_after {
+            missed_until = missed_until.max(Some(now));
+        }
+        if missed_until.is_some_and(|until| due < until) {
+            let _ = samples.send(missed(target, seq, due, now));
+        } else if let Some(lane) = lanes.get(target) {
             dispatch(lane, seq, due, concurrency, samples);
         }
         dispatched.0.store(slot + 1, Ordering::Release);
@@ -196,6 +209,27 @@ fn wake_for(due: Instant, now: Instant, coalesce: Duration) -> Instant {
 
 /// Hands the slot to an idle worker of the target, or to a new one, or, at the cap on probes in
 /// flight, reports it skipped.
+/// The sample of a slot blip could not send in time: neither ok nor failed.
+fn missed(target: usize, seq: u64, due: Instant, now: Instant) -> Sample {
+    Sample {
+        target,
+        seq,
+        due,
+        sent: due,
+        done: due,
+        outcome: Outcome::Error {
+            kind: ErrorKind::Missed,
+            status: None,
+            text: format!(
+                "not sent: blip could run again only {} after it was due (stopped or starved)",
+                crate::units::secs(now.saturating_duration_since(due))
+            ),
+        },
+        resent: false,
+        detail: Default::default(),
+    }
+}
+
 fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, samples: &mpsc::UnboundedSender<Sample>) {
     if lane.busy.load(Ordering::Acquire) >= concurrency {
         let _ = samples.send(Sample {

@@ -165,7 +165,14 @@ impl Metrics {
                 let labels = ProbeLabels {
                     url: target.labels.url.clone(),
                     connection: target.labels.connection,
-                    result: if ok { "ok" } else { "failed" },
+                    // blip's own trouble is no result of the target's (see analysis::unobserved).
+                    result: if ok {
+                        "ok"
+                    } else if sample.outcome.blips_own().is_some() {
+                        "unobserved"
+                    } else {
+                        "failed"
+                    },
                     outcome,
                 };
                 target.probes.push(((ok, key), self.probes.get_or_create_owned(&labels)));
@@ -176,7 +183,9 @@ impl Metrics {
         if ok {
             target.latency.observe(sample.latency().as_secs_f64());
         }
-        if !matches!(sample.outcome, Outcome::Error { kind: crate::engine::sample::ErrorKind::Skipped, .. }) {
+        if !matches!(sample.outcome, Outcome::Error { kind: crate::engine::sample::ErrorKind::Skipped, .. })
+            && sample.outcome.blips_own().is_none()
+        {
             target.send_lag.observe(sample.send_lag().as_secs_f64());
         }
     }

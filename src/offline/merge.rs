@@ -177,6 +177,9 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
         stop_reason: (!stops.is_empty()).then(|| stops.join("; ")),
         gate_phases: None,
         warnings,
+        // Each vantage's pauses stay in its own report; their warnings are above.
+        paused: Vec::new(),
+        allow_missed: runs.iter().all(|r| r.report.allow_missed),
         deploy: None,
         targets,
         hooks: Vec::new(),
@@ -346,6 +349,8 @@ fn merge_target(
         failed: sum(|t| t.failed),
         resent: sum(|t| t.resent),
         cancelled: sum(|t| t.cancelled),
+        local_errors: sum(|t| t.local_errors),
+        missed: sum(|t| t.missed),
         status_counts: add_counts(|t| &t.status_counts),
         error_counts: add_counts(|t| &t.error_counts),
         latency_ms: merged.as_ref().map(latency),

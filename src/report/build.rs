@@ -15,7 +15,7 @@ use crate::gates::{self, Gates};
 use crate::report::histogram;
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
-    DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PhaseLatency, PhaseReport,
+    DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PauseReport, PhaseLatency, PhaseReport,
     RateWindowReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint,
 };
 use crate::units::{millis, us_to_ms};
@@ -46,6 +46,21 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
     let mut warnings = never_up_warnings(&targets);
     warnings.extend(send_lag_warnings(&targets, recorder.rate));
     warnings.extend(warmup_warnings(&targets));
+    let paused: Vec<PauseReport> = recorder
+        .pauses
+        .spans()
+        .iter()
+        .map(|p| PauseReport {
+            start_offset_ms: millis(p.start),
+            duration_ms: millis(p.end.saturating_sub(p.start)),
+            missed: p.missed,
+        })
+        .collect();
+    warnings.extend(crate::report::warnings::unobserved_warnings(
+        &targets,
+        &paused,
+        recorder.targets.iter().find_map(|t| t.unobserved.first_local.as_deref()),
+    ));
     Report {
         schema_version: SCHEMA_VERSION,
         blip_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -62,6 +77,8 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
         stop_reason: None,
         gate_phases: (!recorder.phases.spans(end).is_empty()).then_some(recorder.judge),
         warnings,
+        paused,
+        allow_missed: false,
         deploy: None,
         targets,
         hooks: Vec::new(),
@@ -195,6 +212,8 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         failed: t.failed,
         resent: t.resent,
         cancelled: t.cancelled,
+        local_errors: t.unobserved.local_errors,
+        missed: t.unobserved.missed,
         status_counts: t.status_counts.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
         router_error_counts: t
             .router_counts

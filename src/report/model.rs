@@ -45,6 +45,13 @@ pub struct Report {
     pub gate_phases: Option<crate::analysis::phase::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
     pub warnings: Vec<String>,
+    /// Stretches whose slots blip missed, because it was stopped or starved (a paused CI
+    /// runner, a frozen VM): gaps in observation, not outages.
+    #[serde(default)]
+    pub paused: Vec<PauseReport>,
+    /// `--allow-missed`: a run that missed more than 10 % of a URL's slots is still judged.
+    #[serde(default)]
+    pub allow_missed: bool,
     /// The wrapped command; null when none was given.
     pub deploy: Option<DeployReport>,
     pub targets: Vec<TargetReport>,
@@ -63,6 +70,18 @@ pub struct Report {
     /// probe interval). Absent when no window was seen by all, and from a run's own report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_offset_ms: Option<f64>,
+}
+
+/// A stretch of the run whose slots blip missed.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct PauseReport {
+    /// Due time of its first missed slot, from the start of the run.
+    pub start_offset_ms: f64,
+    /// To the due time of its last missed slot.
+    pub duration_ms: f64,
+    /// Slots missed in it, over all URLs.
+    pub missed: u64,
 }
 
 /// One run of a merge: where it probed from and when, by its own clock.
@@ -254,6 +273,15 @@ pub struct TargetReport {
     /// Probes sent but not waited for: a second stop request (Ctrl-C) ended the run while they
     /// were in flight. Not counted in `probes`.
     pub cancelled: u64,
+    /// Slots blip could not probe for a reason of its own machine (no descriptor, buffer or
+    /// local port left: `ulimit -n`): not the target's failures, not in `probes`; any of them
+    /// ends the run with exit code 2.
+    #[serde(default)]
+    pub local_errors: u64,
+    /// Slots blip could not send within `--timeout` of their due time (blip was stopped or
+    /// starved): neither ok nor failed, not in `probes` (see `paused`).
+    #[serde(default)]
+    pub missed: u64,
     /// Answers per status code, as string keys ("200", "404").
     pub status_counts: BTreeMap<String, u64>,
     /// Of the answers in `status_counts`, those a router gave itself rather than the app (it

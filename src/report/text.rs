@@ -58,6 +58,8 @@ pub fn verdict(report: &Report) -> String {
             "FAILED: the deploy was not started: {} never answered in the warmup (--allow-down-before-deploy starts it anyway)",
             urls.join(", ")
         )
+    } else if let Some(trouble) = report.blip_trouble() {
+        format!("FAILED: not judged: {}", sanitize::line(&trouble))
     } else if let Some(how) = report.deploy_failure() {
         format!("FAILED: the COMMAND failed ({}); gates: {gates}", sanitize::line(&how))
     } else if report.measure_only {

@@ -11,6 +11,9 @@ use crate::report::{Report, TargetReport};
 /// warmup (see `--allow-down-before-deploy`).
 pub const DOWN_BEFORE_DEPLOY: &str = "down_before_deploy";
 
+/// Above this share of a URL's slots missed, the run is not judged (see [`Report::blip_trouble`]).
+pub const MAX_MISSED_SHARE: f64 = 0.10;
+
 /// The verdict as the reports' headlines give it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Headline {
@@ -34,6 +37,31 @@ impl Report {
     /// blip did not start the COMMAND: a URL never answered in the warmup.
     pub fn not_started(&self) -> bool {
         self.stop_reason.as_deref() == Some(DOWN_BEFORE_DEPLOY)
+    }
+
+    /// Why blip's own trouble leaves the run unjudged, if it does: slots it could not probe for
+    /// a reason of its own machine, or more than [`MAX_MISSED_SHARE`] of a URL's slots missed
+    /// (unless `--allow-missed`). Neither is blamed on the service: the run exits 2.
+    pub fn blip_trouble(&self) -> Option<String> {
+        let local: u64 = self.targets.iter().map(|t| t.local_errors).sum();
+        if local > 0 {
+            return Some(format!(
+                "blip could not probe {local} slots for a reason of its own machine (out of descriptors?): \
+                 raise ulimit -n or probe fewer URLs"
+            ));
+        }
+        if self.allow_missed {
+            return None;
+        }
+        let missed = |t: &TargetReport| t.missed as f64 / (t.probes + t.missed).max(1) as f64;
+        self.targets.iter().find(|t| missed(t) > MAX_MISSED_SHARE).map(|t| {
+            format!(
+                "blip missed {:.0}% of the slots of {} (it was stopped or starved): too little was observed to judge \
+                 (--allow-missed judges it anyway)",
+                missed(t) * 100.0,
+                t.name()
+            )
+        })
     }
 
     /// The targets that had no successful probe in the warmup.
@@ -73,7 +101,8 @@ impl Report {
     /// blip's own failure or a deploy it did not start, 3 for a failed COMMAND, 1 for a failed
     /// gate (see [`Exit::of`]).
     pub fn exit(&self, blip_failed: bool) -> Exit {
-        Exit::of(blip_failed || self.not_started(), self.deploy_failure().is_some(), self.headline().passed)
+        let blip_failed = blip_failed || self.not_started() || self.blip_trouble().is_some();
+        Exit::of(blip_failed, self.deploy_failure().is_some(), self.headline().passed)
     }
 
     /// The verdict for the headlines.
@@ -83,6 +112,8 @@ impl Report {
         let gates_failed = (words.failed > 0).then(|| format!("{} of {}{detail}", words.failed, words.count));
         let (passed, text) = if self.not_started() {
             (false, "deploy not started: a URL never answered in the warmup".to_string())
+        } else if let Some(trouble) = self.blip_trouble() {
+            (false, format!("not judged: {trouble}"))
         } else if let Some(how) = self.deploy_failure() {
             let gates = gates_failed.map(|g| format!("; gates failed: {g}")).unwrap_or_default();
             (false, format!("deploy failed ({how}){gates}"))

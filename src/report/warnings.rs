@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::analysis::phase::Phase;
-use crate::report::{DeployReport, TargetReport};
+use crate::report::{DeployReport, PauseReport, TargetReport};
 use crate::units::{ms, secs_ms};
 
 /// Warnings about more URLs than this are merged into one line.
@@ -115,4 +115,28 @@ pub fn short_deploy_warning(deploy: &DeployReport, min: Duration) -> Option<Stri
         secs_ms(took),
         humantime::format_duration(min)
     ))
+}
+
+/// blip's own trouble, said as such: the local errors (with what blip could not do and how to
+/// fix it) and each pause (with how much it missed). Neither is the target's downtime.
+pub fn unobserved_warnings(targets: &[TargetReport], paused: &[PauseReport], first_local: Option<&str>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let local: u64 = targets.iter().map(|t| t.local_errors).sum();
+    if local > 0 {
+        warnings.push(format!(
+            "blip could not probe {local} slots for a reason of its own machine ({}): not counted against the URLs; \
+             raise the descriptor limit (ulimit -n) or probe fewer URLs",
+            first_local.unwrap_or("a local error")
+        ));
+    }
+    for p in paused {
+        warnings.push(format!(
+            "blip was stopped or starved at +{} for {}: {} slots could not be sent within --timeout and were missed \
+             (neither ok nor failed)",
+            secs_ms(p.start_offset_ms),
+            secs_ms(p.duration_ms),
+            p.missed
+        ));
+    }
+    warnings
 }

@@ -162,6 +162,8 @@ pub struct Report {
     pub stop_reason: Option<String>,
     pub gate_phases: Option<String>,
     pub warnings: Vec<String>,
+    pub paused: Vec<Pause>,
+    pub allow_missed: bool,
     pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
     pub hooks: Vec<Hook>,
@@ -209,6 +211,14 @@ pub struct Hook {
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
     pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    pub missed: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +291,8 @@ pub struct Target {
     pub failed: u64,
     pub resent: u64,
     pub cancelled: u64,
+    pub local_errors: u64,
+    pub missed: u64,
     pub status_counts: BTreeMap<String, u64>,
     pub router_error_counts: BTreeMap<String, u64>,
     pub error_counts: BTreeMap<String, u64>,

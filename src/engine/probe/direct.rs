@@ -301,7 +301,14 @@ impl Client {
                 let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
                 let addrs = match tokio::time::timeout_at(deadline.into(), lookup).await {
                     Err(_) => return Err(late()),
-                    Ok(Err(err)) => return Err(NoAnswer { kind: ErrorKind::Dns, text: format!("dns error: {err}") }),
+                    Ok(Err(err)) => {
+                        // A resolver out of descriptors is blip's trouble, not the name's.
+                        let kind = match kind_in_chain(&err, false) {
+                            Some(ErrorKind::Local) => ErrorKind::Local,
+                            _ => ErrorKind::Dns,
+                        };
+                        return Err(NoAnswer { kind, text: format!("dns error: {err}") });
+                    }
                     Ok(Ok(addrs)) => addrs.collect(),
                 };
                 progress.took(RequestPhase::Dns, asked.elapsed());

@@ -316,6 +316,15 @@ fn kind_in_chain(err: &(dyn std::error::Error + 'static), connect: bool) -> Opti
     None
 }
 
+/// Errors of blip's own machine, not of the target: out of descriptors, buffers, memory or
+/// local ports. A probe that meets one never reached the network.
+fn is_local_errno(errno: i32) -> bool {
+    use nix::errno::Errno;
+    [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM, Errno::EADDRNOTAVAIL]
+        .iter()
+        .any(|e| *e as i32 == errno)
+}
+
 /// The kind one cause in the chain stands for, if it is telling. An `io::Error` may wrap
 /// another error (often another `io::Error`) that its `source()` skips, so those are unwrapped
 /// here through `get_ref`.
@@ -334,6 +343,9 @@ fn kind_of_cause(e: &(dyn std::error::Error + 'static), connect: bool) -> Option
         && let Some(kind) = kind_of_cause(inner, connect)
     {
         return Some(kind);
+    }
+    if io.raw_os_error().is_some_and(is_local_errno) {
+        return Some(ErrorKind::Local);
     }
     match io.kind() {
         Io::ConnectionRefused => Some(ErrorKind::Refused),

@@ -192,11 +192,13 @@ fn classify(err: &reqwest::Error) -> NoAnswer {
 }
 
 fn kind_of(err: &reqwest::Error) -> ErrorKind {
-    if err.is_dns() {
+    let connect = err.is_connect();
+    let in_chain = err.source().and_then(|source| kind_in_chain(source, connect));
+    // A resolver out of descriptors is blip's trouble, not the name's.
+    if err.is_dns() && in_chain != Some(ErrorKind::Local) {
         return ErrorKind::Dns;
     }
-    let connect = err.is_connect();
-    if let Some(kind) = err.source().and_then(|source| kind_in_chain(source, connect)) {
+    if let Some(kind) = in_chain {
         return kind;
     }
     if err.is_timeout() {

@@ -1,0 +1,93 @@
+//! blip's own trouble is never the target's downtime: a paused blip misses slots (a gap in
+//! observation, not an outage), and a blip out of descriptors counts local errors, not failed
+//! probes; either ends the run with exit code 2, against a server that counts what it served.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::server::TestServer;
+use crate::support::{Report, tempdir};
+
+/// Runs blip with `args` (a report to `json`), stopped with SIGSTOP 1 s in for `pause`, then
+/// continued; its exit code and report.
+async fn paused_run(args: &[&str], pause: Duration, name: &str) -> (Option<i32>, Report) {
+    let json = tempdir(name).join("r.json");
+    let child = tokio::process::Command::new(crate::support::BLIP)
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id().unwrap() as i32);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    kill(pid, Signal::SIGSTOP).unwrap();
+    tokio::time::sleep(pause).await;
+    kill(pid, Signal::SIGCONT).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    crate::support::check_schema(&report);
+    (out.status.code(), serde_json::from_value(report).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_blip_reports_a_gap_in_observation_not_an_outage() {
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    let (code, report) =
+        paused_run(&["-r", "50", "-d", "5s", "--ui", "quiet", &url], Duration::from_secs(2), "pause").await;
+    let t = &report.targets[0];
+    // Ground truth: every probe blip sent was answered, in well under a millisecond.
+    assert_eq!((t.failed, t.outage_count), (0, 0), "{t:?}");
+    assert_eq!(t.probes, server.requests(), "every probe counted was one the server answered");
+    // About 2 s of slots at 50/s, give or take the timeout's second and the stop's own timing.
+    assert!((40..=130).contains(&t.missed), "missed {}", t.missed);
+    assert_eq!(t.probes + t.missed, 250, "every slot of the 5 s is ok, failed or missed");
+    assert_eq!(report.paused.len(), 1, "{:?}", report.paused);
+    assert_eq!(report.paused[0].missed, t.missed);
+    assert!(report.warnings.iter().any(|w| w.contains("stopped or starved")), "{:?}", report.warnings);
+    // More than 10 % missed: not judged, exit 2, and the verdict says why.
+    assert_eq!(code, Some(2));
+    assert!(!report.passed);
+    // Asked to judge it anyway: it passes, on what was observed.
+    let (code, report) = paused_run(
+        &["-r", "50", "-d", "5s", "--ui", "quiet", "--allow-missed", &url],
+        Duration::from_secs(2),
+        "pause-allowed",
+    )
+    .await;
+    let t = &report.targets[0];
+    assert_eq!((code, t.failed), (Some(0), 0), "{t:?}");
+    assert!(t.latency_ms.as_ref().unwrap().p90 < 100.0, "no latency from a burst's stale due times: {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blip_out_of_descriptors_blames_itself_not_the_urls() {
+    let server = TestServer::start().await;
+    let urls: Vec<String> = (0..200).map(|i| server.url(&format!("/u{i}"))).collect();
+    let json = tempdir("fd-limit").join("r.json");
+    let out = tokio::process::Command::new("sh")
+        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", crate::support::BLIP])
+        .args(["-r", "2", "-d", "3s", "--ui", "lines", "--json"])
+        .arg(&json)
+        .args(&urls)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "blip's own trouble: {stdout}");
+    let report: Report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let local: u64 = report.targets.iter().map(|t| t.local_errors).sum();
+    let failed: u64 = report.targets.iter().map(|t| t.failed).sum();
+    let probes: u64 = report.targets.iter().map(|t| t.probes).sum();
+    assert!(local > 0, "{stdout}");
+    // Ground truth: the server answered every request it received; none is a failure.
+    assert_eq!((failed, probes), (0, server.requests()), "{stdout}");
+    assert!(stdout.contains("file descriptors") && stdout.contains("raise ulimit -n"), "said before probing: {stdout}");
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(last.starts_with("FAILED: not judged: blip could not probe"), "{last}");
+    assert!(!stdout.contains("NEVER answered"), "no URL is blamed: {stdout}");
+}
