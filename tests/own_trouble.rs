@@ -91,3 +91,28 @@ async fn a_blip_out_of_descriptors_blames_itself_not_the_urls() {
     assert!(last.starts_with("FAILED: not judged: blip could not probe"), "{last}");
     assert!(!stdout.contains("NEVER answered"), "no URL is blamed: {stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_that_printed_a_lot_does_not_hold_back_the_next_one() {
+    use crate::support::server::Mode;
+    let server = TestServer::start().await;
+    let url = server.url("/");
+    // The first hook prints 300 000 lines and exits at once; showing them takes seconds.
+    let args = ["-r", "100", "-d", "2500ms", "--measure-only", "--ui", "lines", "--on-down", "seq 1 300000", &url];
+    let run = crate::support::blip_json(&args, 0);
+    let faults = async {
+        server.inject(Duration::from_millis(300), Mode::Status(503, ""), Duration::from_millis(200)).await;
+        server.inject(Duration::from_millis(700), Mode::Status(503, ""), Duration::from_millis(200)).await;
+    };
+    let (report, ()) = tokio::join!(run, faults);
+    let t = &report.targets[0];
+    assert_eq!(t.outages.len(), 2, "{:?}", t.outages);
+    let downs: Vec<&crate::support::Hook> = report.hooks.iter().filter(|h| h.hook == "on-down").collect();
+    assert_eq!(downs.len(), 2, "{:?}", report.hooks);
+    // Each hook starts as its window opens: a fork and an exec later, not after the first
+    // hook's lines were shown. A bound of a few hundred ms leaves room for a busy machine.
+    for (hook, window) in downs.iter().zip(&t.outages) {
+        let late = hook.start_offset_ms - window.start_offset_ms;
+        assert!((0.0..300.0).contains(&late), "started {late} ms after its window opened");
+    }
+}

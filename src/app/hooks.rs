@@ -27,6 +27,15 @@ use crate::units::millis;
 /// flat. Runs past it are still counted in `hooks_run`.
 const MAX_RUNS: usize = 1000;
 
+/// Where a hook's supervising task tells the run loop what happened: its start and end on one
+/// channel, its output on another, so that a hook that printed a lot never keeps its URL's slot
+/// busy after it exited while its queued lines are shown (the next hook starts on time).
+#[derive(Clone)]
+pub struct HookSenders {
+    pub control: mpsc::UnboundedSender<HookMessage>,
+    pub output: mpsc::UnboundedSender<HookMessage>,
+}
+
 /// What a hook's supervising task tells the run loop.
 pub enum HookMessage {
     Started { target: usize, command: RunningCommand },
@@ -62,7 +71,7 @@ pub struct Hooks {
     urls: Vec<String>,
     /// Each target's lane, beside its URL.
     lanes: Vec<Lane>,
-    tx: mpsc::UnboundedSender<HookMessage>,
+    tx: HookSenders,
     /// Set once the run ended: nothing more starts, and what starts late is stopped at once.
     stopping: Option<Signal>,
     runs: Vec<HookReport>,
@@ -72,7 +81,7 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(commands: HookCommands, targets: &[TargetName], tx: mpsc::UnboundedSender<HookMessage>) -> Hooks {
+    pub fn new(commands: HookCommands, targets: &[TargetName], tx: HookSenders) -> Hooks {
         Hooks {
             commands,
             slots: targets.iter().map(|_| Slot::default()).collect(),
@@ -138,31 +147,34 @@ impl Hooks {
             let relay = match spawned {
                 Ok(Ok(command)) => {
                     let relay = command.relay.clone();
-                    let _ = tx.send(HookMessage::Started { target, command });
+                    let _ = tx.control.send(HookMessage::Started { target, command });
                     relay
                 }
                 Ok(Err(err)) => {
-                    let _ = tx.send(HookMessage::Failed { target, error: err.to_string() });
+                    let _ = tx.control.send(HookMessage::Failed { target, error: err.to_string() });
                     return;
                 }
                 Err(err) => {
-                    let _ = tx.send(HookMessage::Failed { target, error: format!("cannot start the hook: {err}") });
+                    let error = format!("cannot start the hook: {err}");
+                    let _ = tx.control.send(HookMessage::Failed { target, error });
                     return;
                 }
             };
             let (mut output_open, mut exit_open) = (true, true);
             while output_open || exit_open {
                 tokio::select! {
-                    line = lines.recv(), if output_open => match line {
-                        Some(line) => { let _ = tx.send(HookMessage::Output { relay: relay.clone(), line }); }
-                        None => output_open = false,
-                    },
+                    // The exit first: it frees the URL's slot, whatever output is still queued.
+                    biased;
                     done = exit.recv(), if exit_open => {
                         if let Some(exited) = done {
-                            let _ = tx.send(HookMessage::Exited { target, exited });
+                            let _ = tx.control.send(HookMessage::Exited { target, exited });
                         }
                         exit_open = false;
                     }
+                    line = lines.recv(), if output_open => match line {
+                        Some(line) => { let _ = tx.output.send(HookMessage::Output { relay: relay.clone(), line }); }
+                        None => output_open = false,
+                    },
                 }
             }
         });

@@ -144,7 +144,9 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         }
     }
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
-    let (hook_tx, mut hook_messages) = mpsc::unbounded_channel();
+    let (control, mut hook_control) = mpsc::unbounded_channel();
+    let (output, mut hook_messages) = mpsc::unbounded_channel();
+    let hook_tx = hooks::HookSenders { control, output };
     let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: targets.len() };
@@ -215,6 +217,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
             // A hook's output is paced as the command's is (above).
+            // A hook's start and end, apart from its output: its slot frees when it exits.
+            Some(message) = hook_control.recv() => run.hook(message),
             Some(message) = hook_messages.recv() => {
                 run.hook(message);
                 let mut taken = 1;
@@ -228,7 +232,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             }
         }
     }
-    end_hooks(&mut run, &mut hook_messages, &mut signals).await;
+    end_hooks(&mut run, [&mut hook_control, &mut hook_messages], &mut signals).await;
     // What the command wrote just before it exited may still be in its pipes: the readers get up
     // to DRAIN_FOR to reach their end (the channel closes when both have), unless a process it
     // left behind holds the pipes open.
@@ -242,7 +246,11 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
 
 /// Hooks still running when the run ends get the wrapped command's grace: SIGTERM, then SIGKILL
 /// after [`run::KILL_AFTER`] or at a further stop request.
-async fn end_hooks(run: &mut Run<'_>, messages: &mut mpsc::UnboundedReceiver<HookMessage>, signals: &mut Signals) {
+async fn end_hooks(
+    run: &mut Run<'_>,
+    [control, messages]: [&mut mpsc::UnboundedReceiver<HookMessage>; 2],
+    signals: &mut Signals,
+) {
     if !run.hooks.busy() {
         return;
     }
@@ -255,10 +263,11 @@ async fn end_hooks(run: &mut Run<'_>, messages: &mut mpsc::UnboundedReceiver<Hoo
     let mut killed = false;
     while run.hooks.busy() {
         tokio::select! {
-            message = messages.recv() => match message {
+            message = control.recv() => match message {
                 Some(message) => run.hook(message),
                 None => break,
             },
+            Some(message) = messages.recv() => run.hook(message),
             signal = signals.recv(), if !killed => {
                 run.ui.notice(&format!("{signal} received: sent SIGKILL to the hooks"));
                 run.hooks.stop(Signal::SIGKILL);

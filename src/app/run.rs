@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nix::sys::signal::Signal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::Finished;
 use super::command::{Channels, Exited, OutputLine, RunningCommand, Termination};
-use super::hooks::{HookMessage, Hooks};
+use super::hooks::{HookMessage, HookSenders, Hooks};
 use super::output;
 use super::stage::{self, DeployLog, Stage};
 use crate::analysis::clock::RunClock;
@@ -73,7 +73,7 @@ impl<'a> Run<'a> {
         beside: Beside,
         clock: RunClock,
         end_tx: watch::Sender<Option<Instant>>,
-        hook_tx: mpsc::UnboundedSender<HookMessage>,
+        hook_tx: HookSenders,
     ) -> Run<'a> {
         let Beside { mut events, metrics } = beside;
         // Every output names a target by its label: the URL, and its lane when that tells.
