@@ -6,7 +6,7 @@
 //! everywhere, because terminals, CI logs and report artifacts are read by more people than the
 //! ones who may know it. A server's answer is not blip's to trust: an error body can carry escape
 //! sequences that retitle a terminal, clear it or rewrite lines already printed, and bytes that
-//! XML does not allow. Every such text goes through [`line`] or [`text`] before it is shown; the
+//! XML does not allow. Every such text goes through [`line()`] or [`text`] before it is shown; the
 //! format writers then add their own escaping (Markdown, XML, workflow commands).
 
 use reqwest::Url;
@@ -74,7 +74,7 @@ pub fn line(text: &str) -> String {
         .collect()
 }
 
-/// `text` made safe to show over several lines: as [`line`], but newlines stay. What it returns
+/// `text` made safe to show over several lines: as [`line()`], but newlines stay. What it returns
 /// is also valid XML 1.0 character data.
 pub fn text(text: &str) -> String {
     text.split('\n').map(line).collect::<Vec<_>>().join("\n")

@@ -12,6 +12,7 @@ mod gates;
 mod habits;
 mod html;
 mod lanes;
+mod layering;
 mod metrics;
 mod offline;
 mod own_trouble;

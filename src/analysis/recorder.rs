@@ -205,7 +205,7 @@ impl Recorder {
         }
     }
 
-    /// Keeps each URL's latency of the last [`RECENT_S`] seconds, which only the dashboard shows:
+    /// Keeps each URL's latency of the last [`RECENT_S`](crate::analysis::snapshot::RECENT_S) seconds, which only the dashboard shows:
     /// ten small histograms per URL are worth their memory only there.
     pub fn keep_recent_latency(&mut self) {
         for t in &mut self.targets {

@@ -1,7 +1,7 @@
 //! The application layer: one run, from a typed [`Config`] to the reports and an [`Exit`].
 //!
 //! The run loop here wires config → scheduler → Sample channel → recorder → live consumers;
-//! [`run`] holds what its select arms act on, [`command`] supervises a wrapped deploy command
+//! [`run`](mod@run) holds what its select arms act on, [`command`] supervises a wrapped deploy command
 //! (and, through [`hooks`], the `--on-down` and `--on-up` commands),
 //! [`signals`] turns stop requests into one stream, and [`output`] is the one place that
 //! decides who owns stdout, makes the UI and writes the reports. The parts it wires are pure or
