@@ -39,35 +39,7 @@ const MARK_H: f64 = 14.0;
 const AXIS_Y: f64 = MARK_Y + MARK_H + 16.0;
 const HEIGHT: f64 = AXIS_Y + 6.0;
 
-const STYLE: &str = r#"
-:root{color-scheme:light dark;--bg:#fff;--fg:#1d2125;--muted:#626a73;--line:#d5d9de;--ok:#2f9e5a;--some:#e3a21a;--down:#d2413a;--outage:rgba(210,65,58,.16);--p50:#2f6fd1;--p99:#8a3fc7;--out:#4d5560;--err:#d2413a;--warmup:rgba(98,106,115,.10);--deploy:rgba(227,162,26,.14);--cooldown:rgba(47,111,209,.10)}
-@media (prefers-color-scheme:dark){:root{--bg:#16191d;--fg:#e4e7ea;--muted:#9aa3ad;--line:#39404a;--ok:#3fbf70;--some:#f0b53a;--down:#f0605a;--outage:rgba(240,96,90,.22);--p50:#6ea4ff;--p99:#c48af2;--out:#aab2bb;--err:#f0605a;--warmup:rgba(154,163,173,.12);--deploy:rgba(240,181,58,.16);--cooldown:rgba(110,164,255,.12)}}
-*{box-sizing:border-box}
-body{margin:0 auto;max-width:1200px;padding:16px;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif}
-h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.6em 0 .3em;overflow-wrap:anywhere}h3{font-size:1em;margin:1.2em 0 .3em}
-p{overflow-wrap:anywhere}
-.passed{color:var(--ok)}.failed{color:var(--down)}.muted{color:var(--muted)}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;margin:.3em 0;font-size:.92em}
-th,td{border-bottom:1px solid var(--line);padding:.25em .6em;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.t{overflow-wrap:anywhere;min-width:12em}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}
-svg.timeline{display:block;width:100%;height:auto}
-svg text{fill:var(--muted);font:11px system-ui,sans-serif}
-@media (max-width:640px){body{padding:10px;font-size:14px}svg text{font-size:17px}}
-.grid{stroke:var(--line);stroke-width:1}
-.s-ok{fill:var(--ok)}.s-some{fill:var(--some)}.s-down{fill:var(--down)}
-.outage{fill:var(--outage);stroke:var(--down);stroke-width:1}
-.p50{fill:none;stroke:var(--p50);stroke-width:1.6}.p99{fill:none;stroke:var(--p99);stroke-width:1.6}
-.mark{stroke:var(--out);stroke-width:2}.mark.stderr{stroke:var(--err)}
-.band-warmup{fill:var(--warmup)}.band-deploy{fill:var(--deploy)}.band-cooldown{fill:var(--cooldown)}
-.legend{display:flex;flex-wrap:wrap;gap:.3em 1.1em;font-size:.85em;color:var(--muted);margin:.2em 0 .6em}
-.sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;vertical-align:-.1em;margin-right:.3em}
-ol.output{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;padding-left:0;list-style:none}
-ol.output li{overflow-wrap:anywhere}ol.output .at{color:var(--muted);display:inline-block;min-width:6.5em}
-ol.output li.stderr .line{color:var(--err)}
-"#;
+const STYLE: &str = include_str!("html.css");
 
 /// Renders the report as one self-contained HTML page.
 pub fn render(report: &Report) -> String {
