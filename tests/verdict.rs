@@ -201,3 +201,30 @@ async fn gates_on_two_lanes_are_counted_as_the_user_gave_them() {
     let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert_eq!(last, "FAILED: 4 of 4 gate checks failed (2 gates × 2 lanes)");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_deadline_counts_from_its_due_time_even_on_a_busy_machine() {
+    let server = TestServer::start().await;
+    server.set(Mode::DelayBetween(std::time::Duration::from_millis(995), std::time::Duration::from_millis(1005)));
+    // Both cores busy, as a shared CI runner is: blip sends late.
+    let hogs: Vec<std::process::Child> =
+        (0..2).map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap()).collect();
+    let report = blip_json(&["-r", "200", "-d", "3s", "-t", "1s", "--measure-only", &server.url("/")], 0).await;
+    for mut hog in hogs {
+        let _ = hog.kill();
+        let _ = hog.wait();
+    }
+    let t = &report.targets[0];
+    // Every ok probe answered within its deadline from its due time, whatever the send lag.
+    if let Some(latency) = &t.latency_ms {
+        assert!(
+            latency.max <= 1000.0,
+            "an ok probe {} ms after its due time, send lag max {}",
+            latency.max,
+            t.send_lag_ms.max
+        );
+    }
+    let timeouts = t.error_counts.get("timeout").copied().unwrap_or(0);
+    assert_eq!(t.ok + timeouts, t.probes, "every probe is ok or a timeout: {t:?}");
+    assert!(timeouts > 0 && t.probes >= 400, "{t:?}");
+}

@@ -52,6 +52,9 @@ pub struct PhaseStats {
     pub ok: u64,
     pub failed: u64,
     pub latency: Histogram<u64>,
+    /// The highest latency exactly, µs: the histogram's is its bucket's top, up to 0.05 % above
+    /// (so an answer at 999.9 ms would read 1000.4 ms, past a 1 s deadline it met).
+    pub latency_max_us: u64,
     pub downtime: Duration,
 }
 
@@ -73,6 +76,8 @@ pub struct TargetRecorder {
     /// schedules are staggered across the interval).
     pub first_due: Option<Duration>,
     pub latency: Histogram<u64>,
+    /// The highest latency exactly, µs (see [`PhaseStats::latency_max_us`]).
+    pub latency_max_us: u64,
     pub send_lag: Histogram<u64>,
     pub status_counts: BTreeMap<u16, u64>,
     /// Of the answers in `status_counts`, those a router gave itself, per code and error name.
@@ -137,7 +142,14 @@ impl Recorder {
             }
             Phase::ALL
                 .iter()
-                .map(|_| PhaseStats { probes: 0, ok: 0, failed: 0, latency: histogram(), downtime: Duration::ZERO })
+                .map(|_| PhaseStats {
+                    probes: 0,
+                    ok: 0,
+                    failed: 0,
+                    latency: histogram(),
+                    latency_max_us: 0,
+                    downtime: Duration::ZERO,
+                })
                 .collect()
         };
         // Only then do the gates need figures of their own beside the URL's.
@@ -154,6 +166,7 @@ impl Recorder {
                 resent: 0,
                 cancelled: 0,
                 latency: histogram(),
+                latency_max_us: 0,
                 send_lag: coarse_histogram(),
                 status_counts: BTreeMap::new(),
                 router_counts: BTreeMap::new(),
@@ -282,6 +295,7 @@ impl Recorder {
             if let Outcome::Ok { .. } = sample.outcome {
                 stats.ok += 1;
                 record(&mut stats.latency, micros(sample.latency()));
+                stats.latency_max_us = stats.latency_max_us.max(micros(sample.latency()));
             } else {
                 stats.failed += 1;
             }
@@ -325,6 +339,7 @@ impl Recorder {
                 t.ok += 1;
                 *t.status_counts.entry(*status).or_default() += 1;
                 record(&mut t.latency, micros(sample.latency()));
+                t.latency_max_us = t.latency_max_us.max(micros(sample.latency()));
             }
             Outcome::BadStatus { status, router, .. } => {
                 t.failed += 1;

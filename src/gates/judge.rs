@@ -485,7 +485,8 @@ mod tests {
             latency.record(ms * 1000).unwrap();
         }
         let n = ok_ms.len() as u64;
-        PhaseStats { probes: n, ok: n, failed: 0, latency, downtime: Duration::ZERO }
+        let latency_max_us = latency.max();
+        PhaseStats { probes: n, ok: n, failed: 0, latency, latency_max_us, downtime: Duration::ZERO }
     }
 
     #[test]

@@ -136,11 +136,18 @@ impl TargetFigures {
                             }
                             empty_histogram()
                         }),
+                        // `as` saturates: a hostile figure cannot wrap.
+                        latency_max_us: p.latency_ms.map_or(0, |l| (l.max * 1000.0) as u64),
                         downtime: duration_ms(p.downtime_ms),
                     },
-                    None => {
-                        PhaseStats { probes: 0, ok: 0, failed: 0, latency: empty_histogram(), downtime: Duration::ZERO }
-                    }
+                    None => PhaseStats {
+                        probes: 0,
+                        ok: 0,
+                        failed: 0,
+                        latency: empty_histogram(),
+                        latency_max_us: 0,
+                        downtime: Duration::ZERO,
+                    },
                 })
                 .collect(),
         };

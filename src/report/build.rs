@@ -145,10 +145,9 @@ fn phase_reports(t: &TargetRecorder, phases: &PhaseClock, end: Duration) -> Opti
         .into_iter()
         .map(|(phase, start, stop)| {
             let s = &t.by_phase[phase.index()];
-            let latency = (!s.latency.is_empty()).then(|| PhaseLatency {
-                p50: us_to_ms(s.latency.value_at_quantile(0.5)),
-                p99: us_to_ms(s.latency.value_at_quantile(0.99)),
-                max: us_to_ms(s.latency.max()),
+            let latency = (!s.latency.is_empty()).then(|| {
+                let l = latency_up_to(&s.latency, s.latency_max_us);
+                PhaseLatency { p50: l.p50, p99: l.p99, max: l.max }
             });
             let report = PhaseReport {
                 start_offset_ms: millis(start),
@@ -225,7 +224,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
             .filter(|k| t.error_counts[k.index()] > 0)
             .map(|k| (k.to_string(), t.error_counts[k.index()]))
             .collect(),
-        latency_ms: (!t.latency.is_empty()).then(|| latency(&t.latency)),
+        latency_ms: (!t.latency.is_empty()).then(|| latency_up_to(&t.latency, t.latency_max_us)),
         latency_histogram: (!t.latency.is_empty()).then(|| histogram::encode(&t.latency)),
         send_lag_ms: SendLag {
             p50: us_to_ms(t.send_lag.value_at_quantile(0.5)),
@@ -269,6 +268,22 @@ pub fn latency(h: &Histogram<u64>) -> Latency {
         p99: us_to_ms(h.value_at_quantile(0.99)),
         p999: us_to_ms(h.value_at_quantile(0.999)),
         max: us_to_ms(h.max()),
+    }
+}
+
+/// [`latency`] with the exact maximum, µs, recorded beside the histogram: no figure above it (a
+/// quantile is its bucket's top, which may lie past the highest value recorded).
+fn latency_up_to(h: &Histogram<u64>, max_us: u64) -> Latency {
+    let cap = |ms: f64| ms.min(us_to_ms(max_us));
+    let l = latency(h);
+    Latency {
+        min: cap(l.min),
+        mean: cap(l.mean),
+        p50: cap(l.p50),
+        p90: cap(l.p90),
+        p99: cap(l.p99),
+        p999: cap(l.p999),
+        max: us_to_ms(max_us),
     }
 }
 
@@ -351,9 +366,11 @@ mod tests {
         assert_eq!(t.error_counts, BTreeMap::from([("timeout".into(), 1)]));
         let latency = t.latency_ms.unwrap();
         assert!((2.99..=3.01).contains(&latency.p50), "{latency:?}");
-        // The serialized histogram gives back the same quantiles.
+        // The serialized histogram gives back the same quantiles, up to the exact maximum (every
+        // probe took 3 ms: the bucket's top, 3.001 ms, is no latency any probe had).
         let h = histogram::decode(t.latency_histogram.as_deref().unwrap()).unwrap();
-        assert_eq!((h.len(), us_to_ms(h.value_at_quantile(0.5))), (80, latency.p50));
+        assert_eq!((h.len(), us_to_ms(h.value_at_quantile(0.5)).min(latency.max)), (80, latency.p50));
+        assert_eq!(latency.max, 3.0);
         assert!((0.19..=0.21).contains(&t.send_lag_ms.p99), "{:?}", t.send_lag_ms);
         assert_eq!(t.outage_count, 2);
         assert_eq!(t.outages[0].duration_ms, 200.0);

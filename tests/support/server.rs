@@ -38,6 +38,8 @@ pub enum Mode {
     Truncated,
     /// 200 after this long.
     Delay(Duration),
+    /// 200 after a delay drawn evenly from this range, per request.
+    DelayBetween(Duration, Duration),
 }
 
 type Reply = Response<BoxBody<Bytes, std::io::Error>>;
@@ -197,6 +199,13 @@ async fn answer(request: Request<Incoming>, mode: Mode, kill: Arc<tokio::sync::N
         Mode::Truncated => reply(StatusCode::OK, Truncated { sent: false }.boxed()),
         Mode::Delay(delay) => {
             tokio::time::sleep(delay).await;
+            reply(StatusCode::OK, full(b"late"))
+        }
+        Mode::DelayBetween(low, high) => {
+            // A cheap spread without a random crate: the clock's nanoseconds.
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+            let spread = high.saturating_sub(low).as_nanos().max(1) as u64;
+            tokio::time::sleep(low + Duration::from_nanos(u64::from(nanos) % spread)).await;
             reply(StatusCode::OK, full(b"late"))
         }
     }

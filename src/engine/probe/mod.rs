@@ -132,7 +132,9 @@ impl Prober {
     /// Sends the probe of slot `seq`, due at `due`, and judges the answer.
     pub async fn probe(&self, target: usize, seq: u64, due: Instant) -> Sample {
         let sent = Instant::now();
-        let deadline = sent + self.timeout;
+        // The deadline counts from the due time, as the latency does: an answer later than
+        // `--timeout` after its slot is a timeout, however late blip sent it.
+        let deadline = due + self.timeout;
         // Outlives the exchange, which a timeout may cut short after a resend.
         let resent = AtomicBool::new(false);
         let id_value = self.request_id.as_ref().map(|ids| ids.value(target, seq));
@@ -157,6 +159,17 @@ impl Prober {
         };
         let answered = tokio::time::timeout_at(deadline.into(), exchange).await;
         let mut detail = progress.detail();
+        // Woken long past the deadline, blip was stopped or starved meanwhile: it cannot tell
+        // when the answer came, or whether it would have. The slot is missed, not the target's.
+        let woke_late = Instant::now().saturating_duration_since(deadline);
+        if woke_late > PAUSED_PAST_DEADLINE {
+            let text = format!(
+                "blip could not run for {} past this probe's deadline (stopped or starved)",
+                crate::units::secs(woke_late)
+            );
+            let outcome = Outcome::Error { kind: ErrorKind::Missed, status: None, text };
+            return Sample { target, seq, due, sent, done: due, outcome, resent: false, detail: Default::default() };
+        }
         let (outcome, done) = match answered {
             Err(_) => {
                 detail.failed_in = progress.current();
@@ -174,6 +187,13 @@ impl Prober {
                 };
                 (Outcome::Error { kind, status: None, text }, Instant::now())
             }
+            // An answer complete after the deadline is as late as none: every ok probe's latency
+            // is at most --timeout.
+            Ok(Ok(answer)) if answer.done > deadline => {
+                detail.failed_in = progress.current().or(Some(RequestPhase::Transfer));
+                let text = format!("no complete answer within {}", humantime::format_duration(self.timeout));
+                (Outcome::Error { kind: ErrorKind::Timeout, status: None, text }, answer.done)
+            }
             Ok(Ok(answer)) => {
                 let outcome = routed(
                     judge(&self.expect, answer.status, &answer.head, answer.done.saturating_duration_since(due)),
@@ -188,6 +208,10 @@ impl Prober {
         Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed), detail }
     }
 }
+
+/// How late past a probe's deadline blip may wake before it counts the probe as missed: well
+/// above a busy machine's timer lateness (a few ms), well below a stopped process's.
+const PAUSED_PAST_DEADLINE: Duration = Duration::from_millis(250);
 
 /// Adds what fits of `chunk` to the first [`BODY_KEEP`] bytes of a body kept in `head`.
 fn keep_head(head: &mut Vec<u8>, chunk: &[u8]) {
