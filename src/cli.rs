@@ -630,7 +630,6 @@ fn from_environment(err: clap::Error, args: &[std::ffi::OsString], command: &cla
     clap::Error::raw(err.kind(), format!("{message}\n"))
 }
 
-/// The error for an unknown flag: the flag, then what it most likely meant.
 /// The error for a flag a subcommand does not know: the flag, and where its flags are listed.
 fn unknown_flag_of(err: clap::Error, sub: &str) -> clap::Error {
     let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
@@ -642,6 +641,27 @@ fn unknown_flag_of(err: clap::Error, sub: &str) -> clap::Error {
     clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}` for blip {sub}: {hint}\n"))
 }
 
+/// Flags that curl and oha users reach for, and what blip says instead. A row wins over clap's
+/// nearest flag, which for these is a wrong guess (`--max-time` is not `--max-downtime`).
+const HABITS: [(&[&str], &str); 8] = [
+    (&["-q"], "did you mean -r/--rate? (probes per second; oha calls it -q)"),
+    (&["-z"], "did you mean -d/--duration? (how long to probe; oha calls it -z)"),
+    (&["-n"], "blip probes for a time, not a count: did you mean -d/--duration?"),
+    (&["-s", "--silent"], "did you mean `--ui quiet`? (blip prints nothing of its own; curl calls it -s/--silent)"),
+    (
+        &["-o", "--output"],
+        "did you mean `--json PATH`? (blip writes its report, not the body; curl's -o writes the body)",
+    ),
+    (
+        &["-L", "--location"],
+        "blip judges redirects instead of following them: a 3xx counts as up unless --expect-status says \
+         otherwise (--expect-status 2xx)",
+    ),
+    (&["-m", "--max-time"], "did you mean -t/--timeout? (the deadline of each probe; curl calls it -m/--max-time)"),
+    (&["-I", "--head"], "did you mean `-X HEAD`? (the method of each probe; curl's -I/--head sends a HEAD)"),
+];
+
+/// The error for an unknown flag: the flag, then what it most likely meant.
 fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
     let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
     let flag = flag.clone();
@@ -651,12 +671,11 @@ fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
         Some(ContextValue::Strings(s)) => s.first().cloned(),
         _ => None,
     };
-    let hint = match (name, suggested) {
-        ("-q", _) => "did you mean -r/--rate? (probes per second; oha calls it -q)".to_string(),
-        ("-z", _) => "did you mean -d/--duration? (how long to probe; oha calls it -z)".to_string(),
-        ("-n", _) => "blip probes for a time, not a count: did you mean -d/--duration?".to_string(),
-        (_, Some(suggested)) => format!("did you mean `{suggested}`?"),
-        _ => format!(
+    let habit = HABITS.iter().find(|(flags, _)| flags.contains(&name)).map(|(_, hint)| (*hint).to_string());
+    let hint = match (habit, suggested) {
+        (Some(hint), _) => hint,
+        (None, Some(suggested)) => format!("did you mean `{suggested}`?"),
+        (None, None) => format!(
             "if it belongs to the COMMAND, put it after `--`, which starts the COMMAND: blip URL -- COMMAND {name}"
         ),
     };

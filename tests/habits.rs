@@ -41,6 +41,25 @@ async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn curl_flags_point_to_what_blip_calls_them() {
+    let url = "http://127.0.0.1:9/";
+    let cases: &[(&[&str], &str)] = &[
+        (&["-s", url], "`-s`: did you mean `--ui quiet`?"),
+        (&["--silent", url], "`--silent`: did you mean `--ui quiet`?"),
+        (&["-o", "out.html", url], "`-o`: did you mean `--json PATH`?"),
+        (&["--output=out.html", url], "`--output`: did you mean `--json PATH`?"),
+        (&["-L", url], "`-L`: blip judges redirects instead of following them"),
+        (&["--location", url], "(--expect-status 2xx)"),
+        (&["-m", "2", url], "`-m`: did you mean -t/--timeout?"),
+        // clap's nearest flag would be --max-downtime, which is another thing.
+        (&["--max-time", "2", url], "`--max-time`: did you mean -t/--timeout?"),
+        (&["-I", url], "`-I`: did you mean `-X HEAD`?"),
+        (&["--head", url], "`--head`: did you mean `-X HEAD`?"),
+    ];
+    crate::support::assert_refused(cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn data_from_a_file_is_sent_as_curl_sends_it() {
     let dir = tempdir("data-file");
     let file = dir.join("body.json");
