@@ -140,6 +140,9 @@ async fn judge_gives_a_saved_report_the_verdicts_of_the_run() {
     let empty = dir.join("empty.json");
     std::fs::write(&empty, edited.to_string()).unwrap();
     let missing = dir.join("missing.json");
+    // Measured before it is read: a sparse file takes no disk.
+    let huge = dir.join("huge.json");
+    std::fs::File::create(&huge).unwrap().set_len(65 << 20).unwrap();
     let (bad, newer, gone) = (not_a_report.to_str().unwrap(), future.to_str().unwrap(), missing.to_str().unwrap());
     assert_refused(&[
         (&["judge", bad], "notes.json is not a blip JSON report"),
@@ -147,7 +150,8 @@ async fn judge_gives_a_saved_report_the_verdicts_of_the_run() {
         (&["judge", gone], "cannot read the report"),
         (&["judge", contradicting.to_str().unwrap()], "downtime_ms is not within the run"),
         (&["judge", empty.to_str().unwrap()], "it has no targets"),
-        (&["judge", "/dev/zero"], "larger than 256 MiB"),
+        (&["judge", "/dev/zero"], "/dev/zero is not a blip JSON report"),
+        (&["judge", huge.to_str().unwrap()], "huge.json is larger than 64 MiB"),
         (&["judge", saved.to_str().unwrap(), "--gate-phase", "deploy"], "--gate-phase"),
     ])
     .await;

@@ -1,80 +1,480 @@
 //! Saved JSON reports read back: a file that is not a blip report, or one of a schema this blip
 //! does not know, is refused with one line that names it.
+//!
+//! A saved report is untrusted input: anyone can edit one, and `blip judge` and `blip merge`
+//! turn its figures into a verdict. So it is read at a bounded cost (at most
+//! [`MAX_REPORT_BYTES`], streamed straight into the typed model, never into a generic JSON
+//! tree), and every figure is checked against the run it claims before anything is judged or
+//! written: offsets within the run, counts that add up, timestamps that parse, keys that are
+//! status codes or error kinds, histograms that decode within their bound. The first field that
+//! fails is named, and the report refused. Free text (errors, the command's output) is kept as
+//! written; every writer cleans and escapes it on the way out, as it does a server's.
 
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
+use serde::Deserialize;
 
-use crate::report::{Report, SCHEMA_VERSION};
+use crate::report::{Report, SCHEMA_VERSION, TargetReport};
+use crate::sanitize;
 
 /// The report in the file at `path`.
 pub fn read(path: &Path) -> anyhow::Result<Report> {
-    use std::io::Read as _;
     let shown = path.display();
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read the report {shown}"))?;
-    let mut text = String::new();
-    // Bounded: a report is megabytes at most, and `/dev/zero` must not eat the machine.
-    file.take(MAX_REPORT_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read the report {shown}"))?;
-    if text.len() as u64 > MAX_REPORT_BYTES {
-        bail!("{shown} is larger than {} MiB: not a blip report", MAX_REPORT_BYTES >> 20);
+    let open = || std::fs::File::open(path).with_context(|| format!("cannot read the report {shown}"));
+    let file = open()?;
+    let too_large = || format!("{shown} is larger than {} MiB: not a blip report", MAX_REPORT_BYTES >> 20);
+    // A regular file is measured before a byte of it is read; anything else (`/dev/zero`, a
+    // pipe) is read no further than the bound.
+    if file.metadata().is_ok_and(|m| m.is_file() && m.len() > MAX_REPORT_BYTES) {
+        bail!(too_large());
     }
-    parse(&text).with_context(|| format!("{shown} is not a blip JSON report (write one with --json)"))
+    let mut counted = Counted { inner: BufReader::new(file.take(MAX_REPORT_BYTES + 1)), read: 0 };
+    let parsed = serde_json::from_reader::<_, Report>(&mut counted);
+    if counted.read > MAX_REPORT_BYTES {
+        bail!(too_large());
+    }
+    let report = match parsed {
+        Ok(report) => Ok(report),
+        Err(e) if e.is_io() => return Err(e).with_context(|| format!("cannot read the report {shown}")),
+        // Read again for a better reason than serde's, if the file can be (not a pipe).
+        Err(e) => Err(refusal(e, || {
+            let file = open().ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+            Some(serde_json::from_reader(BufReader::new(file.take(MAX_REPORT_BYTES))))
+        })),
+    };
+    report.and_then(checked).with_context(|| format!("{shown} is not a blip JSON report (write one with --json)"))
 }
 
-/// The largest report file read.
-const MAX_REPORT_BYTES: u64 = 256 << 20;
+/// The largest report file read: 64 MiB. A URL's timeline is at most a day of one-second slices
+/// (past a day they widen), about 12 MB of pretty-printed JSON, so this holds full day-long runs
+/// of five URLs; typed, such a report takes about half its size in memory.
+const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The one field read first, to tell a report of another schema from a broken one.
+#[derive(Deserialize)]
+struct Envelope {
+    schema_version: Option<serde_json::Number>,
+}
 
 /// A report from the JSON `--json` wrote. Fields this blip does not know are ignored, so reports
 /// of later blips with added fields are read, as long as their `schema_version` is known.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn parse(text: &str) -> anyhow::Result<Report> {
-    let value: serde_json::Value = serde_json::from_str(text).context("it is not JSON")?;
-    let Some(version) = value.get("schema_version") else {
-        bail!("it has no schema_version");
-    };
-    if version.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
-        bail!("its schema_version is {version}; this blip reads {SCHEMA_VERSION}");
+    match serde_json::from_str::<Report>(text) {
+        Ok(report) => checked(report),
+        Err(e) => Err(refusal(e, || Some(serde_json::from_str(text)))),
     }
-    let report: Report = serde_json::from_value(value).context("it does not hold a report's fields")?;
+}
+
+/// Why a text that did not read as a report is not one; `envelope` reads its `schema_version`
+/// again, when it can be read again.
+fn refusal(
+    error: serde_json::Error,
+    envelope: impl FnOnce() -> Option<Result<Envelope, serde_json::Error>>,
+) -> anyhow::Error {
+    // serde quotes what it found (an unknown variant, a string): cleaned, as all outside text.
+    let why = sanitize::line(&error.to_string());
+    if error.is_syntax() || error.is_eof() {
+        return anyhow::anyhow!("it is not JSON: {why}");
+    }
+    match envelope() {
+        Some(Ok(Envelope { schema_version: None })) => anyhow::anyhow!("it has no schema_version"),
+        Some(Ok(Envelope { schema_version: Some(v) })) if v.as_u64() != Some(u64::from(SCHEMA_VERSION)) => {
+            anyhow::anyhow!("its schema_version is {v}; this blip reads {SCHEMA_VERSION}")
+        }
+        Some(Err(_)) => anyhow::anyhow!("its schema_version is not a number"),
+        _ => anyhow::anyhow!("it does not hold a report's fields: {why}"),
+    }
+}
+
+/// A report read whole, checked: its schema, its start, and figures that agree.
+fn checked(report: Report) -> anyhow::Result<Report> {
+    if report.schema_version != SCHEMA_VERSION {
+        bail!("its schema_version is {}; this blip reads {SCHEMA_VERSION}", report.schema_version);
+    }
     started_at(&report)?;
     consistent(&report)?;
     Ok(report)
 }
 
+/// The longest run a report is read for: a year. Every offset and count is bounded by the run,
+/// so this bounds them all, far below where a clock reading plus an offset could overflow.
+const MAX_RUN_MS: f64 = 366.0 * 86_400_000.0;
+
+/// Slack on a run's end, ms: offsets are rounded to the microsecond, durations to the
+/// millisecond's thousandth.
+const SLACK_MS: f64 = 1.0;
+
 /// What every report blip writes holds true; a report edited by hand into something else would
-/// be judged on figures that contradict each other, so it is refused, naming what is wrong.
+/// be judged on figures that contradict each other, so it is refused, naming the first field
+/// that is wrong.
 fn consistent(report: &Report) -> anyhow::Result<()> {
-    let finite = |x: f64| x.is_finite() && x >= 0.0;
-    if !(finite(report.duration_ms) && report.rate.is_finite() && report.rate > 0.0) {
-        bail!("its duration_ms or rate is not a positive number");
+    let runs = report.merged_from.as_ref().map_or(1, Vec::len).max(1);
+    if !(report.duration_ms.is_finite() && (0.0..=MAX_RUN_MS).contains(&report.duration_ms)) {
+        bail!("its duration_ms ({}) is not from 0 to {MAX_RUN_MS} (a year)", report.duration_ms);
     }
+    let max_rate = crate::cli::MAX_RATE * runs as f64;
+    if !(report.rate.is_finite() && (crate::cli::MIN_RATE..=max_rate).contains(&report.rate)) {
+        bail!("its rate ({}) is not from {} to {max_rate} probes per second", report.rate, crate::cli::MIN_RATE);
+    }
+    let last = humantime::parse_rfc3339("9999-12-31T23:59:59Z").unwrap_or(SystemTime::UNIX_EPOCH);
+    if started_at(report)?.checked_add(duration_ms(report.duration_ms) + Duration::from_secs(86_400)) > Some(last) {
+        bail!("its started_at `{}` is too close to the year 10000", sanitize::line(&report.started_at));
+    }
+    let run = Run { end_ms: report.duration_ms + SLACK_MS, runs: runs as u64 };
+    // Probes are due at `start + k / rate`: at most one more than the run's length holds, per run.
+    let max_probes = (report.rate * report.duration_ms / 1000.0).floor() as u64 + run.runs;
     if report.targets.is_empty() {
         bail!("it has no targets");
     }
+    if let Some(d) = &report.deploy {
+        for (name, x) in [
+            ("warmup_ms", Some(d.warmup_ms)),
+            ("cooldown_ms", Some(d.cooldown_ms)),
+            ("start_offset_ms", d.start_offset_ms),
+            ("end_offset_ms", d.end_offset_ms),
+            ("duration_ms", d.duration_ms),
+        ] {
+            run.offset(&format!("deploy.{name}"), x)?;
+        }
+        for (i, m) in d.output_marks.iter().enumerate() {
+            run.offset(&format!("deploy.output_marks[{i}].offset_ms"), Some(m.offset_ms))?;
+        }
+    }
+    if report.hooks.len() as u64 > report.hooks_run {
+        bail!("it lists {} hooks where hooks_run is {}", report.hooks.len(), report.hooks_run);
+    }
+    for (i, h) in report.hooks.iter().enumerate() {
+        run.offset(&format!("hooks[{i}].start_offset_ms"), Some(h.start_offset_ms))?;
+        run.offset(&format!("hooks[{i}].duration_ms"), Some(h.duration_ms))?;
+    }
+    for (i, m) in report.merged_from.iter().flatten().enumerate() {
+        run.offset(&format!("merged_from[{i}].start_offset_ms"), Some(m.start_offset_ms))?;
+        run.offset(&format!("merged_from[{i}].duration_ms"), Some(m.duration_ms))?;
+    }
+    run.offset("clock_offset_ms", report.clock_offset_ms)?;
     for t in &report.targets {
-        let url = crate::sanitize::line(&t.url);
-        if t.ok + t.failed != t.probes {
-            bail!("{url}: ok + failed is not probes");
+        let url = sanitize::line(&t.url);
+        target(t, &run, max_probes).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The run a report claims, which its offsets must fall within.
+struct Run {
+    /// The run's length plus [`SLACK_MS`].
+    end_ms: f64,
+    /// Runs merged into the report (1 for a run's own).
+    runs: u64,
+}
+
+impl Run {
+    /// Checks that `x`, an offset or a span in ms, is within the run.
+    fn offset(&self, name: &str, x: Option<f64>) -> anyhow::Result<()> {
+        match x {
+            Some(x) if !(x.is_finite() && (0.0..=self.end_ms).contains(&x)) => {
+                bail!("{name} ({x}) is not within the run (0 to {} ms)", self.end_ms - SLACK_MS)
+            }
+            _ => Ok(()),
         }
-        if !finite(t.downtime_ms) || t.downtime_ms > report.duration_ms + 1.0 {
-            bail!("{url}: downtime_ms is not within the run");
+    }
+
+    /// Checks that `x`, an offset from the deploy's start (negative: before it), is within the run.
+    fn signed(&self, name: &str, x: Option<f64>) -> anyhow::Result<()> {
+        self.offset(name, x.map(f64::abs))
+    }
+}
+
+/// Checks that `x` is a finite number from 0 to `max`.
+fn number(name: &str, x: f64, max: f64) -> anyhow::Result<()> {
+    if !(x.is_finite() && (0.0..=max).contains(&x)) {
+        bail!("{name} ({x}) is not a number from 0 to {max}");
+    }
+    Ok(())
+}
+
+/// Checks that the count `n` is at most `max`, which `what` is.
+fn at_most(name: &str, n: u64, max: u64, what: &str) -> anyhow::Result<()> {
+    if n > max {
+        bail!("{name} ({n}) is more than {what} ({max})");
+    }
+    Ok(())
+}
+
+/// The sum of `counts`, or an error naming `name` when it overflows.
+fn total<'a>(name: &str, counts: impl IntoIterator<Item = &'a u64>) -> anyhow::Result<u64> {
+    counts.into_iter().try_fold(0u64, |sum, n| sum.checked_add(*n)).with_context(|| format!("{name} overflow"))
+}
+
+/// Checks that a key of a count map is what blip writes there: clean text that `valid` accepts.
+fn keys(name: &str, map: &BTreeMap<String, u64>, valid: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+    match map.keys().find(|k| sanitize::line(k) != **k || !valid(k)) {
+        Some(k) => bail!("{name} has a key `{}` that is not what blip counts there", sanitize::line(k)),
+        None => Ok(()),
+    }
+}
+
+/// Checks an RFC 3339 time a report gives as text.
+fn time(name: &str, text: &str) -> anyhow::Result<()> {
+    humantime::parse_rfc3339(text)
+        .map(|_| ())
+        .map_err(|_| anyhow::anyhow!("{name} `{}` is not an RFC 3339 time", sanitize::line(text)))
+}
+
+/// A status code as a key: `200`.
+fn status(key: &str) -> bool {
+    key.parse::<u16>().is_ok_and(|code| (100..=999).contains(&code))
+}
+
+/// A router's error as a key: `404 unknown_route`.
+fn router_error(key: &str) -> bool {
+    key.split_once(' ').is_some_and(|(code, name)| status(code) && !name.is_empty())
+}
+
+/// An error kind as a key: `timeout`.
+fn error_kind(key: &str) -> bool {
+    crate::engine::sample::ErrorKind::ALL.iter().any(|k| k.as_str() == key)
+}
+
+/// A timeline slice width: a power of two of seconds, no wider than the run (or one second).
+fn width(name: &str, width_s: u64, run: &Run) -> anyhow::Result<()> {
+    let longest = ((run.end_ms / 1000.0) as u64).max(1);
+    if !width_s.is_power_of_two() || width_s > longest.next_power_of_two() {
+        bail!("{name} ({width_s}) is not a power of two of seconds within the run");
+    }
+    Ok(())
+}
+
+/// The figures of one URL, checked against each other and the run.
+fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
+    at_most("probes", t.probes, max_probes, "the run's rate and length allow")?;
+    at_most("cancelled", t.cancelled, max_probes, "the run's rate and length allow")?;
+    if t.ok.checked_add(t.failed) != Some(t.probes) {
+        bail!("ok + failed is not probes");
+    }
+    at_most("resent", t.resent, t.probes, "probes")?;
+    keys("status_counts", &t.status_counts, status)?;
+    keys("router_error_counts", &t.router_error_counts, router_error)?;
+    keys("error_counts", &t.error_counts, error_kind)?;
+    let answers = total("status_counts", t.status_counts.values())?;
+    at_most("the sum of status_counts", answers, t.probes, "probes")?;
+    at_most(
+        "the sum of router_error_counts",
+        total("router_error_counts", t.router_error_counts.values())?,
+        answers,
+        "the answers",
+    )?;
+    at_most("the sum of error_counts", total("error_counts", t.error_counts.values())?, t.failed, "failed")?;
+    if let Some(l) = &t.latency_ms {
+        for (name, x) in [
+            ("min", l.min),
+            ("mean", l.mean),
+            ("p50", l.p50),
+            ("p90", l.p90),
+            ("p99", l.p99),
+            ("p999", l.p999),
+            ("max", l.max),
+        ] {
+            number(&format!("latency_ms.{name}"), x, f64::MAX)?;
         }
-        if t.timeline_width_s == 0 {
-            bail!("{url}: timeline_width_s is 0");
+    }
+    histogram("latency_histogram", t.latency_histogram.as_deref(), t.ok)?;
+    for (name, x) in [("p50", t.send_lag_ms.p50), ("p99", t.send_lag_ms.p99), ("max", t.send_lag_ms.max)] {
+        number(&format!("send_lag_ms.{name}"), x, f64::MAX)?;
+    }
+    run.offset("downtime_ms", Some(t.downtime_ms)).map_err(|_| anyhow::anyhow!("downtime_ms is not within the run"))?;
+    number("availability", t.availability, 1.0)?;
+    if (t.outage_count as usize) < t.outages.len() {
+        bail!("outage_count ({}) is less than the outages listed ({})", t.outage_count, t.outages.len());
+    }
+    at_most("outage_count", t.outage_count, t.failed, "failed")?;
+    if t.outage_count as usize == t.outages.len() {
+        let listed: f64 = t.outages.iter().map(|o| o.duration_ms).sum();
+        if (listed - t.downtime_ms).abs() > SLACK_MS {
+            bail!("downtime_ms is not the sum of its outages");
         }
-        if t.outage_count as usize == t.outages.len() {
-            let listed: f64 = t.outages.iter().map(|o| o.duration_ms).sum();
-            if (listed - t.downtime_ms).abs() > 1.0 {
-                bail!("{url}: downtime_ms is not the sum of its outages");
+    }
+    let mut in_outages = 0u64;
+    for (i, o) in t.outages.iter().enumerate() {
+        let name = |field: &str| format!("outages[{i}].{field}");
+        window(&name, (&o.start, &o.end), (o.start_offset_ms, o.end_offset_ms, o.duration_ms), run)?;
+        at_most(&name("failed_probes"), o.failed_probes, t.failed, "failed")?;
+        in_outages = in_outages.checked_add(o.failed_probes).context("outages' failed_probes overflow")?;
+        keys(&name("causes"), &o.causes, |k| crate::offline::view::cause(k).is_some())?;
+        at_most(
+            &format!("the sum of {}", name("causes")),
+            total(&name("causes"), o.causes.values())?,
+            o.failed_probes,
+            "its failed_probes",
+        )?;
+        at_most(
+            &format!("the sum of {}", name("failed_in")),
+            total(&name("failed_in"), o.failed_in.values())?,
+            o.failed_probes,
+            "its failed_probes",
+        )?;
+    }
+    at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
+    for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
+        for (i, w) in windows.iter().flatten().enumerate() {
+            let name = |field: &str| format!("{list}[{i}].{field}");
+            window(&name, (&w.start, &w.end), (w.start_offset_ms, w.end_offset_ms, w.duration_ms), run)?;
+            run.offset(&name("overlap_ms"), Some(w.overlap_ms))?;
+            keys(&name("causes"), &w.causes, |k| crate::offline::view::cause(k).is_some())?;
+        }
+    }
+    for (vantage, a) in t.availability_by_vantage.iter().flatten() {
+        number(&format!("availability_by_vantage[{}]", sanitize::line(vantage)), *a, 1.0)?;
+    }
+    width("timeline_width_s", t.timeline_width_s, run)?;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for (i, p) in t.timeline.iter().enumerate() {
+        // Slices are listed from the start of the run, every one, each `timeline_width_s` wide.
+        if (i as u64).checked_mul(t.timeline_width_s) != Some(p.offset_s) {
+            bail!("timeline[{i}].offset_s ({}) is not slice {i} of {} s", p.offset_s, t.timeline_width_s);
+        }
+        run.offset(&format!("timeline[{i}].offset_s"), Some(p.offset_s as f64 * 1000.0))?;
+        ok = ok.checked_add(p.ok).context("timeline overflow")?;
+        failed = failed.checked_add(p.failed).context("timeline overflow")?;
+        for (q, x) in [("p50_ms", p.p50_ms), ("p99_ms", p.p99_ms)] {
+            number(&format!("timeline[{i}].{q}"), x.unwrap_or(0.0), f64::MAX)?;
+        }
+    }
+    if (ok, failed) != (t.ok, t.failed) {
+        bail!("the timeline's ok and failed ({ok}, {failed}) are not the URL's ({}, {})", t.ok, t.failed);
+    }
+    for (phase, p) in t.phases.iter().flatten() {
+        let name = |field: &str| format!("phases.{phase}.{field}");
+        run.offset(&name("start_offset_ms"), Some(p.start_offset_ms))?;
+        run.offset(&name("end_offset_ms"), Some(p.end_offset_ms))?;
+        if p.start_offset_ms > p.end_offset_ms {
+            bail!("{} is before its start_offset_ms", name("end_offset_ms"));
+        }
+        if p.ok.checked_add(p.failed) != Some(p.probes) {
+            bail!("{}: ok + failed is not probes", name(""));
+        }
+        at_most(&name("ok"), p.ok, t.ok, "the URL's ok")?;
+        at_most(&name("failed"), p.failed, t.failed, "the URL's failed")?;
+        if p.downtime_ms > t.downtime_ms + SLACK_MS {
+            bail!("{} ({}) is more than the URL's downtime_ms", name("downtime_ms"), p.downtime_ms);
+        }
+        run.offset(&name("downtime_ms"), Some(p.downtime_ms))?;
+        if let Some(l) = &p.latency_ms {
+            for (q, x) in [("p50", l.p50), ("p99", l.p99), ("max", l.max)] {
+                number(&name(&format!("latency_ms.{q}")), x, f64::MAX)?;
             }
         }
-        if let Some(h) = &t.latency_histogram
-            && crate::report::histogram::decode(h).is_err()
-        {
-            bail!("{url}: latency_histogram is not a serialized HdrHistogram");
+        histogram(&name("latency_histogram"), p.latency_histogram.as_deref(), p.ok)?;
+    }
+    if let Some(phases) = &t.phases {
+        at_most(
+            "the phases' probes",
+            total("phases' probes", phases.values().map(|p| &p.probes))?,
+            t.probes,
+            "probes",
+        )?;
+    }
+    if let Some(d) = &t.deploy_timing {
+        for (name, x) in [
+            ("first_failure_ms", d.first_failure_ms),
+            ("last_failure_ms", d.last_failure_ms),
+            ("recovered_ms", d.recovered_ms),
+            ("recovery_ms", d.recovery_ms),
+        ] {
+            run.signed(&format!("deploy_timing.{name}"), x)?;
         }
+    }
+    wire(&t.wire, t, run)
+}
+
+/// An outage window's times, checked: they parse, and their offsets lie within the run in order.
+fn window(
+    name: &dyn Fn(&str) -> String,
+    (start, end): (&str, &str),
+    (start_ms, end_ms, duration): (f64, f64, f64),
+    run: &Run,
+) -> anyhow::Result<()> {
+    time(&name("start"), start)?;
+    time(&name("end"), end)?;
+    run.offset(&name("start_offset_ms"), Some(start_ms))?;
+    run.offset(&name("end_offset_ms"), Some(end_ms))?;
+    run.offset(&name("duration_ms"), Some(duration))?;
+    if start_ms > end_ms || (end_ms - start_ms - duration).abs() > SLACK_MS {
+        bail!("{} ({duration}) is not its end_offset_ms less its start_offset_ms", name("duration_ms"));
+    }
+    Ok(())
+}
+
+/// A histogram, if any, checked: it decodes within its bound and holds at most `ok` values.
+fn histogram(name: &str, text: Option<&str>, ok: u64) -> anyhow::Result<()> {
+    let Some(text) = text else { return Ok(()) };
+    let h = crate::report::histogram::decode(text)
+        .map_err(|e| anyhow::anyhow!("{name} is not a serialized HdrHistogram ({e})"))?;
+    at_most(&format!("{name}'s count"), h.len(), ok, "ok")
+}
+
+/// A URL's wire figures, checked against its probes and the run.
+fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> anyhow::Result<()> {
+    for (phase, p) in &w.phases_ms {
+        for (q, x) in [("p50", p.p50), ("p90", p.p90), ("p99", p.p99), ("max", p.max)] {
+            number(&format!("phases_ms.{phase}.{q}"), x, f64::MAX)?;
+        }
+        at_most(&format!("phases_ms.{phase}.count"), p.count, t.probes.saturating_add(t.resent), "probes and resent")?;
+    }
+    let mut answered = w.peers_other.probes;
+    for (i, p) in w.peers.iter().enumerate() {
+        if p.address.parse::<std::net::SocketAddr>().is_err() {
+            bail!("peers[{i}].address `{}` is not an ip:port", sanitize::line(&p.address));
+        }
+        at_most(&format!("peers[{i}].failed"), p.failed, p.probes, "its probes")?;
+        answered = answered.checked_add(p.probes).context("peers overflow")?;
+    }
+    at_most("the peers' probes", answered, t.probes, "probes")?;
+    at_most("peers_other.failed", w.peers_other.failed, w.peers_other.probes, "its probes")?;
+    for (i, s) in w.tracked.iter().enumerate() {
+        for (j, v) in s.values.iter().enumerate() {
+            let name = |field: &str| format!("tracked[{i}].values[{j}].{field}");
+            at_most(&name("probes"), v.probes, t.probes, "the URL's probes")?;
+            at_most(&name("failed"), v.failed, v.probes, "its probes")?;
+            for (field, x) in [
+                ("first_seen_offset_ms", Some(v.first_seen_offset_ms)),
+                ("last_seen_offset_ms", Some(v.last_seen_offset_ms)),
+                ("first_ok_offset_ms", v.first_ok_offset_ms),
+                ("last_ok_offset_ms", v.last_ok_offset_ms),
+            ] {
+                run.offset(&name(field), x)?;
+            }
+            width(&name("timeline_width_s"), v.timeline_width_s, run)?;
+            for (k, p) in v.timeline.iter().enumerate() {
+                run.offset(&name(&format!("timeline[{k}].offset_s")), Some(p.offset_s as f64 * 1000.0))?;
+                at_most(&name(&format!("timeline[{k}].probes")), p.probes, v.probes, "its probes")?;
+            }
+        }
+    }
+    if let Some(c) = &w.cutover {
+        for (i, v) in c.old.iter().chain(&c.new).enumerate() {
+            run.signed(&format!("cutover value {i}'s at_ms"), Some(v.at_ms))?;
+        }
+        run.offset("cutover.overlap_ms", c.overlap_ms)?;
+        run.offset("cutover.gap_ms", c.gap_ms)?;
     }
     Ok(())
 }
@@ -96,7 +496,8 @@ mod tests {
 
     #[test]
     fn reports_are_read_back_and_other_files_refused() {
-        let json = crate::report::json::render(&crate::report::fixtures::deploy_report()).unwrap();
+        // The golden scenario's report: a recorder's, whose figures agree as a run's do.
+        let json = crate::report::json::render(&crate::report::golden::scenario()).unwrap();
         let report = parse(&json).unwrap();
         assert_eq!(crate::report::json::render(&report).unwrap(), json, "read back as written");
         // A later blip's added fields are ignored.
