@@ -98,7 +98,11 @@ pub fn describe(report: &Report) -> String {
 pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
     // A merged report already sums its vantages: merging it again would count them twice.
     if let Some(r) = runs.iter().find(|r| r.report.merged_from.is_some()) {
-        bail!("{} is itself a merge of {}: merge the runs' own reports instead", r.file, r.report.vantage);
+        bail!(
+            "{} is itself a merge of {}: merge the runs' own reports instead",
+            r.file,
+            sanitize::line(&r.report.vantage)
+        );
     }
     // Each URL and lane must have been probed from every vantage, or a window seen by one
     // vantage alone would read as the service being down.
@@ -122,7 +126,7 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
                 "{} and {} are both from vantage `{}`: merge runs from different vantages (set each run's --vantage)",
                 b.file,
                 a.file,
-                a.report.vantage
+                sanitize::line(&a.report.vantage)
             );
         }
     }

@@ -25,7 +25,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "## {verdict}\n");
     let _ = writeln!(out, "Probed from {}.\n", code(&report.vantage));
     if let Some(d) = &report.deploy {
-        let how = d.outcome();
+        let how = cell(&d.outcome());
         let took = d.duration_ms.map(|ms| format!(" after {}", secs_ms(ms))).unwrap_or_default();
         let _ = writeln!(out, "Deploy {}: {how}{took}.\n", code(&d.shown()));
     }
@@ -89,7 +89,7 @@ pub fn render(report: &Report) -> String {
                     "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} | {} |",
                     cell(t.name()),
                     w.phase_label().as_deref().unwrap_or("–"),
-                    w.start,
+                    cell(&w.start),
                     secs_ms(w.start_offset_ms),
                     secs_ms(w.duration_ms),
                     w.failed_probes,

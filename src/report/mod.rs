@@ -13,6 +13,8 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 pub(crate) mod golden;
 pub mod histogram;
+#[cfg(test)]
+mod hostile_fields;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -95,7 +95,7 @@ fn render_hooks(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "  {} for {} at +{}: {} after {}",
-            h.hook,
+            sanitize::line(&h.hook),
             sanitize::line(&h.connection.label(&h.url, report.lanes_shown())),
             secs_ms(h.start_offset_ms),
             sanitize::line(&how),
@@ -249,7 +249,8 @@ fn render_target(out: &mut String, t: &TargetReport) {
     for (i, g) in t.gates.iter().enumerate() {
         let label = if i == 0 { "gates" } else { "" };
         let mark = if g.passed { "passed" } else { "FAILED" };
-        let _ = writeln!(out, "  {label:<9}  {mark}  {}: observed {}", g.shown(), g.observed);
+        let (gate, observed) = (sanitize::line(&g.shown()), sanitize::line(&g.observed));
+        let _ = writeln!(out, "  {label:<9}  {mark}  {gate}: observed {observed}");
         if let Some(first) = g.evidence.as_ref().and_then(|e| e.first_error.as_ref().zip(e.first_offset_ms)) {
             let _ = writeln!(out, "                     first at +{}: {}", secs_ms(first.1), sanitize::line(first.0));
         }
@@ -257,7 +258,7 @@ fn render_target(out: &mut String, t: &TargetReport) {
 }
 
 fn counts(counts: &BTreeMap<String, u64>) -> String {
-    counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join("  ")
+    counts.iter().map(|(k, n)| format!("{} ×{n}", sanitize::line(k))).collect::<Vec<_>>().join("  ")
 }
 
 #[cfg(test)]

@@ -269,7 +269,8 @@ pub fn render_text(out: &mut String, w: &WireReport) {
         let _ = writeln!(out, "  timing     {}  ({opened} connection{plural} opened)", phases.join("  "));
     }
     if !w.peers.is_empty() {
-        let mut peers: Vec<String> = w.peers.iter().take(4).map(|p| format!("{} ×{}", p.address, p.probes)).collect();
+        let mut peers: Vec<String> =
+            w.peers.iter().take(4).map(|p| format!("{} ×{}", sanitize::line(&p.address), p.probes)).collect();
         let more = w.peers.len().saturating_sub(4);
         if more > 0 || w.peers_other.probes > 0 {
             peers.push(format!("and {} more", more as u64 + u64::from(w.peers_other.probes > 0)));
