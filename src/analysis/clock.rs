@@ -21,7 +21,9 @@ impl RunClock {
 
     /// The wall time of an offset, for display only.
     pub fn wall(&self, offset: Duration) -> SystemTime {
-        self.started_at + offset
+        // A run's offsets always fit; a saved report's are checked against its start when read,
+        // and an unchecked one shows its start rather than end blip.
+        self.started_at.checked_add(offset).unwrap_or(self.started_at)
     }
 }
 

@@ -116,7 +116,7 @@ impl Timeline {
 
     /// `(offset in seconds, counts)` for every slice from the start of the run.
     pub fn slices(&self) -> impl Iterator<Item = (u64, Slice)> + '_ {
-        self.slices.iter().enumerate().map(|(i, s)| (i as u64 * self.width_s, *s))
+        self.slices.iter().enumerate().map(|(i, s)| ((i as u64).saturating_mul(self.width_s), *s))
     }
 
     /// The p50 and p99 latency of each slice's successful probes, in the order of

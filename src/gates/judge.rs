@@ -144,9 +144,12 @@ fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, Rat
     let window = |from: usize, to: usize| {
         let (start, _) = slices[from];
         let (last, _) = slices[to - 1];
-        let (probes, failed) =
-            slices[from..to].iter().fold((0, 0), |(p, f), (_, s)| (p + s.ok + s.failed, f + s.failed));
-        RateWindow { start: Duration::from_secs(start), end: Duration::from_secs(last + slice_s), probes, failed }
+        let (probes, failed) = slices[from..to].iter().fold((0u64, 0u64), |(p, f), (_, s)| {
+            (p.saturating_add(s.ok).saturating_add(s.failed), f.saturating_add(s.failed))
+        });
+        // Saturating: a saved report's counts and widths are whatever it says.
+        let end = Duration::from_secs(last.saturating_add(slice_s));
+        RateWindow { start: Duration::from_secs(start), end, probes, failed }
     };
     let worse = |a: &RateWindow, b: &RateWindow| b.percent() > a.percent();
     let count = slices.len().saturating_sub(span) + 1;

@@ -187,8 +187,8 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
         deploy: None,
         targets,
         hooks: Vec::new(),
-        hooks_run: runs.iter().map(|r| r.report.hooks_run).sum(),
-        hooks_skipped: runs.iter().map(|r| r.report.hooks_skipped).sum(),
+        hooks_run: add(runs.iter().map(|r| r.report.hooks_run)),
+        hooks_skipped: add(runs.iter().map(|r| r.report.hooks_skipped)),
         merged_from: Some(
             runs.iter()
                 .map(|r| MergedRun {
@@ -202,6 +202,12 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
         ),
         clock_offset_ms: clock_offset.map(millis),
     })
+}
+
+/// The sum of counts, saturating: the reports' own counts are checked, their sum over many is
+/// not.
+fn add(counts: impl Iterator<Item = u64>) -> u64 {
+    counts.fold(0, u64::saturating_add)
 }
 
 fn since(origin: SystemTime, at: SystemTime) -> Duration {
@@ -236,12 +242,13 @@ fn merge_target(
         .enumerate()
         .filter_map(|(i, r)| Some((i, r, r.report.targets.iter().find(|t| t.url == url && t.connection == lane)?)))
         .collect();
-    let sum = |f: fn(&TargetReport) -> u64| seen.iter().map(|(_, _, t)| f(t)).sum::<u64>();
+    let sum = |f: fn(&TargetReport) -> u64| add(seen.iter().map(|(_, _, t)| f(t)));
     let add_counts = |f: fn(&TargetReport) -> &BTreeMap<String, u64>| {
         let mut all: BTreeMap<String, u64> = BTreeMap::new();
         for (_, _, t) in &seen {
             for (k, n) in f(t) {
-                *all.entry(k.clone()).or_default() += n;
+                let count = all.entry(k.clone()).or_default();
+                *count = count.saturating_add(*n);
             }
         }
         all
@@ -401,7 +408,8 @@ fn merged_window(c: &Cluster<'_>, runs: &[Run], origin: SystemTime) -> MergedWin
     let mut causes: BTreeMap<String, u64> = BTreeMap::new();
     for s in &c.seen {
         for (k, n) in &s.outage.causes {
-            *causes.entry(k.clone()).or_default() += n;
+            let count = causes.entry(k.clone()).or_default();
+            *count = count.saturating_add(*n);
         }
     }
     let first = c.seen.iter().min_by_key(|s| s.start);
@@ -413,7 +421,7 @@ fn merged_window(c: &Cluster<'_>, runs: &[Run], origin: SystemTime) -> MergedWin
         duration_ms: millis(end - start),
         overlap_ms: millis(earliest_end.saturating_sub(latest_start)),
         vantages: spans.keys().map(|i| runs[*i].report.vantage.clone()).collect(),
-        failed_probes: c.seen.iter().map(|s| s.outage.failed_probes).sum(),
+        failed_probes: add(c.seen.iter().map(|s| s.outage.failed_probes)),
         causes,
         first_error: first.map(|s| s.outage.first_error.clone()).unwrap_or_default(),
         open: c.seen.iter().any(|s| s.outage.open),
@@ -461,8 +469,8 @@ fn merged_timeline(seen: &[(usize, &Run, &TargetReport)], origin: SystemTime) ->
                     p99_ms: None,
                 }));
             }
-            slices[index].ok += p.ok;
-            slices[index].failed += p.failed;
+            slices[index].ok = slices[index].ok.saturating_add(p.ok);
+            slices[index].failed = slices[index].failed.saturating_add(p.failed);
         }
     }
     (width, slices)

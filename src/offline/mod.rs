@@ -7,6 +7,9 @@ pub mod merge;
 pub mod saved;
 pub mod view;
 
+#[cfg(test)]
+mod extremes;
+
 use std::path::Path;
 
 use anyhow::{Context, bail};

@@ -154,7 +154,7 @@ impl TargetFigures {
         let judged_phase = |phase: Phase| judge.judges(Some(phase));
         let (probes, failed) = if partly {
             let judged = Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p));
-            judged.fold((0, 0), |(n, f), (_, s)| (n + s.probes, f + s.failed))
+            judged.fold((0u64, 0u64), |(n, f), (_, s)| (n.saturating_add(s.probes), f.saturating_add(s.failed)))
         } else {
             (t.probes, t.failed)
         };
@@ -175,7 +175,11 @@ impl TargetFigures {
         let status_counts: BTreeMap<u16, u64> =
             t.status_counts.iter().filter_map(|(code, n)| Some((code.parse().ok()?, *n))).collect();
         let unjudged_failed: u64 = if partly {
-            Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| !judged_phase(**p)).map(|(_, s)| s.failed).sum()
+            Phase::ALL
+                .iter()
+                .zip(&by_phase)
+                .filter(|(p, _)| !judged_phase(**p))
+                .fold(0, |n, (_, s)| s.failed.saturating_add(n))
         } else {
             0
         };
@@ -214,12 +218,16 @@ impl TargetFigures {
         if truncated {
             // The report's downtime covers every window, listed or not.
             windows.downtime = if phased {
-                Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p)).map(|(_, s)| s.downtime).sum()
+                Phase::ALL
+                    .iter()
+                    .zip(&by_phase)
+                    .filter(|(p, _)| judged_phase(**p))
+                    .fold(Duration::ZERO, |d, (_, s)| d.saturating_add(s.downtime))
             } else {
                 duration_ms(t.downtime_ms)
             };
             if phased {
-                windows.window_count += t.outage_count - t.outages.len() as u64;
+                windows.window_count = windows.window_count.saturating_add(t.outage_count - t.outages.len() as u64);
             } else {
                 windows.window_count = t.outage_count;
             }
@@ -304,7 +312,7 @@ fn judged_slices(
             if !partly {
                 return slice;
             }
-            let (start, end) = (Duration::from_secs(p.offset_s), Duration::from_secs(p.offset_s) + width);
+            let (start, end) = (Duration::from_secs(p.offset_s), Duration::from_secs(p.offset_s).saturating_add(width));
             let overlaps: Vec<bool> = spans
                 .iter()
                 .filter(|(_, s, e)| *s < end && *e > start)

@@ -127,7 +127,8 @@ const LEGEND: &str = "🟩 all probes ok · 🟨 some failed · 🟥 most failed
 /// slices, with the phases of a wrapped deploy named where they begin; None without a timeline.
 fn strip(t: &TargetReport) -> Option<String> {
     let width = t.timeline_width_s.max(1);
-    let slices = t.timeline.iter().map(|p| p.offset_s / width + 1).max()?;
+    // Checked: a saved report's offsets and width can be anything serde reads.
+    let slices = t.timeline.iter().map(|p| p.offset_s / width).max()?.checked_add(1)?;
     let per_cell = slices.div_ceil(STRIP_CELLS);
     let cells = slices.div_ceil(per_cell);
     let mut counts = vec![(0u64, 0u64); cells as usize];
@@ -136,7 +137,8 @@ fn strip(t: &TargetReport) -> Option<String> {
         c.0 += p.ok;
         c.1 += p.failed;
     }
-    let cell_s = (per_cell * width) as f64;
+    let cell_width = per_cell.checked_mul(width)?;
+    let cell_s = cell_width as f64;
     // Where each phase begins, as the cell nearest to its start.
     let mut starts: Vec<(usize, Phase)> = t
         .phases
@@ -158,7 +160,7 @@ fn strip(t: &TargetReport) -> Option<String> {
             _ => '🟥',
         });
     }
-    let unit = if per_cell * width == 1 { "1 s".to_string() } else { format!("{} s", per_cell * width) };
+    let unit = if cell_width == 1 { "1 s".to_string() } else { format!("{cell_width} s") };
     Some(format!("{line} ({unit} per cell)"))
 }
 
