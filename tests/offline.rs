@@ -272,3 +272,158 @@ async fn merge_tells_the_service_down_from_a_path_down() {
     ])
     .await;
 }
+
+/// A latency histogram of a few dozen characters whose V2 header claims a 4 GiB payload.
+fn histogram_bomb() -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut header = Vec::new();
+    header.extend(0x1c84_9313u32.to_be_bytes());
+    header.extend(u32::MAX.to_be_bytes());
+    header.extend(0u32.to_be_bytes());
+    header.extend(3u32.to_be_bytes());
+    header.extend(1u64.to_be_bytes());
+    header.extend(2048u64.to_be_bytes());
+    header.extend(1f64.to_be_bytes());
+    let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    deflated.write_all(&header).unwrap();
+    let deflated = deflated.finish().unwrap();
+    let mut bytes = 0x1c84_9314u32.to_be_bytes().to_vec();
+    bytes.extend((deflated.len() as u32).to_be_bytes());
+    bytes.extend(deflated);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The hostile reports of a saved run edited by hand: each is refused by `blip judge` and by
+/// `blip merge` with exit 2 and one clean line naming the field, never a panic or an abort.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_reports_are_refused_with_one_line() {
+    let server = TestServer::start().await;
+    let dir = tempdir("hostile");
+    let saved = dir.join("r.json");
+    let url = server.url("/");
+    let run = blip(&[
+        "--rate",
+        "50",
+        "--duration",
+        "1500ms",
+        "--ui",
+        "quiet",
+        "--measure-only",
+        "--json",
+        saved.to_str().unwrap(),
+        &url,
+    ]);
+    let (out, _) = tokio::join!(
+        run,
+        server.inject(Duration::from_millis(400), Mode::Status(503, "outage"), Duration::from_millis(300))
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let real: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(real["targets"][0]["outage_count"], 1, "{}", real["targets"][0]["outages"]);
+    let points = real["targets"][0]["timeline"].as_array().unwrap().len();
+    let esc = "\x1b]0;pwned\x07\x1b[2J";
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, String)> = vec![
+        (
+            "offset-4e9",
+            Box::new(|r| {
+                let t = &mut r["targets"][0]["timeline"];
+                t.as_array_mut().unwrap().push(serde_json::json!({"offset_s": 4_000_000_000u64, "ok": 0, "failed": 0}));
+            }),
+            format!("timeline[{points}].offset_s (4000000000)"),
+        ),
+        (
+            "offset-2e7",
+            Box::new(|r| {
+                let t = &mut r["targets"][0]["timeline"];
+                t.as_array_mut().unwrap().push(serde_json::json!({"offset_s": 20_000_000u64, "ok": 0, "failed": 0}));
+            }),
+            format!("timeline[{points}].offset_s (20000000)"),
+        ),
+        (
+            "histogram-bomb",
+            Box::new(|r| r["targets"][0]["latency_histogram"] = histogram_bomb().into()),
+            "latency_histogram is not a serialized HdrHistogram".into(),
+        ),
+        (
+            "status-key",
+            Box::new(move |r| {
+                let counts = r["targets"][0]["status_counts"].as_object_mut().unwrap();
+                let (key, n) = counts.iter().next().map(|(k, n)| (k.clone(), n.clone())).unwrap();
+                counts.remove(&key);
+                counts.insert(format!("{key}{esc}"), n);
+            }),
+            "status_counts has a key".into(),
+        ),
+        (
+            "cause-key",
+            Box::new(move |r| {
+                let causes = r["targets"][0]["outages"][0]["causes"].as_object_mut().unwrap();
+                let n = causes.remove("503").unwrap();
+                causes.insert(format!("503{esc}"), n);
+            }),
+            "outages[0].causes has a key".into(),
+        ),
+        (
+            "peer-address",
+            Box::new(move |r| r["targets"][0]["peers"][0]["address"] = format!("127.0.0.1:1{esc}").into()),
+            "peers[0].address".into(),
+        ),
+        (
+            "unknown-variant",
+            Box::new(move |r| r["targets"][0]["connection"] = format!("reused{esc}").into()),
+            "unknown variant".into(),
+        ),
+        (
+            "markdown-start",
+            Box::new(|r| {
+                r["targets"][0]["outages"][0]["start"] =
+                    "<img src=x> [Approve](https://evil.example)\n## ✅ blip: passed (all gates)".into()
+            }),
+            "outages[0].start".into(),
+        ),
+        (
+            "offset-max",
+            Box::new(|r| r["targets"][0]["timeline"][0]["offset_s"] = u64::MAX.into()),
+            "timeline[0].offset_s".into(),
+        ),
+        ("width-max", Box::new(|r| r["targets"][0]["timeline_width_s"] = u64::MAX.into()), "timeline_width_s".into()),
+        (
+            "failed-0",
+            Box::new(|r| {
+                let t = &mut r["targets"][0];
+                t["ok"] = t["probes"].clone();
+                t["failed"] = 0.into();
+            }),
+            "is more than failed (0)".into(),
+        ),
+    ];
+    let other = dir.join("other.json");
+    let mut second = real.clone();
+    second["vantage"] = "elsewhere".into();
+    std::fs::write(&other, second.to_string()).unwrap();
+    for (name, edit, needle) in &cases {
+        let mut report = real.clone();
+        edit(&mut report);
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, report.to_string()).unwrap();
+        let (path, other) = (path.to_str().unwrap(), other.to_str().unwrap());
+        let markdown = dir.join("summary.md");
+        let markdown = markdown.to_str().unwrap();
+        for args in [vec!["judge", path, "--max-failed", "0", "--markdown", markdown], vec!["merge", path, other]] {
+            let out = blip(&args).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name}: {args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+            assert!(stderr.contains(&format!("{name}.json is not a blip JSON report")), "{name}: {stderr}");
+            assert!(stderr.contains(needle.as_str()), "{name}: `{stderr}` should say {needle}");
+            assert!(!stderr.contains('\x1b') && !stderr.contains('\x07'), "{name}: {stderr:?}");
+            assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{name}: {stderr}");
+            assert!(out.stdout.is_empty() && !Path::new(markdown).exists(), "{name}: {args:?}");
+        }
+    }
+    // The saved run itself is judged and merged as before.
+    let out = blip(&["judge", saved.to_str().unwrap(), "--max-downtime", "10s"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
