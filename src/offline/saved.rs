@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::report::{Report, SCHEMA_VERSION, TargetReport};
+use crate::report::{Report, SCHEMA_VERSION, TargetReport, bounded};
 use crate::sanitize;
 
 /// The report in the file at `path`.
@@ -33,7 +33,7 @@ pub fn read(path: &Path) -> anyhow::Result<Report> {
         bail!(too_large());
     }
     let mut counted = Counted { inner: BufReader::new(file.take(MAX_REPORT_BYTES + 1)), read: 0 };
-    let parsed = serde_json::from_reader::<_, Report>(&mut counted);
+    let parsed = bounded::with_budget(MAX_MODEL_BYTES, || serde_json::from_reader::<_, Report>(&mut counted));
     if counted.read > MAX_REPORT_BYTES {
         bail!(too_large());
     }
@@ -53,6 +53,11 @@ pub fn read(path: &Path) -> anyhow::Result<Report> {
 /// (past a day they widen), about 12 MB of pretty-printed JSON, so this holds full day-long runs
 /// of five URLs; typed, such a report takes about half its size in memory.
 const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// The most memory a report's lists and maps may take, read: 48 MiB. A day of one-second slices
+/// of one URL takes 5 MB, so this holds every timeline a report within [`MAX_REPORT_BYTES`] can
+/// carry, where a map of short keys could otherwise take 20 times the file.
+const MAX_MODEL_BYTES: usize = 48 << 20;
 
 /// A reader that counts the bytes read through it.
 struct Counted<R> {
@@ -78,7 +83,7 @@ struct Envelope {
 /// of later blips with added fields are read, as long as their `schema_version` is known.
 #[cfg_attr(not(test), allow(dead_code))]
 pub fn parse(text: &str) -> anyhow::Result<Report> {
-    match serde_json::from_str::<Report>(text) {
+    match bounded::with_budget(MAX_MODEL_BYTES, || serde_json::from_str::<Report>(text)) {
         Ok(report) => checked(report),
         Err(e) => Err(refusal(e, || Some(serde_json::from_str(text)))),
     }

@@ -6,6 +6,7 @@ mod model;
 pub use model::*;
 
 pub mod annotations;
+pub mod bounded;
 pub mod build;
 pub mod file;
 #[cfg(test)]

@@ -44,6 +44,7 @@ pub struct Report {
     /// Which phases of a wrapped deploy the gates judged; null without a command (all probes).
     pub gate_phases: Option<crate::analysis::phase::GatePhases>,
     /// Things that make the figures less trustworthy, such as blip itself sending late.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub warnings: Vec<String>,
     /// Stretches whose slots blip missed, because it was stopped or starved (a paused CI
     /// runner, a frozen VM): gaps in observation, not outages.
@@ -56,6 +57,7 @@ pub struct Report {
     pub deploy: Option<DeployReport>,
     pub targets: Vec<TargetReport>,
     /// `--on-down` and `--on-up` runs, in the order they ended (the first 1000).
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub hooks: Vec<HookReport>,
     /// Hook runs in all, including any past the list's bound.
     pub hooks_run: u64,
@@ -111,9 +113,11 @@ pub struct MergedWindow {
     /// window).
     pub overlap_ms: f64,
     /// The vantages that saw it, in the order of `merged_from`.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub vantages: Vec<String>,
     pub failed_probes: u64,
     /// Failed probes per status code or error kind, over the vantages.
+    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub causes: BTreeMap<String, u64>,
     pub first_error: String,
     pub open: bool,
@@ -142,6 +146,7 @@ pub struct HookReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub command: Vec<String>,
     /// What the human reports call the command when it is not the command line itself (`blip
     /// demo`'s simulated deploy: `demo deploy (restart)`); null for a command given after `--`.
@@ -166,11 +171,13 @@ pub struct DeployReport {
     #[serde(default)]
     pub stopped_by_gate: bool,
     /// The last lines of its output, stdout and stderr interleaved as they arrived.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub output_tail: Vec<String>,
     /// Lines of its output not shown because it printed faster than they could be.
     pub output_lines_dropped: u64,
     /// Its first and last 200 lines (each cut to 200 characters), with when blip read them:
     /// marks on the HTML report's time axis.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub output_marks: Vec<OutputMark>,
     /// Lines between the first and the last 200, not in `output_marks`.
     pub output_marks_dropped: u64,
@@ -283,11 +290,14 @@ pub struct TargetReport {
     #[serde(default)]
     pub missed: u64,
     /// Answers per status code, as string keys ("200", "404").
+    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub status_counts: BTreeMap<String, u64>,
     /// Of the answers in `status_counts`, those a router gave itself rather than the app (it
     /// said so in `X-Cf-Routererror`), per code and the router's error: `"404 unknown_route"`.
+    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub router_error_counts: BTreeMap<String, u64>,
     /// Failed probes per error kind, only kinds that occurred.
+    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub error_counts: BTreeMap<String, u64>,
     /// Latency of successful probes from their due time; null when none succeeded.
     pub latency_ms: Option<Latency>,
@@ -301,9 +311,11 @@ pub struct TargetReport {
     pub availability: f64,
     /// Number of outage windows, including any past the detailed list's bound.
     pub outage_count: u64,
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub outages: Vec<OutageReport>,
     /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
     pub timeline_width_s: u64,
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 262_144>")]
     pub timeline: Vec<TimelinePoint>,
     /// Per phase of a wrapped deploy (only phases that began); null when no command is wrapped.
     pub phases: Option<BTreeMap<Phase, PhaseReport>>,
@@ -323,6 +335,7 @@ pub struct TargetReport {
     pub windows_some: Option<Vec<MergedWindow>>,
     /// `blip merge`: each vantage's own availability of this URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::report::bounded::option_map::<_, _, _, 65_536>")]
     pub availability_by_vantage: Option<BTreeMap<String, f64>>,
 }
 
@@ -350,6 +363,7 @@ pub struct Evidence {
     pub first_offset_ms: Option<f64>,
     pub first_error: Option<String>,
     /// Indexes into this URL's `outages` of the windows involved.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub outages: Vec<usize>,
     /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
     /// other gates.
@@ -452,6 +466,7 @@ pub struct OutageReport {
     pub duration_ms: f64,
     pub failed_probes: u64,
     /// Failed probes per status code or error kind.
+    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub causes: BTreeMap<String, u64>,
     /// The most frequent of `causes` (the first by name among equals): what the window was,
     /// where `first_error` is only how it began (`reset` for a window of 222 `refused`).
