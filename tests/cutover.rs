@@ -193,6 +193,21 @@ async fn blue_green_shows_the_overlap_of_old_and_new() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_clean_switch_is_no_gap() {
+    let switch = Switch::start().await;
+    let report = deploy(&switch, "switch", "sleep 0.3\necho v2 >CONTROL\nsleep 0.4\n").await;
+    let t = &report.targets[0];
+    t.check_consistency();
+    assert_eq!(t.failed, 0, "{t:#?}");
+    let c = t.cutover.as_ref().unwrap();
+    let ([old], [new]) = (c.old.as_slice(), c.new.as_slice()) else { panic!("{c:?}") };
+    // Adjacent probes: the last v1 and the first v2 answer at most an interval (and the send
+    // lag) apart, and nothing between them failed.
+    assert!(new.at_ms - old.at_ms <= tolerance_of(RATE, t), "{c:?}");
+    assert_eq!((c.gap_ms, c.overlap_ms, c.failed_between), (None, None, 0), "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_restart_shows_the_gap_between_old_and_new() {
     let switch = Switch::start().await;
     let report =
@@ -206,6 +221,7 @@ async fn a_restart_shows_the_gap_between_old_and_new() {
     assert!(gap >= 400.0 - tolerance_of(RATE, t), "nothing served for 0.4 s: {gap}");
     assert_eq!(c.overlap_ms, None);
     assert_eq!(t.outages.len(), 1, "{t:#?}");
+    assert_eq!(c.failed_between, t.outages[0].failed_probes, "the probes of the hole, and only they");
     assert_eq!(t.tracked[0].missing.probes, t.failed, "the 503s carried no version");
 }
 

@@ -184,7 +184,7 @@ impl Recorder {
                         .collect(),
                     cutover: self.phases.start_of(Phase::Deploy).and_then(|start| {
                         let source = t.tracking.sources.first()?;
-                        Some((source.cutover(start), start))
+                        Some((source.cutover(start, t.detector.windows()), start))
                     }),
                 }
             })

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::analysis::outage::Window;
 use crate::analysis::timeline::MAX_SLICES;
 
 /// Distinct values counted apart per tracked source.
@@ -174,8 +175,10 @@ impl Source {
     }
 
     /// The cutover around a deploy that started at `deploy_start`: the values that served before
-    /// it and when each last served, and the values that first served after it and when.
-    pub fn cutover(&self, deploy_start: Duration) -> Cutover {
+    /// it and when each last served, the values that first served after it and when, and the
+    /// failed probes between the last old and the first new answer, from the URL's outage
+    /// `windows` (a failure between two answers lies in a window between them).
+    pub fn cutover(&self, deploy_start: Duration, windows: &[Window]) -> Cutover {
         let mut old: Vec<(String, Duration)> = Vec::new();
         let mut new: Vec<(String, Duration)> = Vec::new();
         for v in &self.values {
@@ -185,7 +188,16 @@ impl Source {
                 _ => {}
             }
         }
-        Cutover { old, new }
+        let old_last = old.iter().map(|(_, at)| *at).max();
+        let new_first = new.iter().map(|(_, at)| *at).min();
+        let failed_between = match (old_last, new_first) {
+            (Some(from), Some(to)) if from < to => {
+                // A closed window ends at the probe that closed it: the first new answer, at most.
+                windows.iter().filter(|w| w.start > from && w.end <= to).map(|w| w.failed_probes).sum()
+            }
+            _ => 0,
+        };
+        Cutover { old, new, failed_between }
     }
 }
 
@@ -196,6 +208,8 @@ pub struct Cutover {
     pub old: Vec<(String, Duration)>,
     /// Values first served after the deploy started, with their first successful answer.
     pub new: Vec<(String, Duration)>,
+    /// Probes that failed between the last old answer and the first new one.
+    pub failed_between: u64,
 }
 
 /// How the old values gave way to the new ones.
@@ -203,8 +217,11 @@ pub struct Cutover {
 pub enum Handover {
     /// Old and new both served for this long: old → both → new.
     Overlap(Duration),
-    /// Neither served for this long: old → nothing → new.
+    /// Neither served for this long, and probes between failed: old → nothing → new.
     Gap(Duration),
+    /// The last old and the first new answer were this far apart and no probe between them
+    /// failed: a clean switch between two probes, not a hole.
+    Switch(Duration),
 }
 
 impl Cutover {
@@ -215,8 +232,10 @@ impl Cutover {
         let new_first = self.new.iter().map(|(_, at)| *at).min()?;
         Some(if old_last >= new_first {
             Handover::Overlap(old_last - new_first)
-        } else {
+        } else if self.failed_between > 0 {
             Handover::Gap(new_first - old_last)
+        } else {
+            Handover::Switch(new_first - old_last)
         })
     }
 }
@@ -240,21 +259,38 @@ mod tests {
     fn blue_green_overlaps_and_a_restart_leaves_a_gap() {
         let blue_green =
             feed(&[(0, "v1", true), (1000, "v1", true), (1500, "v2", true), (1600, "v1", true), (1700, "v2", true)]);
-        let c = blue_green.cutover(MS * 500);
+        let c = blue_green.cutover(MS * 500, &[]);
         assert_eq!(c.old, [("v1".to_string(), MS * 1600)]);
         assert_eq!(c.new, [("v2".to_string(), MS * 1500)]);
         assert_eq!(c.handover(), Some(Handover::Overlap(MS * 100)));
 
         let restart =
             feed(&[(0, "v1", true), (1000, "v1", true), (1100, "", false), (1200, "v2", false), (1300, "v2", true)]);
-        let c = restart.cutover(MS * 500);
+        let hole = Window {
+            start: MS * 1100,
+            end: MS * 1200,
+            failed_probes: 2,
+            causes: Default::default(),
+            first_cause: crate::engine::sample::Cause::Status(503),
+            first_error: String::new(),
+            first_seq: 0,
+            last_seq: 0,
+            open: false,
+            failed_in: Default::default(),
+        };
+        let c = restart.cutover(MS * 500, std::slice::from_ref(&hole));
         assert_eq!(c.handover(), Some(Handover::Gap(MS * 300)), "a failed answer from v2 is not serving");
+        assert_eq!(c.failed_between, 2);
+        // The same answers with no failure between them (a window elsewhere): a clean switch.
+        let switch = feed(&[(0, "v1", true), (1000, "v1", true), (1010, "v2", true)]);
+        let c = switch.cutover(MS * 500, std::slice::from_ref(&hole));
+        assert_eq!((c.handover(), c.failed_between), (Some(Handover::Switch(MS * 10)), 0));
         assert_eq!(restart.missing, Counted { probes: 1, failed: 1 });
         assert_eq!(restart.values[1].counted, Counted { probes: 2, failed: 1 });
         assert_eq!(restart.values[1].first_seen, MS * 1200);
 
         let unchanged = feed(&[(0, "v1", true), (1000, "v1", true)]);
-        assert_eq!(unchanged.cutover(MS * 500).handover(), None);
+        assert_eq!(unchanged.cutover(MS * 500, &[]).handover(), None);
     }
 
     #[test]

@@ -104,7 +104,11 @@ pub(crate) fn wrapped() -> View {
         // v1 served until 2.4 s into the deploy, v2 from 2.1 s.
         targets: vec![TargetDetail {
             cutover: Some((
-                Cutover { old: vec![("v1".into(), S * 11 + MS * 400)], new: vec![("v2".into(), S * 11 + MS * 100)] },
+                Cutover {
+                    old: vec![("v1".into(), S * 11 + MS * 400)],
+                    new: vec![("v2".into(), S * 11 + MS * 100)],
+                    failed_between: 0,
+                },
                 S * 9,
             )),
             ..target(false)

@@ -292,6 +292,7 @@ pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
             new: vec![CutoverValue { value: new.into(), at_ms: 2100.0 }],
             overlap_ms: Some(310.0),
             gap_ms: None,
+            failed_between: 0,
         }),
     }
 }

@@ -124,8 +124,12 @@ pub struct CutoverReport {
     pub new: Vec<CutoverValue>,
     /// Old and new both served for this long (blue-green); null otherwise.
     pub overlap_ms: Option<f64>,
-    /// Nothing old or new served for this long (a restart); null otherwise.
+    /// Nothing old or new served for this long and probes between failed (a restart); null
+    /// otherwise: a clean switch between two adjacent probes is no gap.
     pub gap_ms: Option<f64>,
+    /// Probes that failed between the last old answer and the first new one.
+    #[serde(default)]
+    pub failed_between: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -149,7 +153,9 @@ pub fn wire_report(t: &TargetRecorder, deploy_start: Option<Duration>) -> WireRe
         .filter_map(|p| Some(PeerReport { address: p.address?.to_string(), probes: p.probes, failed: p.failed }))
         .collect();
     let tracked = t.tracking.sources.iter().map(tracked_report).collect();
-    let cutover = deploy_start.zip(t.tracking.sources.first()).map(|(start, source)| cutover_report(source, start));
+    let cutover = deploy_start
+        .zip(t.tracking.sources.first())
+        .map(|(start, source)| cutover_report(source, start, t.detector.windows()));
     WireReport {
         phases_ms,
         connections_opened: w.connections_opened,
@@ -198,8 +204,8 @@ fn tracked_report(source: &Source) -> TrackedReport {
     TrackedReport { source: source.name.clone(), values, other: count(source.other), missing: count(source.missing) }
 }
 
-fn cutover_report(source: &Source, deploy_start: Duration) -> CutoverReport {
-    from_cutover(&source.name, &source.cutover(deploy_start), deploy_start)
+fn cutover_report(source: &Source, deploy_start: Duration, windows: &[Window]) -> CutoverReport {
+    from_cutover(&source.name, &source.cutover(deploy_start, windows), deploy_start)
 }
 
 /// The cutover line of a run still going on (the dashboard's), as the summary will write it.
@@ -226,6 +232,7 @@ fn from_cutover(source: &str, cutover: &Cutover, deploy_start: Duration) -> Cuto
             Some(Handover::Gap(d)) => Some(millis(d)),
             _ => None,
         },
+        failed_between: cutover.failed_between,
     }
 }
 
@@ -241,7 +248,10 @@ pub fn cutover_line(c: &CutoverReport) -> String {
     parts.extend(c.new.iter().map(|v| format!("{} from {}", sanitize::line(&v.value), signed(v.at_ms))));
     match (c.overlap_ms, c.gap_ms) {
         (Some(overlap), _) => parts.push(format!("overlap {}", secs_ms(overlap))),
-        (_, Some(gap)) => parts.push(format!("gap {}", secs_ms(gap))),
+        (_, Some(gap)) => parts.push(format!("gap {} ({} probes failed between)", secs_ms(gap), c.failed_between)),
+        _ if !c.old.is_empty() && !c.new.is_empty() => {
+            return format!("{}: switched between two probes, none failed", parts.join(", "));
+        }
         _ if c.new.is_empty() => parts.push("no new value answered".to_string()),
         _ => {}
     }
@@ -303,5 +313,26 @@ pub fn render_text(out: &mut String, w: &WireReport) {
     }
     if let Some(c) = &w.cutover {
         let _ = writeln!(out, "  cutover    {}", cutover_line(c));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switch_between_two_probes_is_no_gap_and_a_hole_is() {
+        let value = |value: &str, at_ms| CutoverValue { value: value.into(), at_ms };
+        let mut c = CutoverReport {
+            source: "header x-app-version".into(),
+            old: vec![value("v1", 639.0)],
+            new: vec![value("v2", 649.0)],
+            overlap_ms: None,
+            gap_ms: None,
+            failed_between: 0,
+        };
+        assert_eq!(cutover_line(&c), "v1 until +0.639 s, v2 from +0.649 s: switched between two probes, none failed");
+        (c.gap_ms, c.failed_between) = (Some(1520.0), 75);
+        assert_eq!(cutover_line(&c), "v1 until +0.639 s, v2 from +0.649 s, gap 1.520 s (75 probes failed between)");
     }
 }

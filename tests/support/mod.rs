@@ -383,6 +383,7 @@ pub struct Cutover {
     pub new: Vec<CutoverValue>,
     pub overlap_ms: Option<f64>,
     pub gap_ms: Option<f64>,
+    pub failed_between: u64,
 }
 
 #[derive(Debug, Deserialize)]
