@@ -2,6 +2,7 @@
 
 mod support;
 
+mod action;
 mod brownout;
 mod ci_examples;
 mod core;
