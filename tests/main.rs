@@ -19,6 +19,7 @@ mod offline;
 mod own_trouble;
 mod phases;
 mod pool;
+mod release;
 mod request_id;
 mod resend;
 mod router;
