@@ -11,6 +11,9 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, V
 use crate::engine::status_set::StatusSet;
 use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
 
+mod env;
+use env::{from_environment, with_env};
+
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
 #[command(
@@ -543,31 +546,6 @@ fn roff_escape(text: &str) -> String {
     if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
 }
 
-/// The environment variable that stands for `--long`.
-pub fn env_name(long: &str) -> String {
-    format!("BLIP_{}", long.to_uppercase().replace('-', "_"))
-}
-
-/// Flags that exclude others: from the environment they would refuse a flag typed on the
-/// command line, which is to win, so they are read from the command line only.
-const NO_ENV: [&str; 6] = ["help", "version", "measure-only", "data", "data-binary", "fresh-connections"];
-
-fn with_env(command: clap::Command) -> clap::Command {
-    command.mut_args(|arg| match arg.get_long() {
-        // One line in the help says how the names are made; a list would double every flag.
-        // An empty variable (an unset input in a CI file) is no value at all, as if unset.
-        Some(long) if !NO_ENV.contains(&long) && std::env::var_os(env_name(long)).is_none_or(|v| !v.is_empty()) => {
-            let name = env_name(long);
-            let switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
-            let arg = arg.env(name).hide_env(true);
-            // A switch from the environment takes the usual spellings (1, yes, true, on; 0, no,
-            // false, off), and refuses any other; an empty one counts as unset (above).
-            if switch { arg.value_parser(clap::builder::BoolishValueParser::new()) } else { arg }
-        }
-        _ => arg,
-    })
-}
-
 /// Parses `args` (the program name first) as [`command`] defines them. An unknown flag gets
 /// blip's own hint instead of clap's tip, which would send it after `--`, where blip's COMMAND
 /// starts.
@@ -576,8 +554,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut command = command();
+    let args = env::with_env_switches(args.into_iter().map(Into::into).collect(), &command)?;
     let parsed = command.try_get_matches_from_mut(&args).and_then(|mut matches| {
         // `--fresh-connections` typed wins over a `BLIP_CONNECTIONS` it would conflict with.
         if matches.value_source("connections") == Some(clap::parser::ValueSource::EnvVariable)
@@ -599,35 +577,6 @@ where
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => from_environment(err, &args, &command),
         _ => err,
     })
-}
-
-/// A bad value that came from a `BLIP_<FLAG>` variable rather than the command line: the error
-/// names the variable, which is what the user has to fix (clap names only the flag).
-fn from_environment(err: clap::Error, args: &[std::ffi::OsString], command: &clap::Command) -> clap::Error {
-    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else { return err };
-    let Some(long) = arg.strip_prefix("--").and_then(|rest| rest.split([' ', '=']).next()) else { return err };
-    let short = command.get_arguments().find(|a| a.get_long() == Some(long)).and_then(|a| a.get_short());
-    let typed = args.iter().skip(1).take_while(|a| *a != "--").any(|a| {
-        let a = a.to_string_lossy();
-        a.strip_prefix("--").is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
-            || short.is_some_and(|c| a.starts_with(&format!("-{c}")) && !a.starts_with("--"))
-    });
-    let variable = env_name(long);
-    if typed || std::env::var_os(&variable).is_none() {
-        return err;
-    }
-    // clap's own lines (the value, why it is bad, the possible values) up to its footer, with
-    // the flag's name replaced by the variable's.
-    let rendered = err.render().to_string();
-    let lines: Vec<&str> = rendered.lines().take_while(|line| !line.is_empty()).collect();
-    let message = lines.join("\n");
-    let message = message.trim_start_matches("error: ");
-    let message = message.replacen(
-        &format!("for '{arg}'"),
-        &format!("in {variable} (the variable for --{long}: fix or unset it)"),
-        1,
-    );
-    clap::Error::raw(err.kind(), format!("{message}\n"))
 }
 
 /// The error for a flag a subcommand does not know: the flag, and where its flags are listed.

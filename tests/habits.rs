@@ -153,3 +153,58 @@ async fn a_bad_value_from_the_environment_names_the_variable() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("'nope' in BLIP_FAIL_FAST"), "{stderr}");
 }
+
+/// Runs blip on a refused URL with `env`, returning its exit code, stdout and stderr.
+async fn blip_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = tokio::process::Command::new(crate::support::BLIP);
+    command.args(["-r", "20", "-d", "0.3s", "--ui", "lines"]).args(args).arg("http://127.0.0.1:9/");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().await.unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_switches_that_exclude_others_are_read_from_the_environment_too() {
+    // A refused URL fails the default gate; BLIP_MEASURE_ONLY judges nothing, as the flag does.
+    let (code, stdout, stderr) = blip_env(&[], &[("BLIP_MEASURE_ONLY", "true")]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("measured only: no gate was judged"), "{stdout}");
+    let (code, stdout, _) = blip_env(&[], &[("BLIP_MEASURE_ONLY", "0")]).await;
+    assert_eq!(code, Some(1), "a switch's no is off: {stdout}");
+    // A gate typed on the command line wins over the variable.
+    let (code, stdout, _) = blip_env(&["--max-downtime", "0s"], &[("BLIP_MEASURE_ONLY", "1")]).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("max-downtime 0s failed"), "{stdout}");
+    // Two variables that exclude each other: neither is guessed.
+    let (code, _, stderr) = blip_env(&[], &[("BLIP_MEASURE_ONLY", "1"), ("BLIP_MAX_DOWNTIME", "5s")]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("BLIP_MEASURE_ONLY and BLIP_MAX_DOWNTIME contradict each other"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (code, _, stderr) = blip_env(&[], &[("BLIP_MEASURE_ONLY", "maybe")]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("BLIP_MEASURE_ONLY=maybe is not a switch value"), "{stderr}");
+
+    // BLIP_DATA sends a body, as --data does; a typed --data-binary wins.
+    let request = one_request(&[], "http://ADDR/env", &[("BLIP_DATA", "from=env".to_string())]).await;
+    assert!(request.starts_with("POST /env HTTP/1.1\r\n") && request.ends_with("\r\n\r\nfrom=env"), "{request}");
+    let request =
+        one_request(&["--data-binary", "typed"], "http://ADDR/env", &[("BLIP_DATA", "from=env".to_string())]).await;
+    assert!(request.ends_with("\r\n\r\ntyped"), "{request}");
+
+    // BLIP_FRESH_CONNECTIONS is --connections fresh; a typed --connections wins.
+    let lanes = |stdout: &str| -> Vec<String> {
+        let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
+        report["targets"].as_array().unwrap().iter().map(|t| t["connection"].as_str().unwrap().to_string()).collect()
+    };
+    let fresh = [("BLIP_FRESH_CONNECTIONS", "yes")];
+    let (code, stdout, stderr) = blip_env(&["--measure-only", "--json", "-"], &fresh).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lanes(&stdout), ["fresh"]);
+    let typed = ["--measure-only", "--json", "-", "--connections", "both"];
+    let (code, stdout, stderr) = blip_env(&typed, &fresh).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lanes(&stdout), ["reused", "fresh"]);
+}
