@@ -324,6 +324,21 @@ fn parse_url(text: &str, after_first: bool) -> Result<Url, ConfigError> {
             )
         }));
     }
+    // `http//host`, a colon short: the scheme is there, the `:` is not.
+    if let Some((scheme, rest)) =
+        ["https", "http"].iter().find_map(|scheme| Some((scheme, text.strip_prefix(scheme)?.strip_prefix("//")?)))
+    {
+        let suggested = crate::sanitize::line(&crate::sanitize::url_text(&format!("{scheme}://{rest}")));
+        return Err(bad(format!("`{shown}` misses the `:` after {scheme}: did you mean `{suggested}`?")));
+    }
+    // A bare word after a URL (`blip URL cf push`, `cf` not installed here) is more likely the
+    // COMMAND given without `--` than a host without a scheme: no dot, port or path.
+    if after_first && !text.contains(['.', ':', '/']) && text != "localhost" {
+        return Err(bad(format!(
+            "`{shown}` is not a URL: to wrap it as the deploy COMMAND, put `--` before it (blip URL -- {shown} ...); \
+             a host needs a scheme (http://{shown})"
+        )));
+    }
     let url = Url::parse(text);
     // `localhost:8080/api` parses with the scheme `localhost`; `host/path` does not parse.
     let with_http = format!("http://{text}");

@@ -26,6 +26,16 @@ async fn habits_from_curl_and_oha_get_a_hint_and_exit_2() {
         (&["--fail-fst", &url], "did you mean `--fail-fast`?"),
         (&[&url, deploy], "put `--` before it"),
         (&[&url, "sh"], "`sh` is not a URL but a file or command: to wrap it as the deploy COMMAND, put `--`"),
+        // A command not installed here is still no host.
+        (
+            &[&url, "no-such-cf", "push"],
+            "`no-such-cf` is not a URL: to wrap it as the deploy COMMAND, put `--` before it",
+        ),
+        (
+            &["http//127.0.0.1:9/x"],
+            "`http//127.0.0.1:9/x` misses the `:` after http: did you mean `http://127.0.0.1:9/x`?",
+        ),
+        (&["https//notes.example/x"], "did you mean `https://notes.example/x`?"),
         (&[deploy, &url], "is not a URL but a file or command: URLs come first, then `--` and the COMMAND"),
         (&["./no-such-deploy.sh"], "`./no-such-deploy.sh` is not a URL but a file or command: URLs come first"),
         (&["-d", "1s", &addr], &suggested),
