@@ -218,3 +218,14 @@ async fn the_switches_that_exclude_others_are_read_from_the_environment_too() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(lanes(&stdout), ["reused", "fresh"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn color_always_wins_over_no_color_and_leaves_no_bare_resets() {
+    let (_, stdout, _) = blip_env(&["--color", "always"], &[("NO_COLOR", "1")]).await;
+    assert!(stdout.contains("\x1b[38;5;9mDOWN\x1b[39m"), "{stdout:?}");
+    assert!(!stdout.contains("\x1b[m"), "a reset with no colour before it: {stdout:?}");
+    let (_, stdout, _) = blip_env(&[], &[("NO_COLOR", "1"), ("GITHUB_ACTIONS", "true")]).await;
+    assert!(!stdout.contains('\x1b'), "NO_COLOR wins over auto: {stdout:?}");
+    let (_, stdout, _) = blip_env(&["--color", "never"], &[("GITHUB_ACTIONS", "true")]).await;
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}

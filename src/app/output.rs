@@ -84,9 +84,10 @@ pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Resu
                 .wrap_to(live::terminal_width(&std::io::stdout()))
                 .colored(color_for(config, std::io::stdout().is_terminal())),
         ),
-        UiMode::Dashboard => {
-            Box::new(live::dashboard::Dashboard::start(stop).context("cannot start the dashboard on this terminal")?)
-        }
+        UiMode::Dashboard => Box::new(
+            live::dashboard::Dashboard::start(stop, color_for(config, true))
+                .context("cannot start the dashboard on this terminal")?,
+        ),
     })
 }
 

@@ -77,7 +77,10 @@ impl RateMeter {
 
 impl Dashboard {
     /// Takes over the terminal. `stop` is how a key press asks the run to end.
-    pub fn start(stop: UnboundedSender<()>) -> std::io::Result<Dashboard> {
+    /// `color`: whether the strip and states are coloured; without it they speak through glyphs
+    /// and reverse video.
+    pub fn start(stop: UnboundedSender<()>, color: bool) -> std::io::Result<Dashboard> {
+        super::follow_color_choice(color);
         let terminal = ratatui::try_init()?;
         let (frames, receiver) = sync_channel(1);
         let drawer =
@@ -91,7 +94,7 @@ impl Dashboard {
             notice: None,
             stopping: None,
             warmup: None,
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color,
             rates: RateMeter::default(),
         })
     }

@@ -95,6 +95,7 @@ impl<W: Write> Lines<W> {
 
     /// Colours state changes, failed gates, warnings and the summary's verdict.
     pub fn colored(mut self, on: bool) -> Lines<W> {
+        super::follow_color_choice(on);
         self.color = on;
         self
     }

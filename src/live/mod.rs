@@ -79,6 +79,15 @@ pub enum Stream {
     Stderr,
 }
 
+/// Makes crossterm's escapes follow blip's colour choice (`--color`, `NO_COLOR`: config's
+/// `use_color`), made before any UI starts. crossterm reads `NO_COLOR` on its own and would
+/// otherwise drop the colours of `--color always`, leaving bare `ESC[m` resets behind.
+pub fn follow_color_choice(on: bool) {
+    if on {
+        ratatui::crossterm::style::Colored::set_ansi_color_disabled(false);
+    }
+}
+
 /// The width of the terminal `out` is, or `None` when it is not one: text for a file or a pipe
 /// is not wrapped.
 pub fn terminal_width(out: &impl std::io::IsTerminal) -> Option<usize> {
