@@ -112,6 +112,10 @@ pub struct ReportPaths {
     /// Write a Markdown summary to PATH.
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub markdown: Option<std::path::PathBuf>,
+
+    /// Let a report flag write over a file that is not a blip report.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
 }
 
 /// The first argument that runs the simulated deploy `blip demo` wraps. It is parsed apart from
@@ -402,9 +406,14 @@ pub struct OutputArgs {
     #[arg(long, help_heading = "Output")]
     pub events_probes: bool,
 
-    /// Colour in the lines UI and the summary: `auto` colours a terminal or a CI log that shows
-    /// colour (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines), never with
-    /// NO_COLOR set.
+    /// Let a report flag write over a file that is not a blip report (refused without it, so
+    /// that `--json body.json` never costs a request body).
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+
+    /// Colour in the lines UI, the dashboard and the summary: `auto` colours a terminal or a CI
+    /// log that shows colour (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines),
+    /// never with NO_COLOR set; `always` wins over NO_COLOR, `never` over everything.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Output")]
     pub color: ColorChoice,
 

@@ -229,3 +229,49 @@ async fn color_always_wins_over_no_color_and_leaves_no_bare_resets() {
     let (_, stdout, _) = blip_env(&["--color", "never"], &[("GITHUB_ACTIONS", "true")]).await;
     assert!(!stdout.contains('\x1b'), "{stdout:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_never_writes_over_a_file_blip_did_not_write() {
+    let dir = tempdir("overwrite");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let body = path("body.json");
+    std::fs::write(&body, r#"{"text":"hi"}"#).unwrap();
+    let notes = path("notes.md");
+    std::fs::write(&notes, "# notes\n").unwrap();
+    let at = format!("@{body}");
+    let url = "http://127.0.0.1:9/";
+    let cases: &[(&[&str], &str)] = &[
+        (&["--json", &body, "-d", "0.1s", url], "--json would write over"),
+        (&["--markdown", &notes, "-d", "0.1s", url], "which is not a blip report: give another path, or add --force"),
+        (
+            &["--json", &at, "-d", "0.1s", url],
+            "starts with @ as curl's file arguments do: send a file as the body with --data @",
+        ),
+    ];
+    crate::support::assert_refused(cases).await;
+    assert_eq!(std::fs::read_to_string(&body).unwrap(), r#"{"text":"hi"}"#, "the body is as it was");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "# notes\n");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no file named @…");
+
+    // Every kind of report blip writes is blip's to write over again, on the next run or by judge.
+    let (json, junit, markdown, html, events) =
+        (path("r.json"), path("r.xml"), path("r.md"), path("r.html"), path("r.ndjson"));
+    let empty = path("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let all = ["--json", &json, "--junit", &junit, "--markdown", &markdown, "--html", &html, "--events", &events];
+    for _ in 0..2 {
+        let out =
+            crate::support::blip(&[&all[..], &["--measure-only", "-d", "0.1s", "--ui", "quiet", url]].concat()).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let judged = ["judge", &json, "--measure-only", "--json", &empty, "--junit", &junit, "--markdown", &markdown];
+    let out = crate::support::blip(&judged).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = crate::support::blip(&["judge", &json, "--measure-only", "--markdown", &notes]).await;
+    assert_eq!(out.status.code(), Some(2), "judge refuses it too");
+    // --force replaces what it is told to.
+    let out =
+        crate::support::blip(&["--json", &body, "--force", "--measure-only", "-d", "0.1s", "--ui", "quiet", url]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&body).unwrap().contains("\"blip_version\""));
+}

@@ -146,6 +146,10 @@ impl Output {
         ];
         for (i, (flag, path)) in files.iter().enumerate() {
             let Some(path) = path else { continue };
+            // GITHUB_STEP_SUMMARY is appended to, never replaced.
+            if *flag != "GITHUB_STEP_SUMMARY" {
+                refuse_overwrite(flag, path, args.force)?;
+            }
             if let Some((other, _)) =
                 files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path)))
             {
@@ -184,6 +188,13 @@ fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
     ];
     for (flag, value) in flags {
         let Some(value) = value else { continue };
+        if let Some(name) = value.strip_prefix('@') {
+            let shown = crate::sanitize::line(value);
+            return Err(bad(format!(
+                "{flag} takes the PATH of a report file, and `{shown}` starts with @ as curl's file arguments do: \
+                 send a file as the body with --data @{name}; for a report file of that name, give ./{shown}"
+            )));
+        }
         if value.trim_start().starts_with(['{', '[']) {
             let shown: String = crate::sanitize::line(value).chars().take(40).collect();
             return Err(bad(format!(
@@ -193,6 +204,45 @@ fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// Refuses a report path that names a file with content blip did not write (a request body, a
+/// source file, someone's notes): a report flag replaces what it names, and a curl habit
+/// (`--json body.json`) must not cost the user a file. An empty file, a file blip wrote (a
+/// report of an earlier run, of any kind) and anything but a regular file (`/dev/null`, a pipe)
+/// are written as asked; `force` writes over anything.
+pub fn refuse_overwrite(flag: &str, path: &std::path::Path, force: bool) -> Result<(), ConfigError> {
+    use std::io::Read as _;
+    let is_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0);
+    if force || !is_file {
+        return Ok(());
+    }
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    // A file that cannot be read cannot be told; the write then succeeds or fails on its own.
+    let Ok(file) = std::fs::File::open(path) else { return Ok(()) };
+    if file.take(HEAD_LEN as u64).read_to_end(&mut head).is_err() || written_by_blip(&head) {
+        return Ok(());
+    }
+    let shown = crate::sanitize::line(&path.display().to_string());
+    Err(bad(format!(
+        "{flag} would write over {shown}, which is not a blip report: give another path, or add --force to replace it"
+    )))
+}
+
+/// How much of a file [`written_by_blip`] reads.
+const HEAD_LEN: usize = 4096;
+
+/// Whether `head`, the start of a file, is the start of a report blip writes: JSON (`--json`,
+/// also judge's and merge's), JUnit, Markdown, HTML or NDJSON events. Each mark is what that
+/// writer puts first; tests/habits.rs writes every kind and writes over each again.
+fn written_by_blip(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let first_line = text.lines().next().unwrap_or_default();
+    (text.starts_with('{') && text.contains("\"blip_version\""))
+        || text.contains("<testsuites name=\"blip\"")
+        || (first_line.starts_with("## ") && first_line.contains("blip"))
+        || (text.starts_with("<!DOCTYPE html>") && text.contains("<title>blip"))
+        || (first_line.starts_with('{') && first_line.contains("\"event\":\"run_start\""))
 }
 
 impl Output {

@@ -46,6 +46,7 @@ pub fn check_paths(paths: &ReportPaths, inputs: &[&Path]) -> anyhow::Result<()> 
     let outputs = [("--json", json), ("--junit", paths.junit.as_deref()), ("--markdown", paths.markdown.as_deref())];
     for (i, (flag, path)) in outputs.iter().enumerate() {
         let Some(path) = path else { continue };
+        crate::config::refuse_overwrite(flag, path, paths.force)?;
         if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
             bail!("{flag} {} is a report being read ({}): write to another path", path.display(), input.display());
         }
