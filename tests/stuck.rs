@@ -112,7 +112,7 @@ async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
     read_out.unwrap();
     read_err.unwrap();
     let said = String::from_utf8_lossy(&said);
-    assert_eq!(child.wait().await.unwrap().code(), Some(0), "{said}");
+    let code = child.wait().await.unwrap().code();
     let dropped: u64 = said
         .lines()
         .find_map(|l| {
@@ -129,7 +129,11 @@ async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
     let (probes, failed, received) = (sum("probes"), sum("failed"), server.requests());
     // Every slot was probed, and a probe the server never saw (a machine too busy for the test
     // server to keep up) is counted as failed.
-    assert_eq!(probes, 6000);
+    // A slot blip could not send in time (a machine too busy for it) is missed, not probed; more
+    // than 10 % missed is a run not judged (exit 2).
+    let missed = sum("missed");
+    assert_eq!(probes + missed, 6000);
+    assert_eq!(code, Some(if missed * 10 > 6000 { 2 } else { 0 }), "{missed} missed: {said}");
     assert!(received <= probes && received + failed >= probes, "{received} received, {probes} probes, {failed} failed");
     // Every event is either on stdout or counted as dropped: a run_start, a probe event per probe,
     // a `down` and an `up` (or `still_down`) per outage (a busy machine can slow the test server

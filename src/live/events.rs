@@ -266,6 +266,8 @@ impl EventLog {
                 "probes": t.probes,
                 "failed": t.failed,
                 "resent": t.resent,
+                "local_errors": t.local_errors,
+                "missed": t.missed,
                 "downtime_ms": t.downtime_ms,
                 "availability": t.availability,
                 "outages": t.outage_count,
