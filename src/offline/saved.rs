@@ -272,6 +272,11 @@ fn width(name: &str, width_s: u64, run: &Run) -> anyhow::Result<()> {
 fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
     at_most("probes", t.probes, max_probes, "the run's rate and length allow")?;
     at_most("cancelled", t.cancelled, max_probes, "the run's rate and length allow")?;
+    // Missed slots and local errors are neither ok nor failed: with the probes, they are at
+    // most the schedule's slots.
+    let slots = t.probes.checked_add(t.missed).and_then(|n| n.checked_add(t.local_errors));
+    let slots = slots.context("probes + missed + local_errors overflow")?;
+    at_most("probes + missed + local_errors", slots, max_probes, "the run's rate and length allow")?;
     if t.ok.checked_add(t.failed) != Some(t.probes) {
         bail!("ok + failed is not probes");
     }

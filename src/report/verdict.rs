@@ -43,7 +43,7 @@ impl Report {
     /// a reason of its own machine, or more than [`MAX_MISSED_SHARE`] of a URL's slots missed
     /// (unless `--allow-missed`). Neither is blamed on the service: the run exits 2.
     pub fn blip_trouble(&self) -> Option<String> {
-        let local: u64 = self.targets.iter().map(|t| t.local_errors).sum();
+        let local = self.targets.iter().fold(0u64, |sum, t| sum.saturating_add(t.local_errors));
         if local > 0 {
             return Some(format!(
                 "blip could not probe {local} slots for a reason of its own machine (out of descriptors?): \
@@ -53,7 +53,7 @@ impl Report {
         if self.allow_missed {
             return None;
         }
-        let missed = |t: &TargetReport| t.missed as f64 / (t.probes + t.missed).max(1) as f64;
+        let missed = |t: &TargetReport| t.missed as f64 / t.probes.saturating_add(t.missed).max(1) as f64;
         self.targets.iter().find(|t| missed(t) > MAX_MISSED_SHARE).map(|t| {
             format!(
                 "blip missed {:.0}% of the slots of {} (it was stopped or starved): too little was observed to judge \
