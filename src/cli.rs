@@ -11,17 +11,37 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, V
 use crate::engine::status_set::StatusSet;
 use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
 
+pub mod complete;
 mod env;
+mod man;
 use env::{from_environment, with_env};
+pub use man::write_man_page;
+
+/// `blip -V`: the version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BLIP_COMMIT"), " ", env!("BLIP_COMMIT_DATE"), ")");
+
+/// `blip --version`: what a bug report needs, a fact a line, as `rg -V` and `curl -V` give them.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("BLIP_COMMIT"),
+    " (",
+    env!("BLIP_COMMIT_DATE"),
+    ")\ntarget: ",
+    env!("BLIP_TARGET"),
+    "\ntls: rustls ",
+    env!("BLIP_RUSTLS"),
+    " (ring), certificates checked against the platform's trust store"
+);
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
 #[command(
     name = "blip",
-    version,
+    version = VERSION,
+    long_version = LONG_VERSION,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = HELP_FOOTER
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -57,12 +77,12 @@ pub struct Cli {
 pub enum Command {
     /// Probe an embedded demo app through a simulated deploy, with no setup.
     Demo(Box<DemoArgs>),
-    /// Print a shell completion script: blip completions bash > /etc/bash_completion.d/blip
+    /// Print a shell completion script: blip completions bash > ~/.local/share/bash-completion/completions/blip
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print blip's man page (roff): blip man > /usr/local/share/man/man1/blip.1
+    /// Print blip's man page (roff): blip man > ~/.local/share/man/man1/blip.1
     Man,
     /// Judge a saved JSON report again against other gates, without probing
     Judge(Box<JudgeArgs>),
@@ -469,9 +489,8 @@ pub enum UiChoice {
 }
 
 /// What `blip --help` ends with: examples, exit codes, the environment.
-const HELP_FOOTER: &str = "\
-Examples:
-  blip https://notes.example.com/health
+/// The examples of `--help` and of the man page.
+const EXAMPLES: &str = "  blip https://notes.example.com/health
       probe 20 times a second until Ctrl-C, then summarise the outages
   blip https://notes.example.com/ -- cf push notes
       wrap a deploy: probe 2s before, during and 5s after it
@@ -479,18 +498,24 @@ Examples:
       gate it: exit 1 on any 404 or more than 500ms of downtime (without a downtime limit,
       any downtime fails: max-downtime 0s is the default)
   blip --ui lines --json blip.json --junit blip.xml https://notes.example.com/ -- ./deploy.sh
-      in CI: progress lines, and reports kept as build artifacts
+      in CI: progress lines, and reports kept as build artifacts";
 
-Exit codes: 0 passed, 1 a gate failed, 2 bad usage, blip failed, or a URL never answered in the
-warmup (the COMMAND is not started), 3 the COMMAND failed.
-Every flag can also be set as BLIP_<FLAG> (BLIP_MAX_DOWNTIME=0s); the command line wins.
-Try `blip demo` to see an outage measured on an embedded app.";
+/// What `--help` ends with: examples, exit codes, the environment, and the demo.
+fn help_footer() -> String {
+    let exits: String =
+        crate::exit::Exit::ALL.iter().map(|exit| format!("\n  {} {}", exit.code(), exit.meaning())).collect();
+    format!(
+        "Examples:\n{EXAMPLES}\n\nExit codes:{exits}\n\n\
+         Every flag can also be set as BLIP_<FLAG> (BLIP_MAX_DOWNTIME=0s); the command line wins.\n\
+         Try `blip demo` to see an outage measured on an embedded app."
+    )
+}
 
 /// blip's command line: [`Cli`]'s definition, with every flag of a run (and of `blip demo`) also
 /// read from a `BLIP_<FLAG>` environment variable (`BLIP_MAX_DOWNTIME=0s`, `BLIP_FAIL_FAST=true`);
 /// a flag given on the command line wins.
 pub fn command() -> clap::Command {
-    with_env(Cli::command()).mut_subcommand("demo", |demo| with_env(demo_help(demo)))
+    with_env(Cli::command().after_help(help_footer())).mut_subcommand("demo", |demo| with_env(demo_help(demo)))
 }
 
 /// `blip demo --help` as the demo runs: its own defaults, and no `--duration`, which it refuses
@@ -505,54 +530,6 @@ fn demo_help(demo: clap::Command) -> clap::Command {
             "The demo measures and shows; it judges only when given a gate.\n\
              Example: blip demo --style blue-green --max-downtime 0s",
         )
-}
-
-/// Writes blip's man page (roff), made from the same definition as `--help`. Its subcommands
-/// are described on the page itself rather than referred to pages of their own (`blip-demo(1)`),
-/// which no install provides; `blip demo --help` lists the demo's flags.
-pub fn write_man_page(w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let command = command();
-    let man = clap_mangen::Man::new(command.clone());
-    man.render_title(w)?;
-    man.render_name_section(w)?;
-    man.render_synopsis_section(w)?;
-    man.render_description_section(w)?;
-    man.render_options_section(w)?;
-    writeln!(w, ".SH SUBCOMMANDS")?;
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
-        let args: String = sub
-            .get_positionals()
-            .map(|a| {
-                let name = a
-                    .get_value_names()
-                    .and_then(|n| n.first())
-                    .map_or_else(|| a.get_id().as_str().to_uppercase(), std::string::ToString::to_string);
-                let many = a.get_num_args().is_some_and(|n| n.max_values() > 1);
-                format!(" <{name}>{}", if many { "..." } else { "" })
-            })
-            .collect();
-        writeln!(w, ".TP\n\\fBblip {}\\fR{}", sub.get_name(), roff_escape(&args))?;
-        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        let flagged = sub.get_arguments().any(|a| a.get_long().is_some_and(|l| l != "help"));
-        let more = if flagged { format!(". Its flags: blip {} --help", sub.get_name()) } else { String::new() };
-        writeln!(w, "{}", roff_escape(&format!("{about}{more}")))?;
-    }
-    // The examples and exit codes of `--help`, as written there (clap_mangen would title them
-    // "EXTRA" and refill the example lines).
-    if let Some(text) = command.get_after_help() {
-        writeln!(w, ".SH \"EXAMPLES AND EXIT CODES\"\n.nf")?;
-        for line in text.to_string().lines() {
-            writeln!(w, "{}", roff_escape(line))?;
-        }
-        writeln!(w, ".fi")?;
-    }
-    man.render_version_section(w)
-}
-
-/// Text made safe for a roff line: backslashes and hyphens escaped, no line starting a request.
-fn roff_escape(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
 }
 
 /// Parses `args` (the program name first) as [`command`] defines them. An unknown flag gets

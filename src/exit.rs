@@ -27,6 +27,21 @@ impl Exit {
         }
     }
 
+    /// Every exit, in code order.
+    pub const ALL: [Exit; 4] = [Exit::Ok, Exit::GateFailed, Exit::UsageOrFailure, Exit::CommandFailed];
+
+    /// What the code tells a CI job, as `--help` and the man page say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "passed: every gate held (or --measure-only judged nothing)",
+            Exit::GateFailed => "a gate failed",
+            Exit::UsageOrFailure => {
+                "bad usage, blip failed or could not judge (its own trouble), or a URL was down all warmup"
+            }
+            Exit::CommandFailed => "the COMMAND failed (non-zero exit, killed by a signal, or not started)",
+        }
+    }
+
     /// The exit of a finished run. Precedence: blip's own failure (2), then a failed command (3),
     /// then a failed gate (1); 0 only when none of them happened.
     pub fn of(blip_failed: bool, command_failed: bool, passed: bool) -> Exit {

@@ -56,8 +56,7 @@ fn main() -> ExitCode {
         match cli.subcommand {
             Some(Command::Completions { shell }) => {
                 // Written whole and checked: clap_complete panics when its writer fails.
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut cli::command(), "blip", &mut script);
+                let script = cli::complete::script(shell);
                 use std::io::Write as _;
                 if let Err(err) = std::io::stdout().write_all(&script).and_then(|()| std::io::stdout().flush()) {
                     say!("blip: cannot write the completion script to stdout: {err}");

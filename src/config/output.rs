@@ -45,7 +45,7 @@ pub enum UiMode {
 }
 
 /// CI services whose logs show ANSI colour, by the variable each sets in its jobs.
-const COLOR_CI: [&str; 5] = ["GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD"];
+pub const COLOR_CI: [&str; 5] = ["GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD"];
 
 /// Whether text for a stream is coloured: `--color always` or `never` as said; `auto` when the
 /// stream is a terminal or a CI log that shows colour, and never under `NO_COLOR`
