@@ -21,25 +21,24 @@ pub use man::write_man_page;
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BLIP_COMMIT"), " ", env!("BLIP_COMMIT_DATE"), ")");
 
 /// `blip --version`: what a bug report needs, a fact a line, as `rg -V` and `curl -V` give them.
-const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\ncommit: ",
-    env!("BLIP_COMMIT"),
-    " (",
-    env!("BLIP_COMMIT_DATE"),
-    ")\ntarget: ",
-    env!("BLIP_TARGET"),
-    "\ntls: rustls ",
-    env!("BLIP_RUSTLS"),
-    " (ring), certificates checked against the platform's trust store"
-);
+fn long_version() -> String {
+    format!(
+        "{}\ncommit: {} ({})\ntarget: {}\ntls: rustls {} (ring), certificates checked against the platform's trust store\nplatform: {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("BLIP_COMMIT"),
+        env!("BLIP_COMMIT_DATE"),
+        env!("BLIP_TARGET"),
+        env!("BLIP_RUSTLS"),
+        crate::platform::describe()
+    )
+}
 
 /// Probe HTTP services on a fixed schedule and report, to the millisecond, when they were down.
 #[derive(Debug, Parser)]
 #[command(
     name = "blip",
     version = VERSION,
-    long_version = LONG_VERSION,
+    long_version = long_version(),
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
 )]

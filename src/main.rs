@@ -22,6 +22,7 @@ mod exit;
 mod gates;
 mod live;
 mod offline;
+mod platform;
 mod report;
 mod sanitize;
 mod units;

@@ -80,6 +80,19 @@ async fn the_version_says_the_commit_and_the_target() {
     let target = format!("target: {}-", std::env::consts::ARCH);
     assert!(lines.iter().any(|l| l.starts_with(&target) && l.contains(std::env::consts::OS)), "{long}");
     assert!(lines.iter().any(|l| l.starts_with("tls: rustls ")), "{long}");
+    // The platform's own parts, and the switch that makes Linux run the portable ones.
+    let platform = |env: &[(&str, &str)]| {
+        let out = std::process::Command::new(crate::support::BLIP)
+            .arg("--version")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        out.lines().find_map(|l| l.strip_prefix("platform: ").map(str::to_string)).unwrap_or_else(|| panic!("{out}"))
+    };
+    let (fast, portable) = (platform(&[("BLIP_PORTABLE", "0")]), platform(&[("BLIP_PORTABLE", "1")]));
+    assert!(fast.starts_with("timerfd;") && fast.contains("PR_SET_PDEATHSIG"), "{fast}");
+    assert!(portable.starts_with("portable timer") && !portable.contains("PDEATHSIG"), "{portable}");
 }
 
 /// fish completes the values of a flag after a space, as after `=`, when fish is installed.

@@ -1,4 +1,4 @@
-//! Hooks: `--on-down` and `--on-up`, shell commands (`sh -c`) run the moment a URL's outage
+//! Hooks: `--on-down` and `--on-up`, shell commands (`sh -c`; `cmd /C` on Windows) run the moment a URL's outage
 //! window opens and closes, to capture evidence or tell someone.
 //!
 //! A hook never delays a probe: it is started on a blocking-pool thread (forking is not free),
@@ -12,16 +12,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 
 use super::command::{Channels, Exited, OutputLine, Relay, RunningCommand, Termination};
+use super::signals::Signal;
 use crate::analysis::clock::{RunClock, rfc3339_ms};
 use crate::analysis::outage::Transition;
 use crate::config::HookCommands;
 use crate::engine::lane::{Lane, TargetName};
 use crate::report::HookReport;
 use crate::units::millis;
+
+/// The shell a hook runs in, and its flag for a command line.
+const SHELL: (&str, &str) = if cfg!(windows) { ("cmd", "/C") } else { ("/bin/sh", "-c") };
 
 /// Hook runs kept for the report; a flapping URL triggers one per window, and memory must stay
 /// flat. Runs past it are still counted in `hooks_run`.
@@ -139,10 +142,11 @@ impl Hooks {
             let (output, mut lines) = mpsc::unbounded_channel();
             let (exited, mut exit) = mpsc::unbounded_channel();
             let channels = Channels { output, exited };
-            let argv = vec!["sh".to_string(), "-c".to_string(), trigger.command];
+            let (shell, flag) = SHELL;
+            let argv = vec![shell.to_string(), flag.to_string(), trigger.command];
             let env = trigger.env;
             let spawned =
-                tokio::task::spawn_blocking(move || RunningCommand::spawn(Path::new("/bin/sh"), &argv, &env, channels))
+                tokio::task::spawn_blocking(move || RunningCommand::spawn(Path::new(shell), &argv, &env, channels))
                     .await;
             let relay = match spawned {
                 Ok(Ok(command)) => {

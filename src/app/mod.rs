@@ -19,7 +19,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, watch};
 
 use crate::analysis::clock::RunClock;
@@ -34,7 +33,7 @@ use crate::report::Report;
 use command::Channels;
 use hooks::HookMessage;
 use run::{Beside, Run};
-use signals::Signals;
+use signals::{Signal, Signals};
 use stage::Stage;
 
 /// Lines of the command's output shown at a time before the probes get their turn.
@@ -195,7 +194,7 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             () = tokio::time::sleep_until(end.unwrap_or(clock.start).into()), if drained => break,
             _ = tick.tick() => run.tick(),
             signal = signals.recv() => run.stop(signal, &format!("{signal} received")),
-            Some(()) = ui_stop.recv() => run.stop(Signal::SIGINT, "quit requested"),
+            Some(()) = ui_stop.recv() => run.stop(Signal::Interrupt, "quit requested"),
             () = tokio::time::sleep_until(warmup_end.into()), if warming_up => run.start_command(&channels),
             Some(exit) = exited.recv(), if running => run.exited(exit),
             // Output keeps coming after the command exits while a process it left behind writes.
@@ -254,7 +253,7 @@ async fn end_hooks(
     if !run.hooks.busy() {
         return;
     }
-    run.hooks.stop(Signal::SIGTERM);
+    run.hooks.stop(Signal::Terminate);
     run.ui.notice(&format!(
         "sent SIGTERM to the hooks still running; waiting up to {} for them",
         humantime::format_duration(run::KILL_AFTER)
@@ -269,8 +268,8 @@ async fn end_hooks(
             },
             Some(message) = messages.recv() => run.hook(message),
             signal = signals.recv(), if !killed => {
-                run.ui.notice(&format!("{signal} received: sent SIGKILL to the hooks"));
-                run.hooks.stop(Signal::SIGKILL);
+                run.ui.notice(&format!("{signal} received: sent {} to the hooks", Signal::Kill));
+                run.hooks.stop(Signal::Kill);
                 killed = true;
                 kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
             }
@@ -279,8 +278,8 @@ async fn end_hooks(
                     // A hook that outlives SIGKILL is stuck in the kernel: the report says what is known.
                     break;
                 }
-                run.ui.notice("hooks outlived their grace: sent SIGKILL");
-                run.hooks.stop(Signal::SIGKILL);
+                run.ui.notice(&format!("hooks outlived their grace: sent {}", Signal::Kill));
+                run.hooks.stop(Signal::Kill);
                 killed = true;
                 kill_at = tokio::time::Instant::now() + HOOK_KILL_WAIT;
             }

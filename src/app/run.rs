@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use nix::sys::signal::Signal;
+use super::signals::Signal;
 use tokio::sync::watch;
 
 use super::Finished;
@@ -205,22 +205,21 @@ impl<'a> Run<'a> {
             && !self.stopping
             && let Some(reason) = settled_gate_failure(&self.recorder, &self.config.gates, now)
         {
-            self.stop(Signal::SIGTERM, &format!("{reason}; stopping (--fail-fast)"));
+            self.stop(Signal::Terminate, &format!("{reason}; stopping (--fail-fast)"));
             self.stopped_by_gate = true;
         }
     }
 
     /// Ends the run the one normal way, for Ctrl-C, SIGTERM, SIGHUP, a quit key and `--fail-fast`
     /// alike: a running command is signalled (SIGKILL if asked twice) and the run ends when it
-    /// exits; otherwise the schedule ends now. SIGHUP reaches the command as SIGTERM: the command
-    /// has no terminal of its own to lose, and a tool that reloads on SIGHUP would not stop.
+    /// exits; otherwise the schedule ends now. The command gets what [`Signal::passed_on`] says.
     pub fn stop(&mut self, signal: Signal, why: &str) {
         self.stop_reason.get_or_insert_with(|| why.to_string());
         self.ui.stopping(why);
-        let signal = if signal == Signal::SIGHUP { Signal::SIGTERM } else { signal };
+        let signal = signal.passed_on();
         match &mut self.stage {
             Stage::Running { command, kill_at } => {
-                let forward = if kill_at.is_some() { Signal::SIGKILL } else { signal };
+                let forward = if kill_at.is_some() { Signal::Kill } else { signal };
                 command.signal(forward);
                 kill_at.get_or_insert(Instant::now() + KILL_AFTER);
                 self.ui.notice(&format!("sent {forward} to the command; probing until it exits"));
@@ -381,11 +380,12 @@ impl<'a> Run<'a> {
     /// The command outlived its grace after a stop request.
     pub fn kill(&mut self) {
         if let Stage::Running { command, kill_at } = &mut self.stage {
-            command.signal(Signal::SIGKILL);
+            command.signal(Signal::Kill);
             *kill_at = None;
             self.ui.notice(&format!(
-                "the command outlived {} of grace: sent SIGKILL",
-                humantime::format_duration(KILL_AFTER)
+                "the command outlived {} of grace: sent {}",
+                humantime::format_duration(KILL_AFTER),
+                Signal::Kill
             ));
         }
     }

@@ -62,6 +62,18 @@ pub fn use_color(choice: ColorChoice, terminal: bool, env: impl Fn(&str) -> Opti
 /// Longest vantage name kept: a label, not a text.
 const VANTAGE_MAX: usize = 128;
 
+/// This machine's name.
+#[cfg(unix)]
+fn hostname() -> Option<String> {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok())
+}
+
+/// This machine's name, as Windows gives it to every process.
+#[cfg(windows)]
+fn hostname() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
+}
+
 /// `--vantage`, checked, or this machine's host name (`unknown` if it has none).
 fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
     match given {
@@ -70,9 +82,7 @@ fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
             Err(bad(format!("--vantage takes a name of at most {VANTAGE_MAX} characters with no control character")))
         }
         Some(name) => Ok(name.to_string()),
-        None => Ok(nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
+        None => Ok(hostname()
             .filter(|h| !h.is_empty())
             .map_or_else(|| "unknown".to_string(), |h| crate::sanitize::line(&h))),
     }
@@ -258,20 +268,51 @@ fn takes_stdout(json: Option<&Destination>, events: Option<&Destination>) -> boo
     [json, events].contains(&Some(&Destination::Stdout))
 }
 
-/// The file blip's stdout is, as a path.
-const STDOUT: &str = "/proc/self/fd/1";
+/// The file blip's stdout is, as a path: Linux names it for this process, macOS has
+/// `/dev/stdout`, Windows its console's output.
+const STDOUT: &str = if cfg!(target_os = "linux") {
+    "/proc/self/fd/1"
+} else if cfg!(unix) {
+    "/dev/stdout"
+} else {
+    "CONOUT$"
+};
 
 /// Whether two report paths name one file: the same path as given, one file reached two ways
 /// (a link, `/dev/stdout`), or one file yet to be made, spelled two ways (`a.json`, `./a.json`).
 pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
     a == b
         || match (std::fs::metadata(a), std::fs::metadata(b)) {
             // Devices (`/dev/null`, a terminal) take any number of writers.
-            (Ok(a), _) if a.file_type().is_char_device() => false,
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            (Ok(a), _) if is_device(&a) => false,
+            (Ok(a_meta), Ok(b_meta)) => same_inode(a, &a_meta, b, &b_meta),
             _ => absolute(a).is_some_and(|a| absolute(b).is_some_and(|b| a == b)),
         }
+}
+
+#[cfg(unix)]
+fn is_device(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    meta.file_type().is_char_device()
+}
+
+/// Windows has no device files a report could be written to but through their names.
+#[cfg(windows)]
+fn is_device(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn same_inode(_: &std::path::Path, a: &std::fs::Metadata, _: &std::path::Path, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// Stable Rust gives no file index on Windows: two existing paths are one file when they
+/// resolve to one path.
+#[cfg(windows)]
+fn same_inode(a: &std::path::Path, _: &std::fs::Metadata, b: &std::path::Path, _: &std::fs::Metadata) -> bool {
+    std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b))
 }
 
 /// `path` made absolute through its directory, which must exist (the file itself need not).

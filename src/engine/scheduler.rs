@@ -169,7 +169,7 @@ async fn drive(
                 changed = end.changed() => if changed.is_err() { return },
                 slept = timer.sleep_until(wake) => {
                     if slept.is_err() {
-                        // The timerfd failed (it should not); tokio's timer keeps the schedule.
+                        // The timer failed (it should not); tokio's timer keeps the schedule.
                         tokio::time::sleep_until(due.into()).await;
                     }
                     break;

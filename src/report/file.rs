@@ -10,8 +10,7 @@
 //! blip starts, so a pipe nobody reads is an error before anything is probed, and the handle is
 //! held until the report is written: closing it would end the reader's input early.
 
-use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -65,17 +64,7 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
 /// place, without waiting for a reader: a named pipe nobody reads is an error. The handle then
 /// blocks as usual, so a slow reader gets everything.
 pub fn open_in_place(path: &Path) -> std::io::Result<File> {
-    let file =
-        std::fs::OpenOptions::new().write(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(path).map_err(
-            |e| match e.raw_os_error() {
-                Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
-                    std::io::Error::other("it is a named pipe that no process reads (start its reader first)")
-                }
-                _ => e,
-            },
-        )?;
-    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))?;
-    Ok(file)
+    open_without_waiting(OpenOptions::new().write(true), path)
 }
 
 /// Opens `path` to append to (GitHub's job summary, which other steps write to as well), created
@@ -85,18 +74,7 @@ pub fn check_appendable(path: &Path) -> std::io::Result<()> {
     if path.is_dir() {
         return Err(std::io::Error::other("it is a directory"));
     }
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
-                std::io::Error::other("it is a named pipe that no process reads (start its reader first)")
-            }
-            _ => e,
-        })?;
-    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_APPEND))?;
+    let file = open_without_waiting(OpenOptions::new().append(true).create(true), path)?;
     if let Ok(mut held) = HELD.lock() {
         held.push((path.to_path_buf(), file));
     }
@@ -117,10 +95,40 @@ pub fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)
 }
 
+/// Opens `path` with `options` without waiting for a reader, should it be a named pipe; the
+/// handle then blocks as usual (in append mode if `options` asked for it).
+#[cfg(unix)]
+fn open_without_waiting(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = options.custom_flags(OFlag::O_NONBLOCK.bits()).open(path).map_err(|e| match e.raw_os_error() {
+        Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
+            std::io::Error::other("it is a named pipe that no process reads (start its reader first)")
+        }
+        _ => e,
+    })?;
+    let blocking = fcntl(&file, FcntlArg::F_GETFL).map(OFlag::from_bits_truncate)? - OFlag::O_NONBLOCK;
+    fcntl(&file, FcntlArg::F_SETFL(blocking))?;
+    Ok(file)
+}
+
+/// Windows' named pipes are not paths a report is given: an open never waits.
+#[cfg(windows)]
+fn open_without_waiting(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    options.open(path)
+}
+
 /// Whether `path` is a named pipe.
+#[cfg(unix)]
 pub fn is_fifo(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Whether `path` is a named pipe: never a path on Windows.
+#[cfg(windows)]
+pub fn is_fifo(_: &Path) -> bool {
+    false
 }
 
 /// Whether `path` is a regular file or nothing yet, that is, whether a rename may replace it.
@@ -141,7 +149,7 @@ fn temp_path(path: &Path) -> std::io::Result<std::path::PathBuf> {
     Ok(path.with_file_name(temp_name))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::FileTypeExt as _;

@@ -342,11 +342,19 @@ fn kind_in_chain(err: &(dyn std::error::Error + 'static), connect: bool) -> Opti
 
 /// Errors of blip's own machine, not of the target: out of descriptors, buffers, memory or
 /// local ports. A probe that meets one never reached the network.
+#[cfg(unix)]
 fn is_local_errno(errno: i32) -> bool {
     use nix::errno::Errno;
     [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM, Errno::EADDRNOTAVAIL]
         .iter()
         .any(|e| *e as i32 == errno)
+}
+
+/// Windows sockets' own numbers for the same errors: WSAEMFILE, WSAENOBUFS, WSAEADDRNOTAVAIL,
+/// and ERROR_NOT_ENOUGH_MEMORY.
+#[cfg(windows)]
+fn is_local_errno(errno: i32) -> bool {
+    [10024, 10055, 10049, 8].contains(&errno)
 }
 
 /// The kind one cause in the chain stands for, if it is telling. An `io::Error` may wrap

@@ -12,27 +12,31 @@
 //! never waited for, so a command that prints faster than blip can show neither delays a probe
 //! nor grows blip's memory.
 //!
-//! The command dies with blip, even when blip is killed with SIGKILL: the kernel sends it SIGKILL
-//! when the thread that started it ends (`PR_SET_PDEATHSIG`; that thread lives until the command
-//! exits), and a small guard process (`sh`) kills the command's whole process group when blip's
-//! end of a pipe closes before blip said that the command exited.
+//! The command dies with blip, even when blip is killed outright; how is the platform's own
+//! business ([`unix`], [`windows`]).
 
 use std::collections::VecDeque;
-use std::io::{BufRead as _, BufReader, Read, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::sync::mpsc;
 
+use super::signals::Signal;
 use crate::live::Stream;
 use crate::report::describe_end;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as os;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
 
 /// Longest piece of output passed on at once; a longer run of bytes without a newline is passed
 /// on in pieces of this size.
@@ -63,10 +67,10 @@ pub enum StartError {
 
 /// Finds the program to run, before anything is probed, so a typo costs no warmup.
 pub fn resolve(program: &str) -> Result<PathBuf, StartError> {
-    if program.contains('/') {
+    if program.chars().any(std::path::is_separator) {
         let path = Path::new(program);
         let meta = std::fs::metadata(path).map_err(|_| StartError::NoSuchFile(program.to_string()))?;
-        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        if !os::is_executable(&meta) {
             return Err(StartError::NotExecutable(program.to_string()));
         }
         Ok(path.to_path_buf())
@@ -191,7 +195,7 @@ fn queued_size(line: &OutputLine) -> usize {
 
 /// A started command.
 pub struct RunningCommand {
-    pgid: Pid,
+    group: os::Group,
     pub relay: Arc<Relay>,
 }
 
@@ -212,86 +216,41 @@ impl RunningCommand {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        die_with_parent(&mut command);
+            .stderr(Stdio::piped());
+        os::prepare(&mut command);
         let name = argv[0].clone();
         let waiter_relay = relay.clone();
-        // The thread that forks lives until the command exits: PR_SET_PDEATHSIG fires when it ends.
+        // The thread that starts the command lives until the command exits (Linux's
+        // PR_SET_PDEATHSIG fires when it ends).
         std::thread::Builder::new()
             .name("blip-command".into())
             .spawn(move || match command.spawn() {
                 Ok(mut child) => {
-                    let guard = guard(child.id());
-                    let _ = started_tx.send(Ok(child.id()));
+                    let (group, keeper) = os::keep(&child);
+                    let _ = started_tx.send(Ok(group));
                     relay_output(&mut child, &waiter_relay, &channels.output);
                     let status = child.wait();
                     let at = Instant::now();
                     let _ = channels.exited.send(Exited { status, at });
-                    release(guard);
+                    keeper.release();
                 }
                 Err(err) => {
                     let _ = started_tx.send(Err(err));
                 }
             })
             .map_err(|e| StartError::Spawn(name.clone(), e))?;
-        let pid = match started.recv() {
-            Ok(Ok(pid)) => pid,
+        let group = match started.recv() {
+            Ok(Ok(group)) => group,
             Ok(Err(err)) => return Err(StartError::Spawn(name, err)),
             Err(_) => return Err(StartError::Spawn(name, std::io::Error::other("the starting thread ended"))),
         };
-        Ok(RunningCommand { pgid: Pid::from_raw(i32::try_from(pid).unwrap_or(0)), relay })
+        Ok(RunningCommand { group, relay })
     }
 
-    /// Sends `signal` to the command's whole process group. A group that is already gone is fine.
+    /// Passes `signal` on to the command and every process it started. A command that is
+    /// already gone is fine.
     pub fn signal(&self, signal: Signal) {
-        if self.pgid.as_raw() > 0 {
-            let _ = killpg(self.pgid, signal);
-        }
-    }
-}
-
-/// Asks the kernel to SIGKILL the command when the thread that starts it ends, so the command
-/// dies with blip even when blip is killed with SIGKILL.
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut std::process::Command) {
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and makes two system calls only (prctl and
-    // getppid), both async-signal-safe; it allocates nothing and takes no lock.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // blip died before the request was in place: the signal will never come.
-            if nix::unistd::getppid() != parent {
-                return Err(std::io::Error::other("blip exited while starting the command"));
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Starts the guard of the command's process group: a shell that waits for a line from blip and,
-/// should blip's end of the pipe close without one (blip died), kills the whole group. In a group
-/// of its own, so the terminal's Ctrl-C does not end it first. `None` if it cannot be started:
-/// the command itself still dies with blip.
-fn guard(pgid: u32) -> Option<Child> {
-    std::process::Command::new("sh")
-        .args(["-c", "read -r _ || kill -s KILL -- -\"$0\"", &pgid.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .ok()
-}
-
-/// The command exited on its own: the guard may go without killing what it left behind.
-fn release(guard: Option<Child>) {
-    if let Some(mut guard) = guard {
-        if let Some(mut stdin) = guard.stdin.take() {
-            let _ = stdin.write_all(b"\n");
-        }
-        let _ = guard.wait();
+        self.group.signal(signal);
     }
 }
 
@@ -352,12 +311,7 @@ pub struct Termination {
 
 impl Termination {
     pub fn of(status: ExitStatus) -> Termination {
-        Termination {
-            exit_code: status.code(),
-            signal: status
-                .signal()
-                .map(|n| Signal::try_from(n).map_or_else(|_| format!("signal {n}"), |s| s.to_string())),
-        }
+        Termination { exit_code: status.code(), signal: os::signal_name(status) }
     }
 
     pub fn succeeded(&self) -> bool {
@@ -374,8 +328,10 @@ impl Termination {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn resolve_finds_programs_and_refuses_what_cannot_run() {
+        use std::os::unix::fs::PermissionsExt as _;
         assert!(resolve("sh").is_ok());
         assert!(matches!(resolve("no-such-command-blip"), Err(StartError::NotInPath(_))));
         assert!(matches!(resolve("./no/such/file"), Err(StartError::NoSuchFile(_))));
@@ -411,8 +367,10 @@ mod tests {
         assert_eq!(marks.last.back().unwrap().text, (MARKS_EACH_END * 2 + 49).to_string());
     }
 
+    #[cfg(unix)]
     #[test]
     fn terminations() {
+        use std::os::unix::process::ExitStatusExt as _;
         let ok = Termination::of(ExitStatus::from_raw(0));
         assert!(ok.succeeded());
         let failed = Termination::of(ExitStatus::from_raw(7 << 8));

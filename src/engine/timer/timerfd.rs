@@ -1,10 +1,8 @@
-//! A precise sleep for the scheduler: a Linux timerfd watched by tokio's reactor.
+//! The Linux timer: a timerfd watched by tokio's reactor.
 //!
-//! tokio's own timer wheel ticks once a millisecond, so every deadline is rounded up to the next
-//! tick: at 1000 probes/s that is a whole probe interval of send lag. A timerfd is a
-//! high-resolution kernel timer that becomes readable at its deadline; registered with the
-//! reactor, it wakes the worker that waits in `epoll_wait` within microseconds, with no thread of
-//! its own and no cross-thread wake per probe.
+//! A timerfd is a high-resolution kernel timer that becomes readable at its deadline; registered
+//! with the reactor, it wakes the worker that waits in `epoll_wait` within microseconds, with no
+//! thread of its own and no cross-thread wake per probe.
 
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd, RawFd};
@@ -15,7 +13,7 @@ use nix::sys::timer::{Expiration, TimerSetTimeFlags};
 use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
 use tokio::io::unix::AsyncFd;
 
-pub struct PreciseTimer {
+pub struct Timerfd {
     fd: AsyncFd<Fd>,
 }
 
@@ -28,15 +26,15 @@ impl AsRawFd for Fd {
     }
 }
 
-impl PreciseTimer {
+impl Timerfd {
     /// Must be called within the runtime.
-    pub fn new() -> io::Result<PreciseTimer> {
+    pub fn new() -> io::Result<Timerfd> {
         let timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)?;
         // SAFETY: `Fd` owns the timerfd (an `OwnedFd` inside nix's `TimerFd`), so the descriptor
         // stays open and the same for as long as the `AsyncFd` that owns `Fd` lives.
         #[allow(unsafe_code)]
         let fd = unsafe { AsyncFd::register(Fd(timer)) }.map_err(io::Error::from)?;
-        Ok(PreciseTimer { fd })
+        Ok(Timerfd { fd })
     }
 
     /// Waits until `deadline`. Cancel-safe: a sleep dropped early leaves nothing behind that a
@@ -60,28 +58,5 @@ impl PreciseTimer {
                 ready.clear_ready();
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn wakes_at_the_deadline_and_not_before() {
-        let timer = PreciseTimer::new().unwrap();
-        for micros in [0, 150, 1_500, 20_000] {
-            let deadline = Instant::now() + Duration::from_micros(micros);
-            timer.sleep_until(deadline).await.unwrap();
-            assert!(Instant::now() >= deadline);
-        }
-        // A cancelled sleep leaves no expiry behind for the next one.
-        let early =
-            tokio::time::timeout(Duration::from_millis(1), timer.sleep_until(Instant::now() + Duration::from_secs(5)));
-        assert!(early.await.is_err());
-        let deadline = Instant::now() + Duration::from_millis(20);
-        timer.sleep_until(deadline).await.unwrap();
-        assert!(Instant::now() >= deadline);
     }
 }
