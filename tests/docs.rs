@@ -1,16 +1,203 @@
-//! docs/report.md's list of JSON fields is generated from `schema/report.schema.json`, so the
-//! contract is written once (in the report model's doc comments, from which the schema is derived)
-//! and a field the schema has and the page lacks, or the other way, fails here. `BLIP_WRITE_DOCS=1 cargo test --locked --test
+//! The README and docs/ hold together: every relative link resolves, to a file and to a heading
+//! in it; the README stays a front door (at most 300 lines); and docs/report.md's list of JSON
+//! fields is generated from `schema/report.schema.json`, so the contract is written once (in the
+//! report model's doc comments, from which the schema is derived) and a field the schema has and
+//! the page lacks, or the other way, fails here. `BLIP_WRITE_DOCS=1 cargo test --locked --test
 //! integration docs::` rewrites the generated part of the page.
 
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const README_MAX_LINES: usize = 300;
 const BEGIN: &str = "<!-- The fields below are generated from schema/report.schema.json by tests/docs.rs: \
                      BLIP_WRITE_DOCS=1 cargo test --locked --test integration docs:: rewrites them. -->";
 const END: &str = "<!-- End of the generated fields. -->";
+
+/// README.md and every page of docs/, in a stable order.
+fn markdown_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    files.sort();
+    files.insert(0, Path::new(ROOT).join("README.md"));
+    files
+}
+
+/// A path as the repository names it: from its root, `..` resolved.
+fn relative(path: &Path) -> String {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for part in path.strip_prefix(ROOT).unwrap_or(path).components() {
+        match part {
+            Component::ParentDir => _ = parts.pop(),
+            Component::CurDir => {}
+            other => parts.push(other.as_os_str()),
+        }
+    }
+    parts.iter().collect::<PathBuf>().display().to_string()
+}
+
+/// The lines of a Markdown text outside fenced code blocks, with their 1-based numbers.
+fn prose_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut fence: Option<&str> = None;
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        match fence {
+            Some(mark) if trimmed.starts_with(mark) => fence = None,
+            Some(_) => {}
+            None if trimmed.starts_with("```") => fence = Some("```"),
+            None if trimmed.starts_with("~~~") => fence = Some("~~~"),
+            None => lines.push((i + 1, line)),
+        }
+    }
+    lines
+}
+
+/// A line without its inline code spans, which show link syntax rather than link.
+fn without_code(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let ticks = rest[start..].chars().take_while(|c| *c == '`').count();
+        let after = &rest[start + ticks..];
+        match after.find(&"`".repeat(ticks)) {
+            Some(end) => rest = &after[end + ticks..],
+            None => return out + &rest[start..],
+        }
+    }
+    out + rest
+}
+
+/// The targets of the inline links and images of a text (`[x](target)`, `![x](target "title")`),
+/// with the line each is on.
+fn links(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in prose_lines(text) {
+        let line = without_code(line);
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            let target = after[..end].split_whitespace().next().unwrap_or("");
+            found.push((number, target.trim_matches(['<', '>']).to_string()));
+            rest = &after[end..];
+        }
+    }
+    found
+}
+
+/// GitHub's anchor for a heading: lowercase, punctuation other than `-` and `_` dropped, spaces
+/// to `-`.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown text's headings; a repeated heading gets `-1`, `-2`, … as on GitHub.
+fn anchors(text: &str) -> HashSet<String> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut anchors = HashSet::new();
+    for (_, line) in prose_lines(text) {
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let base = slug(&line[hashes..]);
+        let count = seen.entry(base.clone()).or_insert(0);
+        anchors.insert(if *count == 0 { base.clone() } else { format!("{base}-{count}") });
+        *count += 1;
+    }
+    anchors
+}
+
+/// What is wrong with each relative link of `file` (whose text is `text`), one line each.
+fn broken_links(file: &Path, text: &str) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (line, target) in links(text) {
+        if target.is_empty() {
+            broken.push(format!("{}:{line}: an empty link", relative(file)));
+            continue;
+        }
+        if target.starts_with("http://") || target.starts_with("https://") || target.starts_with("mailto:") {
+            continue; // no network here: external links are not fetched
+        }
+        let (path, anchor) = match target.split_once('#') {
+            Some((path, anchor)) => (path, Some(anchor)),
+            None => (target.as_str(), None),
+        };
+        let linked = if path.is_empty() { file.to_path_buf() } else { file.parent().unwrap().join(path) };
+        if !path.is_empty() && !linked.exists() {
+            broken.push(format!("{}:{line}: `{target}`: no such file {}", relative(file), relative(&linked)));
+            continue;
+        }
+        if let Some(anchor) = anchor {
+            let headings = if path.is_empty() {
+                anchors(text)
+            } else {
+                std::fs::read_to_string(&linked).map(|t| anchors(&t)).unwrap_or_default()
+            };
+            if !headings.contains(anchor) {
+                broken.push(format!(
+                    "{}:{line}: `{target}`: no heading in {} has the anchor #{anchor}",
+                    relative(file),
+                    relative(&linked)
+                ));
+            }
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_relative_link_in_the_readme_and_docs_resolves() {
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        checked += links(&text).len();
+        broken.extend(broken_links(&file, &text));
+    }
+    assert!(checked > 0, "no link found in README.md or docs/: the link scan is broken");
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_link_check_sees_files_anchors_and_skips_code() {
+    let text = "# Gate CI: fail the build\n## `--json PATH`\n## Gate CI: fail the build\n\
+                see [a](#gate-ci-fail-the-build), [b](#--json-path), [c](#gate-ci-fail-the-build-1)\n\
+                `[not a link](nowhere.md)` and [web](https://example.com/x)\n```\n[fenced](nowhere.md)\n```\n\
+                [gone](nowhere.md) [lost](#no-such-heading) ![img](html-report.png \"title\")\n";
+    let file = Path::new(ROOT).join("docs/example.md");
+    let broken = broken_links(&file, text);
+    assert_eq!(broken.len(), 2, "{broken:#?}");
+    assert!(broken[0].contains("`nowhere.md`: no such file docs/nowhere.md"), "{}", broken[0]);
+    assert!(broken[1].contains("no heading in docs/example.md has the anchor #no-such-heading"), "{}", broken[1]);
+}
+
+#[test]
+fn the_readme_is_a_front_door() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= README_MAX_LINES,
+        "README.md has {lines} lines, more than {README_MAX_LINES}: move the detail into docs/ and link it"
+    );
+    // CI and the checks read these two set-up commands in the README.
+    for command in ["cargo run --release -- demo", "cargo test --locked"] {
+        assert!(readme.contains(command), "README.md no longer names `{command}`");
+    }
+}
 
 /// The JSON Schema of the report, with its definitions at hand.
 struct Schema {
