@@ -9,6 +9,7 @@ mod core;
 mod cutover;
 mod dashboard;
 mod deploy;
+mod docs;
 mod gates;
 mod habits;
 mod html;

@@ -1,5 +1,5 @@
 //! Shared test support: the fault-injecting server, a runner for the real binary, and the JSON
-//! report decoded into typed structs written from the README's schema (not from blip's source,
+//! report decoded into typed structs written from docs/report.md's schema (not from blip's source,
 //! so a change of the public contract breaks these tests).
 
 #![allow(dead_code)]
