@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The action's install step: puts blip on the job's PATH and its path in the step's output `path`.
 #
-# Downloads blip-VERSION-TARGET.tar.gz for the runner's architecture from the release of the
+# Downloads blip-VERSION-TARGET.tar.gz for the runner's system and architecture from the release of the
 # action's repository tagged vVERSION and checks its SHA-256 against that release's SHA256SUMS; a
 # mismatch, or a release without SHA256SUMS, refuses the archive and fails the step. Without an
 # archive for that tag (the action used at a branch or a commit), blip is built from the action's
@@ -22,11 +22,16 @@ fail() {
   exit 2
 }
 
+EXE=
 case "${RUNNER_OS:-}/${RUNNER_ARCH:-}" in
   Linux/X64) TARGET=x86_64-unknown-linux-gnu ;;
   Linux/ARM64) TARGET=aarch64-unknown-linux-gnu ;;
-  Linux/*) fail "no blip build for RUNNER_ARCH '${RUNNER_ARCH:-}': blip is released for X64 and ARM64" ;;
-  *) fail "blip runs on Linux runners only, not RUNNER_OS '${RUNNER_OS:-}' (its scheduler uses Linux timerfd)" ;;
+  macOS/X64) TARGET=x86_64-apple-darwin ;;
+  macOS/ARM64) TARGET=aarch64-apple-darwin ;;
+  Windows/X64) TARGET=x86_64-pc-windows-gnu EXE=.exe ;;
+  Linux/* | macOS/*) fail "no blip build for RUNNER_ARCH '${RUNNER_ARCH:-}': blip is released for X64 and ARM64" ;;
+  Windows/*) fail "no blip build for RUNNER_ARCH '${RUNNER_ARCH:-}': blip is released for X64 on Windows" ;;
+  *) fail "no blip build for RUNNER_OS '${RUNNER_OS:-}': blip is released for Linux, macOS and Windows" ;;
 esac
 
 # A runner checks an action out at _actions/OWNER/REPO/REF: the fallback when the context is empty.
@@ -79,9 +84,9 @@ if [ -n "$TAG" ]; then
     [ -n "$want" ] || fail "release $TAG's SHA256SUMS has no line for $NAME.tar.gz: refused"
     got=$(sha256sum "$DIR/$NAME.tar.gz" | cut -d' ' -f1)
     [ "$got" = "$want" ] || fail "$NAME.tar.gz has SHA-256 $got, but release $TAG's SHA256SUMS says $want: refused"
-    tar -xzf "$DIR/$NAME.tar.gz" -C "$DIR" "$NAME/blip" || fail "$NAME.tar.gz holds no $NAME/blip"
-    mv "$DIR/$NAME/blip" "$DIR/bin/blip"
-    installed "$DIR/bin/blip"
+    tar -xzf "$DIR/$NAME.tar.gz" -C "$DIR" "$NAME/blip$EXE" || fail "$NAME.tar.gz holds no $NAME/blip$EXE"
+    mv "$DIR/$NAME/blip$EXE" "$DIR/bin/blip$EXE"
+    installed "$DIR/bin/blip$EXE"
   fi
   if [ -n "$REQUESTED" ]; then
     fail "cannot download $NAME.tar.gz of release $TAG from $BASE: $(tail -n 1 "$DIR/curl.log")"
@@ -91,4 +96,4 @@ fi
 
 command -v cargo >/dev/null || fail "no release archive to install and no cargo to build blip with: give version, or install Rust first"
 cargo install --locked --quiet --path "$ACTION_PATH" --root "$DIR" || fail "cargo install --path $ACTION_PATH failed (above)"
-installed "$DIR/bin/blip"
+installed "$DIR/bin/blip$EXE"

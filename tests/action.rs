@@ -237,7 +237,11 @@ fn the_install_step_builds_from_the_checkout_only_when_no_version_was_asked_for(
 #[test]
 fn the_install_step_says_which_runners_it_cannot_serve() {
     let dir = tempdir("action-install-os");
-    for (os, arch, message) in [("macOS", "ARM64", "Linux runners only"), ("Linux", "ARM", "RUNNER_ARCH 'ARM'")] {
+    for (os, arch, message) in [
+        ("FreeBSD", "X64", "RUNNER_OS 'FreeBSD'"),
+        ("Linux", "ARM", "RUNNER_ARCH 'ARM'"),
+        ("Windows", "ARM64", "X64 on Windows"),
+    ] {
         let output = install_step(&dir, &dir, &[("RUNNER_OS", os), ("RUNNER_ARCH", arch)]);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{err}");

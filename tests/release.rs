@@ -10,6 +10,9 @@ use crate::support::{BLIP, tempdir};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TARGETS: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+/// Built on macOS runners, and cross-built for Windows, by jobs of their own.
+const MACOS: [&str; 2] = ["x86_64-apple-darwin", "aarch64-apple-darwin"];
+const WINDOWS: &str = "x86_64-pc-windows-gnu";
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap()
@@ -69,10 +72,32 @@ fn the_release_workflow_builds_each_target_with_the_scripts_and_attaches_the_sum
     assert!(script.contains("gh release create \"$GITHUB_REF_NAME\""), "{script}");
     assert_eq!(workflow["jobs"]["release"]["permissions"]["contents"].as_str(), Some("write"));
 
+    // macOS: tested and built on its own runners, packed by the same script.
+    let macos = &workflow["jobs"]["macos"];
+    let targets: Vec<&str> =
+        macos["strategy"]["matrix"]["include"].as_vec().unwrap().iter().filter_map(|m| m["target"].as_str()).collect();
+    assert_eq!(targets, MACOS);
+    let runs: String = macos["steps"].as_vec().unwrap().iter().filter_map(|s| s["run"].as_str()).collect();
+    for step in
+        ["cargo test --locked --bin blip", "bash scripts/package --binary target/${{ matrix.target }}/release/blip"]
+    {
+        assert!(runs.contains(step), "the macos job runs {step}: {runs}");
+    }
+    // Windows: cross-built, run under wine, packed with its .exe.
+    let windows = &workflow["jobs"]["windows"];
+    assert_eq!(windows["env"]["TARGET"].as_str(), Some(WINDOWS));
+    let runs: String = windows["steps"].as_vec().unwrap().iter().filter_map(|s| s["run"].as_str()).collect();
+    for step in ["python3 scripts/wine-smoke", "bash scripts/package --binary \"target/$TARGET/release/blip.exe\""] {
+        assert!(runs.contains(step), "the windows job runs {step}: {runs}");
+    }
+    let needs: Vec<&str> =
+        workflow["jobs"]["release"]["needs"].as_vec().unwrap().iter().filter_map(Yaml::as_str).collect();
+    assert_eq!(needs, ["build", "windows", "macos"], "the release waits for every archive");
+
     // The action downloads exactly these names.
     let install = read("action/install.sh");
     assert!(install.contains("NAME=blip-${TAG#v}-$TARGET") && install.contains("$BASE/$TAG/SHA256SUMS"));
-    for target in TARGETS {
+    for target in TARGETS.iter().chain(&MACOS).chain([&WINDOWS]) {
         assert!(install.contains(&format!("TARGET={target}")), "action/install.sh installs {target}");
     }
 }
@@ -104,7 +129,7 @@ fn the_archive_has_the_layout_binstall_and_the_action_expect() {
         String::from_utf8(list.stdout).unwrap().lines().map(|l| l.trim_end_matches('/').to_string()).collect();
     entries.sort();
     let top = file.strip_suffix(".tar.gz").unwrap();
-    let expected = [
+    let mut expected: Vec<String> = [
         "",
         "/README.md",
         "/blip",
@@ -113,8 +138,17 @@ fn the_archive_has_the_layout_binstall_and_the_action_expect() {
         "/completions/_blip",
         "/completions/blip.bash",
         "/completions/blip.fish",
-    ];
-    assert_eq!(entries, expected.map(|e| format!("{top}{e}")));
+        "/docs",
+    ]
+    .iter()
+    .map(|e| format!("{top}{e}"))
+    .collect();
+    // The manual the README links to, whole.
+    for doc in std::fs::read_dir(Path::new(ROOT).join("docs")).unwrap() {
+        expected.push(format!("{top}/docs/{}", doc.unwrap().file_name().to_str().unwrap()));
+    }
+    expected.sort();
+    assert_eq!(entries, expected);
     let bin_dir = render(&cargo_value("package.metadata.binstall", "bin-dir"), target);
     assert!(entries.contains(&bin_dir), "binstall's bin-dir {bin_dir} is in the archive");
 
