@@ -1,8 +1,10 @@
 //! The final report: plain data built by the recorder, rendered by the writers beside this file.
 //!
-//! These structs are the JSON schema (`schema_version` 2); every field is documented in the
-//! README. Field names are a public contract: `schema/report.schema.json` is derived from them
-//! (see `schema.rs`), and a test fails when it is stale.
+//! These structs are the JSON schema (`schema_version` 2), and their doc comments are its
+//! descriptions: `schema/report.schema.json` is derived from them (see `schema.rs`), and
+//! docs/report.md's list of fields is generated from that schema (`tests/docs.rs`). So each field
+//! is documented once: here, or in `wire.rs` for the wire figures flattened into each target.
+//! Field names are a public contract; a test fails when the schema or the page is stale.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +17,16 @@ use crate::engine::lane::Lane;
 /// ids of outage windows.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// The JSON report of one run, or of runs merged by `blip merge`. Offsets are from the start of
+/// the run (`started_at`) unless a field says otherwise.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
+    /// The version of the report's layout: 2. A reader refuses a report without it or with a
+    /// version it does not know.
     pub schema_version: u32,
+    /// The version of blip that wrote the report (`blip merge`: the merging blip's; `blip judge`
+    /// keeps the saved report's).
     pub blip_version: String,
     /// Where blip probed from: `--vantage`, or the host name.
     pub vantage: String,
@@ -26,13 +34,21 @@ pub struct Report {
     pub run_id: String,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
+    /// Length of the run, ms: from `started_at` to the end of its schedule (`--duration`, or the
+    /// warmup, the command and the cooldown; sooner after a stop request). Probes due before the
+    /// end that answered after it still count. Availability is judged against it. In a merged
+    /// report: from the earliest run's start to the latest run's end.
     pub duration_ms: f64,
     /// Probes per second per URL.
     pub rate: f64,
     /// The overall verdict: every gate passed for every URL, the wrapped COMMAND (if any)
     /// succeeded, and it was started (see `stop_reason`).
     pub passed: bool,
-    /// No gate was given, so blip judged zero downtime (`--max-downtime 0s`) on the judged phases.
+    /// blip added its own gate, `--max-downtime 0s` on the judged phases, because no gate given
+    /// bounds downtime or failed probes (none of `--max-downtime`, `--max-outage`, `--max-failed`,
+    /// `--max-error-rate`, `--max-outages`): a gate on anything else (`--fail-on-status`, a
+    /// latency limit) leaves it on. False with `--measure-only`. Each URL's gate of it has
+    /// `default` true.
     pub default_gates: bool,
     /// `--measure-only`: nothing was judged, `passed` is true and no URL has a gate.
     pub measure_only: bool,
@@ -55,6 +71,8 @@ pub struct Report {
     pub allow_missed: bool,
     /// The wrapped command; null when none was given.
     pub deploy: Option<DeployReport>,
+    /// One entry per URL and lane, in command-line order, each URL's `reused` lane before its
+    /// `fresh` one.
     pub targets: Vec<TargetReport>,
     /// `--on-down` and `--on-up` runs, in the order they ended (the first 1000).
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
@@ -90,10 +108,13 @@ pub struct PauseReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct MergedRun {
+    /// Its `vantage`.
     pub vantage: String,
+    /// Its `started_at`, by its own clock.
     pub started_at: String,
     /// When it started, from the start of the merged report (the earliest run's start).
     pub start_offset_ms: f64,
+    /// Its own `duration_ms`.
     pub duration_ms: f64,
     /// The overall verdict of its own gates.
     pub passed: bool,
@@ -103,11 +124,17 @@ pub struct MergedRun {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct MergedWindow {
-    /// From the earliest start to the latest end any of `vantages` saw.
+    /// The earliest start any of `vantages` saw, RFC 3339, UTC, milliseconds. The vantages'
+    /// windows that overlap, or come within one probe interval of each other, are one merged
+    /// window.
     pub start: String,
+    /// The latest end any of `vantages` saw, RFC 3339.
     pub end: String,
+    /// `start`, from the start of the merged report (the earliest run's start), ms.
     pub start_offset_ms: f64,
+    /// `end`, from the start of the merged report, ms.
     pub end_offset_ms: f64,
+    /// `end_offset_ms − start_offset_ms`.
     pub duration_ms: f64,
     /// How long all of `vantages` saw it at once (0 when their clocks disagree by more than the
     /// window).
@@ -115,11 +142,14 @@ pub struct MergedWindow {
     /// The vantages that saw it, in the order of `merged_from`.
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub vantages: Vec<String>,
+    /// The failed probes of the vantages' windows in it, summed.
     pub failed_probes: u64,
     /// Failed probes per status code or error kind, over the vantages.
     #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub causes: BTreeMap<String, u64>,
+    /// The `first_error` of the vantage's window that began first.
     pub first_error: String,
+    /// A vantage's window in it was still open when that vantage's run ended.
     pub open: bool,
 }
 
@@ -129,10 +159,16 @@ pub struct MergedWindow {
 pub struct HookReport {
     /// `on-down` or `on-up`.
     pub hook: String,
+    /// The URL whose outage window opened (`on-down`) or closed (`on-up`), as `targets[].url`
+    /// names it.
     pub url: String,
     /// The lane of the target whose window triggered it: `reused` or `fresh`.
     pub connection: Lane,
+    /// When blip started it, from the start of the run, ms (a hook that waited for the one
+    /// before it of the same URL starts when that one ends).
     pub start_offset_ms: f64,
+    /// How long it ran, ms: from its start until it exited, or until blip found it could not be
+    /// started or waited for.
     pub duration_ms: f64,
     /// Null when a signal ended it or it never started.
     pub exit_code: Option<i32>,
@@ -146,17 +182,24 @@ pub struct HookReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DeployReport {
+    /// The command's argument vector, program first, as given after `--` (`blip demo`: blip's
+    /// own call of its simulated deploy, which `label` names).
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub command: Vec<String>,
     /// What the human reports call the command when it is not the command line itself (`blip
     /// demo`'s simulated deploy: `demo deploy (restart)`); null for a command given after `--`.
     #[serde(default)]
     pub label: Option<String>,
+    /// `--warmup`, ms: how long blip probes before it starts the command.
     pub warmup_ms: f64,
+    /// `--cooldown`, ms: how long blip probes after the command exits (not after a stop
+    /// request, which ends the run when the command exits).
     pub cooldown_ms: f64,
-    /// When the command started and ended, from the start of the run; null if it never started.
+    /// When the command started, from the start of the run, ms; null if it never started.
     pub start_offset_ms: Option<f64>,
+    /// When blip saw it exit, from the start of the run, ms; null if it never started.
     pub end_offset_ms: Option<f64>,
+    /// `end_offset_ms − start_offset_ms`; null if it never started.
     pub duration_ms: Option<f64>,
     /// Exit code, or null when a signal ended it or it never started.
     pub exit_code: Option<i32>,
@@ -191,6 +234,7 @@ pub struct OutputMark {
     pub offset_ms: f64,
     /// `stdout` or `stderr`.
     pub stream: String,
+    /// The line's text, its first 200 characters.
     pub line: String,
 }
 
@@ -258,9 +302,12 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
     }
 }
 
+/// One target: a URL probed on one lane, and what blip measured of it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TargetReport {
+    /// The URL as blip parsed it (`http://a` reads `http://a/`), a password in it shown as
+    /// `***` (and a user name without a password too). The same for both lanes of a URL.
     pub url: String,
     /// The lane this target's probes went out on: `reused` keep-alive connections or a `fresh`
     /// one per probe. With `--connections both` each URL has one target per lane.
@@ -270,8 +317,14 @@ pub struct TargetReport {
     #[serde(skip)]
     #[cfg_attr(test, schemars(skip))]
     pub label: String,
+    /// Probes with a verdict: `ok + failed`. A slot `skipped` at the `--concurrency` cap is a
+    /// failed probe; `cancelled`, `local_errors` and `missed` slots are not in it.
     pub probes: u64,
+    /// Probes that succeeded: an expected status (`--expect-status`), with `--expect-body` and
+    /// `--slow` met when given.
     pub ok: u64,
+    /// Probes that failed: an unexpected status (see `status_counts`) or an error (see
+    /// `error_counts`).
     pub failed: u64,
     /// Probes sent a second time, on a new connection, because the reused keep-alive connection
     /// they first went out on closed before any byte of an answer, or answered 408 (none with
@@ -299,29 +352,42 @@ pub struct TargetReport {
     /// Failed probes per error kind, only kinds that occurred.
     #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
     pub error_counts: BTreeMap<String, u64>,
-    /// Latency of successful probes from their due time; null when none succeeded.
+    /// Of this URL's successful probes; null when none succeeded.
     pub latency_ms: Option<Latency>,
     /// The histogram `latency_ms` is taken from, µs, in HdrHistogram's V2 serialized form
     /// (deflate, base64), so that quantiles can be recomputed after a merge; null when none
     /// succeeded.
     #[serde(default)]
     pub latency_histogram: Option<String>,
+    /// Of this URL's probes; a merged report gives the highest of the vantages' for each figure.
     pub send_lag_ms: SendLag,
+    /// The sum of the durations of all outage windows, ms, those past `outages`' bound included.
+    /// A merged report's is the sum of `windows_all`.
     pub downtime_ms: f64,
+    /// The share of time the URL was up, a fraction from 0 to 1 (6 decimals):
+    /// `1 − downtime_ms / (duration_ms − the due offset of the URL's first probe)`; 0 when no
+    /// probe succeeded.
     pub availability: f64,
     /// Number of outage windows, including any past the detailed list's bound.
     pub outage_count: u64,
+    /// The outage windows in the order they opened, the first 1000 (`outage_count` counts them
+    /// all).
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub outages: Vec<OutageReport>,
-    /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
+    /// Width of each timeline slice in seconds: 1, doubled each time the run outgrows its
+    /// slices (a day of them; with many URLs, each URL's share of 2 Mi slices, at least 600).
     pub timeline_width_s: u64,
+    /// Probes per slice of the run by due time, from its first slice to the one of the last
+    /// probe, empty slices included.
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 262_144>")]
     pub timeline: Vec<TimelinePoint>,
     /// Per phase of a wrapped deploy (only phases that began); null when no command is wrapped.
     pub phases: Option<BTreeMap<Phase, PhaseReport>>,
     /// When the deploy hurt this URL; null when no command is wrapped.
     pub deploy_timing: Option<DeployTiming>,
-    /// One entry per gate given, judged on this URL.
+    /// One entry per gate judged on this URL: those given, in their order, then blip's default
+    /// (see `default_gates`), then `answered at least once` when the URL had probes and none
+    /// succeeded. Empty with `--measure-only`.
     pub gates: Vec<GateReport>,
     /// Request phases, connections, peers, tracked values and the cutover.
     #[serde(flatten)]
@@ -339,6 +405,8 @@ pub struct TargetReport {
     pub availability_by_vantage: Option<BTreeMap<String, f64>>,
 }
 
+/// One gate's verdict on one URL, judged on the probes and windows of the judged phases
+/// (`gate_phases`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GateReport {
@@ -348,21 +416,39 @@ pub struct GateReport {
     /// failed probes; the human reports show it as `max-downtime 0s (default)`.
     #[serde(default)]
     pub default: bool,
+    /// The limit as the summary shows it: `0s`, `10`, `0.5%`, `5%/10s`, `3 windows`,
+    /// `2x the warmup's`, a status set (`404`, `5xx`); `1 successful probe` for
+    /// `answered at least once`.
     pub limit: String,
+    /// What was measured against the limit, as the summary shows it (`1.500 s`, `3 probes`,
+    /// `0.500% (1 of 200) from 10s to 20s`), or why nothing could be judged (`no probe judged`,
+    /// `not judged: …`).
     pub observed: String,
+    /// The URL stayed within the limit. A gate that had nothing to judge (no judged probe, no
+    /// successful one for a latency gate, no baseline for `--max-latency-increase`) fails.
     pub passed: bool,
     /// Why it failed; null when it passed.
     pub evidence: Option<Evidence>,
 }
 
+/// Why a gate failed: its first offender and the outage windows involved.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
-    /// The first offending probe (or window start): when, and what it got.
+    /// When the first offender was due, RFC 3339: the first judged probe with a listed status
+    /// (`--fail-on-status`) or that failed (`--max-failed`); the first judged instant of the
+    /// first window (`--max-downtime`), of the longest (`--max-outage`) or of the first past the
+    /// limit (`--max-outages`); the start of `worst_window` (`--max-error-rate`); the start of
+    /// the first window (`answered at least once`). Null for `--max-latency` and
+    /// `--max-latency-increase`, and when no probe was judged.
     pub first_at: Option<String>,
+    /// `first_at`, from the start of the run, ms.
     pub first_offset_ms: Option<f64>,
+    /// What the first offender got: the probe's status or error, or the window's `first_error`;
+    /// for `--max-error-rate`, how many of the window's probes failed. Null with `first_at`.
     pub first_error: Option<String>,
-    /// Indexes into this URL's `outages` of the windows involved.
+    /// Indexes into this URL's `outages` of the windows involved; windows past the list's bound
+    /// have indexes too, which it does not hold.
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub outages: Vec<usize>,
     /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
@@ -377,8 +463,14 @@ pub struct Evidence {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct IncreaseReport {
+    /// The quantile the gate names (`max` for the highest) of the warmup's successful probes'
+    /// latency, ms.
     pub warmup_ms: f64,
+    /// The same quantile of the successful probes after the warmup: the deploy's, and the
+    /// cooldown's unless `--gate-phase deploy`, ms.
     pub judged_ms: f64,
+    /// `judged_ms / warmup_ms` (a warmup quantile of 0 counts as 1 µs); the gate fails when it is
+    /// above the factor given.
     pub ratio: f64,
 }
 
@@ -386,21 +478,33 @@ pub struct IncreaseReport {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RateWindowReport {
+    /// Its start, from the start of the run, ms: the start of a timeline slice (whole seconds).
     pub start_offset_ms: f64,
+    /// Its end, from the start of the run, ms: the end of its last slice. It spans the gate's window rounded up to whole
+    /// slices, or less at the end of the run.
     pub end_offset_ms: f64,
+    /// Judged probes due in it.
     pub probes: u64,
+    /// Of them, those that failed.
     pub failed: u64,
     /// Failed probes as a percentage of `probes`.
     pub rate_percent: f64,
 }
 
+/// One phase of a wrapped deploy, for one URL: its span, and the probes due in it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseReport {
+    /// When the phase began, from the start of the run, ms: 0 for `warmup`, the command's start
+    /// for `deploy`, its exit for `cooldown`.
     pub start_offset_ms: f64,
+    /// When it ended, ms: the next phase's start, or the end of the run for the last one.
     pub end_offset_ms: f64,
+    /// Probes due in the phase: `ok + failed`.
     pub probes: u64,
+    /// Of them, those that succeeded.
     pub ok: u64,
+    /// Of them, those that failed.
     pub failed: u64,
     /// Downtime that fell within the phase (a window may span phases).
     pub downtime_ms: f64,
@@ -411,11 +515,15 @@ pub struct PhaseReport {
     pub latency_histogram: Option<String>,
 }
 
+/// Latency of a phase's successful probes, ms, taken as the URL's `latency_ms` is.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseLatency {
+    /// Median, ms.
     pub p50: f64,
+    /// 99th percentile, ms.
     pub p99: f64,
+    /// Highest, ms, exact.
     pub max: f64,
 }
 
@@ -436,34 +544,58 @@ pub struct DeployTiming {
     pub recovery_ms: Option<f64>,
 }
 
+/// Latency of successful probes, ms, each from its due time to its verdict: quantiles of a
+/// histogram at 3 significant digits, none above `max`.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Latency {
+    /// Lowest, ms.
     pub min: f64,
+    /// Mean, ms.
     pub mean: f64,
+    /// Median, ms.
     pub p50: f64,
+    /// 90th percentile, ms.
     pub p90: f64,
+    /// 99th percentile, ms.
     pub p99: f64,
+    /// 99.9th percentile, ms.
     pub p999: f64,
+    /// Highest, ms: exact in a run's own report; a merged report takes it from the merged
+    /// histogram, as its quantiles.
     pub max: f64,
 }
 
+/// How late blip itself sent probes after their due time, ms, at 2 significant digits; slots
+/// `skipped` at the `--concurrency` cap are left out. All 0 when none was sent.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SendLag {
+    /// Median, ms.
     pub p50: f64,
+    /// 99th percentile, ms.
     pub p99: f64,
+    /// Highest, ms.
     pub max: f64,
 }
 
+/// An outage window: it opens at the due time of the first failed probe once `--min-failures`
+/// consecutive probes have failed, and closes at the due time of the next successful probe.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct OutageReport {
+    /// When it opened, RFC 3339, UTC, milliseconds: the due time of its first failed probe.
     pub start: String,
+    /// When it closed, RFC 3339: the due time of the next successful probe, or the end of the
+    /// run for an `open` window.
     pub end: String,
+    /// `start`, from the start of the run, ms.
     pub start_offset_ms: f64,
+    /// `end`, from the start of the run, ms.
     pub end_offset_ms: f64,
+    /// `end_offset_ms − start_offset_ms`.
     pub duration_ms: f64,
+    /// Probes that failed in it, from its first failed probe to the last before it closed.
     pub failed_probes: u64,
     /// Failed probes per status code or error kind.
     #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
@@ -472,13 +604,18 @@ pub struct OutageReport {
     /// where `first_error` is only how it began (`reset` for a window of 222 `refused`).
     #[serde(default)]
     pub main_cause: String,
+    /// What its first failed probe got: for a failed status the status and the body's first
+    /// line (`404 Not Found: Requested route …`), for an error its kind and message.
     pub first_error: String,
     /// With `--request-id`: the ids the window's first and last failed probes were sent with,
     /// to look up in the server's logs; absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_request_id: Option<String>,
+    /// With `--request-id`: the id the window's last failed probe was sent with; absent without
+    /// it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_request_id: Option<String>,
+    /// The run ended while the window was still open: `end` is the end of the run.
     pub open: bool,
     /// The phase the window started in; null when no command is wrapped.
     pub phase: Option<Phase>,
@@ -509,14 +646,19 @@ impl OutageReport {
     }
 }
 
+/// One slice of a URL's timeline: the probes due in it.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TimelinePoint {
+    /// Start of the slice, seconds from the start of the run (a multiple of `timeline_width_s`).
     pub offset_s: u64,
+    /// Probes due in the slice that succeeded.
     pub ok: u64,
+    /// Probes due in the slice that failed.
     pub failed: u64,
-    /// Median and 99th percentile latency of the slice's successful probes, estimated from a
-    /// log histogram (within ±19 %); null when none succeeded.
+    /// Median latency of the slice's successful probes, ms, estimated from a log histogram
+    /// (within ±19 %); null when none succeeded, and in a merged report.
     pub p50_ms: Option<f64>,
+    /// Their 99th percentile, ms, estimated the same way; null likewise.
     pub p99_ms: Option<f64>,
 }
