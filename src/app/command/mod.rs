@@ -13,7 +13,7 @@
 //! nor grows blip's memory.
 //!
 //! The command dies with blip, even when blip is killed outright; how is the platform's own
-//! business ([`unix`], [`windows`]).
+//! business (`unix.rs`, `windows.rs` beside this file).
 
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read};
