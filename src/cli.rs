@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
-use crate::gates::{ErrorRateLimit, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
+use crate::gates::{ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
 
 pub mod complete;
 mod env;
@@ -246,6 +246,13 @@ pub struct GateArgs {
     #[arg(long, value_name = "pNN=FACTOR", value_parser = parse_latency_increase, help_heading = "Gates")]
     pub max_latency_increase: Vec<LatencyIncrease>,
 
+    /// With a COMMAND and --track-header or --track-body: fail unless a value the warmup never
+    /// saw served by the end (a deploy that changed nothing fails); =strict also fails if a
+    /// warmup value still answered once the cooldown began.
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "served", help_heading = "Gates")]
+    pub expect_new: Option<ExpectNew>,
+
     /// With a COMMAND: which phases the gates judge; warmup failures are reported, not blamed on
     /// the deploy [default: deploy+cooldown].
     #[arg(long, value_enum, value_name = "PHASES", help_heading = "Gates")]
@@ -265,7 +272,7 @@ pub struct GateArgs {
     /// Without it, and unless a gate given bounds downtime or failures (--max-downtime,
     /// --max-outage, --max-failed, --max-error-rate, --max-outages), blip judges zero downtime
     /// (max-downtime 0s, shown as the default).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "expect_new", "fail_fast"])]
     pub measure_only: bool,
 }
 

@@ -10,7 +10,7 @@ use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, H
 
 use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
 use crate::engine::lane::{Lane, TargetName};
-use crate::gates::{Gate, GatePhases, Gates};
+use crate::gates::{ExpectNew, Gate, GatePhases, Gates};
 
 mod output;
 
@@ -190,6 +190,9 @@ impl Config {
                 "--max-latency-increase compares the deploy with its warmup: it needs a COMMAND given after --",
             ));
         }
+        if let Some(mode) = gates.expect_new {
+            expect_new_applies(mode, wrap.as_ref(), !probe.track_headers.is_empty() || probe.track_body.is_some())?;
+        }
         let gate_list = Gates::new(gate_list(gates), gates.measure_only);
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
@@ -282,6 +285,26 @@ fn request_id_header(name: &str, headers: &HeaderMap) -> Result<HeaderName, Conf
     Ok(name)
 }
 
+/// `--expect-new` compares the deploy's tracked values with the warmup's: it needs a COMMAND
+/// with a warmup, something tracked, and for `strict` a cooldown.
+fn expect_new_applies(mode: ExpectNew, wrap: Option<&Wrap>, tracked: bool) -> Result<(), ConfigError> {
+    let Some(wrap) = wrap else {
+        return Err(bad("--expect-new compares the deploy with its warmup: it needs a COMMAND given after --"));
+    };
+    if !tracked {
+        return Err(bad(
+            "--expect-new judges a tracked value: give --track-header NAME (e.g. X-App-Version) or --track-body REGEX",
+        ));
+    }
+    if wrap.warmup.is_zero() {
+        return Err(bad("--expect-new learns the old value in the warmup: give --warmup longer than 0s"));
+    }
+    if mode == ExpectNew::Strict && wrap.cooldown.is_zero() {
+        return Err(bad("--expect-new=strict judges the cooldown: give --cooldown longer than 0s"));
+    }
+    Ok(())
+}
+
 /// Whether any gate flag was given.
 pub fn gates_given(args: &GateArgs) -> bool {
     !gate_list(args).is_empty()
@@ -295,6 +318,7 @@ pub fn gate_list(args: &GateArgs) -> Vec<Gate> {
     gates.extend(args.max_outages.map(Gate::MaxOutages));
     gates.extend(args.max_error_rate.map(Gate::MaxErrorRate));
     gates.extend(args.max_latency_increase.iter().copied().map(Gate::MaxLatencyIncrease));
+    gates.extend(args.expect_new.map(Gate::ExpectNew));
     gates.extend(args.max_failed.map(Gate::MaxFailed));
     gates.extend(args.max_latency.iter().copied().map(Gate::MaxLatency));
     gates

@@ -292,3 +292,136 @@ async fn the_demo_shows_a_gap_for_a_restart_and_an_overlap_for_blue_green() {
         "{text}"
     );
 }
+
+/// A deploy judged by `--expect-new` (with `extra` gate flags) behind the switch; exit `code`.
+async fn expect_new(switch: &Switch, name: &str, script: &str, mode: &str, code: i32) -> Report {
+    let script = switch.script(name, script);
+    let flag = format!("--expect-new{mode}");
+    blip_json(
+        &[
+            "-r",
+            "50",
+            "--warmup",
+            "500ms",
+            "--cooldown",
+            "600ms",
+            &flag,
+            "--track-header",
+            "X-App-Version",
+            &switch.url,
+            "--",
+            &script,
+        ],
+        code,
+    )
+    .await
+}
+
+/// The `expect-new` gate's result on the report's only URL.
+fn expect_new_gate(report: &Report) -> &crate::support::GateResult {
+    report.targets[0].gates.iter().find(|g| g.gate.starts_with("expect-new")).expect("an expect-new gate")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_new_fails_a_deploy_that_changed_nothing_and_passes_one_that_did() {
+    // The switch never moves: no downtime, and v1 is all that ever answered.
+    let switch = Switch::start().await;
+    let report = expect_new(&switch, "no-op", "sleep 0.4\n", "", 1).await;
+    assert!(switch.served.lock().unwrap().first_v2.is_none(), "the switch served no v2");
+    let gate = expect_new_gate(&report);
+    assert!(!gate.passed, "{gate:?}");
+    assert_eq!(gate.observed, "header x-app-version: no new value served, warmup's v1");
+    assert_eq!(report.targets[0].failed, 0, "no probe failed: the downtime gate alone would pass it");
+
+    // v2 takes over during the deploy: passes, and says when v2 first served.
+    let switch = Switch::start().await;
+    let report = expect_new(&switch, "switched", "sleep 0.3\necho v2 >CONTROL\nsleep 0.3\n", "", 0).await;
+    let t = &report.targets[0];
+    let (_, first_v2) = switch.truth(&report);
+    let gate = expect_new_gate(&report);
+    assert!(gate.passed, "{gate:?}");
+    let from: f64 = gate.observed.split("from +").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    let deploy_start = report.deploy.as_ref().unwrap().start_offset_ms.unwrap();
+    assert!(
+        (from * 1000.0 - deploy_start - first_v2).abs() <= tolerance_of(RATE, t),
+        "v2 first served {first_v2:.1} ms into the deploy; the gate says +{from} s: {}",
+        gate.observed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_new_strict_fails_when_the_old_version_still_answers_in_the_cooldown() {
+    // Both versions take turns from 0.3 s into the deploy to the end of the run: v2 served, but
+    // v1 still answers through the cooldown.
+    let script = "sleep 0.3\necho both >CONTROL\nsleep 0.2\n";
+    let switch = Switch::start().await;
+    let report = expect_new(&switch, "lingering", script, "=strict", 1).await;
+    let cooldown = report.targets[0].phases.as_ref().unwrap()["cooldown"].start_offset_ms;
+    let deploy_start = report.deploy.as_ref().unwrap().start_offset_ms.unwrap();
+    let (last_v1, _) = switch.truth(&report);
+    assert!(last_v1 + deploy_start > cooldown + 200.0, "the switch served v1 well into the cooldown");
+    let gate = expect_new_gate(&report);
+    assert!(!gate.passed, "{gate:?}");
+    assert!(gate.observed.contains("v1 still answered in the cooldown"), "{}", gate.observed);
+    // Without =strict the same deploy passes: v2 did serve.
+    let switch = Switch::start().await;
+    let report = expect_new(&switch, "lingering-lax", script, "", 0).await;
+    assert!(expect_new_gate(&report).passed);
+    // A clean switch before the command exits passes strict mode.
+    let switch = Switch::start().await;
+    let report = expect_new(&switch, "clean", "sleep 0.2\necho v2 >CONTROL\nsleep 0.3\n", "=strict", 0).await;
+    assert!(expect_new_gate(&report).passed, "{:?}", expect_new_gate(&report));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_new_refuses_what_it_cannot_judge() {
+    let url = "http://127.0.0.1:9/";
+    assert_refused(&[
+        (&["--expect-new", "--track-header", "X-App-Version", url], "needs a COMMAND"),
+        (&["--expect-new", url, "--", "true"], "--track-header"),
+        (&["--expect-new", "--track-header", "V", "--warmup", "0s", url, "--", "true"], "--warmup"),
+        (&["--expect-new=strict", "--track-header", "V", "--cooldown", "0s", url, "--", "true"], "--cooldown"),
+        (&["--expect-new=sometimes", "--track-header", "V", url, "--", "true"], "sometimes"),
+        (&["--expect-new", "--measure-only", "--track-header", "V", url, "--", "true"], "--measure-only"),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_applies_expect_new_to_a_saved_report() {
+    let dir = tempdir("expect-new-judge");
+    let run = |name: &str, switch: &Switch, script: &str, track: bool| {
+        let saved = dir.join(format!("{name}.json"));
+        let script = switch.script(name, script);
+        let mut args = vec!["-r", "50", "--warmup", "500ms", "--cooldown", "300ms", "--ui", "quiet"];
+        if track {
+            args.extend(["--track-header", "X-App-Version"]);
+        }
+        let (url, saved_arg) = (switch.url.clone(), saved.to_str().unwrap().to_string());
+        async move {
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            args.extend(["--json".into(), saved_arg, url, "--".into(), script]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = crate::support::blip(&args).await;
+            assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+            saved
+        }
+    };
+    let judged = |saved: std::path::PathBuf, code: i32| async move {
+        let out = crate::support::blip(&["judge", saved.to_str().unwrap(), "--expect-new", "--json", "-"]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        (String::from_utf8_lossy(&out.stdout).to_string(), stderr)
+    };
+    // A no-op deploy passed the run's own gates; judged again with --expect-new it fails.
+    let no_op = run("no-op", &Switch::start().await, "sleep 0.3\n", true).await;
+    let (json, _) = judged(no_op, 1).await;
+    assert!(json.contains("no new value served, warmup's v1"), "{json}");
+    let switched = run("switched", &Switch::start().await, "sleep 0.2\necho v2 >CONTROL\nsleep 0.2\n", true).await;
+    let (json, _) = judged(switched, 0).await;
+    assert!(json.contains("new v2 from +"), "{json}");
+    // A report with nothing tracked cannot be judged so: one line, exit 2.
+    let untracked = run("untracked", &Switch::start().await, "sleep 0.2\n", false).await;
+    let (json, stderr) = judged(untracked, 2).await;
+    assert!(json.is_empty() && stderr.lines().count() == 1 && stderr.contains("no tracked values"), "{stderr}");
+}

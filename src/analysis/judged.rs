@@ -10,6 +10,7 @@ use crate::analysis::outage::{MAX_WINDOWS, Window};
 use crate::analysis::phase::{GatePhases, Phase, split};
 use crate::analysis::recorder::{PhaseStats, Recorder};
 use crate::analysis::timeline::Timeline;
+use crate::analysis::tracking::SeenSource;
 
 /// A probe that broke a gate first: when it was due, and what it got.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +58,17 @@ pub struct Judged<'a> {
     pub by_phase: &'a [PhaseStats],
     /// Which phases the gates judge.
     pub phases: GatePhases,
+    /// What `--expect-new` judges.
+    pub intent: Intent,
+}
+
+/// What `--expect-new` judges of a URL: its tracked sources, and when the deploy and the
+/// cooldown began (from the start of the run); empty without tracking or a COMMAND.
+#[derive(Clone, Debug, Default)]
+pub struct Intent {
+    pub sources: Vec<SeenSource>,
+    pub deploy_start: Option<Duration>,
+    pub cooldown_start: Option<Duration>,
 }
 
 /// What the gates judge of one URL: probes and windows in judged phases only.
@@ -153,6 +165,11 @@ impl Recorder {
                     timeline: j.timeline.as_ref().unwrap_or(&t.timeline),
                     by_phase: &t.by_phase,
                     phases: self.judge,
+                    intent: Intent {
+                        sources: t.tracking.sources.iter().map(|s| s.seen()).collect(),
+                        deploy_start: self.phases.start_of(Phase::Deploy),
+                        cooldown_start: self.phases.start_of(Phase::Cooldown),
+                    },
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);

@@ -201,6 +201,65 @@ impl Source {
     }
 }
 
+/// A tracked value as `--expect-new` judges it: due times from the start of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub value: String,
+    pub first_seen: Duration,
+    pub last_seen: Duration,
+    /// The first successful probe that carried it: when it first served.
+    pub first_ok: Option<Duration>,
+}
+
+/// One tracked source as `--expect-new` judges it, built alike from a run's [`Source`] and from
+/// a saved report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeenSource {
+    /// `header x-app-version`, `body <regex>`.
+    pub name: String,
+    pub values: Vec<Seen>,
+    /// Answers with a value past the first [`MAX_VALUES`], whose times are not kept.
+    pub other: u64,
+}
+
+impl Source {
+    /// The source as `--expect-new` judges it.
+    pub fn seen(&self) -> SeenSource {
+        SeenSource {
+            name: self.name.clone(),
+            values: self
+                .values
+                .iter()
+                .map(|v| Seen {
+                    value: v.value.clone(),
+                    first_seen: v.first_seen,
+                    last_seen: v.last_seen,
+                    first_ok: v.first_ok,
+                })
+                .collect(),
+            other: self.other.probes,
+        }
+    }
+}
+
+impl SeenSource {
+    /// Values first seen at or after `deploy_start` that served: what the deploy brought. A value
+    /// the warmup saw, even failing, is not new.
+    pub fn new_values(&self, deploy_start: Duration) -> impl Iterator<Item = &Seen> {
+        self.values.iter().filter(move |v| v.first_seen >= deploy_start && v.first_ok.is_some())
+    }
+
+    /// Values the warmup saw that still answered at or after `after`.
+    pub fn lingering(&self, deploy_start: Duration, after: Duration) -> impl Iterator<Item = &Seen> {
+        self.values.iter().filter(move |v| v.first_seen < deploy_start && v.last_seen >= after)
+    }
+
+    /// Values the warmup saw.
+    pub fn old_values(&self, deploy_start: Duration) -> impl Iterator<Item = &Seen> {
+        self.values.iter().filter(move |v| v.first_seen < deploy_start)
+    }
+}
+
 /// Who served before a deploy and who after: due times from the start of the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cutover {
@@ -291,6 +350,29 @@ mod tests {
 
         let unchanged = feed(&[(0, "v1", true), (1000, "v1", true)]);
         assert_eq!(unchanged.cutover(MS * 500, &[]).handover(), None);
+    }
+
+    #[test]
+    fn new_values_are_those_the_warmup_never_saw_and_that_served() {
+        // v0 failed in the warmup and served later: seen before, so not new; v3 never served.
+        let source = feed(&[
+            (0, "v1", true),
+            (100, "v0", false),
+            (900, "v1", true),
+            (1200, "v0", true),
+            (1500, "v2", true),
+            (1600, "v3", false),
+            (3000, "v1", true),
+        ])
+        .seen();
+        let deploy = MS * 500;
+        let new: Vec<&str> = source.new_values(deploy).map(|v| v.value.as_str()).collect();
+        assert_eq!(new, ["v2"]);
+        let old: Vec<&str> = source.old_values(deploy).map(|v| v.value.as_str()).collect();
+        assert_eq!(old, ["v1", "v0"]);
+        let lingering: Vec<&str> = source.lingering(deploy, MS * 2000).map(|v| v.value.as_str()).collect();
+        assert_eq!(lingering, ["v1"], "v1 answered at +3 s, after +2 s");
+        assert_eq!(source.lingering(deploy, MS * 3001).count(), 0);
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn typed(args: &[OsString], command: &clap::Command, long: &str) -> bool {
 /// names the variable, which is what the user has to fix (clap names only the flag).
 pub fn from_environment(err: clap::Error, args: &[OsString], command: &clap::Command) -> clap::Error {
     let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else { return err };
-    let Some(long) = arg.strip_prefix("--").and_then(|rest| rest.split([' ', '=']).next()) else { return err };
+    let Some(long) = arg.strip_prefix("--").and_then(|rest| rest.split([' ', '=', '[']).next()) else { return err };
     let variable = env_name(long);
     if typed(args, command, long) || std::env::var_os(&variable).is_none() {
         return err;

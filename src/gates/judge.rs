@@ -8,7 +8,8 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
-use crate::gates::{FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES};
+use crate::analysis::tracking::{MAX_VALUES, Seen};
+use crate::gates::{ExpectNew, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -58,6 +59,92 @@ impl Increase {
 
 fn quantile(h: &Histogram<u64>, percentile: f64) -> u64 {
     if percentile >= 100.0 { h.max() } else { h.value_at_quantile(percentile / 100.0) }
+}
+
+/// Values named in a verdict at most; the rest are counted.
+const VALUES_NAMED: usize = 4;
+
+/// `values` as a verdict names them: `v1, v2 and 3 more`.
+fn named<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let values: Vec<String> = values.map(crate::sanitize::line).collect();
+    match values.len() {
+        0 => "none".to_string(),
+        n if n > VALUES_NAMED => format!("{} and {} more", values[..VALUES_NAMED].join(", "), n - VALUES_NAMED),
+        _ => values.join(", "),
+    }
+}
+
+/// `--expect-new`: each tracked source took a value the warmup never saw, and it served; with
+/// `strict`, none of the warmup's values answered once the cooldown began. What cannot be told
+/// (no deploy, no cooldown, values past the tracked bound) fails as not judged, never a pass.
+fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict {
+    let mut v = Verdict {
+        gate: gate.name(),
+        default: false,
+        limit: gate.limit(),
+        observed: String::new(),
+        passed: false,
+        settled: false,
+        first: None,
+        windows: Vec::new(),
+        worst_window: None,
+        increase: None,
+    };
+    let intent = &view.intent;
+    let Some(deploy_start) = intent.deploy_start else {
+        v.observed = "not judged: the COMMAND did not start".to_string();
+        return v;
+    };
+    if intent.sources.is_empty() {
+        v.observed = "not judged: nothing tracked (--track-header or --track-body)".to_string();
+        return v;
+    }
+    let mut said = Vec::new();
+    let mut failed = false;
+    for source in &intent.sources {
+        let old = named(source.old_values(deploy_start).map(|s| s.value.as_str()));
+        let new: Vec<&Seen> = source.new_values(deploy_start).collect();
+        let mut line = match new.iter().map(|s| s.first_ok).min().flatten() {
+            Some(first) => format!(
+                "{}: new {} from +{}, warmup's {old}",
+                source.name,
+                named(new.iter().map(|s| s.value.as_str())),
+                secs(first)
+            ),
+            None if source.other > 0 => format!(
+                "{}: not judged: past {MAX_VALUES} distinct values, when the rest came is not kept",
+                source.name
+            ),
+            None => format!("{}: no new value served, warmup's {old}", source.name),
+        };
+        failed |= new.is_empty();
+        if mode == ExpectNew::Strict {
+            match intent.cooldown_start {
+                Some(cooldown) => {
+                    let lingering: Vec<&Seen> = source.lingering(deploy_start, cooldown).collect();
+                    if let Some(last) = lingering.iter().map(|s| s.last_seen).max() {
+                        line += &format!(
+                            "; {} still answered in the cooldown (last at +{}, the cooldown began at +{})",
+                            named(lingering.iter().map(|s| s.value.as_str())),
+                            secs(last),
+                            secs(cooldown)
+                        );
+                        failed = true;
+                        // An answer given cannot be taken back.
+                        v.settled = true;
+                    }
+                }
+                None => {
+                    line += "; the warmup's values in the cooldown not judged: the cooldown had not begun";
+                    failed = true;
+                }
+            }
+        }
+        said.push(line);
+    }
+    v.observed = said.join("; ");
+    v.passed = !failed;
+    v
 }
 
 /// `--max-latency-increase`: the judged phases after the warmup (deploy, and cooldown unless
@@ -267,6 +354,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             v
         }
         Gate::MaxLatencyIncrease(l) => judge_increase(gate, l, view),
+        Gate::ExpectNew(mode) => judge_expect_new(gate, *mode, view),
         Gate::MaxErrorRate(limit) => {
             let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
                 return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -360,6 +448,7 @@ mod tests {
             first_failure: f.first_failure.as_ref(),
             windows,
             latency: &f.latency,
+            intent: Default::default(),
         }
     }
 
@@ -590,5 +679,61 @@ mod tests {
         assert!(GatePhases::DeployCooldown.judges(None) && !GatePhases::DeployCooldown.judges(Some(Phase::Warmup)));
         assert!(GatePhases::Deploy.judges(Some(Phase::Deploy)) && !GatePhases::Deploy.judges(Some(Phase::Cooldown)));
         assert!(GatePhases::All.judges(Some(Phase::Warmup)));
+    }
+
+    #[test]
+    fn expect_new_fails_a_deploy_that_brought_no_new_value() {
+        use crate::analysis::judged::Intent;
+        use crate::analysis::tracking::{Seen, SeenSource};
+        let f = fixture(&[(200, 10)], &[5]);
+        let seen = |value: &str, first: u64, last: u64, ok: bool| Seen {
+            value: value.to_string(),
+            first_seen: MS * first as u32,
+            last_seen: MS * last as u32,
+            first_ok: ok.then_some(MS * first as u32),
+        };
+        let source = |values: Vec<Seen>| SeenSource { name: "header x-app-version".into(), values, other: 0 };
+        let intent = |values: Vec<Seen>| Intent {
+            sources: vec![source(values)],
+            deploy_start: Some(MS * 1000),
+            cooldown_start: Some(MS * 5000),
+        };
+        let judged = |intent: Intent, mode| {
+            let mut view = view(&f, 10, 0, &[]);
+            view.intent = intent;
+            judge(&Gate::ExpectNew(mode), &view)
+        };
+        // Nothing changed: fails, naming the warmup's value.
+        let v = judged(intent(vec![seen("v1", 0, 6000, true)]), ExpectNew::Served);
+        assert!(!v.passed && !v.settled, "{v:?}");
+        assert_eq!(v.observed, "header x-app-version: no new value served, warmup's v1");
+        // v2 served from +2 s: passes; v1 lingering in the cooldown fails strict mode, settled.
+        let switched = || intent(vec![seen("v1", 0, 6000, true), seen("v2", 2000, 7000, true)]);
+        let v = judged(switched(), ExpectNew::Served);
+        assert!(v.passed, "{v:?}");
+        assert_eq!(v.observed, "header x-app-version: new v2 from +2.000 s, warmup's v1");
+        let v = judged(switched(), ExpectNew::Strict);
+        assert!(!v.passed && v.settled, "{v:?}");
+        assert!(
+            v.observed
+                .ends_with("v1 still answered in the cooldown (last at +6.000 s, the cooldown began at +5.000 s)")
+        );
+        let v = judged(intent(vec![seen("v1", 0, 4000, true), seen("v2", 2000, 7000, true)]), ExpectNew::Strict);
+        assert!(v.passed, "{v:?}");
+        // A new value that never served is not new; nor is one the warmup saw.
+        let v = judged(intent(vec![seen("v1", 0, 6000, true), seen("v2", 2000, 7000, false)]), ExpectNew::Served);
+        assert!(!v.passed, "{v:?}");
+        // What cannot be told fails, never passes.
+        let mut no_deploy = switched();
+        no_deploy.deploy_start = None;
+        assert_eq!(judged(no_deploy, ExpectNew::Served).observed, "not judged: the COMMAND did not start");
+        let mut past_bound = intent(vec![seen("v1", 0, 6000, true)]);
+        past_bound.sources[0].other = 3;
+        let v = judged(past_bound, ExpectNew::Served);
+        assert!(!v.passed && v.observed.contains("not judged: past 64 distinct values"), "{v:?}");
+        let mut no_cooldown = switched();
+        no_cooldown.cooldown_start = None;
+        assert!(!judged(no_cooldown, ExpectNew::Strict).passed);
+        assert_eq!(Gate::ExpectNew(ExpectNew::Strict).name(), "expect-new=strict");
     }
 }

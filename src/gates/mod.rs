@@ -85,6 +85,20 @@ pub enum Gate {
     MaxOutages(u64),
     MaxErrorRate(ErrorRateLimit),
     MaxLatencyIncrease(LatencyIncrease),
+    ExpectNew(ExpectNew),
+}
+
+/// `--expect-new`: the deploy must bring a tracked value (`--track-header`, `--track-body`) that
+/// the warmup never saw, so a deploy that changed nothing (a no-op retry, a rollout stuck on the
+/// old version) fails rather than passing for having had no downtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpectNew {
+    /// A value the warmup never saw served by the end of the run.
+    #[value(name = "served")]
+    Served,
+    /// That, and no value the warmup saw answered once the cooldown began.
+    #[value(name = "strict")]
+    Strict,
 }
 
 /// `--max-latency-increase`: how many times the warmup's quantile the judged phases' may be.
@@ -256,6 +270,10 @@ impl Gate {
             Gate::MaxOutages(n) => format!("{n} windows"),
             Gate::MaxErrorRate(l) => l.to_string(),
             Gate::MaxLatencyIncrease(l) => format!("{}x the warmup's", l.factor),
+            Gate::ExpectNew(ExpectNew::Served) => "a value the warmup never saw serves".to_string(),
+            Gate::ExpectNew(ExpectNew::Strict) => {
+                "a value the warmup never saw serves, and none of the warmup's answers in the cooldown".to_string()
+            }
         }
     }
 
@@ -270,6 +288,8 @@ impl Gate {
             Gate::MaxOutages(n) => format!("max-outages {n}"),
             Gate::MaxErrorRate(l) => format!("max-error-rate {l}"),
             Gate::MaxLatencyIncrease(l) => format!("max-latency-increase {l}"),
+            Gate::ExpectNew(ExpectNew::Served) => "expect-new".to_string(),
+            Gate::ExpectNew(ExpectNew::Strict) => "expect-new=strict".to_string(),
         }
     }
 }

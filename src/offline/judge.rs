@@ -42,6 +42,12 @@ pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<
     if !args.max_latency_increase.is_empty() && !has_phases {
         bail!("--max-latency-increase compares a deploy with its warmup: the report has no phases (leave it out)");
     }
+    if args.expect_new.is_some() && !(has_phases && report.targets.iter().any(|t| !t.wire.tracked.is_empty())) {
+        bail!(
+            "--expect-new compares a deploy's tracked values with its warmup's: the report has no phases or \
+             no tracked values (leave it out)"
+        );
+    }
     Ok(Gates::new(gate_list(args), args.measure_only))
 }
 

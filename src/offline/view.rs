@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::judged::{Judged, JudgedStats, JudgedWindow, Offender, judged_window};
+use crate::analysis::judged::{Intent, Judged, JudgedStats, JudgedWindow, Offender, judged_window};
 use crate::analysis::outage::Window;
 use crate::analysis::phase::{GatePhases, Phase};
 use crate::analysis::recorder::PhaseStats;
 use crate::analysis::timeline::{Slice, Timeline};
+use crate::analysis::tracking::{Seen, SeenSource};
 use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{Gate, Verdict};
 use crate::offline::saved::duration_ms;
@@ -34,6 +35,7 @@ pub struct TargetFigures {
     pub by_phase: Vec<PhaseStats>,
     pub windows: JudgedStats,
     pub phases: GatePhases,
+    pub intent: Intent,
     pub inexact: Inexact,
 }
 
@@ -55,7 +57,8 @@ impl Inexact {
             Gate::MaxOutage(_) | Gate::MaxOutages(_) => self.windows.as_deref(),
             Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) => self.latency.as_deref(),
             Gate::MaxErrorRate(_) => self.timeline.as_deref(),
-            Gate::MaxDowntime(_) | Gate::MaxFailed(_) => None,
+            // The report keeps each tracked value's times as the run had them.
+            Gate::MaxDowntime(_) | Gate::MaxFailed(_) | Gate::ExpectNew(_) => None,
         }
     }
 
@@ -267,6 +270,7 @@ impl TargetFigures {
             by_phase,
             windows,
             phases: judge,
+            intent: intent(t),
             inexact,
         }
     }
@@ -288,8 +292,34 @@ impl TargetFigures {
             timeline: &self.timeline,
             by_phase: &self.by_phase,
             phases: self.phases,
+            intent: self.intent.clone(),
         }
     }
+}
+
+/// What `--expect-new` judges of `t`: its tracked values and when its deploy and cooldown began.
+fn intent(t: &TargetReport) -> Intent {
+    let start = |phase| t.phases.as_ref()?.get(&phase).map(|p| duration_ms(p.start_offset_ms));
+    let sources = t
+        .wire
+        .tracked
+        .iter()
+        .map(|s| SeenSource {
+            name: s.source.clone(),
+            values: s
+                .values
+                .iter()
+                .map(|v| Seen {
+                    value: v.value.clone(),
+                    first_seen: duration_ms(v.first_seen_offset_ms),
+                    last_seen: duration_ms(v.last_seen_offset_ms),
+                    first_ok: v.first_ok_offset_ms.map(duration_ms),
+                })
+                .collect(),
+            other: s.other.probes,
+        })
+        .collect();
+    Intent { sources, deploy_start: start(Phase::Deploy), cooldown_start: start(Phase::Cooldown) }
 }
 
 /// The report's timeline slices with the probes of unjudged phases left out where a slice lies
