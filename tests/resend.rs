@@ -151,10 +151,13 @@ async fn a_request_lost_to_a_closing_keep_alive_connection_is_resent_and_counted
     let report = blip_json(&["-r", "20", "-d", "1s", &server.url], 0).await;
     let t = &report.targets[0];
     t.check_consistency();
-    // Every probe after the first went out on a reused connection that the server closed unread.
+    // A probe that found the last one's connection idle sent on it, the server closed it unread,
+    // and the probe was resent on a new one: every probe ends on a connection of its own. On a
+    // busy machine a probe may find no idle connection yet and open one without a resend.
     assert_eq!((t.probes, t.ok, t.failed), (20, 20, 0), "{t:#?}");
     assert_eq!(t.resent, server.dropped(), "{t:#?}");
-    assert_eq!(t.resent, 19, "{t:#?}");
+    assert!(t.resent >= 10, "most probes after the first went out on a reused connection: {t:#?}");
+    assert_eq!(t.connections_opened, 20, "{t:#?}");
     assert_eq!(server.answered(), t.probes);
 }
 

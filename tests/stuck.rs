@@ -135,17 +135,17 @@ async fn an_event_stream_nobody_reads_is_bounded_and_its_drops_are_said() {
     assert_eq!(probes + missed, 6000);
     assert_eq!(code, Some(if missed * 10 > 6000 { 2 } else { 0 }), "{missed} missed: {said}");
     assert!(received <= probes && received + failed >= probes, "{received} received, {probes} probes, {failed} failed");
-    // Every event is either on stdout or counted as dropped: a run_start, a probe event per probe,
-    // a `down` and an `up` (or `still_down`) per outage (a busy machine can slow the test server
+    // Every event is either on stdout or counted as dropped: a run_start, a probe event per slot
+    // (a missed one too, as `error_kind: missed`), a `down` and an `up` (or `still_down`) per outage (a busy machine can slow the test server
     // past the timeout), the run_end, and a `second` per URL for each second the run loop saw
     // pass (the 3 s schedule, give or take the last tick and a slow end).
     let shown = events.len() as u64;
     assert!(dropped > 0 && kind("probe") < probes, "{dropped} dropped, {} probe events", kind("probe"));
     let outages = sum("outages");
-    let seconds = (shown + dropped).checked_sub(2 + probes + 2 * outages);
+    let seconds = (shown + dropped).checked_sub(2 + probes + missed + 2 * outages);
     assert!(
         seconds.is_some_and(|s| s % 2 == 0 && (2 * 2..=2 * 6).contains(&s)),
-        "{shown} shown + {dropped} dropped, {probes} probes, {outages} outages: {seconds:?} `second` events"
+        "{shown} shown + {dropped} dropped, {probes} probes, {missed} missed, {outages} outages: {seconds:?} `second` events"
     );
 }
 
