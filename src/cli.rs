@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::status_set::StatusSet;
-use crate::gates::{ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit};
+use crate::gates::{ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit, Stat};
 
 pub mod complete;
 mod env;
@@ -100,7 +100,41 @@ pub struct JudgeArgs {
     pub gates: GateArgs,
 
     #[command(flatten)]
+    pub baseline: BaselineArgs,
+
+    #[command(flatten)]
     pub output: ReportPaths,
+}
+
+/// `blip judge --baseline`: the report against the same figures of the team's own past runs.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Past JSON reports to judge against: a glob such as 'history/*.json' (quoted, so blip
+    /// expands it); repeatable. Reports of other URLs or another COMMAND are left out; files
+    /// that are not blip reports are named and skipped.
+    #[arg(long, value_name = "GLOB", help_heading = "Baseline")]
+    pub baseline: Vec<String>,
+
+    /// Fail if the judged downtime is above a figure of the past runs: p99, p95, max, mean+3sd.
+    #[arg(long, value_name = "STAT", value_parser = parse_stat, help_heading = "Baseline")]
+    pub max_downtime_vs_baseline: Option<Stat>,
+
+    /// Fail if more probes failed than a figure of the past runs: p99, p95, max, mean+3sd.
+    #[arg(long, value_name = "STAT", value_parser = parse_stat, help_heading = "Baseline")]
+    pub max_failed_vs_baseline: Option<Stat>,
+
+    /// The least downtime limit a baseline sets, so a history of zeros does not fail every
+    /// small blip [default: 0s].
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Baseline")]
+    pub baseline_floor: Option<Duration>,
+
+    /// Past runs a baseline needs: with fewer, its gates fail as not judged [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), help_heading = "Baseline")]
+    pub baseline_min_runs: Option<u32>,
+
+    /// Take past runs of any COMMAND, not only of the report's own.
+    #[arg(long, help_heading = "Baseline")]
+    pub baseline_any_command: bool,
 }
 
 /// Flags of `blip merge`.
@@ -697,6 +731,10 @@ fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
 }
 
 fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
+    text.parse()
+}
+
+fn parse_stat(text: &str) -> Result<Stat, String> {
     text.parse()
 }
 

@@ -427,3 +427,137 @@ async fn hostile_reports_are_refused_with_one_line() {
     let out = blip(&["judge", saved.to_str().unwrap(), "--max-downtime", "10s"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A real run of one URL with an outage of `outage` (404s from 300 ms in), saved to `path` with
+/// its URL renamed to `url`: the runs of a team's history all probed one service.
+async fn past_run(path: &Path, url: &str, outage: Duration) -> Report {
+    let server = TestServer::start().await;
+    let own = server.url("/");
+    let run = blip(&[
+        "-r",
+        "100",
+        "-d",
+        "1500ms",
+        "--ui",
+        "quiet",
+        "--max-downtime",
+        "10s",
+        "--json",
+        path.to_str().unwrap(),
+        &own,
+    ]);
+    let (out, _) = tokio::join!(run, server.inject(Duration::from_millis(300), Mode::Status(404, "outage"), outage));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(path).unwrap().replace(&format!("\"{own}\""), &format!("\"{url}\""));
+    std::fs::write(path, text).unwrap();
+    read(path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_against_a_baseline_of_past_runs() {
+    let dir = tempdir("baseline");
+    let history = dir.join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    let url = "http://notes.test/api/notes";
+    // Ten past runs with outages of 100 to 550 ms, run side by side.
+    let runs: Vec<_> = (0..10u64)
+        .map(|i| {
+            let path = history.join(format!("run-{i}.json"));
+            async move { past_run(&path, url, Duration::from_millis(100 + 50 * i)).await }
+        })
+        .collect();
+    let past = futures_join_all(runs).await;
+    let mut downtimes: Vec<f64> = past.iter().map(|r| r.targets[0].downtime_ms).collect();
+    downtimes.sort_by(f64::total_cmp);
+    assert!(downtimes[0] >= 50.0 && downtimes[9] < 1000.0, "{downtimes:?}");
+    // A file that is not a report, and a run of another URL, in the same directory.
+    std::fs::write(history.join("broken.json"), "{\"schema_version\": 2, \"targets\": [").unwrap();
+    let elsewhere = history.join("elsewhere.json");
+    let (bad, good) = (dir.join("bad.json"), dir.join("good.json"));
+    let (bad_run, good_run, _) = tokio::join!(
+        past_run(&bad, url, Duration::from_millis(1100)),
+        past_run(&good, url, Duration::from_millis(300)),
+        past_run(&elsewhere, "http://other.test/", Duration::from_millis(1000))
+    );
+    let glob = format!("{}/*.json", history.display());
+    let judge_with = |report: &Path, extra: &[&str]| {
+        let mut args = vec!["judge", report.to_str().unwrap(), "--json", "-", "--baseline", glob.as_str()];
+        args.extend(extra);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = blip(&args).await;
+            let report: Option<Report> = serde_json::from_slice(&out.stdout).ok();
+            (out.status.code(), report, String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    };
+    let gate = |r: &Option<Report>| {
+        let g = &r.as_ref().expect("a JSON report on stdout").targets[0].gates[0];
+        (g.passed, g.observed.clone())
+    };
+
+    // The p99 of ten runs is the highest of them: 1.1 s is above it, 0.3 s is not.
+    let (code, report, stderr) = judge_with(&bad, &["--max-downtime-vs-baseline", "p99"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    let (passed, observed) = gate(&report);
+    let expected = format!(
+        "{:.3} s vs p99 of 10 past runs {:.3} s",
+        bad_run.targets[0].downtime_ms / 1000.0,
+        downtimes[9] / 1000.0
+    );
+    assert!(!passed && observed == expected, "{observed}, expected {expected}");
+    assert!(stderr.contains("broken.json") && stderr.contains("skipped"), "the bad file is named: {stderr}");
+    assert!(stderr.contains("10 past runs match of 12 files read (1 of other URLs"), "{stderr}");
+    let (code, report, stderr) = judge_with(&good, &["--max-downtime-vs-baseline", "p99"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(gate(&report).0, "{:?} ({} ms)", gate(&report), good_run.targets[0].downtime_ms);
+    // The p10 of the ten (nearest rank: the lowest, about 0.1 s) is below 0.3 s: it fails there.
+    let (code, report, _) = judge_with(&good, &["--max-downtime-vs-baseline", "p10"]).await;
+    assert_eq!(code, Some(1), "{:?}", gate(&report));
+    // A floor above the bad run's downtime passes it.
+    let (code, report, _) = judge_with(&bad, &["--max-downtime-vs-baseline", "p99", "--baseline-floor", "5s"]).await;
+    assert_eq!(code, Some(0), "{:?}", gate(&report));
+    // Failed probes against the runs' own.
+    let (code, _, stderr) = judge_with(&bad, &["--max-failed-vs-baseline", "max"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    // Too few runs: not judged, a failure, never a pass.
+    let (code, report, _) =
+        judge_with(&good, &["--max-downtime-vs-baseline", "p99", "--baseline-min-runs", "11"]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(gate(&report).1, "not judged: 10 past runs match, 11 needed (--baseline-min-runs)");
+
+    assert_refused(&[
+        (&["judge", good.to_str().unwrap(), "--baseline", &glob], "needs a gate that uses it"),
+        (&["judge", good.to_str().unwrap(), "--max-downtime-vs-baseline", "p99"], "--baseline"),
+        (&["judge", good.to_str().unwrap(), "--baseline", &glob, "--max-downtime-vs-baseline", "p101"], "p101"),
+        (&["judge", good.to_str().unwrap(), "--baseline", "[", "--max-downtime-vs-baseline", "p99"], "not a glob"),
+        (&["judge", good.to_str().unwrap(), "--baseline-floor", "1s"], "--baseline GLOB"),
+        (
+            &[
+                "judge",
+                good.to_str().unwrap(),
+                "--baseline",
+                &glob,
+                "--max-failed-vs-baseline",
+                "p99",
+                "--measure-only",
+            ],
+            "--measure-only",
+        ),
+    ])
+    .await;
+}
+
+/// Every future of `futures`, run at once, their outputs in order.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}

@@ -36,6 +36,10 @@ pub struct JudgedWindow {
 #[derive(Debug)]
 pub struct Judged<'a> {
     pub url: &'a str,
+    /// The lane the URL's probes went out on: `reused`, `fresh`.
+    pub lane: &'a str,
+    /// The target as messages name it: the URL, with its lane when that tells.
+    pub label: &'a str,
     pub probes: u64,
     pub failed: u64,
     pub status_counts: &'a BTreeMap<u16, u64>,
@@ -151,7 +155,9 @@ impl Recorder {
             .map(|t| {
                 let j = &t.judged;
                 let mut view = Judged {
-                    url: &t.label,
+                    url: &t.url,
+                    lane: t.lane.as_str(),
+                    label: &t.label,
                     probes: j.probes,
                     failed: j.failed,
                     status_counts: &j.status_counts,

@@ -458,10 +458,8 @@ fn end_at(end_tx: &watch::Sender<Option<Instant>>, at: Instant) {
 /// The first gate that failed for good, as a line for the user.
 fn settled_gate_failure(recorder: &Recorder, gate_list: &Gates, now: Instant) -> Option<String> {
     recorder.judged_views(Some(now)).iter().find_map(|view| {
-        gate_list
-            .judge(view)
-            .into_iter()
-            .find(|v| v.settled)
-            .map(|v| format!("gate {} failed for {}: observed {}, limit {}", v.shown(), view.url, v.observed, v.limit))
+        gate_list.judge(view).into_iter().find(|v| v.settled).map(|v| {
+            format!("gate {} failed for {}: observed {}, limit {}", v.shown(), view.label, v.observed, v.limit)
+        })
     })
 }

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
 use crate::analysis::tracking::{MAX_VALUES, Seen};
-use crate::gates::{ExpectNew, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES};
+use crate::gates::{ExpectNew, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, VsBaseline, history_key};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -144,6 +144,46 @@ fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict 
     }
     v.observed = said.join("; ");
     v.passed = !failed;
+    v
+}
+
+/// A `--…-vs-baseline` gate: `figure` of this run against the gate's figure of the matching
+/// past runs of the same URL and lane, at least its floor; fewer past runs than needed fail as
+/// not judged. `shown` writes a figure as the verdict says it.
+fn judge_vs_baseline(
+    gate: &Gate,
+    b: &VsBaseline,
+    view: &Judged<'_>,
+    figure: f64,
+    shown: &dyn Fn(f64) -> String,
+) -> Verdict {
+    let mut v = Verdict {
+        gate: gate.name(),
+        default: false,
+        limit: gate.limit(),
+        observed: String::new(),
+        passed: false,
+        settled: false,
+        first: None,
+        windows: Vec::new(),
+        worst_window: None,
+        increase: None,
+    };
+    let past = b.history.get(&history_key(view.url, view.lane)).map_or(&[][..], Vec::as_slice);
+    let Some(stat) = b.stat.of(past).filter(|_| past.len() >= b.min_runs) else {
+        v.observed =
+            format!("not judged: {} past runs match, {} needed (--baseline-min-runs)", past.len(), b.min_runs.max(1));
+        return v;
+    };
+    let limit = stat.max(b.floor);
+    let floor = if b.floor > stat { format!(", floor {}", shown(b.floor)) } else { String::new() };
+    v.observed = format!("{} vs {} of {} past runs {}{floor}", shown(figure), b.stat, past.len(), shown(stat));
+    v.limit = format!("{} ({})", gate.limit(), shown(limit));
+    v.passed = figure <= limit;
+    v.settled = !v.passed;
+    if !v.passed {
+        v.windows = view.windows.iter().map(|w| w.index).collect();
+    }
     v
 }
 
@@ -355,6 +395,13 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         }
         Gate::MaxLatencyIncrease(l) => judge_increase(gate, l, view),
         Gate::ExpectNew(mode) => judge_expect_new(gate, *mode, view),
+        Gate::DowntimeVsBaseline(b) => {
+            let downtime = view.downtime.as_secs_f64() * 1000.0;
+            judge_vs_baseline(gate, b, view, downtime, &|ms| secs(Duration::from_secs_f64(ms / 1000.0)).to_string())
+        }
+        Gate::FailedVsBaseline(b) => {
+            judge_vs_baseline(gate, b, view, view.failed as f64, &|n| format!("{} probes", (n * 10.0).round() / 10.0))
+        }
         Gate::MaxErrorRate(limit) => {
             let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
                 return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -449,6 +496,8 @@ mod tests {
             windows,
             latency: &f.latency,
             intent: Default::default(),
+            lane: "reused",
+            label: "http://a/",
         }
     }
 

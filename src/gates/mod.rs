@@ -86,6 +86,86 @@ pub enum Gate {
     MaxErrorRate(ErrorRateLimit),
     MaxLatencyIncrease(LatencyIncrease),
     ExpectNew(ExpectNew),
+    /// `blip judge --baseline`: the judged downtime against a figure of matching past runs.
+    DowntimeVsBaseline(VsBaseline),
+    /// `blip judge --baseline`: the judged failed probes against a figure of matching past runs.
+    FailedVsBaseline(VsBaseline),
+}
+
+/// A figure of past runs that a `--…-vs-baseline` gate takes as its limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stat {
+    /// A quantile, from 0 (excluded) to 100, by nearest rank: `p99` of 23 runs is the 23rd.
+    Quantile(f64),
+    /// The mean plus this many standard deviations: `mean+3sd`.
+    MeanPlusSd(f64),
+}
+
+impl FromStr for Stat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a figure of past runs like p99, p95, max or mean+3sd");
+        let lower = text.trim().to_ascii_lowercase();
+        if let Some(sd) = lower.strip_prefix("mean+").and_then(|rest| rest.strip_suffix("sd")) {
+            let sd: f64 = sd.trim().parse().map_err(|_| bad())?;
+            return (sd.is_finite() && (0.0..=100.0).contains(&sd)).then_some(Stat::MeanPlusSd(sd)).ok_or_else(bad);
+        }
+        if lower == "mean" {
+            return Ok(Stat::MeanPlusSd(0.0));
+        }
+        parse_quantile(&lower).map(Stat::Quantile).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Stat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stat::Quantile(p) => f.write_str(&quantile_name(*p)),
+            Stat::MeanPlusSd(sd) => write!(f, "mean+{sd}sd"),
+        }
+    }
+}
+
+impl Stat {
+    /// The figure of `values`; `None` when there are none.
+    pub fn of(&self, values: &[f64]) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        Some(match self {
+            Stat::Quantile(p) => {
+                let mut sorted = values.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                let rank = ((p / 100.0) * n).ceil().max(1.0) as usize;
+                sorted[rank.min(sorted.len()) - 1]
+            }
+            Stat::MeanPlusSd(k) => {
+                let mean = values.iter().sum::<f64>() / n;
+                let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                mean + k * variance.sqrt()
+            }
+        })
+    }
+}
+
+/// What a `--…-vs-baseline` gate judges against: per target ([`history_key`]), the figure in each
+/// matching past run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VsBaseline {
+    pub stat: Stat,
+    pub history: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Past runs needed: with fewer, the gate fails as not judged.
+    pub min_runs: usize,
+    /// The least limit, in the figure's unit (ms of downtime, probes): a history of zeros does
+    /// not make every blip a failure.
+    pub floor: f64,
+}
+
+/// The key of a target in a [`VsBaseline`]'s history: the URL and the lane it went out on.
+pub fn history_key(url: &str, lane: &str) -> String {
+    format!("{url} {lane}")
 }
 
 /// `--expect-new`: the deploy must bring a tracked value (`--track-header`, `--track-body`) that
@@ -257,6 +337,8 @@ impl Gate {
                 | Gate::MaxFailed(_)
                 | Gate::MaxErrorRate(_)
                 | Gate::MaxOutages(_)
+                | Gate::DowntimeVsBaseline(_)
+                | Gate::FailedVsBaseline(_)
         )
     }
 
@@ -274,6 +356,11 @@ impl Gate {
             Gate::ExpectNew(ExpectNew::Strict) => {
                 "a value the warmup never saw serves, and none of the warmup's answers in the cooldown".to_string()
             }
+            Gate::DowntimeVsBaseline(b) if b.floor > 0.0 => {
+                format!("{} of past runs, at least {}", b.stat, crate::units::secs_ms(b.floor))
+            }
+            Gate::FailedVsBaseline(b) if b.floor > 0.0 => format!("{} of past runs, at least {}", b.stat, b.floor),
+            Gate::DowntimeVsBaseline(b) | Gate::FailedVsBaseline(b) => format!("{} of past runs", b.stat),
         }
     }
 
@@ -290,6 +377,29 @@ impl Gate {
             Gate::MaxLatencyIncrease(l) => format!("max-latency-increase {l}"),
             Gate::ExpectNew(ExpectNew::Served) => "expect-new".to_string(),
             Gate::ExpectNew(ExpectNew::Strict) => "expect-new=strict".to_string(),
+            Gate::DowntimeVsBaseline(b) => format!("max-downtime-vs-baseline {}", b.stat),
+            Gate::FailedVsBaseline(b) => format!("max-failed-vs-baseline {}", b.stat),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_of_past_runs() {
+        let runs: Vec<f64> = (1..=10).map(f64::from).collect();
+        let of = |text: &str| text.parse::<Stat>().unwrap().of(&runs).unwrap();
+        // Nearest rank: p99 of ten is the tenth, p50 the fifth, p10 the first.
+        assert_eq!((of("p99"), of("p50"), of("p10"), of("max")), (10.0, 5.0, 1.0, 10.0));
+        assert_eq!(of("mean"), 5.5);
+        let sd = (runs.iter().map(|v| (v - 5.5f64).powi(2)).sum::<f64>() / 10.0).sqrt();
+        assert!((of("mean+3sd") - (5.5 + 3.0 * sd)).abs() < 1e-9);
+        assert_eq!("p99".parse::<Stat>().unwrap().of(&[]), None);
+        for bad in ["p0", "p101", "mean+", "mean+xsd", "mean+-1sd", "avg", ""] {
+            assert!(bad.parse::<Stat>().is_err(), "{bad}");
+        }
+        assert_eq!("MEAN+3SD".parse::<Stat>().unwrap().to_string(), "mean+3sd");
     }
 }

@@ -10,9 +10,9 @@ use crate::analysis::clock::RunClock;
 use crate::cli::JudgeArgs;
 use crate::config::gate_list;
 use crate::exit::Exit;
-use crate::gates::Gates;
-use crate::offline::saved;
+use crate::gates::{Gate, Gates};
 use crate::offline::view::TargetFigures;
+use crate::offline::{baseline, saved};
 use crate::offline::{check_paths, judge_target, write_outputs};
 use crate::report::Report;
 
@@ -20,7 +20,13 @@ use crate::report::Report;
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     check_paths(&args.output, &[args.report.as_path()])?;
     let report = saved::read(&args.report)?;
-    let gates = gates_of(&args.gates, &report)?;
+    let vs_baseline = [args.baseline.max_downtime_vs_baseline, args.baseline.max_failed_vs_baseline];
+    if args.gates.measure_only && vs_baseline.iter().any(Option::is_some) {
+        bail!("--measure-only judges nothing: leave out the --…-vs-baseline gates, or --measure-only");
+    }
+    let phases = args.gates.gate_phase.or(report.gate_phases).unwrap_or_default();
+    let baseline = baseline::gates(&args.baseline, &report, &args.report, phases)?;
+    let gates = gates_of(&args.gates, &report, baseline)?;
     let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;
     if args.gates.allow_missed {
         judged.allow_missed = true;
@@ -30,8 +36,9 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     Ok(judged.exit(false))
 }
 
-/// The gates asked for, as a run takes them (see [`Gates::new`]).
-pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<Gates> {
+/// The gates asked for, as a run takes them (see [`Gates::new`]), and `more` made offline (the
+/// baseline's).
+pub fn gates_of(args: &crate::cli::GateArgs, report: &Report, more: Vec<Gate>) -> anyhow::Result<Gates> {
     if args.fail_fast {
         bail!("--fail-fast stops a run early; a saved report has already ended (leave it out)");
     }
@@ -48,7 +55,9 @@ pub fn gates_of(args: &crate::cli::GateArgs, report: &Report) -> anyhow::Result<
              no tracked values (leave it out)"
         );
     }
-    Ok(Gates::new(gate_list(args), args.measure_only))
+    let mut list = gate_list(args);
+    list.extend(more);
+    Ok(Gates::new(list, args.measure_only))
 }
 
 /// `report` with every gate judged again: `gates` on the phases `phases` names (by default the

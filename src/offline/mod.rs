@@ -2,6 +2,7 @@
 //! merges the reports of one service from several vantage points. Both rebuild the gates' view
 //! from what a report holds (`view`) and judge it through the same code as a run.
 
+pub mod baseline;
 pub mod judge;
 pub mod merge;
 pub mod saved;

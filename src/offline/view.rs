@@ -25,6 +25,8 @@ use crate::report::{OutageReport, TargetReport, histogram};
 /// exactly.
 pub struct TargetFigures {
     pub url: String,
+    /// The lane its probes went out on.
+    pub connection: crate::engine::lane::Lane,
     pub probes: u64,
     pub failed: u64,
     pub status_counts: BTreeMap<u16, u64>,
@@ -58,7 +60,11 @@ impl Inexact {
             Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) => self.latency.as_deref(),
             Gate::MaxErrorRate(_) => self.timeline.as_deref(),
             // The report keeps each tracked value's times as the run had them.
-            Gate::MaxDowntime(_) | Gate::MaxFailed(_) | Gate::ExpectNew(_) => None,
+            Gate::MaxDowntime(_)
+            | Gate::MaxFailed(_)
+            | Gate::ExpectNew(_)
+            | Gate::DowntimeVsBaseline(_)
+            | Gate::FailedVsBaseline(_) => None,
         }
     }
 
@@ -260,6 +266,7 @@ impl TargetFigures {
         let first_failure = windows.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
         TargetFigures {
             url: t.url.clone(),
+            connection: t.connection,
             probes,
             failed,
             status_counts,
@@ -279,6 +286,8 @@ impl TargetFigures {
     pub fn judged(&self) -> Judged<'_> {
         Judged {
             url: &self.url,
+            lane: self.connection.as_str(),
+            label: &self.url,
             probes: self.probes,
             failed: self.failed,
             status_counts: &self.status_counts,

@@ -1,0 +1,140 @@
+//! `blip judge --baseline GLOB`: the past runs a report is judged against, read from the saved
+//! reports the globs name, and the `--…-vs-baseline` gates made of them.
+//!
+//! A past run counts when it probed the same URLs as the report (and, unless
+//! `--baseline-any-command`, wrapped the same COMMAND). Each of its targets gives the figures the
+//! gates compare, taken through the same view the report's own gates judge, over the same
+//! phases. A file that is not a blip report is named on stderr and skipped: one bad file in a
+//! history directory must not stop every later judgement.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::BaselineArgs;
+use crate::gates::{Gate, GatePhases, Stat, VsBaseline, history_key};
+use crate::offline::saved;
+use crate::offline::view::TargetFigures;
+use crate::report::Report;
+use crate::sanitize;
+
+/// Past runs a baseline needs unless `--baseline-min-runs` says otherwise.
+pub const DEFAULT_MIN_RUNS: u32 = 5;
+
+/// Files the globs may name in all: a history is the last N runs, not a whole bucket.
+const MAX_FILES: usize = 100_000;
+
+/// The per-target figures of the past runs that match, and what was left out.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Judged downtime, ms, per [`history_key`], one entry per matching run.
+    pub downtime_ms: BTreeMap<String, Vec<f64>>,
+    /// Judged failed probes, per [`history_key`].
+    pub failed: BTreeMap<String, Vec<f64>>,
+    pub matched: usize,
+    /// Reports of other URLs or another COMMAND.
+    pub other: usize,
+}
+
+/// The `--…-vs-baseline` gates `args` asks for, with the history they judge against; none when
+/// no baseline is asked for. `report` (read from `report_path`) is the one judged, over `judge`.
+pub fn gates(args: &BaselineArgs, report: &Report, report_path: &Path, judge: GatePhases) -> anyhow::Result<Vec<Gate>> {
+    let asked = [args.max_downtime_vs_baseline, args.max_failed_vs_baseline];
+    match (args.baseline.is_empty(), asked.iter().any(Option::is_some)) {
+        (true, false) => {
+            for (given, flag) in [
+                (args.baseline_floor.is_some(), "--baseline-floor"),
+                (args.baseline_min_runs.is_some(), "--baseline-min-runs"),
+                (args.baseline_any_command, "--baseline-any-command"),
+            ] {
+                if given {
+                    bail!("{flag} shapes a baseline: give --baseline GLOB and --max-downtime-vs-baseline STAT");
+                }
+            }
+            return Ok(Vec::new());
+        }
+        (true, true) => {
+            bail!("a --…-vs-baseline gate needs past reports to judge against: give --baseline 'history/*.json'")
+        }
+        (false, false) => {
+            bail!(
+                "--baseline needs a gate that uses it: --max-downtime-vs-baseline p99 or --max-failed-vs-baseline p99"
+            )
+        }
+        (false, true) => {}
+    }
+    let paths = expand(&args.baseline, report_path)?;
+    let history = read(&paths, report, judge, args.baseline_any_command);
+    say!(
+        "blip: baseline: {} past runs match of {} files read ({} of other URLs or another COMMAND)",
+        history.matched,
+        paths.len(),
+        history.other
+    );
+    let min_runs = args.baseline_min_runs.unwrap_or(DEFAULT_MIN_RUNS) as usize;
+    let floor_ms = args.baseline_floor.map_or(0.0, |f| f.as_secs_f64() * 1000.0);
+    let gate =
+        |stat: Stat, history: BTreeMap<String, Vec<f64>>, floor: f64| VsBaseline { stat, history, min_runs, floor };
+    let mut list = Vec::new();
+    if let Some(stat) = args.max_downtime_vs_baseline {
+        list.push(Gate::DowntimeVsBaseline(gate(stat, history.downtime_ms.clone(), floor_ms)));
+    }
+    if let Some(stat) = args.max_failed_vs_baseline {
+        list.push(Gate::FailedVsBaseline(gate(stat, history.failed, 0.0)));
+    }
+    Ok(list)
+}
+
+/// The files the globs name, sorted and once each, without the report being judged.
+fn expand(patterns: &[String], report_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let own = std::fs::canonicalize(report_path).ok();
+    let mut paths = BTreeSet::new();
+    for pattern in patterns {
+        let matches = glob::glob(pattern).with_context(|| {
+            format!("--baseline `{}` is not a glob (quote it, e.g. 'history/*.json')", sanitize::line(pattern))
+        })?;
+        let before = paths.len();
+        for path in matches.flatten() {
+            if path.is_file() && std::fs::canonicalize(&path).ok() != own {
+                paths.insert(path);
+            }
+            if paths.len() > MAX_FILES {
+                bail!("--baseline names more than {MAX_FILES} files: keep the last runs, not every one");
+            }
+        }
+        if paths.len() == before {
+            say!("blip: baseline: `{}` names no report", sanitize::line(pattern));
+        }
+    }
+    Ok(paths.into_iter().collect())
+}
+
+/// The figures of the past runs in `paths` that match `report`.
+fn read(paths: &[PathBuf], report: &Report, judge: GatePhases, any_command: bool) -> History {
+    let urls = |r: &Report| r.targets.iter().map(|t| t.url.clone()).collect::<BTreeSet<_>>();
+    let command = |r: &Report| r.deploy.as_ref().map(|d| d.command.clone());
+    let (own_urls, own_command) = (urls(report), command(report));
+    let mut history = History::default();
+    for path in paths {
+        let past = match saved::read(path) {
+            Ok(past) => past,
+            Err(e) => {
+                say!("blip: baseline: skipped {}: {}", path.display(), sanitize::line(&format!("{e:#}")));
+                continue;
+            }
+        };
+        if urls(&past) != own_urls || (!any_command && command(&past) != own_command) {
+            history.other += 1;
+            continue;
+        }
+        history.matched += 1;
+        for t in &past.targets {
+            let figures = TargetFigures::of(t, judge);
+            let key = history_key(&t.url, t.connection.as_str());
+            history.downtime_ms.entry(key.clone()).or_default().push(figures.windows.downtime.as_secs_f64() * 1000.0);
+            history.failed.entry(key).or_default().push(figures.failed as f64);
+        }
+    }
+    history
+}
