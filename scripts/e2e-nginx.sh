@@ -16,9 +16,10 @@ cd "$(dirname "$0")/.."
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "e2e-nginx: installing nginx"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null || \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  # Waiting for another install's lock (.ci/run installs some in the background).
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq nginx >/dev/null || \
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq nginx-light >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
