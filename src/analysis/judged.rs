@@ -73,6 +73,10 @@ pub struct Intent {
     pub sources: Vec<SeenSource>,
     pub deploy_start: Option<Duration>,
     pub cooldown_start: Option<Duration>,
+    /// Whether the cooldown ran its whole planned length (not cut short, not of no length).
+    pub cooldown_ran: bool,
+    /// Probes due in the warmup: with none, the old values are not known.
+    pub warmup_probes: u64,
 }
 
 /// What the gates judge of one URL: probes and windows in judged phases only.
@@ -175,6 +179,8 @@ impl Recorder {
                         sources: t.tracking.sources.iter().map(|s| s.seen()).collect(),
                         deploy_start: self.phases.start_of(Phase::Deploy),
                         cooldown_start: self.phases.start_of(Phase::Cooldown),
+                        cooldown_ran: self.phases.cooldown_ran(),
+                        warmup_probes: t.by_phase.first().map_or(0, |w| w.probes),
                     },
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {

@@ -41,6 +41,10 @@ impl fmt::Display for Phase {
 #[derive(Clone, Debug, Default)]
 pub struct PhaseClock {
     starts: Vec<(Duration, Phase)>,
+    /// When the run is to end (the cooldown's planned end), once known.
+    planned_end: Option<Duration>,
+    /// When the run ended.
+    ended: Option<Duration>,
 }
 
 impl PhaseClock {
@@ -48,6 +52,25 @@ impl PhaseClock {
     pub fn begin(&mut self, phase: Phase, offset: Duration) {
         if self.starts.last().is_none_or(|(at, p)| *p < phase && *at <= offset) {
             self.starts.push((offset, phase));
+        }
+    }
+
+    /// The run is to end at `offset`: the cooldown's planned end.
+    pub fn plan_end(&mut self, offset: Duration) {
+        self.planned_end = Some(offset);
+    }
+
+    /// The run ended at `offset`.
+    pub fn end(&mut self, offset: Duration) {
+        self.ended = Some(offset);
+    }
+
+    /// Whether a cooldown of some length began and ran to its planned end (not cut short by a
+    /// stop request).
+    pub fn cooldown_ran(&self) -> bool {
+        match (self.start_of(Phase::Cooldown), self.planned_end, self.ended) {
+            (Some(start), Some(planned), Some(ended)) => planned > start && ended >= planned,
+            _ => false,
         }
     }
 

@@ -240,6 +240,12 @@ impl Recorder {
         self.phases.begin(phase, self.clock.offset(at));
     }
 
+    /// The run is to end at `at`, the end of the cooldown that began: whether it got there is
+    /// what `--expect-new=strict` needs to know.
+    pub fn plan_end(&mut self, at: Instant) {
+        self.phases.plan_end(self.clock.offset(at));
+    }
+
     /// Failed and total probes of each URL in `phase` so far.
     pub fn phase_failures(&self, phase: Phase) -> Vec<(u64, u64)> {
         self.targets.iter().map(|t| t.by_phase.get(phase.index()).map_or((0, 0), |s| (s.failed, s.probes))).collect()
@@ -407,6 +413,7 @@ impl Recorder {
     /// their events returned. The report is built from what is left (see `report::build`).
     pub fn close(&mut self, end: Instant) -> Vec<Event> {
         let end = self.clock.offset(end);
+        self.phases.end(end);
         let spans = self.phases.spans(end);
         let mut events = Vec::new();
         for (target, t) in self.targets.iter_mut().enumerate() {

@@ -339,6 +339,7 @@ impl<'a> Run<'a> {
         } else {
             let cooldown = deploy.wrap.cooldown;
             self.begin_phase(Phase::Cooldown, at);
+            self.recorder.plan_end(at + cooldown);
             self.ui.notice(&format!(
                 "command finished ({how}) after {took}; cooldown {}",
                 humantime::format_duration(cooldown)

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
-use crate::analysis::tracking::{MAX_VALUES, Seen};
+use crate::analysis::tracking::{MAX_VALUES, Seen, SeenSource};
 use crate::gates::{ExpectNew, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, VsBaseline, history_key};
 use crate::units::{ms, secs, us_to_ms};
 
@@ -74,6 +74,46 @@ fn named<'a>(values: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// What `--expect-new` says of one tracked source, and whether it holds: a value the warmup
+/// never saw served, the warmup's own values had settled (no value first seen in its second
+/// half: an instance id, or a random token, would make any later value look new), and the source
+/// kept within the values whose times are known.
+fn new_value_line(source: &SeenSource, deploy_start: Duration) -> (String, bool) {
+    let name = &source.name;
+    if source.other > 0 {
+        return (
+            format!("{name}: not judged: past {MAX_VALUES} distinct values, when the rest came is not kept"),
+            false,
+        );
+    }
+    if let Some(late) =
+        source.old_values(deploy_start).filter(|s| s.first_seen * 2 > deploy_start).max_by_key(|s| s.first_seen)
+    {
+        return (
+            format!(
+                "{name}: not judged: the warmup was still finding values ({} first seen at +{}, in its second half); \
+                 track a version rather than an instance, or give a longer --warmup",
+                crate::sanitize::line(&late.value),
+                secs(late.first_seen)
+            ),
+            false,
+        );
+    }
+    let old = named(source.old_values(deploy_start).map(|s| s.value.as_str()));
+    let new: Vec<&Seen> = source.new_values(deploy_start).collect();
+    match new.iter().filter_map(|s| s.first_ok).min() {
+        Some(first) => (
+            format!(
+                "{name}: new {} from +{}, warmup's {old}",
+                named(new.iter().map(|s| s.value.as_str())),
+                secs(first)
+            ),
+            true,
+        ),
+        None => (format!("{name}: no new value served, warmup's {old}"), false),
+    }
+}
+
 /// `--expect-new`: each tracked source took a value the warmup never saw, and it served; with
 /// `strict`, none of the warmup's values answered once the cooldown began. What cannot be told
 /// (no deploy, no cooldown, values past the tracked bound) fails as not judged, never a pass.
@@ -99,45 +139,32 @@ fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict 
         v.observed = "not judged: nothing tracked (--track-header or --track-body)".to_string();
         return v;
     }
+    if intent.warmup_probes == 0 {
+        v.observed = "not judged: the warmup probed nothing, so the old values are not known".to_string();
+        return v;
+    }
     let mut said = Vec::new();
     let mut failed = false;
     for source in &intent.sources {
-        let old = named(source.old_values(deploy_start).map(|s| s.value.as_str()));
-        let new: Vec<&Seen> = source.new_values(deploy_start).collect();
-        let mut line = match new.iter().map(|s| s.first_ok).min().flatten() {
-            Some(first) => format!(
-                "{}: new {} from +{}, warmup's {old}",
-                source.name,
-                named(new.iter().map(|s| s.value.as_str())),
-                secs(first)
-            ),
-            None if source.other > 0 => format!(
-                "{}: not judged: past {MAX_VALUES} distinct values, when the rest came is not kept",
-                source.name
-            ),
-            None => format!("{}: no new value served, warmup's {old}", source.name),
-        };
-        failed |= new.is_empty();
+        let (line, ok) = new_value_line(source, deploy_start);
+        let mut line = line;
+        failed |= !ok;
         if mode == ExpectNew::Strict {
-            match intent.cooldown_start {
-                Some(cooldown) => {
-                    let lingering: Vec<&Seen> = source.lingering(deploy_start, cooldown).collect();
-                    if let Some(last) = lingering.iter().map(|s| s.last_seen).max() {
-                        line += &format!(
-                            "; {} still answered in the cooldown (last at +{}, the cooldown began at +{})",
-                            named(lingering.iter().map(|s| s.value.as_str())),
-                            secs(last),
-                            secs(cooldown)
-                        );
-                        failed = true;
-                        // An answer given cannot be taken back.
-                        v.settled = true;
-                    }
-                }
-                None => {
-                    line += "; the warmup's values in the cooldown not judged: the cooldown had not begun";
-                    failed = true;
-                }
+            let lingering: Vec<&Seen> =
+                source.lingering(deploy_start, intent.cooldown_start.unwrap_or(Duration::MAX)).collect();
+            if let (Some(last), Some(cooldown)) = (lingering.iter().map(|s| s.last_seen).max(), intent.cooldown_start) {
+                line += &format!(
+                    "; {} still answered in the cooldown (last at +{}, the cooldown began at +{})",
+                    named(lingering.iter().map(|s| s.value.as_str())),
+                    secs(last),
+                    secs(cooldown)
+                );
+                failed = true;
+                // An answer given cannot be taken back.
+                v.settled = true;
+            } else if !intent.cooldown_ran {
+                line += "; the warmup's values in the cooldown not judged: the cooldown did not run its length";
+                failed = true;
             }
         }
         said.push(line);
@@ -746,6 +773,8 @@ mod tests {
             sources: vec![source(values)],
             deploy_start: Some(MS * 1000),
             cooldown_start: Some(MS * 5000),
+            cooldown_ran: true,
+            warmup_probes: 20,
         };
         let judged = |intent: Intent, mode| {
             let mut view = view(&f, 10, 0, &[]);
@@ -782,7 +811,28 @@ mod tests {
         assert!(!v.passed && v.observed.contains("not judged: past 64 distinct values"), "{v:?}");
         let mut no_cooldown = switched();
         no_cooldown.cooldown_start = None;
+        no_cooldown.cooldown_ran = false;
         assert!(!judged(no_cooldown, ExpectNew::Strict).passed);
+        // A cooldown cut short (a stop request) cannot clear the old version: strict fails.
+        let mut cut = intent(vec![seen("v1", 0, 4000, true), seen("v2", 2000, 5200, true)]);
+        cut.cooldown_ran = false;
+        let v = judged(cut, ExpectNew::Strict);
+        assert!(!v.passed && !v.settled && v.observed.contains("did not run its length"), "{v:?}");
+        // Past the tracked bound, not judged even though a new value is among the first 64.
+        let mut crowded = switched();
+        crowded.sources[0].other = 1;
+        let v = judged(crowded, ExpectNew::Served);
+        assert!(!v.passed && v.observed.contains("not judged: past 64"), "{v:?}");
+        // A warmup still finding values (instances of a pool): any later one would look new.
+        let pool = intent(vec![seen("i1", 0, 6000, true), seen("i2", 700, 6000, true), seen("i3", 2000, 6000, true)]);
+        let v = judged(pool, ExpectNew::Served);
+        assert!(
+            !v.passed && v.observed.contains("the warmup was still finding values (i2 first seen at +0.700 s"),
+            "{v:?}"
+        );
+        let mut unprobed = switched();
+        unprobed.warmup_probes = 0;
+        assert!(!judged(unprobed, ExpectNew::Served).passed);
         assert_eq!(Gate::ExpectNew(ExpectNew::Strict).name(), "expect-new=strict");
     }
 }

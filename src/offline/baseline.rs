@@ -130,7 +130,7 @@ fn read(paths: &[PathBuf], report: &Report, judge: GatePhases, any_command: bool
         }
         history.matched += 1;
         for t in &past.targets {
-            let figures = TargetFigures::of(t, judge);
+            let figures = TargetFigures::of(t, judge, past.deploy.as_ref());
             let key = history_key(&t.url, t.connection.as_str());
             history.downtime_ms.entry(key.clone()).or_default().push(figures.windows.downtime.as_secs_f64() * 1000.0);
             history.failed.entry(key).or_default().push(figures.failed as f64);

@@ -66,7 +66,7 @@ pub fn rejudge(mut report: Report, gates: &Gates, phases: Option<crate::gates::G
     let clock = RunClock { start: Instant::now(), started_at: saved::started_at(&report)? };
     let judge = phases.or(report.gate_phases).unwrap_or_default();
     for target in &mut report.targets {
-        let figures = TargetFigures::of(target, judge);
+        let figures = TargetFigures::of(target, judge, report.deploy.as_ref());
         judge_target(target, &figures, gates, &clock);
     }
     if report.gate_phases.is_some() {

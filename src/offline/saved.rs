@@ -460,8 +460,23 @@ fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> any
     at_most("the peers' probes", answered, t.probes, "probes")?;
     at_most("peers_other.failed", w.peers_other.failed, w.peers_other.probes, "its probes")?;
     for (i, s) in w.tracked.iter().enumerate() {
+        let mut distinct = std::collections::BTreeSet::new();
         for (j, v) in s.values.iter().enumerate() {
             let name = |field: &str| format!("tracked[{i}].values[{j}].{field}");
+            if !distinct.insert(v.value.as_str()) {
+                bail!("{} repeats a value listed before it: each value is listed once", name("value"));
+            }
+            // Seen from first to last; served, if at all, within that span.
+            let (first, last) = (v.first_seen_offset_ms, v.last_seen_offset_ms);
+            let within = |x: Option<f64>| x.is_none_or(|x| first <= x && x <= last);
+            if first > last || !within(v.first_ok_offset_ms) || !within(v.last_ok_offset_ms) {
+                bail!("{}: a value is first seen, served and last seen in that order", name("first_seen_offset_ms"));
+            }
+            if let (Some(a), Some(b)) = (v.first_ok_offset_ms, v.last_ok_offset_ms)
+                && a > b
+            {
+                bail!("{} is after last_ok_offset_ms", name("first_ok_offset_ms"));
+            }
             at_most(&name("probes"), v.probes, t.probes, "the URL's probes")?;
             at_most(&name("failed"), v.failed, v.probes, "its probes")?;
             for (field, x) in [

@@ -19,7 +19,7 @@ use crate::analysis::tracking::{Seen, SeenSource};
 use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{Gate, Verdict};
 use crate::offline::saved::duration_ms;
-use crate::report::{OutageReport, TargetReport, histogram};
+use crate::report::{DeployReport, OutageReport, TargetReport, histogram};
 
 /// What the gates judge of one URL of a saved report, owned, with what could not be rebuilt
 /// exactly.
@@ -119,8 +119,8 @@ fn empty_histogram() -> Histogram<u64> {
 
 impl TargetFigures {
     /// The figures of `t` that the gates judge on the phases `judge` names (every probe when no
-    /// command was wrapped).
-    pub fn of(t: &TargetReport, judge: GatePhases) -> TargetFigures {
+    /// command was wrapped); `deploy` is the report's COMMAND, if it wrapped one.
+    pub fn of(t: &TargetReport, judge: GatePhases, deploy: Option<&DeployReport>) -> TargetFigures {
         let mut inexact = Inexact::default();
         let spans: Vec<(Phase, Duration, Duration)> = t
             .phases
@@ -277,7 +277,7 @@ impl TargetFigures {
             by_phase,
             windows,
             phases: judge,
-            intent: intent(t),
+            intent: intent(t, deploy.map(|d| d.cooldown_ms)),
             inexact,
         }
     }
@@ -307,7 +307,7 @@ impl TargetFigures {
 }
 
 /// What `--expect-new` judges of `t`: its tracked values and when its deploy and cooldown began.
-fn intent(t: &TargetReport) -> Intent {
+fn intent(t: &TargetReport, report_cooldown_ms: Option<f64>) -> Intent {
     let start = |phase| t.phases.as_ref()?.get(&phase).map(|p| duration_ms(p.start_offset_ms));
     let sources = t
         .wire
@@ -328,7 +328,20 @@ fn intent(t: &TargetReport) -> Intent {
             other: s.other.probes,
         })
         .collect();
-    Intent { sources, deploy_start: start(Phase::Deploy), cooldown_start: start(Phase::Cooldown) }
+    // The cooldown ran when its phase lasted the cooldown the run was given (offsets are kept to
+    // the microsecond; a cooldown cut short by a stop request ends early).
+    let cooldown = t.phases.as_ref().and_then(|p| p.get(&Phase::Cooldown));
+    let planned = report_cooldown_ms.filter(|ms| *ms > 0.0);
+    let cooldown_ran =
+        matches!((cooldown, planned), (Some(c), Some(ms)) if c.end_offset_ms - c.start_offset_ms >= ms - 1.0);
+    let warmup_probes = t.phases.as_ref().and_then(|p| p.get(&Phase::Warmup)).map_or(0, |w| w.probes);
+    Intent {
+        sources,
+        deploy_start: start(Phase::Deploy),
+        cooldown_start: start(Phase::Cooldown),
+        cooldown_ran,
+        warmup_probes,
+    }
 }
 
 /// The report's timeline slices with the probes of unjudged phases left out where a slice lies
