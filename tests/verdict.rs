@@ -156,6 +156,25 @@ async fn a_url_that_never_answered_in_the_warmup_is_never_deployed_over() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_no_warmup_the_deploy_runs_and_a_dead_url_still_fails() {
+    // --warmup 0s checks nothing before the COMMAND: it runs, said so, and is judged as usual.
+    let server = TestServer::start().await;
+    let dir = tempdir("no-warmup");
+    let touched = dir.join("deployed");
+    let deploy = format!("sleep 0.3; touch {}", touched.display());
+    let args = ["-r", "50", "--warmup", "0s", "--cooldown", "200ms", "--min-deploy", "0s"];
+    let out = blip(&[&args[..], &[server.url("/").as_str(), "--", "sh", "-c", &deploy]].concat()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(touched.exists() && stdout.contains("--warmup 0s: the URLs were not checked"), "{stdout}");
+    std::fs::remove_file(&touched).unwrap();
+    server.set(Mode::Status(404, "no such path"));
+    let report = blip_json(&[&args[..], &[server.url("/").as_str(), "--", "sh", "-c", &deploy]].concat(), 1).await;
+    assert!(touched.exists(), "the COMMAND ran");
+    assert_eq!((report.targets[0].ok, report.stop_reason.as_deref()), (0, None));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_stop_request_that_ends_the_command_ends_on_a_line_that_agrees_with_the_exit() {
     use nix::sys::signal::{Signal, kill};
     let server = TestServer::start().await;

@@ -242,7 +242,13 @@ impl<'a> Run<'a> {
 
     /// The warmup is over: warn about URLs that were already failing, and start the command.
     pub fn start_command(&mut self, channels: &Channels) {
-        let never_ok = self.recorder.never_ok_in(Phase::Warmup);
+        // With no warmup nothing was probed before the deploy, so nothing can be refused for it;
+        // a URL that never answers still fails its gates (`answered at least once`).
+        let unchecked = self.deploy.as_ref().is_some_and(|d| d.wrap.warmup.is_zero());
+        if unchecked {
+            self.ui.notice("WARNING: --warmup 0s: the URLs were not checked before the COMMAND started");
+        }
+        let never_ok = if unchecked { Vec::new() } else { self.recorder.never_ok_in(Phase::Warmup) };
         for (i, (url, (failed, probes))) in
             self.urls.iter().zip(self.recorder.phase_failures(Phase::Warmup)).enumerate()
         {

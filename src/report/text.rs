@@ -54,9 +54,9 @@ pub fn verdict(report: &Report) -> String {
     };
     if report.not_started() {
         let urls: Vec<String> = report.down_in_warmup().map(|t| sanitize::line(t.name())).collect();
+        let urls = if urls.is_empty() { "a URL".to_string() } else { urls.join(", ") };
         format!(
-            "FAILED: the deploy was not started: {} never answered in the warmup (--allow-down-before-deploy starts it anyway)",
-            urls.join(", ")
+            "FAILED: the deploy was not started: {urls} never answered in the warmup (--allow-down-before-deploy starts it anyway)"
         )
     } else if let Some(trouble) = report.blip_trouble() {
         format!("FAILED: not judged: {}", sanitize::line(&trouble))
