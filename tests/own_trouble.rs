@@ -65,6 +65,21 @@ async fn a_paused_blip_reports_a_gap_in_observation_not_an_outage() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_pause_shorter_than_the_timeout_is_no_latency_of_the_service() {
+    // Paused for 0.6 s of a 1 s timeout: the slots it held up are missed, not sent late in a
+    // burst whose latencies would count from their stale due times.
+    let server = TestServer::start().await;
+    let args = ["-r", "50", "-d", "4s", "--ui", "quiet", "--allow-missed", "--max-latency", "p99=100ms"];
+    let (code, report) =
+        paused_run(&[&args[..], &[server.url("/").as_str()]].concat(), Duration::from_millis(600), "short-pause").await;
+    let t = &report.targets[0];
+    assert_eq!((code, t.failed, t.outage_count), (Some(0), 0, 0), "{t:?}");
+    assert!(t.missed >= 20, "about 0.6 s of slots at 50/s: {}", t.missed);
+    assert_eq!(t.probes + t.missed, 200);
+    assert!(t.latency_ms.as_ref().unwrap().max < 100.0, "no probe measured from a stale due time: {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_blip_out_of_descriptors_blames_itself_not_the_urls() {
     let server = TestServer::start().await;
     let urls: Vec<String> = (0..200).map(|i| server.url(&format!("/u{i}"))).collect();

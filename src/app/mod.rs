@@ -149,7 +149,8 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: targets.len() };
-    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, config.timeout, end_rx, sample_tx)
+    let miss_after = scheduler::miss_after(config.rate, config.timeout);
+    let dispatched = scheduler::spawn(probers, schedule, config.concurrency, miss_after, end_rx, sample_tx)
         .context("cannot set up the scheduler's timer")?;
 
     let (output_tx, mut output) = mpsc::unbounded_channel();

@@ -109,6 +109,20 @@ impl Lane {
     }
 }
 
+/// Lateness past which a slot is missed rather than sent, whatever the rate: a stall of blip's
+/// own longer than this (a paused process, a frozen VM) is a gap in observation, never the
+/// service's latency or downtime. Well above a busy machine's timer noise (a few ms), well below
+/// any stall worth seeing.
+pub const MISS_AFTER: Duration = Duration::from_millis(100);
+
+/// How late a slot of a URL probed at `rate` may be sent: [`MISS_AFTER`], or one probe interval
+/// where that is longer (at low rates a slot late by less than an interval still lands in its
+/// own slice of time), and never past `timeout`, by which the probe would be over.
+pub fn miss_after(rate: f64, timeout: Duration) -> Duration {
+    let interval = if rate > 0.0 { Duration::try_from_secs_f64(1.0 / rate).unwrap_or(timeout) } else { timeout };
+    MISS_AFTER.max(interval).min(timeout)
+}
+
 /// Starts the schedule. Slots due before the value of `end` (once it is set) are sent; the
 /// schedule finishes at the first slot due at or after it. A slot that could not be sent within
 /// `miss_after` of its due time (blip was stopped or starved) is missed, and so is every slot
@@ -294,6 +308,16 @@ async fn work(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_slot_is_missed_once_blip_is_a_tenth_of_a_second_or_an_interval_late() {
+        let second = Duration::from_secs(1);
+        assert_eq!(miss_after(50.0, second), MISS_AFTER);
+        assert_eq!(miss_after(5.0, second), Duration::from_millis(200));
+        assert_eq!(miss_after(0.5, second), second, "never past the timeout");
+        assert_eq!(miss_after(1000.0, Duration::from_millis(20)), Duration::from_millis(20));
+    }
+
     use super::*;
 
     #[test]

@@ -131,7 +131,7 @@ pub fn unobserved_warnings(targets: &[TargetReport], paused: &[PauseReport], fir
     }
     for p in paused {
         warnings.push(format!(
-            "blip was stopped or starved at +{} for {}: {} slots could not be sent within --timeout and were missed \
+            "blip was stopped or starved at +{} for {}: {} slots could not be sent in time (within 0.1 s or one interval) and were missed \
              (neither ok nor failed)",
             secs_ms(p.start_offset_ms),
             secs_ms(p.duration_ms),
