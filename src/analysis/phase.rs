@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// A phase of a wrapped deploy: `warmup` before the COMMAND starts, `deploy` while it runs,
+/// `cooldown` after it exits; a probe belongs to the phase its due time falls in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]

@@ -45,10 +45,15 @@ pub struct WireReport {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PhaseTiming {
+    /// The median time the phase took, ms.
     pub p50: f64,
+    /// The 90th percentile, ms.
     pub p90: f64,
+    /// The 99th percentile, ms.
     pub p99: f64,
+    /// The longest, ms, as its histogram bucket's top (up to 0.05 % above the exact value).
     pub max: f64,
+    /// Probes that went through the phase (a reused connection skips the connect and TLS phases).
     pub count: u64,
 }
 
@@ -58,6 +63,7 @@ pub struct PhaseTiming {
 pub struct PeerReport {
     /// `ip:port`.
     pub address: String,
+    /// Probes this address answered.
     pub probes: u64,
     /// Answers from it that were judged failed.
     pub failed: u64,
@@ -67,7 +73,9 @@ pub struct PeerReport {
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ProbeCount {
+    /// Probes counted here.
     pub probes: u64,
+    /// Of them, the ones judged failed.
     pub failed: u64,
 }
 
@@ -93,11 +101,16 @@ pub struct TrackedValue {
     pub value: String,
     /// Answers that carried it, and of them the ones judged failed.
     pub probes: u64,
+    /// Of those answers, the ones judged failed.
     pub failed: u64,
+    /// Due time of the first answer that carried it, ms from the start of the run.
     pub first_seen_offset_ms: f64,
+    /// Due time of the last answer that carried it, ms from the start of the run.
     pub last_seen_offset_ms: f64,
     /// First and last successful probe that carried it; null when none succeeded.
     pub first_ok_offset_ms: Option<f64>,
+    /// Due time of the last successful probe that carried it, ms from the start of the run;
+    /// null when none succeeded.
     pub last_ok_offset_ms: Option<f64>,
     /// Width of each timeline slice in seconds (1 unless the run outgrew a day).
     pub timeline_width_s: u64,
@@ -105,10 +118,13 @@ pub struct TrackedValue {
     pub timeline: Vec<TrackedPoint>,
 }
 
+/// Answers carrying one value in one slice of the run.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TrackedPoint {
+    /// Start of the slice, seconds from the start of the run (a multiple of `timeline_width_s`).
     pub offset_s: u64,
+    /// Answers in the slice that carried the value.
     pub probes: u64,
 }
 
@@ -132,9 +148,11 @@ pub struct CutoverReport {
     pub failed_between: u64,
 }
 
+/// A tracked value on one side of the cutover.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CutoverValue {
+    /// The value, as `tracked` lists it.
     pub value: String,
     /// Last successful answer (old values) or first one (new values), from the deploy's start.
     pub at_ms: f64,
