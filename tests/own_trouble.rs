@@ -42,7 +42,11 @@ async fn a_paused_blip_reports_a_gap_in_observation_not_an_outage() {
     let t = &report.targets[0];
     // Ground truth: every probe blip sent was answered, in well under a millisecond.
     assert_eq!((t.failed, t.outage_count), (0, 0), "{t:?}");
-    assert_eq!(t.probes, server.requests(), "every probe counted was one the server answered");
+    // Every probe counted was one the server answered; a probe in flight when blip was stopped
+    // woke past its deadline and is missed though the server saw it (at 50/s and sub-ms
+    // answers, at most one or two).
+    let received = server.requests();
+    assert!(t.probes <= received && received <= t.probes + 2, "{} probes, {received} received", t.probes);
     // About 2 s of slots at 50/s, give or take the timeout's second and the stop's own timing.
     assert!((40..=130).contains(&t.missed), "missed {}", t.missed);
     assert_eq!(t.probes + t.missed, 250, "every slot of the 5 s is ok, failed or missed");
