@@ -5,7 +5,7 @@
 //! writes unless told otherwise). The README shows one short example per CI (GitHub Actions with
 //! the action, GitLab, Concourse), docs/ci.md the full recipes, docs/monitoring.md a DaemonSet.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
@@ -210,18 +210,6 @@ fn runs(doc: &Yaml, action: &Action, at: &str) -> Vec<Run> {
     runs
 }
 
-/// The Markdown files whose YAML blocks are checked: README.md and every page of docs/.
-fn markdown_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
-        .collect();
-    files.sort();
-    files.insert(0, Path::new(ROOT).join("README.md"));
-    files
-}
-
 /// The kinds of YAML block each file must show, at least once each.
 const EXPECTED: &[(&str, &[Kind])] = &[
     ("README.md", &[Kind::GitHub, Kind::GitLab, Kind::Concourse]),
@@ -255,7 +243,7 @@ fn the_ci_examples_parse_and_name_only_real_flags() {
     let action = Action::load();
 
     let mut seen: Vec<(String, Kind)> = Vec::new();
-    for file in markdown_files() {
+    for file in crate::support::markdown_files() {
         let name = file.strip_prefix(ROOT).unwrap().display().to_string();
         let text = std::fs::read_to_string(&file).unwrap();
         for (line, block) in yaml_blocks(&name, &text) {

@@ -16,18 +16,6 @@ const BEGIN: &str = "<!-- The fields below are generated from schema/report.sche
                      BLIP_WRITE_DOCS=1 cargo test --locked --test integration docs:: rewrites them. -->";
 const END: &str = "<!-- End of the generated fields. -->";
 
-/// README.md and every page of docs/, in a stable order.
-fn markdown_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
-        .collect();
-    files.sort();
-    files.insert(0, Path::new(ROOT).join("README.md"));
-    files
-}
-
 /// A path as the repository names it: from its root, `..` resolved.
 fn relative(path: &Path) -> String {
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
@@ -163,7 +151,7 @@ fn broken_links(file: &Path, text: &str) -> Vec<String> {
 fn every_relative_link_in_the_readme_and_docs_resolves() {
     let mut broken = Vec::new();
     let mut checked = 0;
-    for file in markdown_files() {
+    for file in crate::support::markdown_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         checked += links(&text).len();
         broken.extend(broken_links(&file, &text));

@@ -33,6 +33,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// `gate` failed, with its limit and nothing observed yet: where a judgement starts, so that
+    /// a gate that finds nothing to judge fails.
+    fn failed(gate: &Gate) -> Verdict {
+        Verdict {
+            gate: gate.name(),
+            default: false,
+            limit: gate.limit(),
+            observed: String::new(),
+            passed: false,
+            settled: false,
+            first: None,
+            windows: Vec::new(),
+            worst_window: None,
+            increase: None,
+        }
+    }
+
     /// The gate as the human reports name it: `max-downtime 0s (default)` for blip's own.
     pub fn shown(&self) -> String {
         shown_name(&self.gate, self.default)
@@ -118,18 +135,7 @@ fn new_value_line(source: &SeenSource, deploy_start: Duration) -> (String, bool)
 /// `strict`, none of the warmup's values answered once the cooldown began. What cannot be told
 /// (no deploy, no cooldown, values past the tracked bound) fails as not judged, never a pass.
 fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict {
-    let mut v = Verdict {
-        gate: gate.name(),
-        default: false,
-        limit: gate.limit(),
-        observed: String::new(),
-        passed: false,
-        settled: false,
-        first: None,
-        windows: Vec::new(),
-        worst_window: None,
-        increase: None,
-    };
+    let mut v = Verdict::failed(gate);
     let intent = &view.intent;
     let Some(deploy_start) = intent.deploy_start else {
         v.observed = "not judged: the COMMAND did not start".to_string();
@@ -184,18 +190,7 @@ fn judge_vs_baseline(
     figure: f64,
     shown: &dyn Fn(f64) -> String,
 ) -> Verdict {
-    let mut v = Verdict {
-        gate: gate.name(),
-        default: false,
-        limit: gate.limit(),
-        observed: String::new(),
-        passed: false,
-        settled: false,
-        first: None,
-        windows: Vec::new(),
-        worst_window: None,
-        increase: None,
-    };
+    let mut v = Verdict::failed(gate);
     let past = b.history.get(&history_key(view.url, view.lane)).map_or(&[][..], Vec::as_slice);
     let Some(stat) = b.stat.of(past).filter(|_| past.len() >= b.min_runs) else {
         v.observed =
@@ -217,18 +212,7 @@ fn judge_vs_baseline(
 /// `--max-latency-increase`: the judged phases after the warmup (deploy, and cooldown unless
 /// `--gate-phase deploy`) against the warmup, the baseline a service set for itself.
 fn judge_increase(gate: &Gate, l: &LatencyIncrease, view: &Judged<'_>) -> Verdict {
-    let mut v = Verdict {
-        gate: gate.name(),
-        default: false,
-        limit: gate.limit(),
-        observed: String::new(),
-        passed: false,
-        settled: false,
-        first: None,
-        windows: Vec::new(),
-        worst_window: None,
-        increase: None,
-    };
+    let mut v = Verdict::failed(gate);
     let [warmup, deploy, cooldown] = match view.by_phase {
         [w, d, c] => [w, d, c],
         _ => {
@@ -329,16 +313,11 @@ fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, Rat
 /// that never probed proves nothing.
 pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
     let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
-        gate: gate.name(),
-        default: false,
         limit,
         observed,
         passed,
         settled: !passed && settled,
-        first: None,
-        windows: Vec::new(),
-        worst_window: None,
-        increase: None,
+        ..Verdict::failed(gate)
     };
     if view.probes == 0 {
         return verdict(gate.limit(), "no probe judged".to_string(), false, false);

@@ -510,3 +510,17 @@ impl Target {
         assert_eq!(answered, answers, "every answer has its peer");
     }
 }
+
+/// README.md and every page of docs/, README first, the pages in name order: what the docs and
+/// CI-example tests read.
+pub fn markdown_files() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    files.sort();
+    files.insert(0, root.join("README.md"));
+    files
+}
