@@ -6,6 +6,7 @@ pub mod probe;
 pub mod request;
 pub mod sample;
 pub mod scheduler;
+pub mod stall;
 pub mod status_set;
 pub mod timer;
 pub mod track;

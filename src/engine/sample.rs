@@ -36,8 +36,9 @@ pub enum ErrorKind {
     /// ENFILE), no buffer or memory (ENOBUFS, ENOMEM), no local port (EADDRNOTAVAIL). Not the
     /// target's failure: it opens no window, and the run ends with exit code 2.
     Local,
-    /// The slot could not be sent within `--timeout` of its due time: blip was stopped or
-    /// starved (a paused CI runner, a frozen VM). Neither ok nor failed: a gap in observation.
+    /// The slot could not be sent in time, or its exchange spanned a stall of blip's own: blip
+    /// was stopped or starved (a paused CI runner, a frozen VM). Neither ok nor failed: a gap in
+    /// observation.
     Missed,
 }
 

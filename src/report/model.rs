@@ -338,8 +338,8 @@ pub struct TargetReport {
     /// ends the run with exit code 2.
     #[serde(default)]
     pub local_errors: u64,
-    /// Slots blip could not send within `--timeout` of their due time (blip was stopped or
-    /// starved): neither ok nor failed, not in `probes` (see `paused`).
+    /// Slots blip could not send in time, or whose exchange spanned a stall of blip's own (blip
+    /// was stopped or starved): neither ok nor failed, not in `probes` (see `paused`).
     #[serde(default)]
     pub missed: u64,
     /// Answers per status code, as string keys ("200", "404").

@@ -167,8 +167,7 @@ impl Prober {
                 "blip could not run for {} past this probe's deadline (stopped or starved)",
                 crate::units::secs(woke_late)
             );
-            let outcome = Outcome::Error { kind: ErrorKind::Missed, status: None, text };
-            return Sample { target, seq, due, sent, done: due, outcome, resent: false, detail: Default::default() };
+            return missed(target, seq, due, sent, text);
         }
         let (outcome, done) = match answered {
             Err(_) => {
@@ -205,8 +204,25 @@ impl Prober {
                 (outcome, answer.done)
             }
         };
+        // Stopped for a while with the exchange in flight, blip read an answer that may have
+        // waited in the socket: its timing, or its timeout, is blip's pause.
+        if let Some(watch) = crate::engine::stall::watch()
+            && let Some(stall) = watch.within(sent, done).await
+        {
+            let text = format!(
+                "blip could not run for {} while this probe was in flight (stopped or starved)",
+                crate::units::secs(stall)
+            );
+            return missed(target, seq, due, sent, text);
+        }
         Sample { target, seq, due, sent, done, outcome, resent: resent.load(Ordering::Relaxed), detail }
     }
+}
+
+/// The sample of a probe whose outcome blip's own stall hid: neither ok nor failed.
+fn missed(target: usize, seq: u64, due: Instant, sent: Instant, text: String) -> Sample {
+    let outcome = Outcome::Error { kind: ErrorKind::Missed, status: None, text };
+    Sample { target, seq, due, sent, done: due, outcome, resent: false, detail: Default::default() }
 }
 
 /// How late past a probe's deadline blip may wake before it counts the probe as missed: well
