@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
+use crate::engine::route::{ConnectTo, Resolve};
 use crate::engine::status_set::StatusSet;
 use crate::gates::{ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit, Stat};
 
@@ -393,6 +394,18 @@ pub struct ProbeArgs {
     )]
     pub request_id: Option<String>,
 
+    /// Connect to ADDR for HOST at PORT instead of looking HOST up, as curl's --resolve:
+    /// HOST:PORT:ADDR, more addresses joined by commas, HOST may be *; repeatable. Host and TLS
+    /// keep the URL's name.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve, help_heading = "Request")]
+    pub resolve: Vec<Resolve>,
+
+    /// Connect to HOST2:PORT2 for HOST:PORT, as curl's --connect-to (an empty HOST or PORT
+    /// matches any, an empty HOST2 or PORT2 keeps the URL's); repeatable, the first match wins.
+    /// Host and TLS keep the URL's name.
+    #[arg(long, value_name = "HOST:PORT:HOST2:PORT2", value_parser = parse_connect_to, help_heading = "Request")]
+    pub connect_to: Vec<ConnectTo>,
+
     /// Fail a probe whose reused keep-alive connection closed before any byte of an answer (or
     /// answered 408, an idle timeout), instead of sending it once more on a new connection
     /// (counted as `resent`) as curl and browsers do.
@@ -724,6 +737,14 @@ pub fn looks_like_body(text: &str) -> bool {
 
 fn parse_status_set(text: &str) -> Result<StatusSet, String> {
     text.parse().map_err(|e| format!("{e}"))
+}
+
+fn parse_resolve(text: &str) -> Result<Resolve, String> {
+    text.parse()
+}
+
+fn parse_connect_to(text: &str) -> Result<ConnectTo, String> {
+    text.parse()
 }
 
 fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {

@@ -10,6 +10,7 @@ use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, H
 
 use crate::cli::{Connections, DeployArgs, GateArgs, HookArgs, OutputArgs, ProbeArgs};
 use crate::engine::lane::{Lane, TargetName};
+use crate::engine::route::{Routes, Taken};
 use crate::gates::{ExpectNew, Gate, GatePhases, Gates};
 
 mod output;
@@ -156,6 +157,7 @@ impl Config {
             Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone(), targets }),
             None => None,
         };
+        let routes = routes(probe, &urls)?;
         let track = crate::engine::track::Track::new(&probe.track_headers, probe.track_body.as_deref()).map_err(bad)?;
         let wrap = match command {
             [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
@@ -216,6 +218,7 @@ impl Config {
                 // Set per lane by the application, which builds a prober per lane.
                 request_id: None,
                 track,
+                routes,
             },
             expect: Expect { status: probe.expect_status.clone(), body: probe.expect_body.clone(), slow: probe.slow },
             min_failures: probe.min_failures,
@@ -333,6 +336,34 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
 
 /// Parses one URL. `after_first`: a URL after the first, where a COMMAND given without `--`
 /// lands.
+/// `--connect-to` and `--resolve`, each of which must apply to a URL of the run: one that
+/// applies to none is a typo, most often a default port left out.
+fn routes(probe: &ProbeArgs, urls: &[Url]) -> Result<Routes, ConfigError> {
+    let routes = Routes { connect_to: probe.connect_to.clone(), resolve: probe.resolve.clone() };
+    let taken: Vec<Taken> = urls.iter().map(|url| routes.taken_by(url)).collect();
+    let unused = |flag: &str, shown: String| {
+        let example = urls.first().map_or(String::new(), |url| {
+            let host = url.host_str().unwrap_or_default();
+            let port = url.port_or_known_default().unwrap_or_default();
+            format!(" ({} is {host}:{port})", crate::sanitize::url(url))
+        });
+        bad(format!(
+            "{flag} {shown} applies to none of the URLs: it matches a URL's host and port, the default port too{example}"
+        ))
+    };
+    for (i, c) in routes.connect_to.iter().enumerate() {
+        if !taken.iter().any(|t| t.connect_to == Some(i)) {
+            return Err(unused("--connect-to", c.to_string()));
+        }
+    }
+    for (i, r) in routes.resolve.iter().enumerate() {
+        if !taken.iter().any(|t| t.resolve == Some(i)) {
+            return Err(unused("--resolve", r.to_string()));
+        }
+    }
+    Ok(routes)
+}
+
 fn parse_url(text: &str, after_first: bool) -> Result<Url, ConfigError> {
     // The message repeats the input, so a password in it is hidden there too.
     let shown = crate::sanitize::line(&crate::sanitize::url_text(text));

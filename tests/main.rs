@@ -24,6 +24,7 @@ mod release;
 mod request_id;
 mod resend;
 mod router;
+mod routes;
 mod secrets;
 mod shell;
 mod stuck;

@@ -366,7 +366,7 @@ impl Recorder {
             record(&mut t.send_lag, micros(sample.send_lag()));
         }
         t.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
-        t.wire.record(&sample.detail, sample.outcome.is_ok());
+        t.wire.record(&sample.detail, sample.outcome.is_ok(), due);
         if !sample.detail.tracked.is_empty() {
             t.tracking.record(due, &sample.detail.tracked, sample.outcome.is_ok());
         }

@@ -10,6 +10,7 @@
 //! Peers are bounded: the first [`MAX_PEERS`] addresses are counted apart, the rest together.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -32,17 +33,21 @@ pub struct WireStats {
     pub other_peers: PeerCount,
 }
 
-/// Answers from one peer address.
+/// Answers from one peer address, and when it answered: a load balancer's or DNS's cutover is
+/// when one address stopped answering and another began.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PeerCount {
     pub address: Option<SocketAddr>,
     pub probes: u64,
     pub failed: u64,
+    /// Due times of the first and the last probe it answered.
+    pub first_seen: Duration,
+    pub last_seen: Duration,
 }
 
 impl WireStats {
-    /// Takes one probe's detail; `ok` says whether the probe succeeded.
-    pub fn record(&mut self, detail: &ProbeDetail, ok: bool) {
+    /// Takes the detail of the probe due at `due`; `ok` says whether the probe succeeded.
+    pub fn record(&mut self, detail: &ProbeDetail, ok: bool, due: Duration) {
         for (slot, took) in self.phases.iter_mut().zip(detail.phases) {
             if let Some(took) = took {
                 record(slot.get_or_insert_with(coarse_histogram), micros(took));
@@ -53,13 +58,19 @@ impl WireStats {
             let count = match self.peers.iter().position(|p| p.address == Some(peer)) {
                 Some(i) => &mut self.peers[i],
                 None if self.peers.len() < MAX_PEERS => {
-                    self.peers.push(PeerCount { address: Some(peer), ..PeerCount::default() });
+                    self.peers.push(PeerCount { address: Some(peer), first_seen: due, ..PeerCount::default() });
                     self.peers.last_mut().expect("just pushed")
                 }
                 None => &mut self.other_peers,
             };
+            if count.probes == 0 {
+                count.first_seen = due;
+            }
             count.probes += 1;
             count.failed += u64::from(!ok);
+            // Answers are recorded as they end, so a slow one may end after a later probe's.
+            count.first_seen = count.first_seen.min(due);
+            count.last_seen = count.last_seen.max(due);
         }
     }
 
@@ -72,7 +83,6 @@ impl WireStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn phases_skipped_are_not_counted_and_peers_are_bounded() {
@@ -87,16 +97,22 @@ mod tests {
             phases: [None, None, None, Some(Duration::from_millis(2)), Some(Duration::from_micros(5))],
             ..fresh.clone()
         };
-        w.record(&fresh, true);
-        w.record(&ProbeDetail { opened: false, ..reused }, false);
-        assert_eq!(w.connections_opened, 1);
-        assert_eq!(w.phase(RequestPhase::Connect).map(Histogram::len), Some(1));
-        assert_eq!(w.phase(RequestPhase::Ttfb).map(Histogram::len), Some(2));
+        let ms = Duration::from_millis;
+        w.record(&fresh, true, ms(50));
+        w.record(&ProbeDetail { opened: false, ..reused }, false, ms(100));
+        // An answer that ends after a later one's is still seen from its own due time.
+        w.record(&fresh, true, ms(25));
+        assert_eq!(w.connections_opened, 2);
+        assert_eq!(w.phase(RequestPhase::Connect).map(Histogram::len), Some(2));
+        assert_eq!(w.phase(RequestPhase::Ttfb).map(Histogram::len), Some(3));
         assert!(w.phase(RequestPhase::Dns).is_none() && w.phase(RequestPhase::Tls).is_none());
-        assert_eq!(w.peers, [PeerCount { address: fresh.peer, probes: 2, failed: 1 }]);
+        assert_eq!(
+            w.peers,
+            [PeerCount { address: fresh.peer, probes: 3, failed: 1, first_seen: ms(25), last_seen: ms(100) }]
+        );
         for port in 2..(MAX_PEERS as u16 + 10) {
             let peer = Some(SocketAddr::from(([127, 0, 0, 1], port)));
-            w.record(&ProbeDetail { peer, ..ProbeDetail::default() }, true);
+            w.record(&ProbeDetail { peer, ..ProbeDetail::default() }, true, ms(200));
         }
         assert_eq!(w.peers.len(), MAX_PEERS);
         assert_eq!(w.other_peers.probes, 9);

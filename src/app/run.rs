@@ -431,6 +431,7 @@ impl<'a> Run<'a> {
         report.run_id.clone_from(&self.config.run_id);
         report.measure_only = self.config.measure_only;
         report.allow_missed = self.config.allow_missed;
+        report.routes = self.config.request.routes.shown();
         report.stop_reason = self.stop_reason.take();
         report.passed = report.headline().passed;
         // A summary that could not be written is blip's output lost, as a report is: exit 2. A

@@ -4,6 +4,7 @@ pub mod detail;
 pub mod lane;
 pub mod probe;
 pub mod request;
+pub mod route;
 pub mod sample;
 pub mod scheduler;
 pub mod stall;

@@ -24,6 +24,8 @@ pub struct RequestSpec {
     pub request_id: Option<LaneIds>,
     /// `--track-header`, `--track-body`: values picked from each answer.
     pub track: crate::engine::track::Track,
+    /// `--connect-to`, `--resolve`: where connections go, apart from the URL's name.
+    pub routes: crate::engine::route::Routes,
 }
 
 /// `--request-id`: each probe carries `blip-<run>-<lane>-<slot>` in a header, so a server's logs

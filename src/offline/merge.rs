@@ -184,6 +184,12 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
         // Each vantage's pauses stay in its own report; their warnings are above.
         paused: Vec::new(),
         allow_missed: runs.iter().all(|r| r.report.allow_missed),
+        routes: {
+            let mut routes: Vec<String> = runs.iter().flat_map(|r| r.report.routes.iter().cloned()).collect();
+            routes.sort();
+            routes.dedup();
+            routes
+        },
         deploy: None,
         targets,
         hooks: Vec::new(),

@@ -455,6 +455,11 @@ fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> any
             bail!("peers[{i}].address `{}` is not an ip:port", sanitize::line(&p.address));
         }
         at_most(&format!("peers[{i}].failed"), p.failed, p.probes, "its probes")?;
+        run.offset(&format!("peers[{i}].first_seen_offset_ms"), Some(p.first_seen_offset_ms))?;
+        run.offset(&format!("peers[{i}].last_seen_offset_ms"), Some(p.last_seen_offset_ms))?;
+        if p.first_seen_offset_ms > p.last_seen_offset_ms {
+            bail!("peers[{i}].first_seen_offset_ms is after its last_seen_offset_ms");
+        }
         answered = answered.checked_add(p.probes).context("peers overflow")?;
     }
     at_most("the peers' probes", answered, t.probes, "probes")?;

@@ -79,6 +79,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
         warnings,
         paused,
         allow_missed: false,
+        routes: Vec::new(),
         deploy: None,
         targets,
         hooks: Vec::new(),

@@ -132,6 +132,7 @@ pub(crate) fn sample_report() -> Report {
         warnings: vec![],
         paused: Vec::new(),
         allow_missed: false,
+        routes: Vec::new(),
         deploy: None,
         targets: vec![healthy, deployed],
         hooks: vec![],
@@ -276,8 +277,20 @@ pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
         ]),
         connections_opened: 200,
         peers: vec![
-            PeerReport { address: "127.0.0.1:8081".into(), probes: 150, failed: 75 },
-            PeerReport { address: "127.0.0.1:9091".into(), probes: 44, failed: 0 },
+            PeerReport {
+                address: "127.0.0.1:8081".into(),
+                probes: 150,
+                failed: 75,
+                first_seen_offset_ms: 0.0,
+                last_seen_offset_ms: 3910.0,
+            },
+            PeerReport {
+                address: "127.0.0.1:9091".into(),
+                probes: 44,
+                failed: 0,
+                first_seen_offset_ms: 3600.0,
+                last_seen_offset_ms: 9650.0,
+            },
         ],
         peers_other: ProbeCount::default(),
         tracked: vec![TrackedReport {

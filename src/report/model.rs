@@ -69,6 +69,15 @@ pub struct Report {
     /// `--allow-missed`: a run that missed more than 10 % of a URL's slots is still judged.
     #[serde(default)]
     pub allow_missed: bool,
+    /// `--connect-to` and `--resolve` as given (`--resolve notes.test:443:127.0.0.2`): where the
+    /// URLs they match were connected to instead of where their names resolve. Absent when none
+    /// was given.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>"
+    )]
+    pub routes: Vec<String>,
     /// The wrapped command; null when none was given.
     pub deploy: Option<DeployReport>,
     /// One entry per URL and lane, in command-line order, each URL's `reused` lane before its

@@ -17,6 +17,10 @@ pub fn render(report: &Report) -> String {
     if let Some(deploy) = &report.deploy {
         render_deploy(&mut out, deploy);
     }
+    if !report.routes.is_empty() {
+        let routes: Vec<String> = report.routes.iter().map(|r| sanitize::line(r)).collect();
+        let _ = writeln!(out, "routed {}", routes.join("  "));
+    }
     for target in &report.targets {
         render_target(&mut out, target);
     }

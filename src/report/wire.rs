@@ -67,6 +67,14 @@ pub struct PeerReport {
     pub probes: u64,
     /// Answers from it that were judged failed.
     pub failed: u64,
+    /// Due time of the first probe it answered, from the start of the run, ms (0 in a saved
+    /// report that does not have it).
+    #[serde(default)]
+    pub first_seen_offset_ms: f64,
+    /// Due time of the last probe it answered: with `first_seen_offset_ms`, when traffic went to
+    /// it, so a load balancer's or DNS's cutover shows as one address's end and another's start.
+    #[serde(default)]
+    pub last_seen_offset_ms: f64,
 }
 
 /// Probes, and those of them that failed.
@@ -168,7 +176,15 @@ pub fn wire_report(t: &TargetRecorder, deploy_start: Option<Duration>) -> WireRe
     let peers = w
         .peers
         .iter()
-        .filter_map(|p| Some(PeerReport { address: p.address?.to_string(), probes: p.probes, failed: p.failed }))
+        .filter_map(|p| {
+            Some(PeerReport {
+                address: p.address?.to_string(),
+                probes: p.probes,
+                failed: p.failed,
+                first_seen_offset_ms: millis(p.first_seen),
+                last_seen_offset_ms: millis(p.last_seen),
+            })
+        })
         .collect();
     let tracked = t.tracking.sources.iter().map(tracked_report).collect();
     let cutover = deploy_start
@@ -297,8 +313,21 @@ pub fn render_text(out: &mut String, w: &WireReport) {
         let _ = writeln!(out, "  timing     {}  ({opened} connection{plural} opened)", phases.join("  "));
     }
     if !w.peers.is_empty() {
-        let mut peers: Vec<String> =
-            w.peers.iter().take(4).map(|p| format!("{} ×{}", sanitize::line(&p.address), p.probes)).collect();
+        // With more than one address, when each answered: where a cutover sent the traffic.
+        let spans = w.peers.len() > 1;
+        let mut peers: Vec<String> = w
+            .peers
+            .iter()
+            .take(4)
+            .map(|p| {
+                let span = if spans {
+                    format!(" (+{} → +{})", secs_ms(p.first_seen_offset_ms), secs_ms(p.last_seen_offset_ms))
+                } else {
+                    String::new()
+                };
+                format!("{} ×{}{span}", sanitize::line(&p.address), p.probes)
+            })
+            .collect();
         let more = w.peers.len().saturating_sub(4);
         if more > 0 || w.peers_other.probes > 0 {
             peers.push(format!("and {} more", more as u64 + u64::from(w.peers_other.probes > 0)));

@@ -164,6 +164,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     pub paused: Vec<Pause>,
     pub allow_missed: bool,
+    /// `--connect-to` and `--resolve` as given; absent without them.
+    #[serde(default)]
+    pub routes: Vec<String>,
     pub deploy: Option<Deploy>,
     pub targets: Vec<Target>,
     pub hooks: Vec<Hook>,
@@ -336,6 +339,8 @@ pub struct Peer {
     pub address: String,
     pub probes: u64,
     pub failed: u64,
+    pub first_seen_offset_ms: f64,
+    pub last_seen_offset_ms: f64,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq)]

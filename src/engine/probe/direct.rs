@@ -30,6 +30,7 @@ use super::stream::{Counted, Stream};
 use super::{Answer, NoAnswer, RequestId, chain_text, closed_before_answer, keep_head, kind_in_chain};
 use crate::engine::detail::{Progress, RequestPhase};
 use crate::engine::request::RequestSpec;
+use crate::engine::route::Dial;
 use crate::engine::sample::ErrorKind;
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -80,9 +81,9 @@ struct Tls {
 
 /// Probes one `http://` URL.
 pub struct Client {
-    /// Host and port to connect to, as the URL gives them.
-    host: String,
-    port: u16,
+    /// Where to connect: the URL's host and port, unless `--connect-to` or `--resolve` says
+    /// otherwise.
+    dial: Dial,
     /// For https: how to shake hands.
     tls: Option<Tls>,
     method: Method,
@@ -142,9 +143,8 @@ impl Client {
             None => None,
         };
         Ok(Client {
-            host,
+            dial: spec.routes.dial(&host, port).0,
             tls,
-            port,
             method: spec.method.clone(),
             target,
             headers,
@@ -292,13 +292,13 @@ impl Client {
             kind: ErrorKind::ConnectTimeout,
             text: format!("no connection within {}", humantime::format_duration(timeout)),
         };
-        // An address in the URL needs no lookup, and has no dns phase.
-        let addrs: Vec<SocketAddr> = match self.host.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, self.port)],
-            Err(_) => {
+        // An address, in the URL or from `--resolve`, needs no lookup and has no dns phase.
+        let addrs: Vec<SocketAddr> = match &self.dial {
+            Dial::Addrs(addrs) => addrs.clone(),
+            Dial::Name { host, port } => {
                 progress.enter(RequestPhase::Dns);
                 let asked = Instant::now();
-                let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
+                let lookup = tokio::net::lookup_host((host.as_str(), *port));
                 let addrs = match tokio::time::timeout_at(deadline.into(), lookup).await {
                     Err(_) => return Err(late()),
                     Ok(Err(err)) => {

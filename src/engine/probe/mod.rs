@@ -91,7 +91,10 @@ impl Prober {
         let request_id = spec.request_id.clone().map(Arc::new);
         let mut probers = Vec::with_capacity(urls.len());
         for url in urls {
-            let transport = if direct::suits(url) && reqwest_path::proxy_for(url).is_none() {
+            // A URL that `--resolve` or `--connect-to` routes goes where they say, not through
+            // a proxy from the environment.
+            let routed = spec.routes.taken_by(url).any();
+            let transport = if direct::suits(url) && (routed || reqwest_path::proxy_for(url).is_none()) {
                 let tls = match url.scheme() {
                     "https" => Some(match &tls {
                         Some(tls) => Arc::clone(tls),

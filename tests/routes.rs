@@ -1,0 +1,276 @@
+//! `--resolve` and `--connect-to`: probing a name at addresses of the test's choosing, against
+//! loopback servers on 127.0.0.2 and 127.0.0.3 that count the requests they got and the `Host`
+//! each carried; and which peer answered when, as traffic moved from one address to another.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+use crate::support::{assert_refused, blip_json, ms};
+
+/// A server that answers every request with 200 and keeps the `Host` of each request (plain
+/// http), or the name its TLS client asked for (https, with a certificate for any name).
+struct Named {
+    addr: SocketAddr,
+    hosts: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Named {
+    async fn start(addr: &str) -> Named {
+        Named::serve(TcpListener::bind(addr).await.unwrap(), None)
+    }
+
+    async fn start_tls(addr: &str) -> Named {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let certified = rcgen::generate_simple_self_signed(vec!["notes.test".to_string()]).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .unwrap();
+        Named::serve(TcpListener::bind(addr).await.unwrap(), Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn serve(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> Named {
+        let addr = listener.local_addr().unwrap();
+        let hosts = Arc::new(Mutex::new(Vec::new()));
+        let seen = hosts.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let (tls, seen) = (tls.clone(), seen.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        None => answer(tcp, seen, None).await,
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(tcp).await else { return };
+                            let sni = stream.get_ref().1.server_name().map(str::to_string);
+                            answer(stream, seen, Some(sni.unwrap_or_default())).await;
+                        }
+                    }
+                });
+            }
+        });
+        Named { addr, hosts, task }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Answers each request on `stream` with 200, keeping its `Host` (or `sni`, the TLS name) and
+/// whether it was given at all.
+async fn answer(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    seen: Arc<Mutex<Vec<String>>>,
+    sni: Option<String>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0; 4096];
+    while let Ok(n) = stream.read(&mut chunk).await {
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            buf.drain(..end + 4);
+            let host = head
+                .lines()
+                .find_map(|l| l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("host")))
+                .map_or("(none)".to_string(), |(_, v)| v.trim().to_string());
+            let host = match &sni {
+                Some(sni) => format!("{host} sni={sni}"),
+                None => host,
+            };
+            seen.lock().unwrap().push(host);
+            if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resolve_reaches_the_address_given_with_the_urls_name_as_host() {
+    let server = Named::start("127.0.0.2:0").await;
+    let port = server.addr.port();
+    let url = format!("http://notes.test:{port}/health");
+    let route = format!("notes.test:{port}:127.0.0.2");
+    let report = blip_json(&["-r", "20", "-d", "1s", "--connections", "fresh", "--resolve", &route, &url], 0).await;
+    let t = &report.targets[0];
+    let hosts = server.hosts();
+    // Every probe reached the server, each with the URL's name, none by way of a lookup.
+    assert!(t.probes >= 15 && t.ok == t.probes, "{t:#?}");
+    assert_eq!(hosts.len() as u64, t.probes, "{hosts:?}");
+    assert!(hosts.iter().all(|h| *h == format!("notes.test:{port}")), "{hosts:?}");
+    assert!(!t.phases_ms.contains_key("dns"), "{:?}", t.phases_ms);
+    assert_eq!(t.peers.len(), 1, "{:?}", t.peers);
+    assert_eq!(t.peers[0].address, server.addr.to_string());
+    assert_eq!(report.routes, [format!("--resolve {route}")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_to_keeps_the_urls_name_for_tls() {
+    let server = Named::start_tls("127.0.0.3:0").await;
+    let url = "https://notes.test/";
+    let route = format!("notes.test:443:127.0.0.3:{}", server.addr.port());
+    let report = blip_json(&["-r", "20", "-d", "500ms", "-k", "--connect-to", &route, url], 0).await;
+    let t = &report.targets[0];
+    let hosts = server.hosts();
+    assert!(t.probes >= 8 && t.ok == t.probes, "{t:#?}");
+    assert_eq!(hosts.len() as u64, t.probes, "{hosts:?}");
+    // The default port is left out of Host, as the URL leaves it out.
+    assert!(hosts.iter().all(|h| h == "notes.test sni=notes.test"), "{hosts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_routes_give_two_targets_with_their_own_figures() {
+    let (blue, green) = tokio::join!(Named::start("127.0.0.1:0"), Named::start("127.0.0.1:0"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let urls = ["http://blue.test/", "http://green.test/"];
+    let to_blue = format!("blue.test:80:127.0.0.1:{}", blue.addr.port());
+    // An empty HOST2 keeps the name, and only the port changes: a port nothing listens on.
+    let to_nowhere = format!("green.test:80:127.0.0.1:{closed}");
+    let report = blip_json(
+        &[
+            "-r",
+            "20",
+            "-d",
+            "1s",
+            "--measure-only",
+            "--connect-to",
+            &to_blue,
+            "--connect-to",
+            &to_nowhere,
+            urls[0],
+            urls[1],
+        ],
+        0,
+    )
+    .await;
+    let (b, g) = (&report.targets[0], &report.targets[1]);
+    assert_eq!((b.url.as_str(), g.url.as_str()), (urls[0], urls[1]));
+    assert!(b.probes >= 15 && b.ok == b.probes, "{b:#?}");
+    assert_eq!(blue.hosts().len() as u64, b.probes);
+    assert!(blue.hosts().iter().all(|h| h == "blue.test"), "{:?}", blue.hosts());
+    assert!(g.probes >= 15 && g.failed == g.probes, "{g:#?}");
+    assert_eq!(g.error_counts.get("refused"), Some(&g.probes), "{g:#?}");
+    assert!(green.hosts().is_empty());
+    assert_eq!(report.routes, [format!("--connect-to {to_blue}"), format!("--connect-to {to_nowhere}")]);
+
+    // Pointed at green's port by --connect-to, and at its address by --resolve of where that
+    // leads (curl's order), the same URL list reaches both.
+    let to_green = format!("green.test:80::{}", green.addr.port());
+    let report = blip_json(
+        &[
+            "-r",
+            "20",
+            "-d",
+            "500ms",
+            "--connect-to",
+            &to_blue,
+            "--connect-to",
+            &to_green,
+            "--resolve",
+            &format!("green.test:{}:127.0.0.1", green.addr.port()),
+            urls[0],
+            urls[1],
+        ],
+        0,
+    )
+    .await;
+    let g = &report.targets[1];
+    assert!(g.probes >= 8 && g.ok == g.probes, "{g:#?}");
+    assert_eq!(green.hosts().len() as u64, g.probes);
+    assert!(green.hosts().iter().all(|h| h == "green.test"), "{:?}", green.hosts());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_routed_url_goes_where_its_route_says_not_through_a_proxy() {
+    let (server, proxy) = tokio::join!(Named::start("127.0.0.2:0"), Named::start("127.0.0.1:0"));
+    let route = format!("notes.test:80:127.0.0.2:{}", server.addr.port());
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["-r", "20", "-d", "500ms", "--json", "-", "--connect-to", &route, "http://notes.test/"])
+        .env("HTTP_PROXY", format!("http://{}", proxy.addr))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(server.hosts().len() as u64, report.targets[0].probes);
+    assert!(proxy.hosts().is_empty(), "{:?}", proxy.hosts());
+}
+
+/// A name at two addresses, the first of which stops listening partway: the fresh lane's
+/// connections move to the second, and each peer's first and last answer say when.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_peer_says_when_it_answered_as_traffic_moves() {
+    let first = Named::start("127.0.0.2:0").await;
+    let port = first.addr.port();
+    let Ok(listener) = TcpListener::bind(("127.0.0.3", port)).await else {
+        eprintln!("skipped: port {port} is taken on 127.0.0.3");
+        return;
+    };
+    let second = Named::serve(listener, None);
+    let url = format!("http://notes.test:{port}/");
+    let route = format!("notes.test:{port}:127.0.0.2,127.0.0.3");
+    let rate = 50.0;
+    let run = blip_json(&["-r", "50", "-d", "2s", "--connections", "fresh", "--resolve", &route, &url], 0);
+    let started = Instant::now();
+    let stop = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(first);
+        Instant::now()
+    };
+    let (report, stopped) = tokio::join!(run, stop);
+    let t = &report.targets[0];
+    let [a, b] = &t.peers[..] else { panic!("two peers: {:?}", t.peers) };
+    assert_eq!(
+        (a.address.as_str(), b.address.as_str()),
+        (format!("127.0.0.2:{port}").as_str(), format!("127.0.0.3:{port}").as_str())
+    );
+    // Every probe was answered, by one or the other, as the servers counted them.
+    assert_eq!(t.failed, 0, "{t:#?}");
+    assert_eq!(a.probes + b.probes, t.probes);
+    assert_eq!(b.probes, second.hosts().len() as u64);
+    // The first address answered from the start until it stopped, the second from then on,
+    // with no probe between them lost: one interval apart, plus the run's own lateness.
+    let interval = 1000.0 / rate;
+    let lag = t.send_lag_ms.max + 5.0;
+    assert!(a.first_seen_offset_ms <= interval + lag, "{a:?}");
+    assert!(a.last_seen_offset_ms < b.first_seen_offset_ms, "{a:?} {b:?}");
+    assert!(b.first_seen_offset_ms - a.last_seen_offset_ms <= interval + lag, "{a:?} {b:?}");
+    // blip started before the test's clock did, so the stop is no later than this on its clock.
+    let stop = ms(stopped - started);
+    assert!(a.last_seen_offset_ms <= stop + lag, "{a:?}: stopped at about +{stop:.0} ms");
+    assert!(b.last_seen_offset_ms >= report.duration_ms - interval - lag, "{b:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_that_apply_to_no_url_or_do_not_parse_are_refused() {
+    assert_refused(&[
+        (
+            &["--resolve", "notes.test:8080:127.0.0.2", "http://notes.test/"],
+            "--resolve notes.test:8080:127.0.0.2 applies to none of the URLs",
+        ),
+        (&["--connect-to", "other.test:80:127.0.0.1:1", "http://notes.test/"], "(http://notes.test/ is notes.test:80)"),
+        (&["--resolve", "notes.test:443", "https://notes.test/"], "HOST:PORT:ADDR"),
+        (&["--resolve", "notes.test:443:localhost", "https://notes.test/"], "`localhost` is not an IP address"),
+        (&["--connect-to", "notes.test:443:127.0.0.1", "https://notes.test/"], "HOST:PORT:HOST2:PORT2"),
+        (&["--connect-to", "notes.test:0:a:1", "https://notes.test/"], "`0` is not a port"),
+    ])
+    .await;
+}
