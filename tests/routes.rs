@@ -274,3 +274,68 @@ async fn routes_that_apply_to_no_url_or_do_not_parse_are_refused() {
     ])
     .await;
 }
+
+/// Whether the test can make a mount namespace of its own (root, and `unshare` there). CI runs
+/// as root: only a developer's machine may skip.
+fn can_unshare() -> bool {
+    let made = std::process::Command::new("unshare").args(["-m", "true"]).output().is_ok_and(|o| o.status.success());
+    if !made {
+        assert!(std::env::var_os("CI").is_none(), "unshare -m fails in CI");
+        eprintln!("skipped: cannot make a mount namespace (unshare -m)");
+    }
+    made
+}
+
+/// A name whose answer moves partway: the test's own /etc/hosts, bind-mounted over the real
+/// one in a mount namespace blip runs in, is rewritten from 127.0.0.2 to 127.0.0.3 one second
+/// in. The fresh lane looks the name up for every probe, and the report says when it moved.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_that_moves_shows_in_dns_changes_within_one_interval() {
+    if !can_unshare() {
+        return;
+    }
+    let first = Named::start("127.0.0.2:0").await;
+    let port = first.addr.port();
+    let Ok(listener) = TcpListener::bind(("127.0.0.3", port)).await else {
+        eprintln!("skipped: port {port} is taken on 127.0.0.3");
+        return;
+    };
+    let second = Named::serve(listener, None);
+    let hosts = crate::support::tempdir("dns-changes").join("hosts");
+    std::fs::write(&hosts, "127.0.0.2 notes.test\n").unwrap();
+    let url = format!("http://notes.test:{port}/");
+    let rate = 50.0;
+    let run = tokio::process::Command::new("unshare")
+        .args(["-m", "--", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
+        .arg(&hosts)
+        .args([crate::support::BLIP, "-r", "50", "-d", "2s", "--connections", "fresh", "--json", "-", &url])
+        .kill_on_drop(true)
+        .output();
+    let hosts_file = hosts.clone();
+    let switch = async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Written in place: the bind mount holds the file, not its name.
+        std::fs::write(&hosts_file, "127.0.0.3 notes.test\n").unwrap();
+        std::time::SystemTime::now()
+    };
+    let (out, switched) = tokio::join!(run, switch);
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &report.targets[0];
+    let changes: Vec<(&[String], &[String])> = t.dns_changes.iter().map(|c| (&c.added[..], &c.removed[..])).collect();
+    let (a, b) = ("127.0.0.2".to_string(), "127.0.0.3".to_string());
+    assert_eq!(changes, [(&[a.clone()][..], &[][..]), (&[b][..], &[a][..])], "{:?}", t.dns_changes);
+    // When the name moved, on blip's clock: its start is `started_at`, to the millisecond.
+    let started = humantime::parse_rfc3339(&report.started_at).unwrap();
+    let moved = ms(switched.duration_since(started).unwrap());
+    let at = t.dns_changes[1].at_ms;
+    // A probe due before the move may be sent after it, by the run's send lag; the first probe
+    // due after it sees it.
+    let lag = t.send_lag_ms.max + 2.0;
+    assert!(at >= moved - lag && at <= moved + 1000.0 / rate + lag, "moved at +{moved:.1} ms, reported +{at} ms");
+    // Every probe went where the name pointed when it was sent, as the servers counted them.
+    assert_eq!(t.failed, 0, "{t:#?}");
+    assert_eq!(first.hosts().len() + second.hosts().len(), t.probes as usize);
+    assert!(!first.hosts().is_empty() && !second.hosts().is_empty());
+}

@@ -9,7 +9,7 @@
 //! thousands are probed at once.
 //! Peers are bounded: the first [`MAX_PEERS`] addresses are counted apart, the rest together.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -31,6 +31,49 @@ pub struct WireStats {
     pub peers: Vec<PeerCount>,
     /// Answers from addresses past the first [`MAX_PEERS`].
     pub other_peers: PeerCount,
+    /// What the URL's name resolved to, and when that changed.
+    pub dns: DnsChanges,
+}
+
+/// DNS changes kept per URL; a name whose answer changes on every lookup (a round-robin pool
+/// of more addresses than it returns) counts the rest.
+pub const MAX_DNS_CHANGES: usize = 64;
+
+/// The answers of a URL's name lookups: the first, then each that differed from the one
+/// before, with the due time of the probe whose lookup gave it.
+#[derive(Debug, Default)]
+pub struct DnsChanges {
+    /// The answer most recently recorded, sorted.
+    last: Vec<IpAddr>,
+    pub changes: Vec<DnsChange>,
+    /// Changes past the first [`MAX_DNS_CHANGES`].
+    pub more: u64,
+}
+
+/// One answer unlike the one before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsChange {
+    pub at: Duration,
+    pub added: Vec<IpAddr>,
+    pub removed: Vec<IpAddr>,
+}
+
+impl DnsChanges {
+    /// The lookup of the probe due at `due` answered `addrs`, sorted. Probes end out of order,
+    /// so the answer is compared with the last one recorded, not the client's.
+    fn record(&mut self, due: Duration, addrs: &[IpAddr]) {
+        if self.last == addrs {
+            return;
+        }
+        if self.changes.len() >= MAX_DNS_CHANGES {
+            self.more += 1;
+        } else {
+            let added = addrs.iter().filter(|a| !self.last.contains(a)).copied().collect();
+            let removed = self.last.iter().filter(|a| !addrs.contains(a)).copied().collect();
+            self.changes.push(DnsChange { at: due, added, removed });
+        }
+        self.last = addrs.to_vec();
+    }
 }
 
 /// Answers from one peer address, and when it answered: a load balancer's or DNS's cutover is
@@ -71,6 +114,9 @@ impl WireStats {
             // Answers are recorded as they end, so a slow one may end after a later probe's.
             count.first_seen = count.first_seen.min(due);
             count.last_seen = count.last_seen.max(due);
+        }
+        if let Some(addrs) = &detail.resolved {
+            self.dns.record(due, addrs);
         }
     }
 
@@ -116,5 +162,29 @@ mod tests {
         }
         assert_eq!(w.peers.len(), MAX_PEERS);
         assert_eq!(w.other_peers.probes, 9);
+    }
+
+    #[test]
+    fn each_answer_unlike_the_one_before_is_a_change() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (a, b) = (ip("127.0.0.2"), ip("127.0.0.3"));
+        let mut dns = DnsChanges::default();
+        let ms = Duration::from_millis;
+        dns.record(ms(0), &[a]);
+        dns.record(ms(10), &[a]);
+        dns.record(ms(20), &[a, b]);
+        dns.record(ms(30), &[b]);
+        let change = |at, added: &[IpAddr], removed: &[IpAddr]| DnsChange {
+            at: ms(at),
+            added: added.to_vec(),
+            removed: removed.to_vec(),
+        };
+        assert_eq!(dns.changes, [change(0, &[a], &[]), change(20, &[b], &[]), change(30, &[], &[a])]);
+        for i in 0..100u64 {
+            let answer = if i % 2 == 0 { [a] } else { [b] };
+            dns.record(ms(40 + i), &answer);
+        }
+        assert_eq!(dns.changes.len(), MAX_DNS_CHANGES);
+        assert_eq!(dns.more, 100 - (MAX_DNS_CHANGES as u64 - 3));
     }
 }

@@ -7,8 +7,9 @@
 //! by reference between the exchange and the probe's timeout, so a probe cut short by its
 //! deadline still says in which phase it was.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,10 @@ pub struct ProbeDetail {
     /// One entry per tracked header, then one for `--track-body`: the value the answer carried.
     /// Empty when nothing is tracked.
     pub tracked: Vec<Option<String>>,
+    /// The addresses the URL's name resolved to for this probe, sorted, when they differ from
+    /// the answer its client had before (the first answer too); `None` when no lookup was made
+    /// or it gave the same answer.
+    pub resolved: Option<Arc<[IpAddr]>>,
 }
 
 /// Marks for "no phase yet" and "no time".
@@ -103,6 +108,7 @@ pub struct Progress {
     current: AtomicU8,
     took_ns: [AtomicU64; 5],
     opened: AtomicBool,
+    resolved: OnceLock<Arc<[IpAddr]>>,
 }
 
 impl Default for Progress {
@@ -111,6 +117,7 @@ impl Default for Progress {
             current: AtomicU8::new(NONE),
             took_ns: std::array::from_fn(|_| AtomicU64::new(ABSENT)),
             opened: AtomicBool::new(false),
+            resolved: OnceLock::new(),
         }
     }
 }
@@ -133,6 +140,12 @@ impl Progress {
         self.opened.store(true, Ordering::Relaxed);
     }
 
+    /// The name resolved to `addrs`, an answer unlike the one before (see
+    /// [`ProbeDetail::resolved`]). A resend's second lookup does not replace the first.
+    pub fn resolved(&self, addrs: Arc<[IpAddr]>) {
+        let _ = self.resolved.set(addrs);
+    }
+
     /// The phase the probe is in (or ended in).
     pub fn current(&self) -> Option<RequestPhase> {
         RequestPhase::from_index(self.current.load(Ordering::Relaxed))
@@ -144,7 +157,12 @@ impl Progress {
             let ns = self.took_ns[i].load(Ordering::Relaxed);
             (ns != ABSENT).then(|| Duration::from_nanos(ns))
         });
-        ProbeDetail { phases, opened: self.opened.load(Ordering::Relaxed), ..ProbeDetail::default() }
+        ProbeDetail {
+            phases,
+            opened: self.opened.load(Ordering::Relaxed),
+            resolved: self.resolved.get().cloned(),
+            ..ProbeDetail::default()
+        }
     }
 }
 

@@ -464,6 +464,14 @@ fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> any
     }
     at_most("the peers' probes", answered, t.probes, "probes")?;
     at_most("peers_other.failed", w.peers_other.failed, w.peers_other.probes, "its probes")?;
+    for (i, c) in w.dns_changes.iter().enumerate() {
+        run.offset(&format!("dns_changes[{i}].at_ms"), Some(c.at_ms))?;
+        for (field, list) in [("added", &c.added), ("removed", &c.removed)] {
+            if let Some(bad) = list.iter().find(|a| a.parse::<std::net::IpAddr>().is_err()) {
+                bail!("dns_changes[{i}].{field} has `{}`, which is not an IP address", sanitize::line(bad));
+            }
+        }
+    }
     for (i, s) in w.tracked.iter().enumerate() {
         let mut distinct = std::collections::BTreeSet::new();
         for (j, v) in s.values.iter().enumerate() {

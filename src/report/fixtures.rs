@@ -293,6 +293,11 @@ pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
             },
         ],
         peers_other: ProbeCount::default(),
+        dns_changes: vec![
+            DnsChangeReport { at_ms: 0.0, added: vec!["127.0.0.1".into()], removed: vec![] },
+            DnsChangeReport { at_ms: 3600.0, added: vec!["127.0.0.2".into()], removed: vec!["127.0.0.1".into()] },
+        ],
+        dns_changes_more: 0,
         tracked: vec![TrackedReport {
             source: "header x-app-version".into(),
             values: vec![value("v1", 100, 0.0, 3910.0), value(new, 94, 3600.0, 9650.0)],

@@ -104,6 +104,12 @@ fn detail(target: usize, seq: u64, outcome: &Outcome) -> ProbeDetail {
         opened: opened && failed_in != Some(RequestPhase::Connect),
         peer: answered.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080 + target as u16))),
         tracked: if target == 0 && answered { vec![Some(version.to_string())] } else { vec![None] },
+        // The name's first answer, and its move halfway.
+        resolved: match seq {
+            0 => Some(std::sync::Arc::from([std::net::IpAddr::from([127, 0, 0, 1])])),
+            50 => Some(std::sync::Arc::from([std::net::IpAddr::from([127, 0, 0, 2])])),
+            _ => None,
+        },
     }
 }
 

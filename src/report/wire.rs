@@ -34,6 +34,13 @@ pub struct WireReport {
     pub peers: Vec<PeerReport>,
     /// Answers from peer addresses past the first 64.
     pub peers_other: ProbeCount,
+    /// What the URL's name resolved to: its first answer, then each that differed from the one
+    /// before (the first 64), from the lookups of new connections (every probe on the fresh
+    /// lane). Empty for an address, a `--resolve`d name, or through a proxy.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
+    pub dns_changes: Vec<DnsChangeReport>,
+    /// Changes past the first 64.
+    pub dns_changes_more: u64,
     /// One entry per `--track-header` and `--track-body`, in that order.
     pub tracked: Vec<TrackedReport>,
     /// Who served before the deploy and who after, by the first tracked value; null without a
@@ -75,6 +82,20 @@ pub struct PeerReport {
     /// it, so a load balancer's or DNS's cutover shows as one address's end and another's start.
     #[serde(default)]
     pub last_seen_offset_ms: f64,
+}
+
+/// A lookup's answer unlike the one before it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct DnsChangeReport {
+    /// Due time of the probe whose lookup gave it, from the start of the run, ms.
+    pub at_ms: f64,
+    /// Addresses in this answer and not in the one before (all of them in the first).
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
+    pub added: Vec<String>,
+    /// Addresses in the answer before and not in this one.
+    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
+    pub removed: Vec<String>,
 }
 
 /// Probes, and those of them that failed.
@@ -195,6 +216,17 @@ pub fn wire_report(t: &TargetRecorder, deploy_start: Option<Duration>) -> WireRe
         connections_opened: w.connections_opened,
         peers,
         peers_other: ProbeCount { probes: w.other_peers.probes, failed: w.other_peers.failed },
+        dns_changes: w
+            .dns
+            .changes
+            .iter()
+            .map(|c| DnsChangeReport {
+                at_ms: millis(c.at),
+                added: c.added.iter().map(ToString::to_string).collect(),
+                removed: c.removed.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        dns_changes_more: w.dns.more,
         tracked,
         cutover,
     }
@@ -333,6 +365,24 @@ pub fn render_text(out: &mut String, w: &WireReport) {
             peers.push(format!("and {} more", more as u64 + u64::from(w.peers_other.probes > 0)));
         }
         let _ = writeln!(out, "  peers      {}", peers.join("  "));
+    }
+    // The first answer alone is no change: shown only once the name's answer moved.
+    if w.dns_changes.len() > 1 || w.dns_changes_more > 0 {
+        let mut changes: Vec<String> = w
+            .dns_changes
+            .iter()
+            .take(6)
+            .map(|c| {
+                let added = c.added.iter().map(|a| format!("+{}", sanitize::line(a)));
+                let removed = c.removed.iter().map(|a| format!("-{}", sanitize::line(a)));
+                format!("+{} {}", secs_ms(c.at_ms), added.chain(removed).collect::<Vec<_>>().join(" "))
+            })
+            .collect();
+        let more = w.dns_changes.len().saturating_sub(6) as u64 + w.dns_changes_more;
+        if more > 0 {
+            changes.push(format!("and {more} more"));
+        }
+        let _ = writeln!(out, "  dns        {}", changes.join(", "));
     }
     for t in &w.tracked {
         let mut values: Vec<String> = t

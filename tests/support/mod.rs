@@ -315,6 +315,8 @@ pub struct Target {
     pub connections_opened: u64,
     pub peers: Vec<Peer>,
     pub peers_other: ProbeCount,
+    pub dns_changes: Vec<DnsChange>,
+    pub dns_changes_more: u64,
     pub tracked: Vec<Tracked>,
     pub cutover: Option<Cutover>,
     /// `blip merge` only.
@@ -341,6 +343,14 @@ pub struct Peer {
     pub failed: u64,
     pub first_seen_offset_ms: f64,
     pub last_seen_offset_ms: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsChange {
+    pub at_ms: f64,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! auth. Probes through a proxy go through reqwest instead (see the parent module).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,6 +96,9 @@ pub struct Client {
     resend: bool,
     /// Idle keep-alive connections, the most recently used on top.
     idle: Mutex<Vec<Conn>>,
+    /// The addresses the name last resolved to, sorted: a lookup that answers otherwise is a
+    /// DNS change, which the probe reports.
+    resolved: Mutex<Arc<[IpAddr]>>,
 }
 
 /// Whether this transport can probe `url`: http and https (a proxy, which the caller checks,
@@ -152,6 +155,7 @@ impl Client {
             fresh_connections: spec.fresh_connections,
             resend: spec.resends(),
             idle: Mutex::new(Vec::new()),
+            resolved: Mutex::new(Arc::from([])),
         })
     }
 
@@ -286,6 +290,18 @@ impl Client {
         None
     }
 
+    /// Tells `progress` of a lookup's answer when it differs from the one before.
+    fn note_answer(&self, addrs: &[SocketAddr], progress: &Progress) {
+        let mut ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+        ips.sort_unstable();
+        ips.dedup();
+        let mut last = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if **last != *ips {
+            *last = Arc::from(ips);
+            progress.resolved(last.clone());
+        }
+    }
+
     /// Opens a connection, trying each address of the host in turn, and times each step.
     async fn connect(&self, deadline: Instant, timeout: Duration, progress: &Progress) -> Result<Conn, NoAnswer> {
         let late = || NoAnswer {
@@ -309,9 +325,10 @@ impl Client {
                         };
                         return Err(NoAnswer { kind, text: format!("dns error: {err}") });
                     }
-                    Ok(Ok(addrs)) => addrs.collect(),
+                    Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
                 };
                 progress.took(RequestPhase::Dns, asked.elapsed());
+                self.note_answer(&addrs, progress);
                 addrs
             }
         };
