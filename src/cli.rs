@@ -10,7 +10,9 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, V
 
 use crate::engine::route::{ConnectTo, Resolve};
 use crate::engine::status_set::StatusSet;
-use crate::gates::{ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit, Stat};
+use crate::gates::{
+    ErrorRateLimit, ExpectNew, FailedLimit, GatePhases, LatencyIncrease, LatencyLimit, LatencyVsBaseline, Stat,
+};
 
 pub mod complete;
 mod env;
@@ -68,6 +70,9 @@ pub struct Cli {
     #[command(flatten)]
     pub deploy: DeployArgs,
 
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+
     /// A deploy command to wrap: blip probes before, during and after it, and reports its downtime.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -107,7 +112,7 @@ pub struct JudgeArgs {
     pub output: ReportPaths,
 }
 
-/// `blip judge --baseline`: the report against the same figures of the team's own past runs.
+/// `--baseline`: a run, or a saved report, against the same figures of the team's own past runs.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// Past JSON reports to judge against: a glob such as 'history/*.json' (quoted, so blip
@@ -123,6 +128,12 @@ pub struct BaselineArgs {
     /// Fail if more probes failed than a figure of the past runs: p99, p95, max, mean+3sd.
     #[arg(long, value_name = "STAT", value_parser = parse_stat, help_heading = "Baseline")]
     pub max_failed_vs_baseline: Option<Stat>,
+
+    /// Fail if a latency quantile of the judged phases is above a figure of the same quantile
+    /// in the past runs: p99=p95 (this run's p99 against the p95 of past runs' p99s), p50=max;
+    /// repeatable.
+    #[arg(long, value_name = "pNN=STAT", value_parser = parse_latency_vs_baseline, help_heading = "Baseline")]
+    pub max_latency_vs_baseline: Vec<LatencyVsBaseline>,
 
     /// The least downtime limit a baseline sets, so a history of zeros does not fail every
     /// small blip [default: 0s].
@@ -752,6 +763,10 @@ fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
 }
 
 fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
+    text.parse()
+}
+
+fn parse_latency_vs_baseline(text: &str) -> Result<LatencyVsBaseline, String> {
     text.parse()
 }
 

@@ -19,7 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cli", &["config", "gates", "engine"]),
     ("config", &["cli", "gates", "engine"]),
     ("offline", &["config", "cli", "report", "gates", "analysis", "engine"]),
-    ("app", &["config", "cli", "live", "report", "gates", "analysis", "engine"]),
+    // A run reads its --baseline of saved reports as blip judge does.
+    ("app", &["offline", "config", "cli", "live", "report", "gates", "analysis", "engine"]),
     ("demo", &["app", "config", "cli", "report", "gates", "analysis", "engine"]),
 ];
 

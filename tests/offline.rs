@@ -561,3 +561,94 @@ where
     }
     outputs
 }
+
+/// `--baseline` on a run: the past runs are read before anything is probed, and the run is
+/// judged against them as it ends, as `blip judge` judges its saved report. The run probes the
+/// history's URL by name, routed to a server of its own with `--connect-to`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_is_judged_against_its_baseline_as_it_ends() {
+    let dir = tempdir("baseline-live");
+    let history = dir.join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    let url = "http://notes.test/api/notes";
+    let runs: Vec<_> = (0..6u64)
+        .map(|i| {
+            let path = history.join(format!("run-{i}.json"));
+            async move { past_run(&path, url, Duration::from_millis(100 + 50 * i)).await }
+        })
+        .collect();
+    let past = futures_join_all(runs).await;
+    let worst = past.iter().map(|r| r.targets[0].downtime_ms).fold(0.0, f64::max);
+    let glob = format!("{}/*.json", history.display());
+    let server = TestServer::start().await;
+    let route = format!("notes.test:80:127.0.0.1:{}", server.addr.port());
+    let run = |json: &Path, gates: &[&str]| {
+        let mut args = vec!["-r", "100", "-d", "2s", "--ui", "quiet", "--json", json.to_str().unwrap()];
+        args.extend(["--connect-to", route.as_str(), "--baseline", glob.as_str()]);
+        args.extend(gates);
+        args.push(url);
+        blip(&args)
+    };
+    let gates = |path: &Path| {
+        let report = read(path);
+        report.targets[0].gates.iter().map(|g| (g.gate.clone(), g.passed, g.observed.clone())).collect::<Vec<_>>()
+    };
+
+    // Down for 1.2 s, four times the worst past run: the downtime gate fails against p99.
+    let down = dir.join("down.json");
+    let (out, _) = tokio::join!(
+        run(&down, &["--max-downtime-vs-baseline", "p99"]),
+        server.inject(Duration::from_millis(300), Mode::Status(404, "outage"), Duration::from_millis(1200))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("baseline: 6 past runs match of 6 files read"), "{stderr}");
+    let judged = gates(&down);
+    let (gate, passed, observed) = &judged[0];
+    assert_eq!((gate.as_str(), *passed), ("max-downtime-vs-baseline p99", false), "{judged:?}");
+    assert!(observed.ends_with(&format!("vs p99 of 6 past runs {:.3} s", worst / 1000.0)), "{observed}");
+    assert_eq!(judged.len(), 1, "the gate bounds downtime: no default beside it");
+
+    // Up, but every answer 60 ms late: no worse downtime, a p99 above every past run's.
+    server.set(Mode::Delay(Duration::from_millis(60)));
+    let slow = dir.join("slow.json");
+    let out = run(&slow, &["--max-downtime-vs-baseline", "p99", "--max-latency-vs-baseline", "p99=max"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let judged = gates(&slow);
+    assert_eq!(judged.iter().map(|g| g.1).collect::<Vec<_>>(), [true, false], "{judged:?}");
+    assert!(
+        judged[1].0 == "max-latency-vs-baseline p99=max" && judged[1].2.contains("vs max of 6 past runs"),
+        "{judged:?}"
+    );
+
+    // blip judge of the run's own report, against the same history, agrees.
+    let out = blip(&[
+        "judge",
+        slow.to_str().unwrap(),
+        "--json",
+        "-",
+        "--baseline",
+        &glob,
+        "--max-downtime-vs-baseline",
+        "p99",
+        "--max-latency-vs-baseline",
+        "p99=max",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let again: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts =
+        |gates: &[crate::support::GateResult]| gates.iter().map(|g| (g.gate.clone(), g.passed)).collect::<Vec<_>>();
+    assert_eq!(verdicts(&again.targets[0].gates), verdicts(&read(&slow).targets[0].gates));
+
+    assert_refused(&[
+        (&["--baseline", &glob, "-d", "1s", url], "needs a gate that uses it"),
+        (&["--max-latency-vs-baseline", "p99=max", "-d", "1s", url], "--baseline"),
+        (&["--baseline", &glob, "--max-latency-vs-baseline", "p99", "-d", "1s", url], "like p99=p95"),
+        (
+            &["--baseline", &glob, "--max-downtime-vs-baseline", "p99", "--measure-only", "-d", "1s", url],
+            "--measure-only",
+        ),
+    ])
+    .await;
+}

@@ -72,6 +72,7 @@ pub fn worker_threads(rate: f64) -> usize {
 pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
     let mut config = Config::new(&cli.urls, &cli.probe, &cli.deploy, &cli.gates, &cli.command, &cli.output)?;
     config.hooks = HookCommands::new(&cli.hooks)?;
+    with_baseline(&mut config, cli)?;
     // A command that cannot start is found before anything is probed.
     let program = match &config.wrap {
         Some(wrap) => match command::resolve(&wrap.argv[0]) {
@@ -84,6 +85,26 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
         None => None,
     };
     Ok(monitor(&config, program.as_deref()).await?.exit())
+}
+
+/// `--baseline GLOB`: the past runs of the same URLs and COMMAND are read before anything is
+/// probed (a bad glob or gate is found at once), and their `--…-vs-baseline` gates join the
+/// run's, judged live and at the end as every gate is.
+fn with_baseline(config: &mut Config, cli: &Cli) -> anyhow::Result<()> {
+    use crate::offline::baseline;
+    baseline::measure_only_refuses(&cli.baseline, config.measure_only)?;
+    let own = baseline::Own {
+        urls: config.display_urls().into_iter().collect(),
+        command: config.wrap.as_ref().map(|w| w.argv.clone()),
+        path: None,
+    };
+    let more = baseline::gates(&cli.baseline, &own, config.gate_phases)?;
+    if !more.is_empty() {
+        let mut list = crate::config::gate_list(&cli.gates);
+        list.extend(more);
+        config.gates = crate::gates::Gates::new(list, config.measure_only);
+    }
+    Ok(())
 }
 
 /// One prober per target of the run, in schedule order: each URL on each of its lanes.

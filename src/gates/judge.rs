@@ -180,6 +180,15 @@ fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict 
     v
 }
 
+/// The `percentile` (100: the maximum) of `latency`, in ms; `None` without a successful probe.
+pub fn latency_ms(latency: &Histogram<u64>, percentile: f64) -> Option<f64> {
+    if latency.is_empty() {
+        return None;
+    }
+    let us = if percentile >= 100.0 { latency.max() } else { latency.value_at_quantile(percentile / 100.0) };
+    Some(us_to_ms(us))
+}
+
 /// A `--…-vs-baseline` gate: `figure` of this run against the gate's figure of the matching
 /// past runs of the same URL and lane, at least its floor; fewer past runs than needed fail as
 /// not judged. `shown` writes a figure as the verdict says it.
@@ -408,6 +417,15 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         Gate::FailedVsBaseline(b) => {
             judge_vs_baseline(gate, b, view, view.failed as f64, &|n| format!("{} probes", (n * 10.0).round() / 10.0))
         }
+        Gate::LatencyVsBaseline(percentile, b) => match latency_ms(view.latency, *percentile) {
+            None => verdict(gate.limit(), "no successful probe".to_string(), false, false),
+            Some(figure) => {
+                let mut v = judge_vs_baseline(gate, b, view, figure, &|x| ms(x).to_string());
+                // A quantile other than the maximum can come back down.
+                v.settled &= *percentile >= 100.0;
+                v
+            }
+        },
         Gate::MaxErrorRate(limit) => {
             let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
                 return verdict(gate.limit(), "no probe judged".to_string(), false, false);
@@ -705,6 +723,33 @@ mod tests {
         let none = fixture(&[], &[]);
         let v = judge(&gate("max-latency", "p50=1ms"), &view(&none, 10, 10, &[]));
         assert!(!v.passed && v.observed == "no successful probe", "{v:?}");
+    }
+
+    #[test]
+    fn a_latency_quantile_against_the_same_quantile_of_past_runs() {
+        let f = fixture(&[], &(1..=100).collect::<Vec<_>>());
+        let past = |p99s: &[f64], stat: &str| {
+            let history = [("http://a/ reused".to_string(), p99s.to_vec())].into();
+            let stat = stat.parse().unwrap();
+            Gate::LatencyVsBaseline(99.0, VsBaseline { stat, history, min_runs: 3, floor: 0.0 })
+        };
+        // This run's p99 is 99 ms (its bucket's top, 99.0x): above 90, within 120.
+        let v = judge(&past(&[50.0, 90.0, 80.0], "max"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && !v.settled, "a quantile can come back down: {v:?}");
+        assert!(
+            v.observed.starts_with("99.") && v.observed.ends_with("ms vs max of 3 past runs 90.000 ms"),
+            "{}",
+            v.observed
+        );
+        assert!(judge(&past(&[50.0, 120.0, 80.0], "max"), &view(&f, 100, 0, &[])).passed);
+        assert_eq!(past(&[], "p95").name(), "max-latency-vs-baseline p99=p95");
+        let v = judge(&past(&[50.0, 120.0], "max"), &view(&f, 100, 0, &[]));
+        assert!(!v.passed && v.observed.starts_with("not judged: 2 past runs"), "{v:?}");
+        let none = fixture(&[], &[]);
+        let v = judge(&past(&[50.0, 120.0, 80.0], "max"), &view(&none, 10, 10, &[]));
+        assert!(!v.passed && v.observed == "no successful probe", "{v:?}");
+        assert!("p99".parse::<crate::gates::LatencyVsBaseline>().unwrap_err().contains("like p99=p95"));
+        assert!("p99=2x".parse::<crate::gates::LatencyVsBaseline>().is_err());
     }
 
     #[test]

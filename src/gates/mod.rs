@@ -16,7 +16,7 @@ use crate::engine::status_set::StatusSet;
 
 mod judge;
 
-pub use judge::{Verdict, judge, shown_name};
+pub use judge::{Verdict, judge, latency_ms, shown_name};
 
 use crate::analysis::judged::Judged;
 
@@ -90,6 +90,33 @@ pub enum Gate {
     DowntimeVsBaseline(VsBaseline),
     /// `blip judge --baseline`: the judged failed probes against a figure of matching past runs.
     FailedVsBaseline(VsBaseline),
+    /// `--baseline`: a latency quantile of the judged phases against a figure of the same
+    /// quantile in matching past runs (the history in ms).
+    LatencyVsBaseline(f64, VsBaseline),
+}
+
+/// `--max-latency-vs-baseline pNN=STAT`: which latency quantile of the judged phases, against
+/// which figure of the same quantile in past runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencyVsBaseline {
+    /// From 0 to 100; 100 is `max`.
+    pub percentile: f64,
+    pub stat: Stat,
+}
+
+impl FromStr for LatencyVsBaseline {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a latency against past runs like p99=p95 (this run's p99 against the p95 of past runs' p99) or p50=max"
+            )
+        };
+        let (quantile, stat) = text.split_once('=').ok_or_else(bad)?;
+        let percentile = parse_quantile(quantile).ok_or_else(bad)?;
+        Ok(LatencyVsBaseline { percentile, stat: stat.parse().map_err(|_| bad())? })
+    }
 }
 
 /// A figure of past runs that a `--…-vs-baseline` gate takes as its limit.
@@ -361,6 +388,7 @@ impl Gate {
             }
             Gate::FailedVsBaseline(b) if b.floor > 0.0 => format!("{} of past runs, at least {}", b.stat, b.floor),
             Gate::DowntimeVsBaseline(b) | Gate::FailedVsBaseline(b) => format!("{} of past runs", b.stat),
+            Gate::LatencyVsBaseline(p, b) => format!("{} of past runs' {}", b.stat, quantile_name(*p)),
         }
     }
 
@@ -379,6 +407,7 @@ impl Gate {
             Gate::ExpectNew(ExpectNew::Strict) => "expect-new=strict".to_string(),
             Gate::DowntimeVsBaseline(b) => format!("max-downtime-vs-baseline {}", b.stat),
             Gate::FailedVsBaseline(b) => format!("max-failed-vs-baseline {}", b.stat),
+            Gate::LatencyVsBaseline(p, b) => format!("max-latency-vs-baseline {}={}", quantile_name(*p), b.stat),
         }
     }
 }

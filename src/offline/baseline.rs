@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::cli::BaselineArgs;
-use crate::gates::{Gate, GatePhases, Stat, VsBaseline, history_key};
+use crate::gates::{Gate, GatePhases, Stat, VsBaseline, history_key, latency_ms};
 use crate::offline::saved;
 use crate::offline::view::TargetFigures;
 use crate::report::Report;
@@ -32,16 +32,52 @@ pub struct History {
     pub downtime_ms: BTreeMap<String, Vec<f64>>,
     /// Judged failed probes, per [`history_key`].
     pub failed: BTreeMap<String, Vec<f64>>,
+    /// Per latency quantile asked for (as a percentile), the judged phases' quantile in ms per
+    /// [`history_key`]; a past run without a successful probe has none.
+    pub latency_ms: Vec<(f64, BTreeMap<String, Vec<f64>>)>,
     pub matched: usize,
     /// Reports of other URLs or another COMMAND.
     pub other: usize,
 }
 
+/// What a past run must share with the one judged to count: its URLs (as reports name them) and
+/// its COMMAND; and the judged run's own saved report, if it is one, which is no past run.
+pub struct Own<'a> {
+    pub urls: BTreeSet<String>,
+    pub command: Option<Vec<String>>,
+    pub path: Option<&'a Path>,
+}
+
+impl Own<'_> {
+    /// What a saved report at `path` is judged as.
+    pub fn of_report<'a>(report: &Report, path: &'a Path) -> Own<'a> {
+        Own {
+            urls: report.targets.iter().map(|t| t.url.clone()).collect(),
+            command: report.deploy.as_ref().map(|d| d.command.clone()),
+            path: Some(path),
+        }
+    }
+}
+
+/// Whether any `--…-vs-baseline` gate is asked for.
+fn asks_a_gate(args: &BaselineArgs) -> bool {
+    args.max_downtime_vs_baseline.is_some()
+        || args.max_failed_vs_baseline.is_some()
+        || !args.max_latency_vs_baseline.is_empty()
+}
+
+/// `--measure-only` judges nothing, so a `--…-vs-baseline` gate beside it is a contradiction.
+pub fn measure_only_refuses(args: &BaselineArgs, measure_only: bool) -> anyhow::Result<()> {
+    if measure_only && asks_a_gate(args) {
+        bail!("--measure-only judges nothing: leave out the --…-vs-baseline gates, or --measure-only");
+    }
+    Ok(())
+}
+
 /// The `--…-vs-baseline` gates `args` asks for, with the history they judge against; none when
-/// no baseline is asked for. `report` (read from `report_path`) is the one judged, over `judge`.
-pub fn gates(args: &BaselineArgs, report: &Report, report_path: &Path, judge: GatePhases) -> anyhow::Result<Vec<Gate>> {
-    let asked = [args.max_downtime_vs_baseline, args.max_failed_vs_baseline];
-    match (args.baseline.is_empty(), asked.iter().any(Option::is_some)) {
+/// no baseline is asked for. `own` is the run judged, over the phases `judge` names.
+pub fn gates(args: &BaselineArgs, own: &Own<'_>, judge: GatePhases) -> anyhow::Result<Vec<Gate>> {
+    match (args.baseline.is_empty(), asks_a_gate(args)) {
         (true, false) => {
             for (given, flag) in [
                 (args.baseline_floor.is_some(), "--baseline-floor"),
@@ -64,8 +100,9 @@ pub fn gates(args: &BaselineArgs, report: &Report, report_path: &Path, judge: Ga
         }
         (false, true) => {}
     }
-    let paths = expand(&args.baseline, report_path)?;
-    let history = read(&paths, report, judge, args.baseline_any_command);
+    let paths = expand(&args.baseline, own.path)?;
+    let percentiles: Vec<f64> = args.max_latency_vs_baseline.iter().map(|l| l.percentile).collect();
+    let history = read(&paths, own, judge, args.baseline_any_command, &percentiles);
     say!(
         "blip: baseline: {} past runs match of {} files read ({} of other URLs or another COMMAND)",
         history.matched,
@@ -83,12 +120,15 @@ pub fn gates(args: &BaselineArgs, report: &Report, report_path: &Path, judge: Ga
     if let Some(stat) = args.max_failed_vs_baseline {
         list.push(Gate::FailedVsBaseline(gate(stat, history.failed, 0.0)));
     }
+    for (l, (_, past)) in args.max_latency_vs_baseline.iter().zip(history.latency_ms) {
+        list.push(Gate::LatencyVsBaseline(l.percentile, gate(l.stat, past, 0.0)));
+    }
     Ok(list)
 }
 
 /// The files the globs name, sorted and once each, without the report being judged.
-fn expand(patterns: &[String], report_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let own = std::fs::canonicalize(report_path).ok();
+fn expand(patterns: &[String], report_path: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
+    let own = report_path.and_then(|p| std::fs::canonicalize(p).ok());
     let mut paths = BTreeSet::new();
     for pattern in patterns {
         let matches = glob::glob(pattern).with_context(|| {
@@ -96,7 +136,7 @@ fn expand(patterns: &[String], report_path: &Path) -> anyhow::Result<Vec<PathBuf
         })?;
         let before = paths.len();
         for path in matches.flatten() {
-            if path.is_file() && std::fs::canonicalize(&path).ok() != own {
+            if path.is_file() && (own.is_none() || std::fs::canonicalize(&path).ok() != own) {
                 paths.insert(path);
             }
             if paths.len() > MAX_FILES {
@@ -110,12 +150,13 @@ fn expand(patterns: &[String], report_path: &Path) -> anyhow::Result<Vec<PathBuf
     Ok(paths.into_iter().collect())
 }
 
-/// The figures of the past runs in `paths` that match `report`.
-fn read(paths: &[PathBuf], report: &Report, judge: GatePhases, any_command: bool) -> History {
+/// The figures of the past runs in `paths` that match `own`, with the latency quantiles of
+/// `percentiles`.
+fn read(paths: &[PathBuf], own: &Own<'_>, judge: GatePhases, any_command: bool, percentiles: &[f64]) -> History {
     let urls = |r: &Report| r.targets.iter().map(|t| t.url.clone()).collect::<BTreeSet<_>>();
     let command = |r: &Report| r.deploy.as_ref().map(|d| d.command.clone());
-    let (own_urls, own_command) = (urls(report), command(report));
-    let mut history = History::default();
+    let mut history =
+        History { latency_ms: percentiles.iter().map(|&p| (p, BTreeMap::new())).collect(), ..History::default() };
     for path in paths {
         let past = match saved::read(path) {
             Ok(past) => past,
@@ -124,7 +165,7 @@ fn read(paths: &[PathBuf], report: &Report, judge: GatePhases, any_command: bool
                 continue;
             }
         };
-        if urls(&past) != own_urls || (!any_command && command(&past) != own_command) {
+        if urls(&past) != own.urls || (!any_command && command(&past) != own.command) {
             history.other += 1;
             continue;
         }
@@ -133,7 +174,12 @@ fn read(paths: &[PathBuf], report: &Report, judge: GatePhases, any_command: bool
             let figures = TargetFigures::of(t, judge, past.deploy.as_ref());
             let key = history_key(&t.url, t.connection.as_str());
             history.downtime_ms.entry(key.clone()).or_default().push(figures.windows.downtime.as_secs_f64() * 1000.0);
-            history.failed.entry(key).or_default().push(figures.failed as f64);
+            history.failed.entry(key.clone()).or_default().push(figures.failed as f64);
+            for (p, past) in &mut history.latency_ms {
+                if let Some(ms) = latency_ms(&figures.latency, *p) {
+                    past.entry(key.clone()).or_default().push(ms);
+                }
+            }
         }
     }
     history

@@ -20,12 +20,9 @@ use crate::report::Report;
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     check_paths(&args.output, &[args.report.as_path()])?;
     let report = saved::read(&args.report)?;
-    let vs_baseline = [args.baseline.max_downtime_vs_baseline, args.baseline.max_failed_vs_baseline];
-    if args.gates.measure_only && vs_baseline.iter().any(Option::is_some) {
-        bail!("--measure-only judges nothing: leave out the --…-vs-baseline gates, or --measure-only");
-    }
+    baseline::measure_only_refuses(&args.baseline, args.gates.measure_only)?;
     let phases = args.gates.gate_phase.or(report.gate_phases).unwrap_or_default();
-    let baseline = baseline::gates(&args.baseline, &report, &args.report, phases)?;
+    let baseline = baseline::gates(&args.baseline, &baseline::Own::of_report(&report, &args.report), phases)?;
     let gates = gates_of(&args.gates, &report, baseline)?;
     let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;
     if args.gates.allow_missed {

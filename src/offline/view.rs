@@ -57,7 +57,7 @@ impl Inexact {
         match gate {
             Gate::FailOnStatus(_) => self.status.as_deref(),
             Gate::MaxOutage(_) | Gate::MaxOutages(_) => self.windows.as_deref(),
-            Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) => self.latency.as_deref(),
+            Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) | Gate::LatencyVsBaseline(..) => self.latency.as_deref(),
             Gate::MaxErrorRate(_) => self.timeline.as_deref(),
             // The report keeps each tracked value's times as the run had them.
             Gate::MaxDowntime(_)
