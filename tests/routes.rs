@@ -45,11 +45,11 @@ impl Named {
                 let (tls, seen) = (tls.clone(), seen.clone());
                 tokio::spawn(async move {
                     match tls {
-                        None => answer(tcp, seen, None).await,
+                        None => answer(tcp, seen, None, addr).await,
                         Some(acceptor) => {
                             let Ok(stream) = acceptor.accept(tcp).await else { return };
                             let sni = stream.get_ref().1.server_name().map(str::to_string);
-                            answer(stream, seen, Some(sni.unwrap_or_default())).await;
+                            answer(stream, seen, Some(sni.unwrap_or_default()), addr).await;
                         }
                     }
                 });
@@ -69,13 +69,15 @@ impl Drop for Named {
     }
 }
 
-/// Answers each request on `stream` with 200, keeping its `Host` (or `sni`, the TLS name) and
-/// whether it was given at all.
+/// Answers each request on `stream` with 200 and `X-Served-By: ` the server's own address,
+/// keeping the request's `Host` (and `sni`, the TLS name).
 async fn answer(
     mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     seen: Arc<Mutex<Vec<String>>>,
     sni: Option<String>,
+    me: SocketAddr,
 ) {
+    let reply = format!("HTTP/1.1 200 OK\r\nx-served-by: {}\r\ncontent-length: 2\r\n\r\nok", me.ip());
     let mut buf = Vec::new();
     let mut chunk = [0; 4096];
     while let Ok(n) = stream.read(&mut chunk).await {
@@ -95,7 +97,7 @@ async fn answer(
                 None => host,
             };
             seen.lock().unwrap().push(host);
-            if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.is_err() {
+            if stream.write_all(reply.as_bytes()).await.is_err() {
                 return;
             }
         }
@@ -228,7 +230,10 @@ async fn each_peer_says_when_it_answered_as_traffic_moves() {
     let url = format!("http://notes.test:{port}/");
     let route = format!("notes.test:{port}:127.0.0.2,127.0.0.3");
     let rate = 50.0;
-    let run = blip_json(&["-r", "50", "-d", "2s", "--connections", "fresh", "--resolve", &route, &url], 0);
+    let run = blip_json(
+        &["-r", "50", "-d", "2s", "--connections", "fresh", "--track-header", "X-Served-By", "--resolve", &route, &url],
+        0,
+    );
     let started = Instant::now();
     let stop = async {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -246,6 +251,8 @@ async fn each_peer_says_when_it_answered_as_traffic_moves() {
     assert_eq!(t.failed, 0, "{t:#?}");
     assert_eq!(a.probes + b.probes, t.probes);
     assert_eq!(b.probes, second.hosts().len() as u64);
+    // Each address with the value it answered with: the server's own address, as it said it.
+    assert_eq!((a.tracked.as_deref(), b.tracked.as_deref()), (Some("127.0.0.2"), Some("127.0.0.3")));
     // The first address answered from the start until it stopped, the second from then on,
     // with no probe between them lost: one interval apart, plus the run's own lateness.
     let interval = 1000.0 / rate;

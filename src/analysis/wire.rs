@@ -29,6 +29,9 @@ pub struct WireStats {
     pub connections_opened: u64,
     /// Answers per peer address, in the order the addresses first answered.
     pub peers: Vec<PeerCount>,
+    /// Per entry of `peers`, the tracked value it last answered with: which version stood
+    /// behind each address.
+    pub peer_values: PeerValues,
     /// Answers from addresses past the first [`MAX_PEERS`].
     pub other_peers: PeerCount,
     /// What the URL's name resolved to, and when that changed.
@@ -88,6 +91,10 @@ pub struct PeerCount {
     pub last_seen: Duration,
 }
 
+/// The value of the first tracked source (`--track-header`, `--track-body`) in each peer's
+/// latest answer that carried one, kept beside [`WireStats::peers`] so the counts stay `Copy`.
+pub type PeerValues = Vec<Option<String>>;
+
 impl WireStats {
     /// Takes the detail of the probe due at `due`; `ok` says whether the probe succeeded.
     pub fn record(&mut self, detail: &ProbeDetail, ok: bool, due: Duration) {
@@ -98,12 +105,24 @@ impl WireStats {
         }
         self.connections_opened += u64::from(detail.opened);
         if let Some(peer) = detail.peer {
-            let count = match self.peers.iter().position(|p| p.address == Some(peer)) {
-                Some(i) => &mut self.peers[i],
+            let known = self.peers.iter().position(|p| p.address == Some(peer));
+            let index = match known {
+                Some(i) => Some(i),
                 None if self.peers.len() < MAX_PEERS => {
                     self.peers.push(PeerCount { address: Some(peer), first_seen: due, ..PeerCount::default() });
-                    self.peers.last_mut().expect("just pushed")
+                    self.peer_values.push(None);
+                    Some(self.peers.len() - 1)
                 }
+                None => None,
+            };
+            if let (Some(i), Some(Some(value))) = (index, detail.tracked.first()) {
+                // Copied only when it changed: most answers carry the value the one before did.
+                if self.peer_values[i].as_deref() != Some(value.as_str()) {
+                    self.peer_values[i] = Some(value.clone());
+                }
+            }
+            let count = match index {
+                Some(i) => &mut self.peers[i],
                 None => &mut self.other_peers,
             };
             if count.probes == 0 {
@@ -156,6 +175,10 @@ mod tests {
             w.peers,
             [PeerCount { address: fresh.peer, probes: 3, failed: 1, first_seen: ms(25), last_seen: ms(100) }]
         );
+        assert_eq!(w.peer_values, [None]);
+        w.record(&ProbeDetail { tracked: vec![Some("v2".into())], ..fresh.clone() }, true, ms(120));
+        w.record(&ProbeDetail { tracked: vec![None], ..fresh.clone() }, true, ms(140));
+        assert_eq!(w.peer_values, [Some("v2".to_string())], "the latest value carried");
         for port in 2..(MAX_PEERS as u16 + 10) {
             let peer = Some(SocketAddr::from(([127, 0, 0, 1], port)));
             w.record(&ProbeDetail { peer, ..ProbeDetail::default() }, true, ms(200));

@@ -283,6 +283,7 @@ pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
                 failed: 75,
                 first_seen_offset_ms: 0.0,
                 last_seen_offset_ms: 3910.0,
+                tracked: Some("v1".into()),
             },
             PeerReport {
                 address: "127.0.0.1:9091".into(),
@@ -290,6 +291,7 @@ pub(crate) fn wire_figures(new: &str) -> crate::report::wire::WireReport {
                 failed: 0,
                 first_seen_offset_ms: 3600.0,
                 last_seen_offset_ms: 9650.0,
+                tracked: Some(new.into()),
             },
         ],
         peers_other: ProbeCount::default(),

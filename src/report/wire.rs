@@ -82,6 +82,11 @@ pub struct PeerReport {
     /// it, so a load balancer's or DNS's cutover shows as one address's end and another's start.
     #[serde(default)]
     pub last_seen_offset_ms: f64,
+    /// The first tracked source's value (`--track-header`, `--track-body`) in its latest answer
+    /// that carried one: which version stood behind the address. Null without tracking, or when
+    /// no answer from it carried the value.
+    #[serde(default)]
+    pub tracked: Option<String>,
 }
 
 /// A lookup's answer unlike the one before it.
@@ -197,13 +202,15 @@ pub fn wire_report(t: &TargetRecorder, deploy_start: Option<Duration>) -> WireRe
     let peers = w
         .peers
         .iter()
-        .filter_map(|p| {
+        .zip(&w.peer_values)
+        .filter_map(|(p, value)| {
             Some(PeerReport {
                 address: p.address?.to_string(),
                 probes: p.probes,
                 failed: p.failed,
                 first_seen_offset_ms: millis(p.first_seen),
                 last_seen_offset_ms: millis(p.last_seen),
+                tracked: value.clone(),
             })
         })
         .collect();
@@ -357,7 +364,8 @@ pub fn render_text(out: &mut String, w: &WireReport) {
                 } else {
                     String::new()
                 };
-                format!("{} ×{}{span}", sanitize::line(&p.address), p.probes)
+                let value = p.tracked.as_deref().map(|v| format!(" {}", sanitize::line(v))).unwrap_or_default();
+                format!("{}{value} ×{}{span}", sanitize::line(&p.address), p.probes)
             })
             .collect();
         let more = w.peers.len().saturating_sub(4);

@@ -343,6 +343,7 @@ pub struct Peer {
     pub failed: u64,
     pub first_seen_offset_ms: f64,
     pub last_seen_offset_ms: f64,
+    pub tracked: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
