@@ -135,9 +135,10 @@ async fn a_hook_that_printed_a_lot_does_not_hold_back_the_next_one() {
     let downs: Vec<&crate::support::Hook> = report.hooks.iter().filter(|h| h.hook == "on-down").collect();
     assert_eq!(downs.len(), 2, "{:?}", report.hooks);
     // Each hook starts as its window opens: a fork and an exec later, not after the first
-    // hook's lines were shown. A bound of a few hundred ms leaves room for a busy machine.
+    // hook's lines were shown, which takes seconds. A bound of one second tells the two apart
+    // and leaves room for a busy machine (350 ms was seen beside a build).
     for (hook, window) in downs.iter().zip(&t.outages) {
         let late = hook.start_offset_ms - window.start_offset_ms;
-        assert!((0.0..300.0).contains(&late), "started {late} ms after its window opened");
+        assert!((0.0..1000.0).contains(&late), "started {late} ms after its window opened");
     }
 }
