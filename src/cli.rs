@@ -172,11 +172,16 @@ pub struct ReportPaths {
 
     /// Write a JUnit XML report to PATH.
     #[arg(long, value_name = "PATH", help_heading = "Output")]
-    pub junit: Option<std::path::PathBuf>,
+    pub junit: Option<String>,
 
-    /// Write a Markdown summary to PATH.
+    /// Write a Markdown summary to PATH (in a GitHub Actions job, it is also added to the job
+    /// summary, and failed gates are annotations, as a run's are).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
-    pub markdown: Option<std::path::PathBuf>,
+    pub markdown: Option<String>,
+
+    /// Write a self-contained HTML report to PATH.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub html: Option<String>,
 
     /// Let a report flag write over a file that is not a blip report.
     #[arg(long, help_heading = "Output")]

@@ -17,7 +17,7 @@ mod output;
 
 pub use crate::engine::request::{Expect, RequestIds, RequestSpec};
 
-pub use output::{COLOR_CI, Destination, Output, UiMode, refuse_overwrite, same_file, use_color};
+pub use output::{COLOR_CI, Destination, Output, Reports, UiMode, saved_reports, use_color};
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;

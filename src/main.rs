@@ -17,6 +17,7 @@ mod app;
 mod cli;
 mod config;
 mod demo;
+mod destination;
 mod engine;
 mod exit;
 mod gates;

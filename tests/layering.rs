@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Leaves every room may use: text rules, units of time, exit codes, the platform switch.
-const LEAVES: &[&str] = &["sanitize", "units", "exit", "platform"];
+/// Leaves every room may use: text rules, units of time, exit codes, the platform switch, where
+/// reports go.
+const LEAVES: &[&str] = &["sanitize", "units", "exit", "platform", "destination"];
 
 /// What each room may import besides itself and the leaves.
 const ALLOWED: &[(&str, &[&str])] = &[

@@ -652,3 +652,60 @@ async fn a_run_is_judged_against_its_baseline_as_it_ends() {
     ])
     .await;
 }
+
+/// `blip judge` and `blip merge` write every report a run writes, through the same table: HTML,
+/// the job summary and annotations in a GitHub Actions job, under the same path rules.
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_and_merge_write_every_report_a_run_does() {
+    let dir = tempdir("offline-reports");
+    let saved = dir.join("run.json");
+    past_run(&saved, "http://notes.test/", Duration::from_millis(300)).await;
+    let summary = dir.join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let (html, markdown) = (dir.join("judged.html"), dir.join("judged.md"));
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["judge", saved.to_str().unwrap(), "--max-downtime", "0s", "--html"])
+        .arg(&html)
+        .arg("--markdown")
+        .arg(&markdown)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("::error title=blip gate max-downtime 0s failed::")), "{stdout}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>") && page.contains("max-downtime 0s"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    let file = std::fs::read_to_string(&markdown).unwrap();
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n## ❌ blip") && md.ends_with(&file), "appended, the same summary: {md}");
+
+    // The same run as seen from a second vantage.
+    let other = dir.join("other.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    json["vantage"] = "elsewhere".into();
+    std::fs::write(&other, serde_json::to_string(&json).unwrap()).unwrap();
+    let merged = dir.join("merged.html");
+    let out =
+        blip(&["merge", saved.to_str().unwrap(), other.to_str().unwrap(), "--html", merged.to_str().unwrap()]).await;
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&merged).unwrap().starts_with("<!DOCTYPE html>"));
+
+    let saved = saved.to_str().unwrap();
+    assert_refused(&[
+        (
+            &["judge", saved, "--json", "-", "--markdown", "/dev/stdout"],
+            "--markdown and --json - both name /dev/stdout",
+        ),
+        (&["judge", saved, "--html", saved], "is a report being read"),
+        (&["judge", saved, "--html", "-"], "--html writes a file"),
+        (&["merge", saved, saved, "--junit", ""], "--junit needs a path"),
+    ])
+    .await;
+}

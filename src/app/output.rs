@@ -4,7 +4,6 @@
 //! ([`Output::stdout_taken`](crate::config::Output::stdout_taken)); everything else goes to stderr.
 
 use std::io::{IsTerminal as _, Write};
-use std::path::Path;
 
 use anyhow::Context;
 use tokio::sync::mpsc;
@@ -14,27 +13,11 @@ use crate::config::{Config, Destination, Output, UiMode};
 use crate::live::detached::Detached;
 use crate::live::events::EventLog;
 use crate::live::{self, Ui};
-use crate::report::{Report, annotations, file, html, json, junit, markdown};
+use crate::report::{Report, file, outputs};
 
 /// Fails before anything is probed when a report file cannot be written.
 pub fn check_writable(output: &Output) -> anyhow::Result<()> {
-    if let Some(Destination::File(path)) = &output.json {
-        file::check_writable(path).with_context(|| format!("cannot write --json {}", path.display()))?;
-    }
-    if let Some(path) = &output.junit {
-        file::check_writable(path).with_context(|| format!("cannot write --junit {}", path.display()))?;
-    }
-    if let Some(path) = &output.markdown {
-        file::check_writable(path).with_context(|| format!("cannot write --markdown {}", path.display()))?;
-    }
-    if let Some(path) = &output.step_summary {
-        file::check_appendable(path)
-            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))?;
-    }
-    if let Some(path) = &output.html {
-        file::check_writable(path).with_context(|| format!("cannot write --html {}", path.display()))?;
-    }
-    Ok(())
+    outputs::check_writable(&output.reports)
 }
 
 /// Opens (truncates) the event log's destination before anything is probed, without waiting: a
@@ -93,44 +76,7 @@ pub fn make_ui(config: &Config, stop: mpsc::UnboundedSender<()>) -> anyhow::Resu
 
 /// Writes every requested report; a failure does not keep the others from being written.
 pub fn write_reports(report: &Report, config: &Config) -> anyhow::Result<()> {
-    let mut results = Vec::new();
-    if let Some(destination) = &config.output.json {
-        results.push(json::render(report).and_then(|text| write_json(&text, destination)));
-    }
-    if let Some(path) = &config.output.junit {
-        results.push(junit::render(report).and_then(|xml| {
-            file::write_whole(path, xml.as_bytes()).with_context(|| format!("cannot write --junit {}", path.display()))
-        }));
-    }
-    if let Some(path) = &config.output.markdown {
-        results.push(
-            file::write_whole(path, markdown::render(report).as_bytes())
-                .with_context(|| format!("cannot write --markdown {}", path.display())),
-        );
-    }
-    if let Some(path) = &config.output.step_summary {
-        results.push(append(path, &markdown::render(report)));
-    }
-    if let Some(path) = &config.output.html {
-        results.push(
-            file::write_whole(path, html::render(report).as_bytes())
-                .with_context(|| format!("cannot write --html {}", path.display())),
-        );
-    }
-    if config.output.annotations {
-        // GitHub reads workflow commands from the step's output; stdout may carry `--json -`.
-        for line in annotations::render(report) {
-            if config.output.stdout_taken() {
-                say!("{line}");
-            } else {
-                {
-                    use std::io::Write as _;
-                    let _ = writeln!(std::io::stdout(), "{line}");
-                }
-            }
-        }
-    }
-    results.into_iter().collect()
+    outputs::write_all(report, &config.output.reports, config.output.stdout_taken())
 }
 
 /// Writes every report on a thread of its own, so that a reader that stopped reading (a pipe, a
@@ -155,23 +101,4 @@ pub async fn write_reports_or_stop(
             "{signal} received while the reports were being written (a reader stopped reading?): gave up, they may be incomplete"
         )),
     }
-}
-
-/// Writes the JSON report to stdout or to a file.
-fn write_json(text: &str, destination: &Destination) -> anyhow::Result<()> {
-    match destination {
-        Destination::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the JSON report to stdout")
-        }
-        Destination::File(path) => {
-            file::write_whole(path, text.as_bytes()).with_context(|| format!("cannot write --json {}", path.display()))
-        }
-    }
-}
-
-/// Appends to GitHub's job summary file, which other steps write to as well.
-fn append(path: &Path, text: &str) -> anyhow::Result<()> {
-    file::append(path, text.as_bytes())
-        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {}", path.display()))
 }

@@ -2,39 +2,26 @@
 
 use std::io::IsTerminal as _;
 
+use std::path::{Path, PathBuf};
+
 use super::{ConfigError, bad};
-use crate::cli::{ColorChoice, OutputArgs, UiChoice};
+use crate::cli::{ColorChoice, OutputArgs, ReportPaths, UiChoice};
+pub use crate::destination::{Destination, Reports};
 
 /// Where results go.
 #[derive(Clone, Debug)]
 pub struct Output {
-    /// `None`: no JSON; `Some(Stdout)`: `--json -`.
-    pub json: Option<Destination>,
+    /// The report files, the JSON report and the CI service's summary and annotations.
+    pub reports: Reports,
     pub ui: UiMode,
-    pub junit: Option<std::path::PathBuf>,
-    /// `--markdown PATH`: the Markdown summary, written whole.
-    pub markdown: Option<std::path::PathBuf>,
-    /// `$GITHUB_STEP_SUMMARY`: the same summary appended to GitHub's job summary (which other
-    /// steps write to as well), whether or not `--markdown` is given.
-    pub step_summary: Option<std::path::PathBuf>,
-    /// `--html PATH`: written whole.
-    pub html: Option<std::path::PathBuf>,
     pub events: Option<Destination>,
     pub events_probes: bool,
-    /// Print GitHub Actions annotations for failed gates (`GITHUB_ACTIONS=true`).
-    pub annotations: bool,
     /// `--color`: whether the lines UI and the summary are coloured, asked of [`Output::color`].
     pub color: ColorChoice,
     /// `--metrics ADDR`: where to serve Prometheus metrics.
     pub metrics: Option<std::net::SocketAddr>,
     /// `--vantage`, or the host name: where blip probes from.
     pub vantage: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    Stdout,
-    File(std::path::PathBuf),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,13 +77,14 @@ fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
 
 impl Output {
     pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
-        refuse_bodies(args)?;
-        let json = match args.json.as_deref() {
-            None => None,
-            Some("-") => Some(Destination::Stdout),
-            Some("") => return Err(bad("--json needs a path, or - for stdout")),
-            Some(path) => Some(Destination::File(path.into())),
-        };
+        refuse_bodies(&[
+            ("--json", &args.json),
+            ("--junit", &args.junit),
+            ("--markdown", &args.markdown),
+            ("--html", &args.html),
+            ("--events", &args.events),
+        ])?;
+        let json = json_destination(args.json.as_deref())?;
         let events_to_stdout = (args.events.as_deref() == Some("-")).then_some(&Destination::Stdout);
         let stdout_taken = takes_stdout(json.as_ref(), events_to_stdout);
         let terminal = std::io::stdout().is_terminal();
@@ -112,14 +100,6 @@ impl Output {
             }
             UiChoice::Dashboard => UiMode::Dashboard,
         };
-        let path = |flag: &str, value: &Option<String>| match value.as_deref() {
-            Some("-") => {
-                Err(bad(format!("{flag} writes a file: give it a path (only --json and --events take - for stdout)")))
-            }
-            Some("") => Err(bad(format!("{flag} needs a path"))),
-            Some(path) => Ok(Some(std::path::PathBuf::from(path))),
-            None => Ok(None),
-        };
         let events = match args.events.as_deref() {
             None => None,
             Some("-") if json == Some(Destination::Stdout) => {
@@ -132,53 +112,18 @@ impl Output {
         if args.events_probes && events.is_none() {
             return Err(bad("--events-probes goes with --events PATH"));
         }
-        let markdown = path("--markdown", &args.markdown)?;
-        let step_summary =
-            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
-        let junit = path("--junit", &args.junit)?;
-        let html = path("--html", &args.html)?;
-        // Two reports into one file would leave only the last one written.
-        let file = |d: &Option<Destination>| match d {
+        let reports = reports(json, &args.junit, &args.markdown, &args.html)?;
+        let events_file = match &events {
             Some(Destination::File(path)) => Some(path.clone()),
             _ => None,
         };
-        let files = [
-            ("--json", file(&json)),
-            ("--junit", junit.clone()),
-            ("--markdown", markdown.clone()),
-            ("--html", html.clone()),
-            ("--events", file(&events)),
-            ("GITHUB_STEP_SUMMARY", step_summary.clone()),
-            // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
-            // reports in one stream.
-            ("--json -", (json == Some(Destination::Stdout)).then(|| STDOUT.into())),
-            ("--events -", (events == Some(Destination::Stdout)).then(|| STDOUT.into())),
-        ];
-        for (i, (flag, path)) in files.iter().enumerate() {
-            let Some(path) = path else { continue };
-            // GITHUB_STEP_SUMMARY is appended to, never replaced.
-            if *flag != "GITHUB_STEP_SUMMARY" {
-                refuse_overwrite(flag, path, args.force)?;
-            }
-            if let Some((other, _)) =
-                files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path)))
-            {
-                return Err(bad(format!(
-                    "{flag} and {other} both name {}: give each report a file of its own",
-                    path.display()
-                )));
-            }
-        }
+        let events_stdout = (events == Some(Destination::Stdout)).then(|| STDOUT.into());
+        check_files(&reports, &[("--events", events_file), ("--events -", events_stdout)], &[], args.force)?;
         Ok(Output {
-            json,
+            reports,
             ui,
-            junit,
-            markdown,
-            step_summary,
-            html,
             events,
             events_probes: args.events_probes,
-            annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
             color: args.color,
             metrics: args.metrics,
             vantage: vantage(args.vantage.as_deref())?,
@@ -186,17 +131,107 @@ impl Output {
     }
 }
 
+/// Where `blip judge` and `blip merge` write their reports, under a run's rules: the same paths
+/// refused, the same CI summary and annotations, and never over a report being read (`inputs`).
+pub fn saved_reports(paths: &ReportPaths, inputs: &[&Path]) -> Result<Reports, ConfigError> {
+    refuse_bodies(&[
+        ("--json", &paths.json),
+        ("--junit", &paths.junit),
+        ("--markdown", &paths.markdown),
+        ("--html", &paths.html),
+    ])?;
+    let json = json_destination(paths.json.as_deref())?;
+    let reports = reports(json, &paths.junit, &paths.markdown, &paths.html)?;
+    check_files(&reports, &[], inputs, paths.force)?;
+    Ok(reports)
+}
+
+/// `--json`'s value: `-` is stdout.
+fn json_destination(value: Option<&str>) -> Result<Option<Destination>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some("-") => Ok(Some(Destination::Stdout)),
+        Some("") => Err(bad("--json needs a path, or - for stdout")),
+        Some(path) => Ok(Some(Destination::File(path.into()))),
+    }
+}
+
+/// The reports of these flags, with the job summary and annotations of a GitHub Actions job.
+fn reports(
+    json: Option<Destination>,
+    junit: &Option<String>,
+    markdown: &Option<String>,
+    html: &Option<String>,
+) -> Result<Reports, ConfigError> {
+    let path = |flag: &str, value: &Option<String>| match value.as_deref() {
+        Some("-") => {
+            Err(bad(format!("{flag} writes a file: give it a path (only --json and --events take - for stdout)")))
+        }
+        Some("") => Err(bad(format!("{flag} needs a path"))),
+        Some(path) => Ok(Some(PathBuf::from(path))),
+        None => Ok(None),
+    };
+    Ok(Reports {
+        json,
+        junit: path("--junit", junit)?,
+        markdown: path("--markdown", markdown)?,
+        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(PathBuf::from),
+        html: path("--html", html)?,
+        annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+    })
+}
+
+/// Refuses report paths that would write over a file blip did not write, over a report being
+/// read (`inputs`), or over each other: two reports into one file would leave only the last.
+/// `more` are other streams of the run (the event log).
+fn check_files(
+    r: &Reports,
+    more: &[(&str, Option<PathBuf>)],
+    inputs: &[&Path],
+    force: bool,
+) -> Result<(), ConfigError> {
+    let json_file = match &r.json {
+        Some(Destination::File(path)) => Some(path.clone()),
+        _ => None,
+    };
+    let mut files = vec![
+        ("--json", json_file),
+        ("--junit", r.junit.clone()),
+        ("--markdown", r.markdown.clone()),
+        ("--html", r.html.clone()),
+        ("GITHUB_STEP_SUMMARY", r.step_summary.clone()),
+        // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
+        // reports in one stream.
+        ("--json -", r.json_to_stdout().then(|| STDOUT.into())),
+    ];
+    files.extend(more.iter().cloned());
+    for (i, (flag, path)) in files.iter().enumerate() {
+        let Some(path) = path else { continue };
+        // GITHUB_STEP_SUMMARY is appended to, never replaced; stdout is no file of ours.
+        if *flag != "GITHUB_STEP_SUMMARY" && !flag.ends_with(" -") {
+            refuse_overwrite(flag, path, force)?;
+            if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
+                return Err(bad(format!(
+                    "{flag} {} is a report being read ({}): write to another path",
+                    path.display(),
+                    input.display()
+                )));
+            }
+        }
+        if let Some((other, _)) = files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path))) {
+            return Err(bad(format!(
+                "{flag} and {other} both name {}: give each report a file of its own",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A report flag given a request body, as curl's `--json '{..}'` takes one, would write the report
 /// to a file named after the body and pass: refused, with where a body goes.
-fn refuse_bodies(args: &OutputArgs) -> Result<(), ConfigError> {
-    let flags = [
-        ("--json", &args.json),
-        ("--junit", &args.junit),
-        ("--markdown", &args.markdown),
-        ("--html", &args.html),
-        ("--events", &args.events),
-    ];
-    for (flag, value) in flags {
+fn refuse_bodies(flags: &[(&str, &Option<String>)]) -> Result<(), ConfigError> {
+    for &(flag, value) in flags {
         let Some(value) = value else { continue };
         if let Some(name) = value.strip_prefix('@') {
             let shown = crate::sanitize::line(value);
@@ -259,7 +294,7 @@ impl Output {
     /// Whether stdout carries a report stream (`--json -` or `--events -`): everything else blip
     /// prints (the UI, the command's output, annotations, the demo's lines) then goes to stderr.
     pub fn stdout_taken(&self) -> bool {
-        takes_stdout(self.json.as_ref(), self.events.as_ref())
+        takes_stdout(self.reports.json.as_ref(), self.events.as_ref())
     }
 }
 

@@ -18,7 +18,7 @@ use crate::report::Report;
 
 /// Runs `blip judge`.
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
-    check_paths(&args.output, &[args.report.as_path()])?;
+    let reports = check_paths(&args.output, &[args.report.as_path()])?;
     let report = saved::read(&args.report)?;
     baseline::measure_only_refuses(&args.baseline, args.gates.measure_only)?;
     let phases = args.gates.gate_phase.or(report.gate_phases).unwrap_or_default();
@@ -29,7 +29,7 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
         judged.allow_missed = true;
         judged.passed = judged.headline().passed;
     }
-    write_outputs(&judged, &args.output, "")?;
+    write_outputs(&judged, &reports, "")?;
     Ok(judged.exit(false))
 }
 

@@ -51,12 +51,12 @@ impl Run {
 
 /// Runs `blip merge`.
 pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
-    check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
+    let reports = check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     let runs = args.reports.iter().map(|path| Run::read(path)).collect::<anyhow::Result<Vec<Run>>>()?;
     let merged = merge(&runs)?;
     let gates = judge::gates_of(&args.gates, &merged, Vec::new())?;
     let judged = judge::rejudge(merged, &gates, None)?;
-    write_outputs(&judged, &args.output, &describe(&judged))?;
+    write_outputs(&judged, &reports, &describe(&judged))?;
     Ok(judged.exit(false))
 }
 

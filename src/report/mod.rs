@@ -20,6 +20,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod outputs;
 #[cfg(test)]
 mod schema;
 pub mod text;
