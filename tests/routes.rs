@@ -216,17 +216,24 @@ async fn a_routed_url_goes_where_its_route_says_not_through_a_proxy() {
     assert!(proxy.hosts().is_empty(), "{:?}", proxy.hosts());
 }
 
-/// A name at two addresses, the first of which stops listening partway: the fresh lane's
-/// connections move to the second, and each peer's first and last answer say when.
-#[tokio::test(flavor = "multi_thread")]
-async fn each_peer_says_when_it_answered_as_traffic_moves() {
+/// Two servers on one port, at 127.0.0.2 and 127.0.0.3: a name at two addresses. `None`, with a
+/// line saying so, when the port the first got is taken at the second.
+async fn one_port_on_two_addresses() -> Option<(Named, Named)> {
     let first = Named::start("127.0.0.2:0").await;
     let port = first.addr.port();
     let Ok(listener) = TcpListener::bind(("127.0.0.3", port)).await else {
         eprintln!("skipped: port {port} is taken on 127.0.0.3");
-        return;
+        return None;
     };
-    let second = Named::serve(listener, None);
+    Some((first, Named::serve(listener, None)))
+}
+
+/// A name at two addresses, the first of which stops listening partway: the fresh lane's
+/// connections move to the second, and each peer's first and last answer say when.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_peer_says_when_it_answered_as_traffic_moves() {
+    let Some((first, second)) = one_port_on_two_addresses().await else { return };
+    let port = first.addr.port();
     let url = format!("http://notes.test:{port}/");
     let route = format!("notes.test:{port}:127.0.0.2,127.0.0.3");
     let rate = 50.0;
@@ -301,13 +308,8 @@ async fn a_name_that_moves_shows_in_dns_changes_within_one_interval() {
     if !can_unshare() {
         return;
     }
-    let first = Named::start("127.0.0.2:0").await;
+    let Some((first, second)) = one_port_on_two_addresses().await else { return };
     let port = first.addr.port();
-    let Ok(listener) = TcpListener::bind(("127.0.0.3", port)).await else {
-        eprintln!("skipped: port {port} is taken on 127.0.0.3");
-        return;
-    };
-    let second = Named::serve(listener, None);
     let hosts = crate::support::tempdir("dns-changes").join("hosts");
     std::fs::write(&hosts, "127.0.0.2 notes.test\n").unwrap();
     let url = format!("http://notes.test:{port}/");
