@@ -1,11 +1,13 @@
-//! The command line as clap sees it: flags, help text and unit parsers, nothing more.
+//! The command line as clap sees it: flags and their help, nothing more. The values flags take
+//! are parsed in `values`, the hints for unknown flags made in `hints`, the `BLIP_*` variables
+//! read in `env`, the man page and the completions written in `man` and `complete`.
 //!
 //! These structs stay dumb on purpose. Defaults that depend on other flags, and every check that
 //! spans flags, live in [`crate::config`], which turns a [`Cli`] into a validated [`crate::config::Config`].
 
 use std::time::Duration;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::error::ErrorKind;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::engine::route::{ConnectTo, Resolve};
@@ -16,9 +18,13 @@ use crate::gates::{
 
 pub mod complete;
 mod env;
+mod hints;
 mod man;
+mod values;
 use env::{from_environment, with_env};
+use hints::{unknown_flag, unknown_flag_of};
 pub use man::write_man_page;
+pub use values::*;
 
 /// `blip -V`: the version and the commit it was built from (build.rs).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BLIP_COMMIT"), " ", env!("BLIP_COMMIT_DATE"), ")");
@@ -516,16 +522,6 @@ pub struct OutputArgs {
     pub vantage: Option<String>,
 }
 
-/// An address to listen on, as IP:PORT; a bare `:PORT` gets a hint.
-fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
-    text.parse().map_err(|_| match text.strip_prefix(':') {
-        Some(port) => {
-            format!("`{text}` has no IP: 127.0.0.1:{port} serves this machine only, 0.0.0.0:{port} every interface")
-        }
-        None => format!("`{text}` is not an IP:PORT address like 127.0.0.1:9464 or [::1]:9464"),
-    })
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -632,159 +628,6 @@ where
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => from_environment(err, &args, &command),
         _ => err,
     })
-}
-
-/// The error for a flag a subcommand does not know: the flag, and where its flags are listed.
-fn unknown_flag_of(err: clap::Error, sub: &str) -> clap::Error {
-    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
-    let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name).to_string();
-    let hint = match err.get(ContextKind::SuggestedArg) {
-        Some(ContextValue::String(s)) => format!("did you mean `{s}`?"),
-        _ => format!("`blip {sub} --help` lists its flags"),
-    };
-    clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}` for blip {sub}: {hint}\n"))
-}
-
-/// Flags that curl and oha users reach for, and what blip says instead. A row wins over clap's
-/// nearest flag, which for these is a wrong guess (`--max-time` is not `--max-downtime`).
-const HABITS: [(&[&str], &str); 8] = [
-    (&["-q"], "did you mean -r/--rate? (probes per second; oha calls it -q)"),
-    (&["-z"], "did you mean -d/--duration? (how long to probe; oha calls it -z)"),
-    (&["-n"], "blip probes for a time, not a count: did you mean -d/--duration?"),
-    (&["-s", "--silent"], "did you mean `--ui quiet`? (blip prints nothing of its own; curl calls it -s/--silent)"),
-    (
-        &["-o", "--output"],
-        "did you mean `--json PATH`? (blip writes its report, not the body; curl's -o writes the body)",
-    ),
-    (
-        &["-L", "--location"],
-        "blip judges redirects instead of following them: a 3xx counts as up unless --expect-status says \
-         otherwise (--expect-status 2xx)",
-    ),
-    (&["-m", "--max-time"], "did you mean -t/--timeout? (the deadline of each probe; curl calls it -m/--max-time)"),
-    (&["-I", "--head"], "did you mean `-X HEAD`? (the method of each probe; curl's -I/--head sends a HEAD)"),
-];
-
-/// The error for an unknown flag: the flag, then what it most likely meant.
-fn unknown_flag(err: clap::Error, command: &mut clap::Command) -> clap::Error {
-    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return err };
-    let flag = flag.clone();
-    let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name);
-    let suggested = match err.get(ContextKind::SuggestedArg) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(s)) => s.first().cloned(),
-        _ => None,
-    };
-    let habit = HABITS.iter().find(|(flags, _)| flags.contains(&name)).map(|(_, hint)| (*hint).to_string());
-    let hint = match (habit, suggested) {
-        (Some(hint), _) => hint,
-        (None, Some(suggested)) => format!("did you mean `{suggested}`?"),
-        (None, None) => format!(
-            "if it belongs to the COMMAND, put it after `--`, which starts the COMMAND: blip URL -- COMMAND {name}"
-        ),
-    };
-    clap::Error::raw(ErrorKind::UnknownArgument, format!("unexpected argument `{name}`: {hint}")).format(command)
-}
-
-/// The lowest rate: one probe every 1000 s.
-pub const MIN_RATE: f64 = 0.001;
-/// The highest rate per URL.
-pub const MAX_RATE: f64 = 1_000_000.0;
-/// The longest run (`--duration`) and the largest downtime limits: a year.
-pub const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
-/// The longest warmup or cooldown: a day.
-pub const MAX_PHASE: Duration = Duration::from_secs(24 * 3600);
-/// The longest probe deadline (`--timeout`, `--slow`): an hour, the range of the latency
-/// histograms.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
-/// The largest `--concurrency` and `--min-failures`.
-pub const MAX_COUNT: i64 = 1_000_000;
-
-/// A probe rate: finite, from [`MIN_RATE`] to [`MAX_RATE`] per second.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of probes per second"))?;
-    if !rate.is_finite() || rate <= 0.0 {
-        return Err(format!("`{text}` must be a positive number of probes per second"));
-    }
-    if rate < MIN_RATE {
-        return Err(format!("`{text}` is below the lowest rate, {MIN_RATE} probes per second (one every 1000 s)"));
-    }
-    if rate > MAX_RATE {
-        return Err(format!("`{text}` is above the limit of {MAX_RATE} probes per second"));
-    }
-    Ok(rate)
-}
-
-/// A humantime duration such as `500ms`, `10s` or `2m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration like 500ms, 10s or 2m ({e})"))
-}
-
-/// A parser for durations no longer than `max`: every time blip adds a duration to a clock
-/// reading, the sum must exist.
-pub fn duration_up_to(max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |text| {
-        let duration = parse_duration(text)?;
-        if duration > max {
-            return Err(format!("`{text}` is longer than the limit of {}", humantime::format_duration(max)));
-        }
-        Ok(duration)
-    }
-}
-
-/// `--duration`: a duration as [`duration_up_to`] reads it, and a word for the curl habit of
-/// giving `-d` a request body.
-fn parse_run_duration(text: &str) -> Result<Duration, String> {
-    if looks_like_body(text) {
-        return Err("this looks like a request body: blip's -d is --duration (how long to probe); \
-                    send a body with --data"
-            .to_string());
-    }
-    duration_up_to(MAX_RUN)(text)
-}
-
-/// Whether a value looks like a request body (JSON, a form or curl's `@file`) rather than what
-/// the flag takes: curl users reach for `-d '{..}'` and `--json '{..}'`.
-pub fn looks_like_body(text: &str) -> bool {
-    let text = text.trim_start();
-    text.starts_with(['{', '[', '@']) || (text.contains('=') && !text.contains('/'))
-}
-
-fn parse_status_set(text: &str) -> Result<StatusSet, String> {
-    text.parse().map_err(|e| format!("{e}"))
-}
-
-fn parse_resolve(text: &str) -> Result<Resolve, String> {
-    text.parse()
-}
-
-fn parse_connect_to(text: &str) -> Result<ConnectTo, String> {
-    text.parse()
-}
-
-fn parse_failed_limit(text: &str) -> Result<FailedLimit, String> {
-    text.parse()
-}
-
-fn parse_error_rate(text: &str) -> Result<ErrorRateLimit, String> {
-    text.parse()
-}
-
-fn parse_latency_vs_baseline(text: &str) -> Result<LatencyVsBaseline, String> {
-    text.parse()
-}
-
-fn parse_stat(text: &str) -> Result<Stat, String> {
-    text.parse()
-}
-
-fn parse_latency_increase(text: &str) -> Result<LatencyIncrease, String> {
-    text.parse()
-}
-
-fn parse_latency_limit(text: &str) -> Result<LatencyLimit, String> {
-    text.parse()
 }
 
 #[cfg(test)]
