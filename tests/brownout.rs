@@ -254,3 +254,50 @@ async fn a_hook_that_ignores_sigterm_is_killed_after_the_grace() {
     let pid = std::fs::read_to_string(&pid).unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the sleep is gone");
 }
+
+/// A load balancer with one of two backends dead: every other request fails for 2 s. The
+/// windows are confetti; the degraded span tells it as one story, edge to edge, with its share.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_brownout_is_one_failing_span_with_its_share() {
+    let server = TestServer::start().await;
+    let rate = 50.0;
+    let run = blip_json(&["-r", "50", "-d", "4s", "--measure-only", &server.url("/")], 0);
+    let (report, (start, end)) =
+        tokio::join!(run, server.inject(Duration::from_secs(1), Mode::Alternate(503), Duration::from_secs(2)));
+    let t = &report.targets[0];
+    assert!(t.outages.len() >= 10, "confetti: {} windows", t.outages.len());
+    let [d] = &t.degraded[..] else { panic!("one span: {:?}", t.degraded) };
+    assert_eq!(d.kind, "failing");
+    // The fault's length as the server held it; the span's edges are its first failed probe's
+    // due time and its last window's end, each within one interval (and the run's lag) of it.
+    let truth = crate::support::ms(end - start);
+    let tolerance = 2.0 * crate::support::tolerance_of(rate, t);
+    assert!((d.duration_ms - truth).abs() <= tolerance, "{d:?}: the fault lasted {truth:.0} ms");
+    let share = d.failed_share.unwrap();
+    assert!((0.4..=0.6).contains(&share), "{d:?}");
+    assert_eq!(d.causes.get("503"), Some(&d.causes.values().sum()), "{d:?}");
+    assert_eq!(d.windows, t.outages.len() as u64);
+    let out = blip(&["-r", "50", "-d", "1s", "--measure-only", &server.url("/")]).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("degraded"), "none when nothing failed");
+}
+
+/// A server that answers 800 ms late for a second, after a warmup at loopback speed: no probe
+/// fails, and one slow span says when it was slow, to the second.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stall_that_still_answers_is_one_slow_span() {
+    let server = TestServer::start().await;
+    let deploy =
+        script(&server, "stall", "sleep 0.5\necho 'delay 800' >CONTROL\nsleep 1\necho ok >CONTROL\nsleep 0.2\n");
+    let args = ["-r", "20", "-t", "2s", "--warmup", "1s", "--cooldown", "1.5s", "--measure-only", &server.url("/")];
+    let mut args = args.to_vec();
+    args.extend(["--", deploy.to_str().unwrap()]);
+    let report = blip_json(&args, 0).await;
+    let t = &report.targets[0];
+    assert_eq!(t.failed, 0, "{t:#?}");
+    let [d] = &t.degraded[..] else { panic!("one span: {:?}", t.degraded) };
+    assert_eq!(d.kind, "slow");
+    // The server was slow for one second, which spans one or two of the timeline's seconds.
+    assert!(d.duration_ms == 1000.0 || d.duration_ms == 2000.0, "{d:?}");
+    assert!(d.p50_ms.unwrap() >= 700.0 && d.limit_ms.unwrap() >= 50.0, "{d:?}");
+    assert_eq!(d.phase.as_deref(), Some("deploy"));
+}

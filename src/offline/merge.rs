@@ -376,6 +376,7 @@ fn merge_target(
         downtime_ms: (downtime * 1000.0).round() / 1000.0,
         availability,
         outage_count: all.len() as u64,
+        degraded: Vec::new(),
         outages: all.iter().map(outage_of).collect(),
         timeline_width_s: width,
         timeline,

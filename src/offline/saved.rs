@@ -343,6 +343,19 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
         )?;
     }
     at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
+    for (i, d) in t.degraded.iter().enumerate() {
+        let name = |field: &str| format!("degraded[{i}].{field}");
+        run.offset(&name("start_offset_ms"), Some(d.start_offset_ms))?;
+        run.offset(&name("the end"), Some(d.start_offset_ms + d.duration_ms))?;
+        if let Some(share) = d.failed_share {
+            number(&name("failed_share"), share, 1.0)?;
+        }
+        for (field, x) in [("p50_ms", d.p50_ms), ("max_ms", d.max_ms), ("limit_ms", d.limit_ms)] {
+            number(&name(field), x.unwrap_or(0.0), f64::MAX)?;
+        }
+        at_most(&name("windows"), d.windows, t.outage_count, "outage_count")?;
+        keys(&name("causes"), &d.causes, |k| crate::offline::view::cause(k).is_some())?;
+    }
     for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
         for (i, w) in windows.iter().flatten().enumerate() {
             let name = |field: &str| format!("{list}[{i}].{field}");

@@ -34,6 +34,9 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
             }
         }
     }
+    for report in &mut targets {
+        report.degraded = crate::report::degraded::spans(report, recorder.rate);
+    }
     for (report, view) in targets.iter_mut().zip(recorder.judged_views(None)) {
         report.gates = gate_list.judge(&view).into_iter().map(|v| gate_report(&recorder.clock, v)).collect();
         if !gate_list.is_empty()
@@ -235,6 +238,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
         downtime_ms: millis(downtime),
         availability,
         outage_count: t.detector.window_count(),
+        degraded: Vec::new(),
         outages: t.detector.windows().iter().map(|w| outage_report(clock, w, phases)).collect(),
         timeline_width_s: t.timeline.width_s(),
         timeline: t

@@ -53,6 +53,7 @@ pub(crate) fn sample_report() -> Report {
         downtime_ms: 0.0,
         availability: 1.0,
         outage_count: 0,
+        degraded: Vec::new(),
         outages: vec![],
         timeline_width_s: 1,
         timeline: vec![TimelinePoint { offset_s: 0, ok: 20, failed: 0, p50_ms: Some(2.1), p99_ms: Some(3.9) }],
@@ -84,6 +85,7 @@ pub(crate) fn sample_report() -> Report {
         downtime_ms: 1800.0,
         availability: 0.82,
         outage_count: 2,
+        degraded: Vec::new(),
         outages: vec![
             outage(2000.0, 3500.0, 75, "404", "404 Not Found: Requested route ('notes.demo') does not exist.", false),
             outage(

@@ -103,6 +103,14 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    if report.targets.iter().any(|t| !t.degraded.is_empty()) {
+        let _ = writeln!(out, "\n### Degraded\n");
+        for t in &report.targets {
+            for d in &t.degraded {
+                let _ = writeln!(out, "- {}: {}", cell(t.name()), cell(&crate::report::degraded::sentence(d)));
+            }
+        }
+    }
     if report.targets.iter().any(|t| t.wire.cutover.is_some()) {
         let _ = writeln!(out, "\n### Cutover\n");
         for t in &report.targets {

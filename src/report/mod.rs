@@ -8,6 +8,7 @@ pub use model::*;
 pub mod annotations;
 pub mod bounded;
 pub mod build;
+pub mod degraded;
 pub mod file;
 #[cfg(test)]
 pub(crate) mod fixtures;

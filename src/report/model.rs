@@ -383,6 +383,11 @@ pub struct TargetReport {
     /// all).
     #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
     pub outages: Vec<OutageReport>,
+    /// Stretches that were bad but not down, one span each: `failing` (a share of the probes
+    /// failed, not all: a brownout, which the windows show as confetti) or `slow` (the answers
+    /// came, late). Beside the windows, which stay as they are.
+    #[serde(default, deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
+    pub degraded: Vec<crate::report::degraded::DegradedReport>,
     /// Width of each timeline slice in seconds: 1, doubled each time the run outgrows its
     /// slices (a day of them; with many URLs, each URL's share of 2 Mi slices, at least 600).
     pub timeline_width_s: u64,

@@ -195,6 +195,11 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if t.outage_count > t.outages.len() as u64 {
         let _ = writeln!(out, "             … and {} more outages", t.outage_count - t.outages.len() as u64);
     }
+    // A brownout or a stall as one story each, beside the windows.
+    for d in &t.degraded {
+        let phase = d.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
+        let _ = writeln!(out, "  degraded   {phase}{}", crate::report::degraded::sentence(d));
+    }
     if let Some(phases) = &t.phases {
         for (i, (phase, p)) in phases.iter().enumerate() {
             let label = if i == 0 { "phases" } else { "" };

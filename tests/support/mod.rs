@@ -306,6 +306,7 @@ pub struct Target {
     pub availability: f64,
     pub outage_count: u64,
     pub outages: Vec<Outage>,
+    pub degraded: Vec<Degraded>,
     pub timeline_width_s: u64,
     pub timeline: Vec<TimelinePoint>,
     pub phases: Option<BTreeMap<String, Phase>>,
@@ -344,6 +345,21 @@ pub struct Peer {
     pub first_seen_offset_ms: f64,
     pub last_seen_offset_ms: f64,
     pub tracked: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Degraded {
+    pub kind: String,
+    pub start_offset_ms: f64,
+    pub duration_ms: f64,
+    pub failed_share: Option<f64>,
+    pub causes: BTreeMap<String, u64>,
+    pub windows: u64,
+    pub p50_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub limit_ms: Option<f64>,
+    pub phase: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,6 +40,9 @@ pub enum Mode {
     Delay(Duration),
     /// 200 after a delay drawn evenly from this range, per request.
     DelayBetween(Duration, Duration),
+    /// Every other request (by the server's count) answered with this status, the rest 200: a
+    /// load balancer with one of two backends dead.
+    Alternate(u16),
 }
 
 type Reply = Response<BoxBody<Bytes, std::io::Error>>;
@@ -171,10 +174,10 @@ async fn serve(stream: TcpStream, mut mode: watch::Receiver<Mode>, requests: Arc
         let mode = mode.clone();
         let kill = kill.clone();
         service_fn(move |request: Request<Incoming>| {
-            requests.fetch_add(1, Ordering::SeqCst);
+            let n = requests.fetch_add(1, Ordering::SeqCst);
             let mode = mode.borrow().clone();
             let kill = kill.clone();
-            async move { Ok::<_, Infallible>(answer(request, mode, kill).await) }
+            async move { Ok::<_, Infallible>(answer(request, mode, kill, n).await) }
         })
     };
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
@@ -185,9 +188,14 @@ async fn serve(stream: TcpStream, mut mode: watch::Receiver<Mode>, requests: Arc
     }
 }
 
-async fn answer(request: Request<Incoming>, mode: Mode, kill: Arc<tokio::sync::Notify>) -> Reply {
+/// The answer to request number `n` (from 0) in `mode`.
+async fn answer(request: Request<Incoming>, mode: Mode, kill: Arc<tokio::sync::Notify>, n: u64) -> Reply {
     drop(request);
     match mode {
+        Mode::Alternate(code) if n.is_multiple_of(2) => {
+            reply(StatusCode::from_u16(code).unwrap(), full(b"backend down"))
+        }
+        Mode::Alternate(_) => reply(StatusCode::OK, full(b"[{\"id\":1}]")),
         Mode::Ok | Mode::Refused => reply(StatusCode::OK, full(b"[{\"id\":1}]")),
         Mode::Status(code, body) => reply(StatusCode::from_u16(code).unwrap(), full(body.as_bytes())),
         Mode::Stall => std::future::pending().await,
