@@ -303,6 +303,9 @@ fn target_section(out: &mut String, report: &Report, t: &TargetReport) {
     for w in &t.outages {
         outage_rect(out, w, span);
     }
+    for d in &t.degraded {
+        degraded_rect(out, d, span);
+    }
     latency_lines(out, &columns, &scale, span);
     marks(out, report, span);
     out.push_str("</svg>\n");
@@ -419,6 +422,23 @@ fn outage_rect(out: &mut String, w: &OutageReport, span: f64) {
     );
 }
 
+/// A degraded span as a bar just above the strip, its sentence on hover: a brownout or a stall
+/// read as one stretch beside its windows.
+fn degraded_rect(out: &mut String, d: &crate::report::degraded::DegradedReport, span: f64) {
+    let (x0, x1) = (x(d.start_offset_ms, span), x(d.start_offset_ms + d.duration_ms, span));
+    let kind = match d.kind {
+        crate::report::degraded::DegradedKind::Failing => "failing",
+        crate::report::degraded::DegradedKind::Slow => "slow",
+    };
+    let _ = writeln!(
+        out,
+        "<rect class=\"degraded {kind}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"5\"><title>degraded {}</title></rect>",
+        STRIP_Y - 7.0,
+        (x1 - x0).max(1.0),
+        esc(&crate::report::degraded::sentence(d))
+    );
+}
+
 fn latency_lines(out: &mut String, columns: &[Column], scale: &LatencyScale, span: f64) {
     for (class, value) in [("p99", (|c: &Column| c.p99_ms) as fn(&Column) -> Option<f64>), ("p50", |c| c.p50_ms)] {
         let mut d = String::new();
@@ -473,6 +493,10 @@ fn legend(out: &mut String, report: &Report) {
     ];
     if report.deploy.as_ref().is_some_and(|d| !d.output_marks.is_empty()) {
         items.push(sw("out", "command output"));
+    }
+    if report.targets.iter().any(|t| !t.degraded.is_empty()) {
+        items.push(sw("some", "degraded: failing"));
+        items.push(sw("p99", "degraded: slow"));
     }
     let _ = writeln!(out, "<div class=\"legend\">{}</div>", items.join(""));
 }
@@ -776,6 +800,35 @@ mod tests {
         let text: String = cell.text().collect();
         assert!(text.contains("<img src=x>"), "shown as the characters it is: {text}");
         assert_eq!(esc("a\"b'<c>&\n"), "a&quot;b&#39;&lt;c&gt;&amp; ");
+    }
+
+    #[test]
+    fn a_degraded_span_is_a_bar_from_its_start_to_its_end() {
+        // A restart is one outage per URL: a window, no degraded span.
+        assert_eq!(Html::parse_document(&render(&restart())).select(&sel("rect.degraded")).count(), 0);
+        let mut report = restart();
+        let t = &mut report.targets[0];
+        let span = crate::report::degraded::DegradedReport {
+            kind: crate::report::degraded::DegradedKind::Failing,
+            start_offset_ms: 1500.0,
+            duration_ms: 2000.0,
+            failed_share: Some(0.5),
+            causes: [("503".to_string(), 40)].into(),
+            windows: 40,
+            p50_ms: None,
+            max_ms: None,
+            limit_ms: None,
+            phase: None,
+        };
+        t.degraded.push(span);
+        let doc = Html::parse_document(&render(&report));
+        let bars: Vec<_> = doc.select(&sel("rect.degraded.failing")).collect();
+        assert_eq!(bars.len(), 1);
+        let total = span_ms(&report);
+        let (x0, w) = (attr(bars[0], "x"), attr(bars[0], "width"));
+        assert!((ms_at(x0, total) - 1500.0).abs() <= total / 1000.0, "{x0}");
+        assert!((ms_at(x0 + w, total) - 3500.0).abs() <= total / 1000.0, "{w}");
+        assert!(bars[0].text().collect::<String>().contains("50 % of probes failed over 40 windows"));
     }
 
     #[test]
