@@ -156,10 +156,19 @@ fn strip(t: &TargetReport) -> Option<String> {
         .collect();
     starts.sort();
     let mut line = String::new();
+    // The first cell of the run of red cells being drawn.
+    let mut red_from: Option<usize> = None;
     for (i, &(ok, failed)) in counts.iter().enumerate() {
+        let red = failed > ok;
+        if !red && let Some(from) = red_from.take() {
+            line.push_str(&red_label(t, from as f64 * cell_s, i as f64 * cell_s));
+        }
         for (_, phase) in starts.iter().filter(|(at, _)| *at == i) {
             let sep = if line.is_empty() { "" } else { " ┃ " };
             let _ = write!(line, "{sep}{phase} ");
+        }
+        if red && red_from.is_none() {
+            red_from = Some(i);
         }
         line.push(match (ok, failed) {
             (0, 0) => '⬜',
@@ -168,8 +177,25 @@ fn strip(t: &TargetReport) -> Option<String> {
             _ => '🟥',
         });
     }
+    if let Some(from) = red_from {
+        line.push_str(&red_label(t, from as f64 * cell_s, cells as f64 * cell_s));
+    }
     let unit = if cell_width == 1 { "1 s".to_string() } else { format!("{cell_width} s") };
     Some(format!("{line} ({unit} per cell)"))
+}
+
+/// The exact span of the windows under a run of red cells from `from_s` to `to_s` (seconds),
+/// so the strip's whole-second cells never stand for the edges: ` (+1.380 s → +2.880 s)`.
+fn red_label(t: &TargetReport, from_s: f64, to_s: f64) -> String {
+    let (from, to) = (from_s * 1000.0, to_s * 1000.0);
+    let under = t.outages.iter().filter(|w| w.start_offset_ms < to && w.end_offset_ms > from);
+    let (start, end) =
+        under.fold((f64::INFINITY, f64::NEG_INFINITY), |(s, e), w| (s.min(w.start_offset_ms), e.max(w.end_offset_ms)));
+    if start.is_finite() && end.is_finite() {
+        format!(" (+{} → +{}) ", secs_ms(start), secs_ms(end))
+    } else {
+        String::new()
+    }
 }
 
 /// Text made safe for a table cell and for running text: one line with no control character,
@@ -206,6 +232,21 @@ fn code(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::fixtures::{deploy_report, sample_report};
+
+    #[test]
+    fn red_cells_are_labelled_with_their_windows_exact_span() {
+        let mut report = sample_report();
+        let t = &mut report.targets[1];
+        let point =
+            |offset_s, ok, failed| crate::report::TimelinePoint { offset_s, ok, failed, p50_ms: None, p99_ms: None };
+        // At 20/s, down from +1.380 s to +2.880 s.
+        t.timeline = vec![point(0, 20, 0), point(1, 8, 12), point(2, 2, 18), point(3, 20, 0)];
+        t.phases = None;
+        let w = &mut t.outages[0];
+        (w.start_offset_ms, w.end_offset_ms, w.duration_ms) = (1380.0, 2880.0, 1500.0);
+        t.outages.truncate(1);
+        assert_eq!(strip(t).unwrap(), "🟩🟥🟥 (+1.380 s → +2.880 s) 🟩 (1 s per cell)");
+    }
 
     #[test]
     fn markdown_of_a_failed_deploy() {
