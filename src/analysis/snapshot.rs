@@ -160,11 +160,12 @@ impl Recorder {
                     down: open.map(|w| (w.start, w.first_error.clone())),
                     since: open.map(|w| w.start).or(last_end).unwrap_or(Duration::ZERO),
                     downtime,
-                    availability: if now.is_zero() {
-                        1.0
-                    } else {
-                        (1.0 - downtime.as_secs_f64() / now.as_secs_f64()).clamp(0.0, 1.0)
-                    },
+                    // A URL with no verdict yet has not been unavailable.
+                    availability: crate::analysis::outage::availability(
+                        downtime,
+                        now.saturating_sub(t.first_due.unwrap_or(Duration::ZERO)),
+                        t.ok > 0 || t.probes == 0,
+                    ),
                     in_flight: due.saturating_sub(t.probes),
                     latency_recent: t.recent.as_ref().and_then(|r| r.quantiles(now)),
                     latency_all: (!t.latency.is_empty()).then(|| Quantiles::of(&t.latency)),

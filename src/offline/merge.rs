@@ -345,13 +345,8 @@ fn merge_target(
     let first = seen.iter().map(|(_, r, _)| offset(r)).min().unwrap_or_default();
     let observed = since(origin, end).saturating_sub(first);
     let ok = sum(|t| t.ok);
-    let availability = if ok == 0 {
-        0.0
-    } else if observed.is_zero() {
-        1.0
-    } else {
-        ((1.0 - downtime / millis(observed)).clamp(0.0, 1.0) * 1e6).round() / 1e6
-    };
+    let availability =
+        crate::analysis::outage::availability(Duration::from_secs_f64(downtime / 1000.0), observed, ok > 0);
     let lag = |f: fn(&SendLag) -> f64| seen.iter().map(|(_, _, t)| f(&t.send_lag_ms)).fold(0.0, f64::max);
     let (width, timeline) = merged_timeline(&seen, origin);
     TargetReport {

@@ -198,14 +198,7 @@ fn target_report(t: &TargetRecorder, clock: &RunClock, phases: &PhaseClock, end:
     // Judged over the time the URL was probed: from its first probe (staggered schedules start
     // a URL up to one interval late) to the end. A URL never seen up was not available.
     let observed = end.saturating_sub(t.first_due.unwrap_or(Duration::ZERO));
-    let availability = if t.ok == 0 {
-        0.0
-    } else if observed.is_zero() {
-        1.0
-    } else {
-        // Six decimals: 99.9999 % resolves a 3.6 ms outage in an hour.
-        ((1.0 - downtime.as_secs_f64() / observed.as_secs_f64()).clamp(0.0, 1.0) * 1e6).round() / 1e6
-    };
+    let availability = crate::analysis::outage::availability(downtime, observed, t.ok > 0);
     TargetReport {
         url: t.url.clone(),
         connection: t.lane,
