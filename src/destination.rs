@@ -34,3 +34,15 @@ impl Reports {
         self.json == Some(Destination::Stdout)
     }
 }
+
+/// Writes `text`, meant for a person, to stdout, or to stderr when `stdout_taken` (a report
+/// stream has stdout to itself). A stream that is gone (a closed pipe) loses the text, never
+/// the run.
+pub fn for_people(stdout_taken: bool, text: &str) {
+    use std::io::Write as _;
+    let _ = if stdout_taken {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
+}

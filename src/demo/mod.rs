@@ -79,26 +79,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
                 app::ROUTE
             ),
         };
-        if config.output.stdout_taken() {
-            say!("{intro}");
-        } else {
-            {
-                use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{intro}");
-            }
-        }
+        crate::destination::for_people(config.output.stdout_taken(), &format!("{intro}\n"));
     }
     let finished = monitor(&config, Some(&exe)).await?;
     if !judged && config.output.ui != UiMode::Quiet {
         let line = as_a_ci_step(&finished.report);
-        if config.output.stdout_taken() {
-            say!("{line}");
-        } else {
-            {
-                use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{line}");
-            }
-        }
+        crate::destination::for_people(config.output.stdout_taken(), &format!("{line}\n"));
     }
     Ok(finished.exit())
 }

@@ -49,12 +49,6 @@ pub fn check_paths(paths: &ReportPaths, inputs: &[&Path]) -> anyhow::Result<Repo
 /// Prints `preface` and the text summary (to stderr when the JSON report goes to stdout) and
 /// writes the reports asked for, through the table a run writes through.
 pub fn write_outputs(report: &Report, reports: &Reports, preface: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let summary = format!("{preface}{}", text::render(report));
-    if reports.json_to_stdout() {
-        let _ = write!(std::io::stderr(), "{summary}");
-    } else {
-        let _ = write!(std::io::stdout(), "{summary}");
-    }
+    crate::destination::for_people(reports.json_to_stdout(), &format!("{preface}{}", text::render(report)));
     outputs::write_all(report, reports, reports.json_to_stdout())
 }

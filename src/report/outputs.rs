@@ -54,11 +54,7 @@ pub fn write_all(report: &Report, reports: &Reports, stdout_taken: bool) -> anyh
     if reports.annotations {
         // GitHub reads workflow commands from the step's output, stderr as well as stdout.
         for line in annotations::render(report) {
-            if stdout_taken {
-                say!("{line}");
-            } else {
-                let _ = writeln!(std::io::stdout(), "{line}");
-            }
+            crate::destination::for_people(stdout_taken, &format!("{line}\n"));
         }
     }
     results.into_iter().collect()
