@@ -156,14 +156,30 @@ impl<'a> Run<'a> {
         }
         for event in self.recorder.record(sample) {
             self.gates_judged_at = None;
-            if let Some(metrics) = self.metrics.as_mut() {
-                metrics.transition(&event);
-            }
             self.hooks.transition(&self.clock, event.target, &event.transition);
-            self.ui.event(&self.clock, &event);
-            if let Some(events) = self.events.as_mut() {
-                events.transition(&event);
-            }
+            self.announce(&event);
+        }
+    }
+
+    /// A window that opened or closed, to every consumer but the hooks (which only a sample's
+    /// transitions trigger, while the run lasts): the UI, the event log, the metrics.
+    fn announce(&mut self, event: &crate::analysis::recorder::Event) {
+        self.ui.event(&self.clock, event);
+        if let Some(events) = self.events.as_mut() {
+            events.transition(event);
+        }
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.transition(event);
+        }
+    }
+
+    /// A line of output, of the command or of a hook, shown as it came: whole, or the start of
+    /// one that has not ended yet.
+    fn show(&mut self, line: &OutputLine) {
+        if line.ends_line {
+            self.ui.output(line.stream, &line.text);
+        } else {
+            self.ui.output_part(line.stream, &line.text);
         }
     }
 
@@ -310,11 +326,7 @@ impl<'a> Run<'a> {
         if let Some(relay) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()) {
             relay.taken(line);
         }
-        if line.ends_line {
-            self.ui.output(line.stream, &line.text);
-        } else {
-            self.ui.output_part(line.stream, &line.text);
-        }
+        self.show(line);
     }
 
     /// The command exited: the deploy phase ends at the instant its wait returned, and the
@@ -362,11 +374,7 @@ impl<'a> Run<'a> {
             HookMessage::Started { target, command } => self.hooks.started(target, command),
             HookMessage::Output { relay, line } => {
                 relay.taken(&line);
-                if line.ends_line {
-                    self.ui.output(line.stream, &line.text);
-                } else {
-                    self.ui.output_part(line.stream, &line.text);
-                }
+                self.show(&line);
             }
             HookMessage::Exited { target, exited } => self.hook_ended(target, Ok(exited)),
             HookMessage::Failed { target, error } => {
@@ -404,13 +412,7 @@ impl<'a> Run<'a> {
         let mut report = build::report(&self.recorder, end, &self.config.gates);
         // Hooks are over by now (the run has ended); every other consumer still hears of these.
         for event in &last {
-            self.ui.event(&self.clock, event);
-            if let Some(events) = self.events.as_mut() {
-                events.transition(event);
-            }
-            if let Some(metrics) = self.metrics.as_mut() {
-                metrics.transition(event);
-            }
+            self.announce(event);
         }
         if let Some(dropped) = self.deploy.as_ref().and_then(|d| d.relay.as_ref()).map(|r| r.dropped())
             && dropped > 0
