@@ -221,35 +221,14 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
             Some(exit) = exited.recv(), if running => run.exited(exit),
             // Output keeps coming after the command exits while a process it left behind writes.
             Some(line) = output.recv(), if started => {
-                run.output(&line);
-                let mut taken = 1;
-                while taken < OUTPUT_BATCH && let Ok(line) = output.try_recv() {
-                    run.output(&line);
-                    taken += 1;
-                }
-                // A flood of output would keep this task ready for ever, and a runtime whose
-                // tasks are always ready looks at its reactor, where the scheduler's timer
-                // waits, only every few dozen polls: probes would go out late. So a full batch
-                // is followed by a pause, which caps what is shown at OUTPUT_BATCH lines a
-                // millisecond; the bounded queue behind it drops, and counts, the rest.
-                if taken == OUTPUT_BATCH {
-                    tokio::time::sleep(OUTPUT_PAUSE).await;
-                }
+                paced(line, || output.try_recv().ok(), |line| run.output(&line)).await;
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(clock.start).into()), if kill_at.is_some() => run.kill(),
             // A hook's output is paced as the command's is (above).
             // A hook's start and end, apart from its output: its slot frees when it exits.
             Some(message) = hook_control.recv() => run.hook(message),
             Some(message) = hook_messages.recv() => {
-                run.hook(message);
-                let mut taken = 1;
-                while taken < OUTPUT_BATCH && let Ok(message) = hook_messages.try_recv() {
-                    run.hook(message);
-                    taken += 1;
-                }
-                if taken == OUTPUT_BATCH {
-                    tokio::time::sleep(OUTPUT_PAUSE).await;
-                }
+                paced(message, || hook_messages.try_recv().ok(), |message| run.hook(message)).await;
             }
         }
     }
@@ -263,6 +242,26 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         run.output(&line);
     }
     run.finish(&mut signals).await
+}
+
+/// Takes `first` and what already waits behind it (`next`), up to [`OUTPUT_BATCH`] in all, through
+/// `take`. A flood of output would keep the run loop's task ready for ever, and a runtime whose
+/// tasks are always ready looks at its reactor, where the scheduler's timer waits, only every few
+/// dozen polls: probes would go out late. So a full batch is followed by [`OUTPUT_PAUSE`], which
+/// caps what is shown at a batch a millisecond; the bounded queue behind it drops, and counts,
+/// the rest.
+async fn paced<T>(first: T, mut next: impl FnMut() -> Option<T>, mut take: impl FnMut(T)) {
+    take(first);
+    let mut taken = 1;
+    while taken < OUTPUT_BATCH
+        && let Some(item) = next()
+    {
+        take(item);
+        taken += 1;
+    }
+    if taken == OUTPUT_BATCH {
+        tokio::time::sleep(OUTPUT_PAUSE).await;
+    }
 }
 
 /// Hooks still running when the run ends get the wrapped command's grace: SIGTERM, then SIGKILL
