@@ -17,7 +17,7 @@ mod output;
 
 pub use crate::engine::request::{Expect, RequestIds, RequestSpec};
 
-pub use output::{COLOR_CI, Destination, Output, Reports, UiMode, saved_reports, use_color};
+pub use output::{COLOR_CI, Destination, Output, Reports, UiMode, same_file, saved_reports, use_color};
 
 /// Probes per second per URL when `--rate` is not given.
 pub const DEFAULT_RATE: f64 = 20.0;
@@ -340,6 +340,13 @@ pub fn default_concurrency(rate: f64, timeout: Duration) -> usize {
 /// applies to none is a typo, most often a default port left out.
 fn routes(probe: &ProbeArgs, urls: &[Url]) -> Result<Routes, ConfigError> {
     let routes = Routes { connect_to: probe.connect_to.clone(), resolve: probe.resolve.clone() };
+    let hosts: Vec<(&str, u16)> =
+        urls.iter().filter_map(|url| Some((url.host_str()?, url.port_or_known_default()?))).collect();
+    if let Some((later, first)) = routes.shadowed(&hosts) {
+        return Err(bad(format!(
+            "{later} is never used: {first}, given before it, applies to the same host and port (the first match wins)"
+        )));
+    }
     let taken: Vec<Taken> = urls.iter().map(|url| routes.taken_by(url)).collect();
     let unused = |flag: &str, shown: String| {
         let example = urls.first().map_or(String::new(), |url| {

@@ -33,6 +33,24 @@ impl Reports {
     pub fn json_to_stdout(&self) -> bool {
         self.json == Some(Destination::Stdout)
     }
+
+    /// Every file these reports write or append to, with the flag (or variable) that names it.
+    pub fn files(&self) -> Vec<(&'static str, PathBuf)> {
+        let json = match &self.json {
+            Some(Destination::File(path)) => Some(path.clone()),
+            _ => None,
+        };
+        [
+            ("--json", json),
+            ("--junit", self.junit.clone()),
+            ("--markdown", self.markdown.clone()),
+            ("--html", self.html.clone()),
+            ("GITHUB_STEP_SUMMARY", self.step_summary.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path?)))
+        .collect()
+    }
 }
 
 /// Writes `text`, meant for a person, to stdout, or to stderr when `stdout_taken` (a report

@@ -641,7 +641,30 @@ async fn a_run_is_judged_against_its_baseline_as_it_ends() {
         |gates: &[crate::support::GateResult]| gates.iter().map(|g| (g.gate.clone(), g.passed)).collect::<Vec<_>>();
     assert_eq!(verdicts(&again.targets[0].gates), verdicts(&read(&slow).targets[0].gates));
 
+    // Reports the run would append to or write over are refused before anything is probed, and
+    // the past report is left as it was.
+    let past = history.join("run-0.json");
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["--baseline", &glob, "--max-downtime-vs-baseline", "p99", "-d", "1s", url])
+        .env("GITHUB_STEP_SUMMARY", &past)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("GITHUB_STEP_SUMMARY") && stderr.contains("is a past report --baseline reads"), "{stderr}");
+    read(&past);
+    // The run's own --json in the glob is the report it is about to write, no past run, as blip
+    // judge leaves out the report it judges.
+    let out = run(&past, &["--max-downtime-vs-baseline", "p99"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("baseline: 5 past runs match of 5 files read"), "{stderr}");
+    let past = past.to_str().unwrap();
     assert_refused(&[
+        (
+            &["--baseline", &glob, "--max-downtime-vs-baseline", "p99", "--markdown", past, "-d", "1s", url],
+            "is a past report --baseline reads",
+        ),
         (&["--baseline", &glob, "-d", "1s", url], "needs a gate that uses it"),
         (&["--max-latency-vs-baseline", "p99=max", "-d", "1s", url], "--baseline"),
         (&["--baseline", &glob, "--max-latency-vs-baseline", "p99", "-d", "1s", url], "like p99=p95"),
@@ -697,6 +720,17 @@ async fn judge_and_merge_write_every_report_a_run_does() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_to_string(&merged).unwrap().starts_with("<!DOCTYPE html>"));
 
+    // The job summary is appended to: never to the report being read.
+    let out = tokio::process::Command::new(crate::support::BLIP)
+        .args(["judge", saved.to_str().unwrap()])
+        .env("GITHUB_STEP_SUMMARY", &saved)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("GITHUB_STEP_SUMMARY") && stderr.contains("is a report being read"), "{stderr}");
+    read(&saved);
     let saved = saved.to_str().unwrap();
     assert_refused(&[
         (
@@ -708,4 +742,41 @@ async fn judge_and_merge_write_every_report_a_run_does() {
         (&["merge", saved, saved, "--junit", ""], "--junit needs a path"),
     ])
     .await;
+}
+
+/// A saved report's degraded spans are checked as its other figures are: one line naming the
+/// field, exit 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_degraded_spans_are_refused_naming_the_field() {
+    let dir = tempdir("hostile-degraded");
+    let saved = dir.join("run.json");
+    past_run(&saved, "http://notes.test/", Duration::from_millis(300)).await;
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let span = serde_json::json!({
+        "kind": "failing", "start_offset_ms": 400.0, "duration_ms": 200.0, "failed_share": 0.5,
+        "causes": {"404": 2}, "windows": 1, "p50_ms": null, "max_ms": null, "limit_ms": null, "phase": null
+    });
+    let cases: [(&str, serde_json::Value, &str); 6] = [
+        ("duration_ms", (-100.0).into(), "degraded[0].duration_ms"),
+        ("p50_ms", 5.0.into(), "a failing span has a share, windows and causes"),
+        ("phase", "cooldown".into(), "degraded[0].phase names a phase, but the run wrapped no COMMAND"),
+        ("causes", serde_json::json!({"404": 1_000_000_000u64}), "the sum of degraded[0].causes"),
+        ("failed_share", 5.0.into(), "degraded[0].failed_share"),
+        ("start_offset_ms", 1e12.into(), "degraded[0].start_offset_ms"),
+    ];
+    for (field, value, says) in cases {
+        let mut report = json.clone();
+        let mut bad = span.clone();
+        bad[field] = value;
+        report["targets"][0]["degraded"] = serde_json::json!([bad]);
+        let path = dir.join(format!("{field}.json"));
+        std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+        assert_refused(&[(&["judge", path.to_str().unwrap()], says)]).await;
+    }
+    // Two spans of one kind that overlap.
+    let mut report = json.clone();
+    report["targets"][0]["degraded"] = serde_json::json!([span.clone(), span]);
+    let path = dir.join("overlap.json");
+    std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+    assert_refused(&[(&["judge", path.to_str().unwrap()], "degraded[1].start_offset_ms overlaps")]).await;
 }

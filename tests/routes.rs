@@ -285,6 +285,10 @@ async fn routes_that_apply_to_no_url_or_do_not_parse_are_refused() {
         (&["--resolve", "notes.test:443:localhost", "https://notes.test/"], "`localhost` is not an IP address"),
         (&["--connect-to", "notes.test:443:127.0.0.1", "https://notes.test/"], "HOST:PORT:HOST2:PORT2"),
         (&["--connect-to", "notes.test:0:a:1", "https://notes.test/"], "`0` is not a port"),
+        (
+            &["--connect-to", "a.test:80:127.0.0.1:1", "--connect-to", "a.test:80:127.0.0.1:2", "http://a.test/"],
+            "--connect-to a.test:80:127.0.0.1:2 is never used: --connect-to a.test:80:127.0.0.1:1, given before it",
+        ),
     ])
     .await;
 }

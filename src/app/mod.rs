@@ -93,10 +93,17 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Exit> {
 fn with_baseline(config: &mut Config, cli: &Cli) -> anyhow::Result<()> {
     use crate::offline::baseline;
     baseline::measure_only_refuses(&cli.baseline, config.measure_only)?;
+    // The run's own --json, should the glob name it, is the report this run is about to write:
+    // no past run, as blip judge leaves out the report it judges.
+    let json = match &config.output.reports.json {
+        Some(crate::config::Destination::File(path)) => Some(path.as_path()),
+        _ => None,
+    };
     let own = baseline::Own {
         urls: config.display_urls().into_iter().collect(),
         command: config.wrap.as_ref().map(|w| w.argv.clone()),
-        path: None,
+        path: json,
+        writes: config.output.reports.files(),
     };
     let more = baseline::gates(&cli.baseline, &own, config.gate_phases)?;
     if !more.is_empty() {

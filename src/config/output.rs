@@ -190,33 +190,26 @@ fn check_files(
     inputs: &[&Path],
     force: bool,
 ) -> Result<(), ConfigError> {
-    let json_file = match &r.json {
-        Some(Destination::File(path)) => Some(path.clone()),
-        _ => None,
-    };
-    let mut files = vec![
-        ("--json", json_file),
-        ("--junit", r.junit.clone()),
-        ("--markdown", r.markdown.clone()),
-        ("--html", r.html.clone()),
-        ("GITHUB_STEP_SUMMARY", r.step_summary.clone()),
-        // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two
-        // reports in one stream.
-        ("--json -", r.json_to_stdout().then(|| STDOUT.into())),
-    ];
+    let mut files: Vec<(&str, Option<PathBuf>)> =
+        r.files().into_iter().map(|(flag, path)| (flag, Some(path))).collect();
+    // What `-` writes to: a path that names the same file (`/dev/stdout`) would mix two reports
+    // in one stream.
+    files.push(("--json -", r.json_to_stdout().then(|| STDOUT.into())));
     files.extend(more.iter().cloned());
     for (i, (flag, path)) in files.iter().enumerate() {
         let Some(path) = path else { continue };
-        // GITHUB_STEP_SUMMARY is appended to, never replaced; stdout is no file of ours.
-        if *flag != "GITHUB_STEP_SUMMARY" && !flag.ends_with(" -") {
+        // Stdout is no file of ours; GITHUB_STEP_SUMMARY is appended to, never replaced (other
+        // steps write there too), but a report being read must not get it.
+        let to_stdout = flag.ends_with(" -");
+        if !to_stdout && *flag != "GITHUB_STEP_SUMMARY" {
             refuse_overwrite(flag, path, force)?;
-            if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
-                return Err(bad(format!(
-                    "{flag} {} is a report being read ({}): write to another path",
-                    path.display(),
-                    input.display()
-                )));
-            }
+        }
+        if let Some(input) = inputs.iter().find(|input| !to_stdout && same_file(input, path)) {
+            return Err(bad(format!(
+                "{flag} {} is a report being read ({}): write to another path",
+                path.display(),
+                input.display()
+            )));
         }
         if let Some((other, _)) = files[i + 1..].iter().find(|(_, p)| p.as_ref().is_some_and(|p| same_file(p, path))) {
             return Err(bad(format!(

@@ -64,17 +64,9 @@ impl Routes {
     /// Where the connections of a URL with `host` (as the URL spells it, IPv6 in brackets or
     /// not) and `port` go, and which routes said so.
     pub fn dial(&self, host: &str, port: u16) -> (Dial, Taken) {
-        let host = bare(host);
         let mut taken = Taken::default();
-        let (mut host, mut port) = (host.to_string(), port);
-        if let Some(i) = self.connect_to.iter().position(|c| c.matches(&host, port)) {
-            let c = &self.connect_to[i];
-            taken.connect_to = Some(i);
-            if let Some(to) = &c.to_host {
-                host = to.clone();
-            }
-            port = c.to_port.unwrap_or(port);
-        }
+        let (host, port, connect_to) = self.connect_target(host, port);
+        taken.connect_to = connect_to;
         if let Some(i) = self.resolve.iter().position(|r| r.matches(&host, port)) {
             taken.resolve = Some(i);
             let addrs = self.resolve[i].addrs.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
@@ -84,6 +76,50 @@ impl Routes {
             Ok(ip) => (Dial::Addrs(vec![SocketAddr::new(ip, port)]), taken),
             Err(_) => (Dial::Name { host, port }, taken),
         }
+    }
+
+    /// Where the first `--connect-to` that matches `host` and `port` leads (the URL's own host
+    /// and port when none does), and which one it was.
+    fn connect_target(&self, host: &str, port: u16) -> (String, u16, Option<usize>) {
+        let host = bare(host);
+        match self.connect_to.iter().position(|c| c.matches(host, port)) {
+            Some(i) => {
+                let c = &self.connect_to[i];
+                (c.to_host.clone().unwrap_or_else(|| host.to_string()), c.to_port.unwrap_or(port), Some(i))
+            }
+            None => (host.to_string(), port, None),
+        }
+    }
+
+    /// A route that matches one of `hosts` (URLs' hosts and ports) but is never taken, because an
+    /// earlier one of its kind matches first (curl's first match wins): both as reports show
+    /// them.
+    pub fn shadowed(&self, hosts: &[(&str, u16)]) -> Option<(String, String)> {
+        let taken: Vec<Taken> = hosts.iter().map(|&(host, port)| self.dial(host, port).1).collect();
+        let unused_connect = |i: usize| taken.iter().all(|t| t.connect_to != Some(i));
+        let unused_resolve = |i: usize| taken.iter().all(|t| t.resolve != Some(i));
+        for &(host, port) in hosts {
+            let (to_host, to_port, first) = self.connect_target(host, port);
+            if let Some(first) = first
+                && let Some(later) = (first + 1..self.connect_to.len())
+                    .find(|&i| unused_connect(i) && self.connect_to[i].matches(bare(host), port))
+            {
+                return Some((
+                    format!("--connect-to {}", self.connect_to[later]),
+                    format!("--connect-to {}", self.connect_to[first]),
+                ));
+            }
+            let mut matching = (0..self.resolve.len()).filter(|&i| self.resolve[i].matches(&to_host, to_port));
+            if let Some(first) = matching.next()
+                && let Some(later) = matching.find(|&i| unused_resolve(i))
+            {
+                return Some((
+                    format!("--resolve {}", self.resolve[later]),
+                    format!("--resolve {}", self.resolve[first]),
+                ));
+            }
+        }
+        None
     }
 
     /// Which routes `url`'s connections take.
@@ -274,6 +310,21 @@ mod tests {
         // The first match wins, as curl's does.
         let r = routes(&["notes.test:443:[::1]:1", "notes.test:443:127.0.0.1:2"], &[]);
         assert_eq!(r.dial("notes.test", 443).0, addrs(&["[::1]:1"]));
+    }
+
+    #[test]
+    fn a_route_behind_an_earlier_match_is_shadowed() {
+        let r = routes(&["a.test:80:127.0.0.1:1", "a.test:80:127.0.0.1:2"], &[]);
+        let shadowed = r.shadowed(&[("a.test", 80)]).unwrap();
+        assert_eq!(
+            shadowed,
+            ("--connect-to a.test:80:127.0.0.1:2".into(), "--connect-to a.test:80:127.0.0.1:1".into())
+        );
+        let r = routes(&[], &["h.test:80:127.0.0.1", "H.test:80:127.0.0.2"]);
+        assert_eq!(r.shadowed(&[("h.test", 80)]).unwrap().0, "--resolve h.test:80:127.0.0.2");
+        assert_eq!(routes(&["a.test:80:b:1"], &["b:1:127.0.0.1"]).shadowed(&[("a.test", 80)]), None);
+        // Behind a.test's own route, the catch-all still serves c.test.
+        assert_eq!(routes(&["a.test:80:b:1", ":80:b:2"], &[]).shadowed(&[("a.test", 80), ("c.test", 80)]), None);
     }
 
     #[test]

@@ -46,15 +46,19 @@ pub struct Own<'a> {
     pub urls: BTreeSet<String>,
     pub command: Option<Vec<String>>,
     pub path: Option<&'a Path>,
+    /// The files the judgement writes (see [`crate::destination::Reports::files`]): none may be
+    /// a past report, which it would write over or append to.
+    pub writes: Vec<(&'static str, PathBuf)>,
 }
 
 impl Own<'_> {
-    /// What a saved report at `path` is judged as.
-    pub fn of_report<'a>(report: &Report, path: &'a Path) -> Own<'a> {
+    /// What a saved report at `path` is judged as, writing `writes`.
+    pub fn of_report<'a>(report: &Report, path: &'a Path, writes: Vec<(&'static str, PathBuf)>) -> Own<'a> {
         Own {
             urls: report.targets.iter().map(|t| t.url.clone()).collect(),
             command: report.deploy.as_ref().map(|d| d.command.clone()),
             path: Some(path),
+            writes,
         }
     }
 }
@@ -101,6 +105,14 @@ pub fn gates(args: &BaselineArgs, own: &Own<'_>, judge: GatePhases) -> anyhow::R
         (false, true) => {}
     }
     let paths = expand(&args.baseline, own.path)?;
+    for (flag, out) in &own.writes {
+        if paths.iter().any(|past| crate::config::same_file(past, out)) {
+            bail!(
+                "{flag} {} is a past report --baseline reads: write it elsewhere, or keep it out of the glob",
+                sanitize::line(&out.display().to_string())
+            );
+        }
+    }
     let percentiles: Vec<f64> = args.max_latency_vs_baseline.iter().map(|l| l.percentile).collect();
     let history = read(&paths, own, judge, args.baseline_any_command, &percentiles);
     say!(

@@ -22,7 +22,8 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Exit> {
     let report = saved::read(&args.report)?;
     baseline::measure_only_refuses(&args.baseline, args.gates.measure_only)?;
     let phases = args.gates.gate_phase.or(report.gate_phases).unwrap_or_default();
-    let baseline = baseline::gates(&args.baseline, &baseline::Own::of_report(&report, &args.report), phases)?;
+    let own = baseline::Own::of_report(&report, &args.report, reports.files());
+    let baseline = baseline::gates(&args.baseline, &own, phases)?;
     let gates = gates_of(&args.gates, &report, baseline)?;
     let mut judged = rejudge(report, &gates, args.gates.gate_phase)?;
     if args.gates.allow_missed {

@@ -120,6 +120,9 @@ fn checked(report: Report) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// The longest route (`--connect-to`, `--resolve`) a report holds: thousands of addresses.
+const ROUTE_MAX: usize = 65_536;
+
 /// The longest run a report is read for: a year. Every offset and count is bounded by the run,
 /// so this bounds them all, far below where a clock reading plus an offset could overflow.
 const MAX_RUN_MS: f64 = 366.0 * 86_400_000.0;
@@ -143,6 +146,10 @@ fn consistent(report: &Report) -> anyhow::Result<()> {
     let last = humantime::parse_rfc3339("9999-12-31T23:59:59Z").unwrap_or(SystemTime::UNIX_EPOCH);
     if started_at(report)?.checked_add(duration_ms(report.duration_ms) + Duration::from_secs(86_400)) > Some(last) {
         bail!("its started_at `{}` is too close to the year 10000", sanitize::line(&report.started_at));
+    }
+    // A route is a flag's value as given: a line, not a text.
+    if let Some((i, _)) = report.routes.iter().enumerate().find(|(_, r)| r.chars().count() > ROUTE_MAX) {
+        bail!("routes[{i}] is longer than {ROUTE_MAX} characters, the longest route blip reads in a report");
     }
     let run = Run { end_ms: report.duration_ms + SLACK_MS, runs: runs as u64 };
     // Probes are due at `start + k / rate`: at most one more than the run's length holds, per run.
@@ -343,18 +350,46 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
         )?;
     }
     at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
+    let mut ends = [0.0f64; 2];
     for (i, d) in t.degraded.iter().enumerate() {
+        use crate::report::degraded::DegradedKind;
         let name = |field: &str| format!("degraded[{i}].{field}");
         run.offset(&name("start_offset_ms"), Some(d.start_offset_ms))?;
-        run.offset(&name("the end"), Some(d.start_offset_ms + d.duration_ms))?;
+        number(&name("duration_ms"), d.duration_ms, f64::MAX)?;
+        run.offset(&format!("{} + duration_ms", name("start_offset_ms")), Some(d.start_offset_ms + d.duration_ms))?;
+        // Spans of one kind follow each other, never overlapping.
+        let kind = d.kind as usize;
+        if d.start_offset_ms < ends[kind] {
+            bail!("{} overlaps the span of its kind before it", name("start_offset_ms"));
+        }
+        ends[kind] = d.start_offset_ms + d.duration_ms;
+        if d.phase.is_some() && t.phases.is_none() {
+            bail!("{} names a phase, but the run wrapped no COMMAND", name("phase"));
+        }
+        let failing = d.kind == DegradedKind::Failing;
+        let given = |x: bool| if failing { !x } else { x };
+        if given(d.failed_share.is_some() || d.windows > 0 || !d.causes.is_empty())
+            || !given(d.p50_ms.is_some() || d.max_ms.is_some() || d.limit_ms.is_some())
+        {
+            bail!("{}: a failing span has a share, windows and causes; a slow one latencies and a limit", name("kind"));
+        }
         if let Some(share) = d.failed_share {
             number(&name("failed_share"), share, 1.0)?;
         }
         for (field, x) in [("p50_ms", d.p50_ms), ("max_ms", d.max_ms), ("limit_ms", d.limit_ms)] {
             number(&name(field), x.unwrap_or(0.0), f64::MAX)?;
         }
+        if d.p50_ms > d.max_ms {
+            bail!("{} is above its max_ms", name("p50_ms"));
+        }
         at_most(&name("windows"), d.windows, t.outage_count, "outage_count")?;
         keys(&name("causes"), &d.causes, |k| crate::offline::view::cause(k).is_some())?;
+        at_most(
+            &format!("the sum of {}", name("causes")),
+            total(&name("causes"), d.causes.values())?,
+            t.failed,
+            "failed",
+        )?;
     }
     for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
         for (i, w) in windows.iter().flatten().enumerate() {
@@ -468,6 +503,12 @@ fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> any
             bail!("peers[{i}].address `{}` is not an ip:port", sanitize::line(&p.address));
         }
         at_most(&format!("peers[{i}].failed"), p.failed, p.probes, "its probes")?;
+        if p.tracked.as_ref().is_some_and(|v| v.chars().count() > crate::engine::track::VALUE_MAX) {
+            bail!(
+                "peers[{i}].tracked is longer than the {} characters blip keeps of a value",
+                crate::engine::track::VALUE_MAX
+            );
+        }
         run.offset(&format!("peers[{i}].first_seen_offset_ms"), Some(p.first_seen_offset_ms))?;
         run.offset(&format!("peers[{i}].last_seen_offset_ms"), Some(p.last_seen_offset_ms))?;
         if p.first_seen_offset_ms > p.last_seen_offset_ms {

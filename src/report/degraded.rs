@@ -7,7 +7,7 @@
 //! Computed from what the report already holds, the timeline's one-second slices and the windows'
 //! exact edges, so the rule is pure and in one place.
 //! - *failing*: a run of slices in each of which more than [`FAILING_SHARE`] of the probes failed
-//!   but not all, holding at least two windows (one window is an outage, told as such). Its edges
+//!   but not all, in which at least two windows began (one window is an outage, told as such). Its edges
 //!   are its windows' first start and last end, to the probe; its share is their failed probes
 //!   over the probes due between those edges.
 //! - *slow*: a run of slices whose median latency is above the limit: [`SLOW_FACTOR`] times the
@@ -113,8 +113,10 @@ fn failing(t: &TargetReport, rate: f64, width_ms: f64) -> Vec<DegradedReport> {
             t.timeline[run.start].offset_s as f64 * 1000.0,
             t.timeline[run.end - 1].offset_s as f64 * 1000.0 + width_ms,
         );
+        // Windows that began in its seconds: an outage that began before them (a second with no
+        // probe up) is an outage, told as one, not the start of the brownout.
         let inside: Vec<&OutageReport> =
-            t.outages.iter().filter(|w| w.start_offset_ms < to && w.end_offset_ms >= from).collect();
+            t.outages.iter().filter(|w| w.start_offset_ms >= from && w.start_offset_ms < to).collect();
         if inside.len() < 2 {
             continue;
         }
@@ -267,6 +269,21 @@ mod tests {
         // 20 failed of the 39 due in 1.95 s at 20/s.
         assert!((s.failed_share.unwrap() - 20.0 / 39.0).abs() < 1e-9, "{s:?}");
         assert_eq!(sentence(s), "+1.525 s → +3.475 s (1.950 s): 51 % of probes failed over 20 windows (503 ×20)");
+    }
+
+    #[test]
+    fn an_outage_before_a_brownout_stays_out_of_its_span() {
+        // Down for the first second, then every other probe failing for a second, at 20/s.
+        let timeline = vec![point(0, 0, 20, None), point(1, 10, 10, Some(1.0)), point(2, 20, 0, Some(1.0))];
+        let mut outages = vec![window(0.0, 1025.0, 21)];
+        outages.extend((0..10).map(|i| {
+            let start = 1075.0 + 100.0 * i as f64;
+            window(start, start + 50.0, 1)
+        }));
+        let spans = spans(&target(timeline, outages), 20.0);
+        let [s] = &spans[..] else { panic!("{spans:?}") };
+        assert_eq!((s.start_offset_ms, s.windows), (1075.0, 10), "{s:?}");
+        assert!((s.failed_share.unwrap() - 10.0 / 19.0).abs() < 1e-9, "{s:?}");
     }
 
     #[test]
