@@ -19,7 +19,10 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::report::{Report, SCHEMA_VERSION, TargetReport, bounded};
+
+mod figures;
 use crate::sanitize;
+use figures::{histogram, window};
 
 /// The report in the file at `path`.
 pub fn read(path: &Path) -> anyhow::Result<Report> {
@@ -350,47 +353,7 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
         )?;
     }
     at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
-    let mut ends = [0.0f64; 2];
-    for (i, d) in t.degraded.iter().enumerate() {
-        use crate::report::degraded::DegradedKind;
-        let name = |field: &str| format!("degraded[{i}].{field}");
-        run.offset(&name("start_offset_ms"), Some(d.start_offset_ms))?;
-        number(&name("duration_ms"), d.duration_ms, f64::MAX)?;
-        run.offset(&format!("{} + duration_ms", name("start_offset_ms")), Some(d.start_offset_ms + d.duration_ms))?;
-        // Spans of one kind follow each other, never overlapping.
-        let kind = d.kind as usize;
-        if d.start_offset_ms < ends[kind] {
-            bail!("{} overlaps the span of its kind before it", name("start_offset_ms"));
-        }
-        ends[kind] = d.start_offset_ms + d.duration_ms;
-        if d.phase.is_some() && t.phases.is_none() {
-            bail!("{} names a phase, but the run wrapped no COMMAND", name("phase"));
-        }
-        let failing = d.kind == DegradedKind::Failing;
-        let given = |x: bool| if failing { !x } else { x };
-        if given(d.failed_share.is_some() || d.windows > 0 || !d.causes.is_empty())
-            || !given(d.p50_ms.is_some() || d.max_ms.is_some() || d.limit_ms.is_some())
-        {
-            bail!("{}: a failing span has a share, windows and causes; a slow one latencies and a limit", name("kind"));
-        }
-        if let Some(share) = d.failed_share {
-            number(&name("failed_share"), share, 1.0)?;
-        }
-        for (field, x) in [("p50_ms", d.p50_ms), ("max_ms", d.max_ms), ("limit_ms", d.limit_ms)] {
-            number(&name(field), x.unwrap_or(0.0), f64::MAX)?;
-        }
-        if d.p50_ms > d.max_ms {
-            bail!("{} is above its max_ms", name("p50_ms"));
-        }
-        at_most(&name("windows"), d.windows, t.outage_count, "outage_count")?;
-        keys(&name("causes"), &d.causes, |k| crate::offline::view::cause(k).is_some())?;
-        at_most(
-            &format!("the sum of {}", name("causes")),
-            total(&name("causes"), d.causes.values())?,
-            t.failed,
-            "failed",
-        )?;
-    }
+    figures::degraded(t, run)?;
     for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
         for (i, w) in windows.iter().flatten().enumerate() {
             let name = |field: &str| format!("{list}[{i}].{field}");
@@ -460,115 +423,7 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
             run.signed(&format!("deploy_timing.{name}"), x)?;
         }
     }
-    wire(&t.wire, t, run)
-}
-
-/// An outage window's times, checked: they parse, and their offsets lie within the run in order.
-fn window(
-    name: &dyn Fn(&str) -> String,
-    (start, end): (&str, &str),
-    (start_ms, end_ms, duration): (f64, f64, f64),
-    run: &Run,
-) -> anyhow::Result<()> {
-    time(&name("start"), start)?;
-    time(&name("end"), end)?;
-    run.offset(&name("start_offset_ms"), Some(start_ms))?;
-    run.offset(&name("end_offset_ms"), Some(end_ms))?;
-    run.offset(&name("duration_ms"), Some(duration))?;
-    if start_ms > end_ms || (end_ms - start_ms - duration).abs() > SLACK_MS {
-        bail!("{} ({duration}) is not its end_offset_ms less its start_offset_ms", name("duration_ms"));
-    }
-    Ok(())
-}
-
-/// A histogram, if any, checked: it decodes within its bound and holds at most `ok` values.
-fn histogram(name: &str, text: Option<&str>, ok: u64) -> anyhow::Result<()> {
-    let Some(text) = text else { return Ok(()) };
-    let h = crate::report::histogram::decode(text)
-        .map_err(|e| anyhow::anyhow!("{name} is not a serialized HdrHistogram ({e})"))?;
-    at_most(&format!("{name}'s count"), h.len(), ok, "ok")
-}
-
-/// A URL's wire figures, checked against its probes and the run.
-fn wire(w: &crate::report::wire::WireReport, t: &TargetReport, run: &Run) -> anyhow::Result<()> {
-    for (phase, p) in &w.phases_ms {
-        for (q, x) in [("p50", p.p50), ("p90", p.p90), ("p99", p.p99), ("max", p.max)] {
-            number(&format!("phases_ms.{phase}.{q}"), x, f64::MAX)?;
-        }
-        at_most(&format!("phases_ms.{phase}.count"), p.count, t.probes.saturating_add(t.resent), "probes and resent")?;
-    }
-    let mut answered = w.peers_other.probes;
-    for (i, p) in w.peers.iter().enumerate() {
-        if p.address.parse::<std::net::SocketAddr>().is_err() {
-            bail!("peers[{i}].address `{}` is not an ip:port", sanitize::line(&p.address));
-        }
-        at_most(&format!("peers[{i}].failed"), p.failed, p.probes, "its probes")?;
-        if p.tracked.as_ref().is_some_and(|v| v.chars().count() > crate::engine::track::VALUE_MAX) {
-            bail!(
-                "peers[{i}].tracked is longer than the {} characters blip keeps of a value",
-                crate::engine::track::VALUE_MAX
-            );
-        }
-        run.offset(&format!("peers[{i}].first_seen_offset_ms"), Some(p.first_seen_offset_ms))?;
-        run.offset(&format!("peers[{i}].last_seen_offset_ms"), Some(p.last_seen_offset_ms))?;
-        if p.first_seen_offset_ms > p.last_seen_offset_ms {
-            bail!("peers[{i}].first_seen_offset_ms is after its last_seen_offset_ms");
-        }
-        answered = answered.checked_add(p.probes).context("peers overflow")?;
-    }
-    at_most("the peers' probes", answered, t.probes, "probes")?;
-    at_most("peers_other.failed", w.peers_other.failed, w.peers_other.probes, "its probes")?;
-    for (i, c) in w.dns_changes.iter().enumerate() {
-        run.offset(&format!("dns_changes[{i}].at_ms"), Some(c.at_ms))?;
-        for (field, list) in [("added", &c.added), ("removed", &c.removed)] {
-            if let Some(bad) = list.iter().find(|a| a.parse::<std::net::IpAddr>().is_err()) {
-                bail!("dns_changes[{i}].{field} has `{}`, which is not an IP address", sanitize::line(bad));
-            }
-        }
-    }
-    for (i, s) in w.tracked.iter().enumerate() {
-        let mut distinct = std::collections::BTreeSet::new();
-        for (j, v) in s.values.iter().enumerate() {
-            let name = |field: &str| format!("tracked[{i}].values[{j}].{field}");
-            if !distinct.insert(v.value.as_str()) {
-                bail!("{} repeats a value listed before it: each value is listed once", name("value"));
-            }
-            // Seen from first to last; served, if at all, within that span.
-            let (first, last) = (v.first_seen_offset_ms, v.last_seen_offset_ms);
-            let within = |x: Option<f64>| x.is_none_or(|x| first <= x && x <= last);
-            if first > last || !within(v.first_ok_offset_ms) || !within(v.last_ok_offset_ms) {
-                bail!("{}: a value is first seen, served and last seen in that order", name("first_seen_offset_ms"));
-            }
-            if let (Some(a), Some(b)) = (v.first_ok_offset_ms, v.last_ok_offset_ms)
-                && a > b
-            {
-                bail!("{} is after last_ok_offset_ms", name("first_ok_offset_ms"));
-            }
-            at_most(&name("probes"), v.probes, t.probes, "the URL's probes")?;
-            at_most(&name("failed"), v.failed, v.probes, "its probes")?;
-            for (field, x) in [
-                ("first_seen_offset_ms", Some(v.first_seen_offset_ms)),
-                ("last_seen_offset_ms", Some(v.last_seen_offset_ms)),
-                ("first_ok_offset_ms", v.first_ok_offset_ms),
-                ("last_ok_offset_ms", v.last_ok_offset_ms),
-            ] {
-                run.offset(&name(field), x)?;
-            }
-            width(&name("timeline_width_s"), v.timeline_width_s, run)?;
-            for (k, p) in v.timeline.iter().enumerate() {
-                run.offset(&name(&format!("timeline[{k}].offset_s")), Some(p.offset_s as f64 * 1000.0))?;
-                at_most(&name(&format!("timeline[{k}].probes")), p.probes, v.probes, "its probes")?;
-            }
-        }
-    }
-    if let Some(c) = &w.cutover {
-        for (i, v) in c.old.iter().chain(&c.new).enumerate() {
-            run.signed(&format!("cutover value {i}'s at_ms"), Some(v.at_ms))?;
-        }
-        run.offset("cutover.overlap_ms", c.overlap_ms)?;
-        run.offset("cutover.gap_ms", c.gap_ms)?;
-    }
-    Ok(())
+    figures::wire(&t.wire, t, run)
 }
 
 /// When the run started, by the clock of the machine it ran on.
