@@ -6,10 +6,10 @@ use std::time::Duration;
 use crate::analysis::judged::{Judged, Offender};
 use hdrhistogram::Histogram;
 
+use super::intent::judge_expect_new;
 use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
-use crate::analysis::tracking::{MAX_VALUES, Seen, SeenSource};
-use crate::gates::{ExpectNew, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, VsBaseline, history_key};
+use crate::gates::{FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, VsBaseline, history_key};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -35,7 +35,7 @@ pub struct Verdict {
 impl Verdict {
     /// `gate` failed, with its limit and nothing observed yet: where a judgement starts, so that
     /// a gate that finds nothing to judge fails.
-    fn failed(gate: &Gate) -> Verdict {
+    pub(super) fn failed(gate: &Gate) -> Verdict {
         Verdict {
             gate: gate.name(),
             default: false,
@@ -76,108 +76,6 @@ impl Increase {
 
 fn quantile(h: &Histogram<u64>, percentile: f64) -> u64 {
     if percentile >= 100.0 { h.max() } else { h.value_at_quantile(percentile / 100.0) }
-}
-
-/// Values named in a verdict at most; the rest are counted.
-const VALUES_NAMED: usize = 4;
-
-/// `values` as a verdict names them: `v1, v2 and 3 more`.
-fn named<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    let values: Vec<String> = values.map(crate::sanitize::line).collect();
-    match values.len() {
-        0 => "none".to_string(),
-        n if n > VALUES_NAMED => format!("{} and {} more", values[..VALUES_NAMED].join(", "), n - VALUES_NAMED),
-        _ => values.join(", "),
-    }
-}
-
-/// What `--expect-new` says of one tracked source, and whether it holds: a value the warmup
-/// never saw served, the warmup's own values had settled (no value first seen in its second
-/// half: an instance id, or a random token, would make any later value look new), and the source
-/// kept within the values whose times are known.
-fn new_value_line(source: &SeenSource, deploy_start: Duration) -> (String, bool) {
-    let name = &source.name;
-    if source.other > 0 {
-        return (
-            format!("{name}: not judged: past {MAX_VALUES} distinct values, when the rest came is not kept"),
-            false,
-        );
-    }
-    if let Some(late) =
-        source.old_values(deploy_start).filter(|s| s.first_seen * 2 > deploy_start).max_by_key(|s| s.first_seen)
-    {
-        return (
-            format!(
-                "{name}: not judged: the warmup was still finding values ({} first seen at +{}, in its second half); \
-                 track a version rather than an instance, or give a longer --warmup",
-                crate::sanitize::line(&late.value),
-                secs(late.first_seen)
-            ),
-            false,
-        );
-    }
-    let old = named(source.old_values(deploy_start).map(|s| s.value.as_str()));
-    let new: Vec<&Seen> = source.new_values(deploy_start).collect();
-    match new.iter().filter_map(|s| s.first_ok).min() {
-        Some(first) => (
-            format!(
-                "{name}: new {} from +{}, warmup's {old}",
-                named(new.iter().map(|s| s.value.as_str())),
-                secs(first)
-            ),
-            true,
-        ),
-        None => (format!("{name}: no new value served, warmup's {old}"), false),
-    }
-}
-
-/// `--expect-new`: each tracked source took a value the warmup never saw, and it served; with
-/// `strict`, none of the warmup's values answered once the cooldown began. What cannot be told
-/// (no deploy, no cooldown, values past the tracked bound) fails as not judged, never a pass.
-fn judge_expect_new(gate: &Gate, mode: ExpectNew, view: &Judged<'_>) -> Verdict {
-    let mut v = Verdict::failed(gate);
-    let intent = &view.intent;
-    let Some(deploy_start) = intent.deploy_start else {
-        v.observed = "not judged: the COMMAND did not start".to_string();
-        return v;
-    };
-    if intent.sources.is_empty() {
-        v.observed = "not judged: nothing tracked (--track-header or --track-body)".to_string();
-        return v;
-    }
-    if intent.warmup_probes == 0 {
-        v.observed = "not judged: the warmup probed nothing, so the old values are not known".to_string();
-        return v;
-    }
-    let mut said = Vec::new();
-    let mut failed = false;
-    for source in &intent.sources {
-        let (line, ok) = new_value_line(source, deploy_start);
-        let mut line = line;
-        failed |= !ok;
-        if mode == ExpectNew::Strict {
-            let lingering: Vec<&Seen> =
-                source.lingering(deploy_start, intent.cooldown_start.unwrap_or(Duration::MAX)).collect();
-            if let (Some(last), Some(cooldown)) = (lingering.iter().map(|s| s.last_seen).max(), intent.cooldown_start) {
-                line += &format!(
-                    "; {} still answered in the cooldown (last at +{}, the cooldown began at +{})",
-                    named(lingering.iter().map(|s| s.value.as_str())),
-                    secs(last),
-                    secs(cooldown)
-                );
-                failed = true;
-                // An answer given cannot be taken back.
-                v.settled = true;
-            } else if !intent.cooldown_ran {
-                line += "; the warmup's values in the cooldown not judged: the cooldown did not run its length";
-                failed = true;
-            }
-        }
-        said.push(line);
-    }
-    v.observed = said.join("; ");
-    v.passed = !failed;
-    v
 }
 
 /// The `percentile` (100: the maximum) of `latency`, in ms; `None` without a successful probe.
@@ -455,7 +353,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 mod tests {
     use super::*;
     use crate::analysis::recorder::PhaseStats;
-    use crate::gates::{ErrorRateLimit, GatePhases, LatencyIncrease, LatencyLimit};
+    use crate::gates::{ErrorRateLimit, ExpectNew, GatePhases, LatencyIncrease, LatencyLimit};
     use std::collections::BTreeMap;
 
     use hdrhistogram::Histogram;

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub use crate::analysis::phase::GatePhases;
 use crate::engine::status_set::StatusSet;
 
+mod intent;
 mod judge;
 
 pub use judge::{Verdict, judge, latency_ms, shown_name};
