@@ -77,14 +77,9 @@ fn vantage(given: Option<&str>) -> Result<String, ConfigError> {
 
 impl Output {
     pub fn new(args: &OutputArgs) -> Result<Output, ConfigError> {
-        refuse_bodies(&[
-            ("--json", &args.json),
-            ("--junit", &args.junit),
-            ("--markdown", &args.markdown),
-            ("--html", &args.html),
-            ("--events", &args.events),
-        ])?;
-        let json = json_destination(args.json.as_deref())?;
+        let reports = report_files(&args.reports)?;
+        refuse_bodies(&[("--events", &args.events)])?;
+        let json = reports.json.clone();
         let events_to_stdout = (args.events.as_deref() == Some("-")).then_some(&Destination::Stdout);
         let stdout_taken = takes_stdout(json.as_ref(), events_to_stdout);
         let terminal = std::io::stdout().is_terminal();
@@ -112,13 +107,12 @@ impl Output {
         if args.events_probes && events.is_none() {
             return Err(bad("--events-probes goes with --events PATH"));
         }
-        let reports = reports(json, &args.junit, &args.markdown, &args.html)?;
         let events_file = match &events {
             Some(Destination::File(path)) => Some(path.clone()),
             _ => None,
         };
         let events_stdout = (events == Some(Destination::Stdout)).then(|| STDOUT.into());
-        check_files(&reports, &[("--events", events_file), ("--events -", events_stdout)], &[], args.force)?;
+        check_files(&reports, &[("--events", events_file), ("--events -", events_stdout)], &[], args.reports.force)?;
         Ok(Output {
             reports,
             ui,
@@ -134,6 +128,14 @@ impl Output {
 /// Where `blip judge` and `blip merge` write their reports, under a run's rules: the same paths
 /// refused, the same CI summary and annotations, and never over a report being read (`inputs`).
 pub fn saved_reports(paths: &ReportPaths, inputs: &[&Path]) -> Result<Reports, ConfigError> {
+    let reports = report_files(paths)?;
+    check_files(&reports, &[], inputs, paths.force)?;
+    Ok(reports)
+}
+
+/// The reports these flags ask for, each path as a report flag takes it, with the job summary
+/// and annotations of a GitHub Actions job; whether they may be written is [`check_files`]'s.
+fn report_files(paths: &ReportPaths) -> Result<Reports, ConfigError> {
     refuse_bodies(&[
         ("--json", &paths.json),
         ("--junit", &paths.junit),
@@ -141,9 +143,7 @@ pub fn saved_reports(paths: &ReportPaths, inputs: &[&Path]) -> Result<Reports, C
         ("--html", &paths.html),
     ])?;
     let json = json_destination(paths.json.as_deref())?;
-    let reports = reports(json, &paths.junit, &paths.markdown, &paths.html)?;
-    check_files(&reports, &[], inputs, paths.force)?;
-    Ok(reports)
+    reports(json, &paths.junit, &paths.markdown, &paths.html)
 }
 
 /// `--json`'s value: `-` is stdout.
