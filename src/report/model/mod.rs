@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::phase::Phase;
 use crate::engine::lane::Lane;
 
+mod gate;
+mod run;
+pub use gate::*;
+pub use run::*;
+
 /// 2: a target is a (URL, lane) pair with its `connection`; `run_id`; router errors; request
 /// ids of outage windows.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -101,165 +106,12 @@ pub struct Report {
     pub clock_offset_ms: Option<f64>,
 }
 
-/// A stretch of the run whose slots blip missed.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct PauseReport {
-    /// Due time of its first missed slot, from the start of the run.
-    pub start_offset_ms: f64,
-    /// To the due time of its last missed slot.
-    pub duration_ms: f64,
-    /// Slots missed in it, over all URLs.
-    pub missed: u64,
-}
-
-/// One run of a merge: where it probed from and when, by its own clock.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct MergedRun {
-    /// Its `vantage`.
-    pub vantage: String,
-    /// Its `started_at`, by its own clock.
-    pub started_at: String,
-    /// When it started, from the start of the merged report (the earliest run's start).
-    pub start_offset_ms: f64,
-    /// Its own `duration_ms`.
-    pub duration_ms: f64,
-    /// The overall verdict of its own gates.
-    pub passed: bool,
-}
-
-/// `blip merge`: an outage window as the vantages saw it, on the merged report's time line.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct MergedWindow {
-    /// The earliest start any of `vantages` saw, RFC 3339, UTC, milliseconds. The vantages'
-    /// windows that overlap, or come within one probe interval of each other, are one merged
-    /// window.
-    pub start: String,
-    /// The latest end any of `vantages` saw, RFC 3339.
-    pub end: String,
-    /// `start`, from the start of the merged report (the earliest run's start), ms.
-    pub start_offset_ms: f64,
-    /// `end`, from the start of the merged report, ms.
-    pub end_offset_ms: f64,
-    /// `end_offset_ms − start_offset_ms`.
-    pub duration_ms: f64,
-    /// How long all of `vantages` saw it at once (0 when their clocks disagree by more than the
-    /// window).
-    pub overlap_ms: f64,
-    /// The vantages that saw it, in the order of `merged_from`.
-    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
-    pub vantages: Vec<String>,
-    /// The failed probes of the vantages' windows in it, summed.
-    pub failed_probes: u64,
-    /// Failed probes per status code or error kind, over the vantages.
-    #[serde(deserialize_with = "crate::report::bounded::map::<_, _, _, 65_536>")]
-    pub causes: BTreeMap<String, u64>,
-    /// The `first_error` of the vantage's window that began first.
-    pub first_error: String,
-    /// A vantage's window in it was still open when that vantage's run ended.
-    pub open: bool,
-}
-
-/// One run of a hook.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct HookReport {
-    /// `on-down` or `on-up`.
-    pub hook: String,
-    /// The URL whose outage window opened (`on-down`) or closed (`on-up`), as `targets[].url`
-    /// names it.
-    pub url: String,
-    /// The lane of the target whose window triggered it: `reused` or `fresh`.
-    pub connection: Lane,
-    /// When blip started it, from the start of the run, ms (a hook that waited for the one
-    /// before it of the same URL starts when that one ends).
-    pub start_offset_ms: f64,
-    /// How long it ran, ms: from its start until it exited, or until blip found it could not be
-    /// started or waited for.
-    pub duration_ms: f64,
-    /// Null when a signal ended it or it never started.
-    pub exit_code: Option<i32>,
-    /// Name of the signal that ended it (`SIGTERM` when the run ended first).
-    pub signal: Option<String>,
-    /// Why it could not be started or waited for.
-    pub error: Option<String>,
-}
-
-/// The wrapped COMMAND and how it went.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct DeployReport {
-    /// The command's argument vector, program first, as given after `--` (`blip demo`: blip's
-    /// own call of its simulated deploy, which `label` names).
-    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
-    pub command: Vec<String>,
-    /// What the human reports call the command when it is not the command line itself (`blip
-    /// demo`'s simulated deploy: `demo deploy (restart)`); null for a command given after `--`.
-    #[serde(default)]
-    pub label: Option<String>,
-    /// `--warmup`, ms: how long blip probes before it starts the command.
-    pub warmup_ms: f64,
-    /// `--cooldown`, ms: how long blip probes after the command exits (not after a stop
-    /// request, which ends the run when the command exits).
-    pub cooldown_ms: f64,
-    /// When the command started, from the start of the run, ms; null if it never started.
-    pub start_offset_ms: Option<f64>,
-    /// When blip saw it exit, from the start of the run, ms; null if it never started.
-    pub end_offset_ms: Option<f64>,
-    /// `end_offset_ms − start_offset_ms`; null if it never started.
-    pub duration_ms: Option<f64>,
-    /// Exit code, or null when a signal ended it or it never started.
-    pub exit_code: Option<i32>,
-    /// Name of the signal that ended it (`SIGTERM`).
-    pub signal: Option<String>,
-    /// Why it could not be started.
-    pub error: Option<String>,
-    /// Whether the command succeeded (exit code 0).
-    pub succeeded: bool,
-    /// blip stopped the command itself because a gate failed (`--fail-fast`): its end is not the
-    /// deploy's failure, the gate is.
-    #[serde(default)]
-    pub stopped_by_gate: bool,
-    /// The last lines of its output, stdout and stderr interleaved as they arrived.
-    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
-    pub output_tail: Vec<String>,
-    /// Lines of its output not shown because it printed faster than they could be.
-    pub output_lines_dropped: u64,
-    /// Its first and last 200 lines (each cut to 200 characters), with when blip read them:
-    /// marks on the HTML report's time axis.
-    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
-    pub output_marks: Vec<OutputMark>,
-    /// Lines between the first and the last 200, not in `output_marks`.
-    pub output_marks_dropped: u64,
-}
-
-/// A line of the wrapped command's output and when blip read it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct OutputMark {
-    /// From the start of the run.
-    pub offset_ms: f64,
-    /// `stdout` or `stderr`.
-    pub stream: String,
-    /// The line's text, its first 200 characters.
-    pub line: String,
-}
-
 impl Report {
     /// How many gates were judged over all URLs, and how many of them failed.
     pub fn gate_counts(&self) -> (usize, usize) {
         let gates = self.targets.iter().map(|t| t.gates.len()).sum();
         let failed = self.targets.iter().map(|t| t.gates.iter().filter(|g| !g.passed).count()).sum();
         (gates, failed)
-    }
-}
-
-impl GateReport {
-    /// The gate as the human reports name it: `max-downtime 0s (default)` for blip's own.
-    pub fn shown(&self) -> String {
-        crate::gates::shown_name(&self.gate, self.default)
     }
 }
 
@@ -284,30 +136,6 @@ impl Report {
     /// [`crate::engine::lane::lanes_shown`]).
     pub fn lanes_shown(&self) -> bool {
         self.targets.iter().any(|t| t.connection != Lane::Reused)
-    }
-}
-
-impl DeployReport {
-    /// The command as the human reports name it: its label, or its command line.
-    pub fn shown(&self) -> String {
-        self.label.clone().unwrap_or_else(|| self.command.join(" "))
-    }
-
-    /// How the command ended, in words: `exit code 0`, `killed by SIGTERM`, or why it never ran.
-    pub fn outcome(&self) -> String {
-        match &self.error {
-            Some(error) => error.clone(),
-            None => describe_end(self.exit_code, self.signal.as_deref()),
-        }
-    }
-}
-
-/// How a command that ran ended, in words: `exit code 0`, `killed by SIGTERM`.
-pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
-    match (exit_code, signal) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by {signal}"),
-        (None, None) => "did not finish".to_string(),
     }
 }
 
@@ -417,92 +245,6 @@ pub struct TargetReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "crate::report::bounded::option_map::<_, _, _, 65_536>")]
     pub availability_by_vantage: Option<BTreeMap<String, f64>>,
-}
-
-/// One gate's verdict on one URL, judged on the probes and windows of the judged phases
-/// (`gate_phases`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct GateReport {
-    /// The gate as given: `max-downtime 0s`, `fail-on-status 404`.
-    pub gate: String,
-    /// blip added this gate itself (`max-downtime 0s`), since no gate given bounds downtime or
-    /// failed probes; the human reports show it as `max-downtime 0s (default)`.
-    #[serde(default)]
-    pub default: bool,
-    /// The limit as the summary shows it: `0s`, `10`, `0.5%`, `5%/10s`, `3 windows`,
-    /// `2x the warmup's`, a status set (`404`, `5xx`); `1 successful probe` for
-    /// `answered at least once`.
-    pub limit: String,
-    /// What was measured against the limit, as the summary shows it (`1.500 s`, `3 probes`,
-    /// `0.500% (1 of 200) from 10s to 20s`), or why nothing could be judged (`no probe judged`,
-    /// `not judged: …`).
-    pub observed: String,
-    /// The URL stayed within the limit. A gate that had nothing to judge (no judged probe, no
-    /// successful one for a latency gate, no baseline for `--max-latency-increase`) fails.
-    pub passed: bool,
-    /// Why it failed; null when it passed.
-    pub evidence: Option<Evidence>,
-}
-
-/// Why a gate failed: its first offender and the outage windows involved.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct Evidence {
-    /// When the first offender was due, RFC 3339: the first judged probe with a listed status
-    /// (`--fail-on-status`) or that failed (`--max-failed`); the first judged instant of the
-    /// first window (`--max-downtime`), of the longest (`--max-outage`) or of the first past the
-    /// limit (`--max-outages`); the start of `worst_window` (`--max-error-rate`); the start of
-    /// the first window (`answered at least once`). Null for `--max-latency` and
-    /// `--max-latency-increase`, and when no probe was judged.
-    pub first_at: Option<String>,
-    /// `first_at`, from the start of the run, ms.
-    pub first_offset_ms: Option<f64>,
-    /// What the first offender got: the probe's status or error, or the window's `first_error`;
-    /// for `--max-error-rate`, how many of the window's probes failed. Null with `first_at`.
-    pub first_error: Option<String>,
-    /// Indexes into this URL's `outages` of the windows involved; windows past the list's bound
-    /// have indexes too, which it does not hold.
-    #[serde(deserialize_with = "crate::report::bounded::vec::<_, _, 65_536>")]
-    pub outages: Vec<usize>,
-    /// `--max-error-rate`: the sliding window with the highest share of failed probes; null for
-    /// other gates.
-    pub worst_window: Option<RateWindowReport>,
-    /// `--max-latency-increase`: the quantile in the warmup and after it; null for other gates,
-    /// and when either could not be taken.
-    pub latency_increase: Option<IncreaseReport>,
-}
-
-/// A latency quantile of the warmup, of the judged phases after it, and their ratio.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct IncreaseReport {
-    /// The quantile the gate names (`max` for the highest) of the warmup's successful probes'
-    /// latency, ms.
-    pub warmup_ms: f64,
-    /// The same quantile of the successful probes after the warmup: the deploy's, and the
-    /// cooldown's unless `--gate-phase deploy`, ms.
-    pub judged_ms: f64,
-    /// `judged_ms / warmup_ms` (a warmup quantile of 0 counts as 1 µs); the gate fails when it is
-    /// above the factor given.
-    pub ratio: f64,
-}
-
-/// A span of the run and the share of its judged probes that failed.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-pub struct RateWindowReport {
-    /// Its start, from the start of the run, ms: the start of a timeline slice (whole seconds).
-    pub start_offset_ms: f64,
-    /// Its end, from the start of the run, ms: the end of its last slice. It spans the gate's window rounded up to whole
-    /// slices, or less at the end of the run.
-    pub end_offset_ms: f64,
-    /// Judged probes due in it.
-    pub probes: u64,
-    /// Of them, those that failed.
-    pub failed: u64,
-    /// Failed probes as a percentage of `probes`.
-    pub rate_percent: f64,
 }
 
 /// One phase of a wrapped deploy, for one URL: its span, and the probes due in it.
