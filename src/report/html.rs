@@ -6,10 +6,10 @@
 //! output and the summary tables. No script, no font, nothing from the network: the page reads
 //! the same with scripts disabled and offline, and a hover shows details through SVG `<title>`.
 //!
-//! The SVG (timeline.rs) is written by hand from the [`Report`]: a page is a few rectangles and two paths per
-//! URL, which a string builder keeps small and readable, where a templating or plotting crate
-//! would add dependencies and markup of its own. It is a pure function of the report, like the
-//! other writers.
+//! The SVG (timeline.rs) is written by hand from the [`Report`]: a page is a few rectangles and
+//! two paths per URL, which a string builder keeps small and readable, where a templating or
+//! plotting crate would add dependencies and markup of its own. It is a pure function of the
+//! report, like the other writers.
 //!
 //! Long runs stay small: the timeline's slices are grouped into at most [`MAX_COLUMNS`] columns,
 //! and neighbouring columns of the same state are one rectangle. Every text that came from a
