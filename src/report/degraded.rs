@@ -7,9 +7,10 @@
 //! Computed from what the report already holds, the timeline's one-second slices and the windows'
 //! exact edges, so the rule is pure and in one place.
 //! - *failing*: a run of slices in each of which more than [`FAILING_SHARE`] of the probes failed
-//!   but not all, in which at least two windows began (one window is an outage, told as such). Its edges
-//!   are its windows' first start and last end, to the probe; its share is their failed probes
-//!   over the probes due between those edges.
+//!   but not all, in which at least two windows began (one window is an outage, told as such),
+//!   and the seconds at its edges that hold some failures. Its edges are its windows' first
+//!   start and last end, to the probe; its share is their failed probes over the probes due
+//!   between those edges.
 //! - *slow*: a run of slices whose median latency is above the limit: [`SLOW_FACTOR`] times the
 //!   warmup's p99 (without a warmup, the run's median), and at least [`SLOW_FLOOR_MS`]. Its edges
 //!   are the slices', to the second.
@@ -108,7 +109,18 @@ fn runs(timeline: &[TimelinePoint], width_s: u64, bad: impl Fn(&TimelinePoint) -
 fn failing(t: &TargetReport, rate: f64, width_ms: f64) -> Vec<DegradedReport> {
     let bad = |p: &TimelinePoint| p.ok > 0 && p.failed as f64 > FAILING_SHARE * (p.ok + p.failed) as f64;
     let mut spans = Vec::new();
-    for run in runs(&t.timeline, t.timeline_width_s.max(1), bad) {
+    // A second at either edge with some failures, too few to count as failing, holds the
+    // brownout's first or last failures: the span takes it, so its edges are the failures'.
+    let edge = |p: &TimelinePoint| p.ok > 0 && p.failed > 0;
+    let width_s = t.timeline_width_s.max(1);
+    for mut run in runs(&t.timeline, width_s, bad) {
+        let adjacent = |a: usize, b: usize| t.timeline[b].offset_s == t.timeline[a].offset_s + width_s;
+        while run.start > 0 && adjacent(run.start - 1, run.start) && edge(&t.timeline[run.start - 1]) {
+            run.start -= 1;
+        }
+        while run.end < t.timeline.len() && adjacent(run.end - 1, run.end) && edge(&t.timeline[run.end]) {
+            run.end += 1;
+        }
         let (from, to) = (
             t.timeline[run.start].offset_s as f64 * 1000.0,
             t.timeline[run.end - 1].offset_s as f64 * 1000.0 + width_ms,
@@ -284,6 +296,28 @@ mod tests {
         let [s] = &spans[..] else { panic!("{spans:?}") };
         assert_eq!((s.start_offset_ms, s.windows), (1075.0, 10), "{s:?}");
         assert!((s.failed_share.unwrap() - 10.0 / 19.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn a_brownout_that_begins_late_in_a_second_starts_at_its_first_failure() {
+        // At 20/s, every other probe failing from +1.925 s to +3.5 s: its first second has one
+        // failure of twenty, too few to be failing, and still holds its first window.
+        let timeline = vec![
+            point(0, 20, 0, Some(1.0)),
+            point(1, 19, 1, Some(1.0)),
+            point(2, 10, 10, Some(1.0)),
+            point(3, 10, 10, Some(1.0)),
+            point(4, 20, 0, Some(1.0)),
+        ];
+        let outages: Vec<OutageReport> = (0..17)
+            .map(|i| {
+                let start = 1925.0 + 100.0 * i as f64;
+                window(start, start + 50.0, 1)
+            })
+            .collect();
+        let spans = spans(&target(timeline, outages), 20.0);
+        let [s] = &spans[..] else { panic!("{spans:?}") };
+        assert_eq!((s.start_offset_ms, s.windows), (1925.0, 17), "{s:?}");
     }
 
     #[test]
