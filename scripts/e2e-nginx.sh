@@ -174,8 +174,10 @@ for run in $(seq "${RELOAD_RUNS:-3}"); do
   check "reloads $run (nginx logged $LOGGED)" "$WORK/reloads.json" "
 assert t['failed'] == 0 and t['outage_count'] == 0, (t['error_counts'], t['status_counts'], t['outages'])
 assert t['phases']['deploy']['probes'] >= 1900, t['phases']
-assert t['probes'] == $LOGGED, f\"nginx logged $LOGGED requests, blip reports {t['probes']} probes\"
-print(f\"  resent {t['resent']}\")
+print(f\"  resent {t['resent']}, missed {t['missed']}, cancelled {t['cancelled']}, paused {report['paused']}\")
+# Every probe nginx served once; a slot blip missed (it was stalled with the request in flight)
+# or cancelled at the end may have been served too, and is not a probe.
+assert t['probes'] <= $LOGGED <= t['probes'] + t['missed'] + t['cancelled'], f\"nginx logged $LOGGED requests, blip reports {t['probes']} probes\"
 "
 done
 echo "e2e-nginx: passed"
