@@ -246,8 +246,9 @@ impl Hooks {
         }
     }
 
-    /// The runs for the report, how many ran in all, and how many triggers were skipped.
-    pub fn into_report(self) -> (Vec<HookReport>, u64, u64) {
-        (self.runs, self.finished, self.skipped)
+    /// The runs for the report (taken: the run has ended), how many ran in all, and how many
+    /// triggers were skipped.
+    pub fn take_report(&mut self) -> (Vec<HookReport>, u64, u64) {
+        (std::mem::take(&mut self.runs), self.finished, self.skipped)
     }
 }

@@ -16,13 +16,14 @@ use crate::report::histogram;
 use crate::report::warnings::{never_up_warnings, send_lag_warnings, warmup_warnings};
 use crate::report::{
     DeployTiming, Evidence, GateReport, IncreaseReport, Latency, OutageReport, PauseReport, PhaseLatency, PhaseReport,
-    RateWindowReport, Report, SCHEMA_VERSION, SendLag, TargetReport, TimelinePoint,
+    RateWindowReport, Report, RunFacts, RunFigures, SendLag, TargetReport, TimelinePoint,
 };
 use crate::units::{millis, us_to_ms};
 
 /// The report of a run that ended at `end` (the end of the schedule), once the recorder closed
-/// its books there ([`Recorder::close`]), with every gate judged on every URL.
-pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
+/// its books there ([`Recorder::close`]), with every gate judged on every URL and what the run
+/// knew of itself (`facts`) beside the figures.
+pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates, facts: RunFacts) -> Report {
     let end = recorder.clock.offset(end);
     let mut targets: Vec<TargetReport> =
         recorder.targets.iter().map(|t| target_report(t, &recorder.clock, &recorder.phases, end)).collect();
@@ -45,7 +46,6 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
             report.gates.push(never);
         }
     }
-    let passed = targets.iter().all(|t| t.gates.iter().all(|g| g.passed));
     let mut warnings = never_up_warnings(&targets);
     warnings.extend(send_lag_warnings(&targets, recorder.rate));
     warnings.extend(warmup_warnings(&targets));
@@ -64,33 +64,18 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates) -> Report {
         &paused,
         recorder.targets.iter().find_map(|t| t.unobserved.first_local.as_deref()),
     ));
-    Report {
-        schema_version: SCHEMA_VERSION,
-        blip_version: env!("CARGO_PKG_VERSION").to_string(),
-        // Set by the app, which knows where it runs.
-        vantage: String::new(),
-        // The application sets it: the run's id is the config's.
-        run_id: String::new(),
+    let figures = RunFigures {
         started_at: rfc3339_ms(recorder.clock.started_at),
         duration_ms: millis(end),
         rate: recorder.rate,
-        passed,
-        default_gates: false,
-        measure_only: false,
-        stop_reason: None,
         gate_phases: (!recorder.phases.spans(end).is_empty()).then_some(recorder.judge),
         warnings,
         paused,
-        allow_missed: false,
-        routes: Vec::new(),
-        deploy: None,
         targets,
-        hooks: Vec::new(),
-        hooks_run: 0,
-        hooks_skipped: 0,
         merged_from: None,
         clock_offset_ms: None,
-    }
+    };
+    Report::new(facts, figures)
 }
 
 /// A URL that never answered acceptably in the whole run is most likely a wrong URL (a typo, a
@@ -324,7 +309,7 @@ mod tests {
     fn finish(mut r: Recorder, end: Instant, gate_list: &[Gate]) -> (Vec<Event>, Report) {
         let gate_list = &Gates::new(gate_list.to_vec(), false);
         let events = r.close(end);
-        let report = report(&r, end, gate_list);
+        let report = report(&r, end, gate_list, RunFacts::default());
         (events, report)
     }
 

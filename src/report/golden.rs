@@ -70,13 +70,12 @@ pub(crate) fn scenario() -> Report {
         Gate::MaxLatency("p99=10ms".parse().unwrap()),
     ];
     recorder.close(clock.start + ms(6000));
-    let mut report = crate::report::build::report(
+    crate::report::build::report(
         &recorder,
         clock.start + ms(6000),
         &crate::gates::Gates::new(gates.to_vec(), false),
-    );
-    report.run_id = RUN_ID.to_string();
-    report
+        crate::report::RunFacts { run_id: RUN_ID.to_string(), ..Default::default() },
+    )
 }
 
 /// The scenario's run id, which its probes' request ids start with.

@@ -278,9 +278,7 @@ mod tests {
             }
         }
         r.close(at(run_ms));
-        let mut report =
-            build::report(&r, at(run_ms), &crate::gates::Gates::new(vec![Gate::MaxDowntime(Duration::ZERO)], false));
-        report.deploy = Some(DeployReport {
+        let deploy = DeployReport {
             label: None,
             command: vec!["cf".into(), "push".into(), "notes".into()],
             warmup_ms: 1000.0,
@@ -304,8 +302,9 @@ mod tests {
                 })
                 .collect(),
             output_marks_dropped: 0,
-        });
-        report
+        };
+        let facts = crate::report::RunFacts { deploy: Some(deploy), ..Default::default() };
+        build::report(&r, at(run_ms), &crate::gates::Gates::new(vec![Gate::MaxDowntime(Duration::ZERO)], false), facts)
     }
 
     const LINES: [(f64, &str, &str); 3] = [

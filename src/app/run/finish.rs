@@ -6,14 +6,38 @@ use std::time::Instant;
 
 use super::Run;
 use crate::app::{Finished, output, stage};
-use crate::report::build;
+use crate::report::{RunFacts, build};
 
 impl Run<'_> {
+    /// What the run knew of itself, for its report: the deploy, the hooks, the stop, and the
+    /// settings the report records.
+    fn facts(&mut self) -> RunFacts {
+        let deploy = self.deploy.take().map(|d| stage::deploy_report(&self.clock, d, self.stopped_by_gate));
+        let short = deploy
+            .as_ref()
+            .zip(self.config.wrap.as_ref())
+            .and_then(|(deploy, wrap)| crate::report::warnings::short_deploy_warning(deploy, wrap.min_deploy));
+        let (hooks, hooks_run, hooks_skipped) = self.hooks.take_report();
+        RunFacts {
+            vantage: self.config.output.vantage.clone(),
+            run_id: self.config.run_id.clone(),
+            default_gates: self.config.gates.default_added(),
+            measure_only: self.config.measure_only,
+            allow_missed: self.config.allow_missed,
+            routes: self.config.request.routes.shown(),
+            stop_reason: self.stop_reason.take(),
+            deploy,
+            hooks,
+            hooks_run,
+            hooks_skipped,
+            warnings: short.into_iter().collect(),
+        }
+    }
+
     /// Closes the books and writes every report.
     pub async fn finish(mut self, signals: &mut crate::app::signals::Signals) -> anyhow::Result<Finished> {
         let end = self.end_tx.borrow().unwrap_or_else(Instant::now);
         let last = self.recorder.close(end);
-        let mut report = build::report(&self.recorder, end, &self.config.gates);
         // Hooks are over by now (the run has ended); every other consumer still hears of these.
         for event in &last {
             self.announce(event);
@@ -25,21 +49,8 @@ impl Run<'_> {
                 "{dropped} lines of the command's output were not shown: it printed faster than they could be"
             ));
         }
-        report.deploy = self.deploy.map(|d| stage::deploy_report(&self.clock, d, self.stopped_by_gate));
-        if let Some((deploy, wrap)) = report.deploy.as_ref().zip(self.config.wrap.as_ref())
-            && let Some(short) = crate::report::warnings::short_deploy_warning(deploy, wrap.min_deploy)
-        {
-            report.warnings.push(short);
-        }
-        (report.hooks, report.hooks_run, report.hooks_skipped) = self.hooks.into_report();
-        report.default_gates = self.config.gates.default_added();
-        report.vantage = self.config.output.vantage.clone();
-        report.run_id.clone_from(&self.config.run_id);
-        report.measure_only = self.config.measure_only;
-        report.allow_missed = self.config.allow_missed;
-        report.routes = self.config.request.routes.shown();
-        report.stop_reason = self.stop_reason.take();
-        report.passed = report.headline().passed;
+        let facts = self.facts();
+        let report = build::report(&self.recorder, end, &self.config.gates, facts);
         // A summary that could not be written is blip's output lost, as a report is: exit 2. A
         // closed stdout is not: its reader chose to stop (`blip … | head`).
         let shown = match self.ui.finished(&report) {

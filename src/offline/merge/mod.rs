@@ -23,7 +23,7 @@ use crate::exit::Exit;
 use crate::offline::saved::{self, duration_ms};
 use crate::offline::{check_paths, judge, write_outputs};
 use crate::report::build::latency;
-use crate::report::{MergedRun, Report, SCHEMA_VERSION, SendLag, TargetReport, histogram};
+use crate::report::{MergedRun, Report, RunFacts, RunFigures, SendLag, TargetReport, histogram};
 use crate::sanitize;
 use crate::units::{millis, secs_ms};
 
@@ -168,47 +168,47 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
     }
     let stops: Vec<String> =
         runs.iter().filter_map(|r| Some(format!("{}: {}", r.report.vantage, r.report.stop_reason.as_ref()?))).collect();
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        blip_version: env!("CARGO_PKG_VERSION").to_string(),
+    let mut routes: Vec<String> = runs.iter().flat_map(|r| r.report.routes.iter().cloned()).collect();
+    routes.sort();
+    routes.dedup();
+    let facts = RunFacts {
         vantage: runs.iter().map(|r| r.report.vantage.as_str()).collect::<Vec<_>>().join(", "),
         run_id: runs.iter().map(|r| r.report.run_id.as_str()).collect::<Vec<_>>().join("+"),
+        // Judged after the merge (`judge::rejudge`), which sets both.
+        default_gates: false,
+        measure_only: false,
+        allow_missed: runs.iter().all(|r| r.report.allow_missed),
+        routes,
+        stop_reason: (!stops.is_empty()).then(|| stops.join("; ")),
+        deploy: None,
+        hooks: Vec::new(),
+        hooks_run: add(runs.iter().map(|r| r.report.hooks_run)),
+        hooks_skipped: add(runs.iter().map(|r| r.report.hooks_skipped)),
+        warnings: Vec::new(),
+    };
+    let merged_from = runs
+        .iter()
+        .map(|r| MergedRun {
+            vantage: r.report.vantage.clone(),
+            started_at: r.report.started_at.clone(),
+            start_offset_ms: millis(since(origin, r.start)),
+            duration_ms: r.report.duration_ms,
+            passed: r.report.passed,
+        })
+        .collect();
+    let figures = RunFigures {
         started_at: rfc3339_ms(origin),
         duration_ms: millis(since(origin, end)),
         rate: runs.iter().map(|r| r.report.rate).sum(),
-        passed: true,
-        default_gates: false,
-        measure_only: false,
-        stop_reason: (!stops.is_empty()).then(|| stops.join("; ")),
         gate_phases: None,
         warnings,
         // Each vantage's pauses stay in its own report; their warnings are above.
         paused: Vec::new(),
-        allow_missed: runs.iter().all(|r| r.report.allow_missed),
-        routes: {
-            let mut routes: Vec<String> = runs.iter().flat_map(|r| r.report.routes.iter().cloned()).collect();
-            routes.sort();
-            routes.dedup();
-            routes
-        },
-        deploy: None,
         targets,
-        hooks: Vec::new(),
-        hooks_run: add(runs.iter().map(|r| r.report.hooks_run)),
-        hooks_skipped: add(runs.iter().map(|r| r.report.hooks_skipped)),
-        merged_from: Some(
-            runs.iter()
-                .map(|r| MergedRun {
-                    vantage: r.report.vantage.clone(),
-                    started_at: r.report.started_at.clone(),
-                    start_offset_ms: millis(since(origin, r.start)),
-                    duration_ms: r.report.duration_ms,
-                    passed: r.report.passed,
-                })
-                .collect(),
-        ),
+        merged_from: Some(merged_from),
         clock_offset_ms: clock_offset.map(millis),
-    })
+    };
+    Ok(Report::new(facts, figures))
 }
 
 /// The sum of counts, saturating: the reports' own counts are checked, their sum over many is

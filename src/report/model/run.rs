@@ -176,3 +176,39 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
         (None, None) => "did not finish".to_string(),
     }
 }
+
+/// What a run knew of itself that its figures do not hold: where it ran, how it was judged,
+/// what it wrapped, its hooks and why it stopped. Given to [`Report::new`](super::Report::new).
+#[derive(Clone, Debug)]
+#[cfg_attr(test, derive(Default))]
+pub struct RunFacts {
+    pub vantage: String,
+    pub run_id: String,
+    pub default_gates: bool,
+    pub measure_only: bool,
+    pub allow_missed: bool,
+    pub routes: Vec<String>,
+    pub stop_reason: Option<String>,
+    pub deploy: Option<DeployReport>,
+    pub hooks: Vec<HookReport>,
+    pub hooks_run: u64,
+    pub hooks_skipped: u64,
+    /// Warnings the run itself adds after the figures' own (a deploy too short to judge).
+    pub warnings: Vec<String>,
+}
+
+/// What was measured: the run's span and rate, its targets, the warnings about its figures, the
+/// stretches blip missed, and for a merge the runs merged. Given to
+/// [`Report::new`](super::Report::new).
+#[derive(Clone, Debug)]
+pub struct RunFigures {
+    pub started_at: String,
+    pub duration_ms: f64,
+    pub rate: f64,
+    pub gate_phases: Option<crate::analysis::phase::GatePhases>,
+    pub warnings: Vec<String>,
+    pub paused: Vec<PauseReport>,
+    pub targets: Vec<super::TargetReport>,
+    pub merged_from: Option<Vec<MergedRun>>,
+    pub clock_offset_ms: Option<f64>,
+}
