@@ -44,17 +44,28 @@ impl Exit {
 
     /// The exit of a finished run. Precedence: blip's own failure (2), then a failed command (3),
     /// then a failed gate (1); 0 only when none of them happened.
-    pub fn of(blip_failed: bool, command_failed: bool, passed: bool) -> Exit {
-        if blip_failed {
+    pub fn of(ended: Ended) -> Exit {
+        if ended.blip_failed {
             Exit::UsageOrFailure
-        } else if command_failed {
+        } else if ended.command_failed {
             Exit::CommandFailed
-        } else if !passed {
+        } else if !ended.passed {
             Exit::GateFailed
         } else {
             Exit::Ok
         }
     }
+}
+
+/// How a run ended, for [`Exit::of`].
+#[derive(Clone, Copy, Debug)]
+pub struct Ended {
+    /// blip failed on its own (an output lost, its own trouble) or did not start the deploy.
+    pub blip_failed: bool,
+    /// The wrapped COMMAND failed.
+    pub command_failed: bool,
+    /// Every gate passed.
+    pub passed: bool,
 }
 
 impl From<Exit> for ExitCode {
@@ -69,10 +80,11 @@ mod tests {
 
     #[test]
     fn precedence_is_2_then_3_then_1_then_0() {
-        assert_eq!(Exit::of(true, true, false), Exit::UsageOrFailure);
-        assert_eq!(Exit::of(false, true, false), Exit::CommandFailed);
-        assert_eq!(Exit::of(false, false, false), Exit::GateFailed);
-        assert_eq!(Exit::of(false, false, true), Exit::Ok);
+        let of = |blip_failed, command_failed, passed| Exit::of(Ended { blip_failed, command_failed, passed });
+        assert_eq!(of(true, true, false), Exit::UsageOrFailure);
+        assert_eq!(of(false, true, false), Exit::CommandFailed);
+        assert_eq!(of(false, false, false), Exit::GateFailed);
+        assert_eq!(of(false, false, true), Exit::Ok);
         let codes: Vec<u8> =
             [Exit::Ok, Exit::GateFailed, Exit::UsageOrFailure, Exit::CommandFailed].map(Exit::code).to_vec();
         assert_eq!(codes, [0, 1, 2, 3]);

@@ -77,7 +77,7 @@ pub const MAX_IDLE: usize = 64;
 
 /// One target's share of the schedule: its prober, its probes in flight and its idle workers.
 /// Shared by the scheduler and the target's workers.
-struct Lane {
+struct Share {
     target: usize,
     prober: Prober,
     /// Probes sent and not yet finished; the scheduler alone adds to it, so a slot that finds
@@ -102,7 +102,7 @@ struct Job {
     back: mpsc::UnboundedSender<Job>,
 }
 
-impl Lane {
+impl Share {
     fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
         // Nothing can panic while the lock is held; a poisoned stack is still a valid one.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
@@ -135,21 +135,21 @@ pub fn spawn(
     end: watch::Receiver<Option<Instant>>,
     samples: mpsc::UnboundedSender<Sample>,
 ) -> std::io::Result<Dispatched> {
-    let lanes: Vec<Arc<Lane>> = probers
+    let shares: Vec<Arc<Share>> = probers
         .into_iter()
         .enumerate()
         .map(|(target, prober)| {
-            Arc::new(Lane { target, prober, busy: AtomicUsize::new(0), idle: Mutex::new(Idle::default()) })
+            Arc::new(Share { target, prober, busy: AtomicUsize::new(0), idle: Mutex::new(Idle::default()) })
         })
         .collect();
     let timer = PreciseTimer::new()?;
     let dispatched = Dispatched::default();
     let driven = dispatched.clone();
     tokio::spawn(async move {
-        drive(timer, &lanes, schedule, (concurrency, miss_after), end, &samples, driven).await;
+        drive(timer, &shares, schedule, (concurrency, miss_after), end, &samples, driven).await;
         // Idle workers end once their senders are gone; busy ones when they next finish.
-        for lane in &lanes {
-            let mut idle = lane.idle();
+        for share in &shares {
+            let mut idle = share.idle();
             idle.closed = true;
             idle.workers.clear();
         }
@@ -159,14 +159,14 @@ pub fn spawn(
 
 async fn drive(
     timer: PreciseTimer,
-    lanes: &[Arc<Lane>],
+    shares: &[Arc<Share>],
     schedule: Schedule,
     (concurrency, miss_after): (usize, Duration),
     mut end: watch::Receiver<Option<Instant>>,
     samples: &mpsc::UnboundedSender<Sample>,
     dispatched: Dispatched,
 ) {
-    let coalesce = coalescing(schedule.rate * lanes.len() as f64);
+    let coalesce = coalescing(schedule.rate * shares.len() as f64);
     // Once blip finds itself more than `miss_after` behind, every slot due before that moment
     // is missed rather than sent in one burst: their answers could not be judged by their due
     // times, and the burst would meet the concurrency cap.
@@ -197,8 +197,8 @@ async fn drive(
         }
         if missed_until.is_some_and(|until| due < until) {
             let _ = samples.send(missed(target, seq, due, now));
-        } else if let Some(lane) = lanes.get(target) {
-            dispatch(lane, seq, due, concurrency, samples);
+        } else if let Some(share) = shares.get(target) {
+            dispatch(share, seq, due, concurrency, samples);
         }
         dispatched.0.store(slot + 1, Ordering::Release);
     }
@@ -244,10 +244,10 @@ fn missed(target: usize, seq: u64, due: Instant, now: Instant) -> Sample {
     }
 }
 
-fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, samples: &mpsc::UnboundedSender<Sample>) {
-    if lane.busy.load(Ordering::Acquire) >= concurrency {
+fn dispatch(share: &Arc<Share>, seq: u64, due: Instant, concurrency: usize, samples: &mpsc::UnboundedSender<Sample>) {
+    if share.busy.load(Ordering::Acquire) >= concurrency {
         let _ = samples.send(Sample {
-            target: lane.target,
+            target: share.target,
             seq,
             due,
             sent: due,
@@ -266,9 +266,9 @@ fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, sample
         });
         return;
     }
-    lane.busy.fetch_add(1, Ordering::AcqRel);
+    share.busy.fetch_add(1, Ordering::AcqRel);
     loop {
-        let Some(worker) = lane.idle().workers.pop() else { break };
+        let Some(worker) = share.idle().workers.pop() else { break };
         let job = Job { seq, due, back: worker.clone() };
         // A worker's receiver is gone only if its task was torn down with the runtime.
         if worker.send(job).is_ok() {
@@ -276,24 +276,24 @@ fn dispatch(lane: &Arc<Lane>, seq: u64, due: Instant, concurrency: usize, sample
         }
     }
     let (back, jobs) = mpsc::unbounded_channel();
-    tokio::spawn(work(lane.clone(), Job { seq, due, back }, jobs, samples.clone()));
+    tokio::spawn(work(share.clone(), Job { seq, due, back }, jobs, samples.clone()));
 }
 
 /// A worker: sends the probe of each slot it is handed and reports its sample, until the
 /// schedule ends or enough other workers are idle.
 async fn work(
-    lane: Arc<Lane>,
+    share: Arc<Share>,
     mut job: Job,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     samples: mpsc::UnboundedSender<Sample>,
 ) {
     loop {
-        let sample = lane.prober.probe(lane.target, job.seq, job.due).await;
-        lane.busy.fetch_sub(1, Ordering::AcqRel);
+        let sample = share.prober.probe(share.target, job.seq, job.due).await;
+        share.busy.fetch_sub(1, Ordering::AcqRel);
         // The receiver outlives every sender; a send error means the run was torn down.
         let _ = samples.send(sample);
         {
-            let mut idle = lane.idle();
+            let mut idle = share.idle();
             if idle.closed || idle.workers.len() >= MAX_IDLE {
                 return;
             }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::gates::Gates;
-use crate::offline::merge::{Run, merge};
+use crate::offline::merge::{SavedRun, merge};
 use crate::offline::{judge, saved};
 use crate::report::{Report, json, markdown, text};
 
@@ -88,7 +88,10 @@ fn use_report(report: Report) {
         let _ = (text::render(&judged), markdown::render(&judged), json::render(&judged));
     }
     if let Some(start) = start {
-        let runs = [Run { file: "a.json".into(), report, start }, Run { file: "b.json".into(), report: other, start }];
+        let runs = [
+            SavedRun { file: "a.json".into(), report, start },
+            SavedRun { file: "b.json".into(), report: other, start },
+        ];
         if let Ok(merged) = merge(&runs)
             && let Ok(judged) = judge::rejudge(merged, &gates(), None)
         {
@@ -116,7 +119,7 @@ proptest! {
             use_report(report);
         }
         // And unchecked, where serde takes it: judging and writing must not panic on their own.
-        // (Merging takes checked reports: `Run::read` is the only way in.)
+        // (Merging takes checked reports: `SavedRun::read` is the only way in.)
         if let Ok(report) = serde_json::from_str::<Report>(&text) {
             judge_and_write(report);
         }

@@ -102,7 +102,11 @@ impl Report {
     /// gate (see [`Exit::of`]).
     pub fn exit(&self, blip_failed: bool) -> Exit {
         let blip_failed = blip_failed || self.not_started() || self.blip_trouble().is_some();
-        Exit::of(blip_failed, self.deploy_failure().is_some(), self.headline().passed)
+        Exit::of(crate::exit::Ended {
+            blip_failed,
+            command_failed: self.deploy_failure().is_some(),
+            passed: self.headline().passed,
+        })
     }
 
     /// The verdict for the headlines.

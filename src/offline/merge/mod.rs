@@ -28,21 +28,21 @@ use crate::sanitize;
 use crate::units::{millis, secs_ms};
 
 mod windows;
-use windows::{Cluster, Seen, first_starts, merged_timeline, merged_window, outage_of};
+use windows::{clusters, merged_timeline, outage_of, split};
 
 /// One saved run: its report, the file it came from, and when it started by its own clock.
-pub struct Run {
+pub struct SavedRun {
     pub file: String,
     pub report: Report,
     pub start: SystemTime,
 }
 
-impl Run {
+impl SavedRun {
     /// Reads the run saved at `path`.
-    pub fn read(path: &Path) -> anyhow::Result<Run> {
+    pub fn read(path: &Path) -> anyhow::Result<SavedRun> {
         let report = saved::read(path)?;
         let start = saved::started_at(&report)?;
-        Ok(Run { file: path.display().to_string(), report, start })
+        Ok(SavedRun { file: path.display().to_string(), report, start })
     }
 
     fn end(&self) -> SystemTime {
@@ -53,7 +53,7 @@ impl Run {
 /// Runs `blip merge`.
 pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
     let reports = check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
-    let runs = args.reports.iter().map(|path| Run::read(path)).collect::<anyhow::Result<Vec<Run>>>()?;
+    let runs = args.reports.iter().map(|path| SavedRun::read(path)).collect::<anyhow::Result<Vec<SavedRun>>>()?;
     let merged = merge(&runs)?;
     let gates = judge::gates_of(&args.gates, &merged, Vec::new())?;
     let judged = judge::rejudge(merged, &gates, None)?;
@@ -96,7 +96,7 @@ pub fn describe(report: &Report) -> String {
 
 /// The runs merged into one report, not yet judged. Refused: runs from one vantage twice, and
 /// runs that do not overlap in time.
-pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
+pub fn merge(runs: &[SavedRun]) -> anyhow::Result<Report> {
     // A merged report already sums its vantages: merging it again would count them twice.
     if let Some(r) = runs.iter().find(|r| r.report.merged_from.is_some()) {
         bail!(
@@ -107,7 +107,7 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
     }
     // Each URL and lane must have been probed from every vantage, or a window seen by one
     // vantage alone would read as the service being down.
-    let targets = |r: &Run| -> Vec<(String, Lane)> {
+    let targets = |r: &SavedRun| -> Vec<(String, Lane)> {
         let mut t: Vec<(String, Lane)> = r.report.targets.iter().map(|t| (t.url.clone(), t.connection)).collect();
         t.sort();
         t
@@ -145,7 +145,7 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
         );
     }
     let origin = runs.iter().map(|r| r.start).min().unwrap_or(latest.start);
-    let end = runs.iter().map(Run::end).max().unwrap_or(latest.start);
+    let end = runs.iter().map(SavedRun::end).max().unwrap_or(latest.start);
     // Targets are matched by URL and connection lane.
     let mut urls: Vec<(&str, Lane)> = Vec::new();
     for r in runs {
@@ -159,10 +159,13 @@ pub fn merge(runs: &[Run]) -> anyhow::Result<Report> {
     let shown = crate::engine::lane::lanes_shown(&lanes);
     let mut warnings = Vec::new();
     let mut clock_offset: Option<Duration> = None;
-    let targets = urls
-        .iter()
-        .map(|&target| merge_target(target, shown, runs, origin, end, &mut clock_offset, &mut warnings))
-        .collect();
+    let mut targets = Vec::with_capacity(urls.len());
+    for &target in &urls {
+        let merged = merge_target(target, shown, runs, origin, end);
+        warnings.extend(merged.warnings);
+        clock_offset = clock_offset.max(merged.clock_offset);
+        targets.push(merged.target);
+    }
     for r in runs {
         warnings.extend(r.report.warnings.iter().map(|w| format!("{}: {w}", r.report.vantage)));
     }
@@ -221,39 +224,111 @@ pub(super) fn since(origin: SystemTime, at: SystemTime) -> Duration {
     at.duration_since(origin).unwrap_or_default()
 }
 
+/// One vantage's view of a target: the vantage's index, its run, and the target in its report.
+type Observed<'a> = (usize, &'a SavedRun, &'a TargetReport);
+
+/// A target merged over the vantages that probed it, with the warnings of its merge and how far
+/// apart the vantages saw its shared windows begin.
+struct MergedTarget {
+    target: TargetReport,
+    warnings: Vec<String>,
+    clock_offset: Option<Duration>,
+}
+
 fn merge_target(
     (url, lane): (&str, Lane),
     lane_shown: bool,
-    runs: &[Run],
+    runs: &[SavedRun],
     origin: SystemTime,
     end: SystemTime,
-    clock_offset: &mut Option<Duration>,
-    warnings: &mut Vec<String>,
-) -> TargetReport {
-    let seen: Vec<(usize, &Run, &TargetReport)> = runs
+) -> MergedTarget {
+    let seen: Vec<Observed<'_>> = runs
         .iter()
         .enumerate()
         .filter_map(|(i, r)| Some((i, r, r.report.targets.iter().find(|t| t.url == url && t.connection == lane)?)))
         .collect();
-    let sum = |f: fn(&TargetReport) -> u64| add(seen.iter().map(|(_, _, t)| f(t)));
-    let add_counts = |f: fn(&TargetReport) -> &BTreeMap<String, u64>| {
+    let (merged, mut warnings) = merged_latency(url, &seen);
+    let (clusters, listed) = clusters(url, &seen, origin);
+    warnings.extend(listed);
+    let split = split(&clusters, &seen, runs, origin);
+    let counts = MergedCounts { seen: &seen };
+    let downtime: f64 = split.all.iter().map(|w| w.duration_ms).sum();
+    let first = seen.iter().map(|(_, r, _)| since(origin, r.start)).min().unwrap_or_default();
+    let observed = since(origin, end).saturating_sub(first);
+    let ok = counts.sum(|t| t.ok);
+    let availability =
+        crate::analysis::outage::availability(Duration::from_secs_f64(downtime / 1000.0), observed, ok > 0);
+    let lag = |f: fn(&SendLag) -> f64| seen.iter().map(|(_, _, t)| f(&t.send_lag_ms)).fold(0.0, f64::max);
+    let (width, timeline) = merged_timeline(&seen, origin);
+    let target = TargetReport {
+        url: url.to_string(),
+        connection: lane,
+        label: lane.label(url, lane_shown),
+        router_error_counts: counts.keyed(|t| &t.router_error_counts),
+        // Phases, peers and tracked values stay in each vantage's own report.
+        wire: Default::default(),
+        probes: counts.sum(|t| t.probes),
+        ok,
+        failed: counts.sum(|t| t.failed),
+        resent: counts.sum(|t| t.resent),
+        cancelled: counts.sum(|t| t.cancelled),
+        local_errors: counts.sum(|t| t.local_errors),
+        missed: counts.sum(|t| t.missed),
+        status_counts: counts.keyed(|t| &t.status_counts),
+        error_counts: counts.keyed(|t| &t.error_counts),
+        latency_ms: merged.as_ref().map(latency),
+        latency_histogram: merged.as_ref().map(histogram::encode),
+        send_lag_ms: SendLag { p50: lag(|l| l.p50), p99: lag(|l| l.p99), max: lag(|l| l.max) },
+        downtime_ms: (downtime * 1000.0).round() / 1000.0,
+        availability,
+        outage_count: split.all.len() as u64,
+        degraded: Vec::new(),
+        outages: split.all.iter().map(outage_of).collect(),
+        timeline_width_s: width,
+        timeline,
+        phases: None,
+        deploy_timing: None,
+        gates: Vec::new(),
+        availability_by_vantage: Some(
+            seen.iter().map(|(_, r, t)| (r.report.vantage.clone(), t.availability)).collect(),
+        ),
+        windows_all: Some(split.all),
+        windows_some: Some(split.some),
+    };
+    MergedTarget { target, warnings, clock_offset: split.clock_offset }
+}
+
+/// The vantages' counts of one target, summed.
+struct MergedCounts<'a, 'b> {
+    seen: &'b [Observed<'a>],
+}
+
+impl MergedCounts<'_, '_> {
+    fn sum(&self, f: fn(&TargetReport) -> u64) -> u64 {
+        add(self.seen.iter().map(|(_, _, t)| f(t)))
+    }
+
+    /// Counts by key (status, cause, router error), summed key by key.
+    fn keyed(&self, f: fn(&TargetReport) -> &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         let mut all: BTreeMap<String, u64> = BTreeMap::new();
-        for (_, _, t) in &seen {
+        for (_, _, t) in self.seen {
             for (k, n) in f(t) {
                 let count = all.entry(k.clone()).or_default();
                 *count = count.saturating_add(*n);
             }
         }
         all
-    };
+    }
+}
 
-    // Latency: the histograms merged, so every quantile is the one of all the probes.
+/// The vantages' latency histograms merged, so every quantile is the one of all the probes; none
+/// when a vantage that had answers saved no histogram (a quantile of some of them would lie).
+fn merged_latency(url: &str, seen: &[Observed<'_>]) -> (Option<Histogram<u64>>, Vec<String>) {
     let mut merged: Option<Histogram<u64>> = None;
-    let mut complete = true;
-    for (_, r, t) in &seen {
+    let mut warnings = Vec::new();
+    for (_, r, t) in seen {
         let Some(h) = t.latency_histogram.as_deref().and_then(|text| histogram::decode(text).ok()) else {
             if t.ok > 0 {
-                complete = false;
                 warnings.push(format!(
                     "{url}: the report of {} has no latency_histogram; no latency is merged",
                     r.report.vantage
@@ -268,109 +343,7 @@ fn merge_target(
             None => merged = Some(h),
         }
     }
-    let merged = merged.filter(|h| complete && !h.is_empty());
-
-    // Windows on the merged time line, clustered.
-    let offset = |r: &Run| since(origin, r.start);
-    let mut windows: Vec<Seen<'_>> = Vec::new();
-    for (i, r, t) in &seen {
-        if t.outage_count > t.outages.len() as u64 {
-            warnings.push(format!(
-                "{url}: {} lists {} of {} outage windows; only those are merged",
-                r.report.vantage,
-                t.outages.len(),
-                t.outage_count
-            ));
-        }
-        for o in &t.outages {
-            let (start, stop) = (offset(r) + duration_ms(o.start_offset_ms), offset(r) + duration_ms(o.end_offset_ms));
-            windows.push(Seen { vantage: *i, start, end: stop, outage: o });
-        }
-    }
-    windows.sort_by_key(|w| (w.start, w.vantage));
-    // Two vantages see one outage up to a probe interval apart, however well their clocks agree.
-    let slack = seen
-        .iter()
-        .map(
-            |(_, r, _)| if r.report.rate > 0.0 { Duration::from_secs_f64(1.0 / r.report.rate) } else { Duration::ZERO },
-        )
-        .max()
-        .unwrap_or_default();
-    let mut clusters: Vec<Cluster<'_>> = Vec::new();
-    for w in windows {
-        match clusters.last_mut() {
-            Some(c) if w.start <= c.end + slack => {
-                c.end = c.end.max(w.end);
-                c.seen.push(w);
-            }
-            _ => clusters.push(Cluster { end: w.end, seen: vec![w] }),
-        }
-    }
-    let (mut all, mut some) = (Vec::new(), Vec::new());
-    for c in &clusters {
-        let window = merged_window(c, runs, origin);
-        let start = c.seen.iter().map(|s| s.start).min().unwrap_or_default();
-        // Vantages probing this URL when the window began (within a probe interval).
-        let probing = seen.iter().filter(|(_, r, _)| {
-            offset(r) <= start + slack && offset(r) + duration_ms(r.report.duration_ms) + slack >= start
-        });
-        let everyone = probing.clone().all(|(i, _, _)| c.seen.iter().any(|s| s.vantage == *i));
-        if everyone && probing.count() > 1 {
-            let starts = first_starts(c);
-            let spread =
-                starts.iter().max().copied().unwrap_or_default() - starts.iter().min().copied().unwrap_or_default();
-            *clock_offset = Some(clock_offset.unwrap_or_default().max(spread));
-        }
-        if everyone {
-            all.push(window);
-        } else {
-            some.push(window);
-        }
-    }
-
-    let downtime: f64 = all.iter().map(|w| w.duration_ms).sum();
-    let first = seen.iter().map(|(_, r, _)| offset(r)).min().unwrap_or_default();
-    let observed = since(origin, end).saturating_sub(first);
-    let ok = sum(|t| t.ok);
-    let availability =
-        crate::analysis::outage::availability(Duration::from_secs_f64(downtime / 1000.0), observed, ok > 0);
-    let lag = |f: fn(&SendLag) -> f64| seen.iter().map(|(_, _, t)| f(&t.send_lag_ms)).fold(0.0, f64::max);
-    let (width, timeline) = merged_timeline(&seen, origin);
-    TargetReport {
-        url: url.to_string(),
-        connection: lane,
-        label: lane.label(url, lane_shown),
-        router_error_counts: add_counts(|t| &t.router_error_counts),
-        // Phases, peers and tracked values stay in each vantage's own report.
-        wire: Default::default(),
-        probes: sum(|t| t.probes),
-        ok,
-        failed: sum(|t| t.failed),
-        resent: sum(|t| t.resent),
-        cancelled: sum(|t| t.cancelled),
-        local_errors: sum(|t| t.local_errors),
-        missed: sum(|t| t.missed),
-        status_counts: add_counts(|t| &t.status_counts),
-        error_counts: add_counts(|t| &t.error_counts),
-        latency_ms: merged.as_ref().map(latency),
-        latency_histogram: merged.as_ref().map(histogram::encode),
-        send_lag_ms: SendLag { p50: lag(|l| l.p50), p99: lag(|l| l.p99), max: lag(|l| l.max) },
-        downtime_ms: (downtime * 1000.0).round() / 1000.0,
-        availability,
-        outage_count: all.len() as u64,
-        degraded: Vec::new(),
-        outages: all.iter().map(outage_of).collect(),
-        timeline_width_s: width,
-        timeline,
-        phases: None,
-        deploy_timing: None,
-        gates: Vec::new(),
-        availability_by_vantage: Some(
-            seen.iter().map(|(_, r, t)| (r.report.vantage.clone(), t.availability)).collect(),
-        ),
-        windows_all: Some(all),
-        windows_some: Some(some),
-    }
+    (merged.filter(|h| warnings.is_empty() && !h.is_empty()), warnings)
 }
 
 #[cfg(test)]
@@ -389,7 +362,7 @@ mod tests {
 
     /// The golden scenario's report as `vantage` saw it, started `offset_ms` after the first, with
     /// these latencies and these outages of its second URL (start, end, ms from its own start).
-    fn run(vantage: &str, offset_ms: u64, samples_us: &[u64], outages: &[(f64, f64)]) -> Run {
+    fn run(vantage: &str, offset_ms: u64, samples_us: &[u64], outages: &[(f64, f64)]) -> SavedRun {
         let mut report = crate::report::golden::scenario();
         report.vantage = vantage.to_string();
         let start = saved::started_at(&report).unwrap() + Duration::from_millis(offset_ms);
@@ -410,7 +383,7 @@ mod tests {
             })
             .collect();
         t.outage_count = outages.len() as u64;
-        Run { file: format!("{vantage}.json"), report, start }
+        SavedRun { file: format!("{vantage}.json"), report, start }
     }
 
     #[test]
