@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::analysis::histogram;
 use crate::analysis::outage::{MAX_WINDOWS, Window};
+use crate::analysis::phase::PhaseStats;
 use crate::analysis::phase::{GatePhases, Phase, split};
-use crate::analysis::recorder::{PhaseStats, Recorder};
+use crate::analysis::recorder::Recorder;
 use crate::analysis::timeline::Timeline;
 use crate::analysis::tracking::SeenSource;
+use crate::engine::sample::{Outcome, Sample};
 
 /// A probe that broke a gate first: when it was due, and what it got.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +102,53 @@ pub struct JudgedStats {
 }
 
 impl JudgedStats {
+    /// Nothing judged yet. `partly_judged`: the gates judge only some phases, so they need a
+    /// latency histogram and a timeline of their own beside the URL's.
+    pub fn new(partly_judged: bool) -> JudgedStats {
+        JudgedStats {
+            probes: 0,
+            failed: 0,
+            status_counts: BTreeMap::new(),
+            first_status: BTreeMap::new(),
+            first_failure: None,
+            latency: partly_judged.then(histogram::latency),
+            timeline: partly_judged.then(Timeline::default),
+            windows: Vec::new(),
+            downtime: Duration::ZERO,
+            longest: None,
+            window_count: 0,
+        }
+    }
+
+    /// Counts a probe due at `due` in a judged phase.
+    pub fn record(&mut self, due: Duration, sample: &Sample) {
+        self.probes += 1;
+        let status = match &sample.outcome {
+            Outcome::Ok { status } => {
+                if let Some(latency) = self.latency.as_mut() {
+                    histogram::record(latency, histogram::micros(sample.latency()));
+                }
+                Some(*status)
+            }
+            Outcome::BadStatus { status, .. } => Some(*status),
+            Outcome::Error { status, .. } => *status,
+        };
+        if let Some(timeline) = self.timeline.as_mut() {
+            timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
+        }
+        if !sample.outcome.is_ok() {
+            self.failed += 1;
+            earliest(&mut self.first_failure, due, || sample.outcome.describe());
+        }
+        if let Some(code) = status {
+            *self.status_counts.entry(code).or_default() += 1;
+            // Only the earliest answer per code is kept; describing it allocates, so only then.
+            if self.first_status.get(&code).is_none_or(|o| due < o.at) {
+                self.first_status.insert(code, Offender { at: due, text: sample.outcome.describe() });
+            }
+        }
+    }
+
     pub fn add_window(&mut self, window: JudgedWindow) {
         self.window_count += 1;
         self.downtime += window.judged;

@@ -3,6 +3,7 @@
 //! snapshots feed the live views.
 
 pub mod clock;
+pub mod histogram;
 pub mod judged;
 pub mod outage;
 pub mod phase;

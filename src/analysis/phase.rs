@@ -4,7 +4,49 @@
 use std::fmt;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+use crate::analysis::histogram;
+
+/// Counts of one URL in one phase of a wrapped deploy.
+#[derive(Debug)]
+pub struct PhaseStats {
+    pub probes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub latency: Histogram<u64>,
+    /// The highest latency exactly, µs: the histogram's is its bucket's top, up to 0.05 % above
+    /// (so an answer at 999.9 ms would read 1000.4 ms, past a 1 s deadline it met).
+    pub latency_max_us: u64,
+    pub downtime: Duration,
+}
+
+impl PhaseStats {
+    pub fn new() -> PhaseStats {
+        PhaseStats {
+            probes: 0,
+            ok: 0,
+            failed: 0,
+            latency: histogram::latency(),
+            latency_max_us: 0,
+            downtime: Duration::ZERO,
+        }
+    }
+
+    /// Counts a probe due in this phase; `latency` is its answer's when it succeeded.
+    pub fn record(&mut self, latency: Option<Duration>) {
+        self.probes += 1;
+        match latency {
+            Some(latency) => {
+                self.ok += 1;
+                histogram::record(&mut self.latency, histogram::micros(latency));
+                self.latency_max_us = self.latency_max_us.max(histogram::micros(latency));
+            }
+            None => self.failed += 1,
+        }
+    }
+}
 
 /// A phase of a wrapped deploy: `warmup` before the COMMAND starts, `deploy` while it runs,
 /// `cooldown` after it exits; a probe belongs to the phase its due time falls in.

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::analysis::clock::RunClock;
-use crate::analysis::judged::{JudgedStats, Offender, earliest, judged_window};
+use crate::analysis::histogram;
+use crate::analysis::judged::{JudgedStats, judged_window};
 use crate::analysis::outage::{Observation, OutageDetector, ProbeFailure, Transition};
-use crate::analysis::phase::{GatePhases, Phase, PhaseClock, split};
+use crate::analysis::phase::{GatePhases, Phase, PhaseClock, PhaseStats, split};
 use crate::analysis::snapshot::RecentLatency;
 use crate::analysis::timeline::Timeline;
 use crate::analysis::tracking::Tracking;
@@ -43,19 +44,6 @@ pub struct Recorder {
     pub request_ids: Option<RequestIds>,
     /// Stretches of slots blip missed (see [`crate::analysis::unobserved`]).
     pub pauses: Pauses,
-}
-
-/// Counts of one URL in one phase of a wrapped deploy.
-#[derive(Debug)]
-pub struct PhaseStats {
-    pub probes: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub latency: Histogram<u64>,
-    /// The highest latency exactly, µs: the histogram's is its bucket's top, up to 0.05 % above
-    /// (so an answer at 999.9 ms would read 1000.4 ms, past a 1 s deadline it met).
-    pub latency_max_us: u64,
-    pub downtime: Duration,
 }
 
 /// Counts of one URL.
@@ -103,99 +91,15 @@ pub struct TargetRecorder {
     pub unobserved: Unobserved,
 }
 
-/// A histogram in microseconds at two significant digits, for figures where 1 % is precision
-/// enough (how late blip sent a probe): an eighth of the memory of [`histogram`].
-pub fn coarse_histogram<C: hdrhistogram::Counter>() -> Histogram<C> {
-    let mut h = Histogram::new_with_bounds(1, 256, 2).expect("constant histogram bounds are valid");
-    h.auto(true);
-    h
-}
-
-/// Records `us` in a histogram that grows to hold it (`saturating_record` would clamp it to the
-/// histogram's current range instead).
-pub fn record<C: hdrhistogram::Counter>(h: &mut Histogram<C>, us: u64) {
-    if h.record(us).is_err() {
-        h.saturating_record(us);
-    }
-}
-
-/// A latency histogram in microseconds, three significant digits. It grows to the largest value
-/// it holds instead of being sized for an hour up front, which matters at thousands of URLs with
-/// several histograms each.
-fn histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2048, 3).expect("constant histogram bounds are valid");
-    h.auto(true);
-    h
-}
-
-pub fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 impl Recorder {
     /// A recorder for `urls`. `phased` is set when a command is wrapped: figures are then also
     /// kept per phase, and the gates judge only the given phases.
     pub fn new(urls: &[String], rate: f64, min_failures: u32, clock: RunClock, phased: Option<GatePhases>) -> Recorder {
-        let by_phase = || {
-            if phased.is_none() {
-                return Vec::new();
-            }
-            Phase::ALL
-                .iter()
-                .map(|_| PhaseStats {
-                    probes: 0,
-                    ok: 0,
-                    failed: 0,
-                    latency: histogram(),
-                    latency_max_us: 0,
-                    downtime: Duration::ZERO,
-                })
-                .collect()
-        };
         // Only then do the gates need figures of their own beside the URL's.
         let partly_judged = phased.is_some_and(|judged| judged != GatePhases::All);
         let targets = urls
             .iter()
-            .map(|url| TargetRecorder {
-                url: url.clone(),
-                lane: Lane::Reused,
-                label: url.clone(),
-                probes: 0,
-                ok: 0,
-                failed: 0,
-                resent: 0,
-                cancelled: 0,
-                latency: histogram(),
-                latency_max_us: 0,
-                send_lag: coarse_histogram(),
-                status_counts: BTreeMap::new(),
-                router_counts: BTreeMap::new(),
-                error_counts: [0; ErrorKind::ALL.len()],
-                timeline: Timeline::for_one_of(urls.len()),
-                detector: OutageDetector::new(min_failures),
-                by_phase: by_phase(),
-                first_due: None,
-                first_deploy_failure: None,
-                last_deploy_failure: None,
-                last_recovery: None,
-                recent: None,
-                wire: WireStats::default(),
-                tracking: Tracking::default(),
-                unobserved: Unobserved::default(),
-                judged: JudgedStats {
-                    probes: 0,
-                    failed: 0,
-                    status_counts: BTreeMap::new(),
-                    first_status: BTreeMap::new(),
-                    first_failure: None,
-                    latency: partly_judged.then(histogram),
-                    timeline: partly_judged.then(Timeline::default),
-                    windows: Vec::new(),
-                    downtime: Duration::ZERO,
-                    longest: None,
-                    window_count: 0,
-                },
-            })
+            .map(|url| TargetRecorder::new(url, urls.len(), min_failures, phased.is_some(), partly_judged))
             .collect();
         Recorder {
             clock,
@@ -296,97 +200,26 @@ impl Recorder {
         let due = self.clock.offset(sample.due);
         t.first_due = Some(t.first_due.map_or(due, |first| first.min(due)));
         let phase = self.phases.phase_at(due);
+        let answered = sample.outcome.is_ok().then(|| sample.latency());
         if let Some(stats) = phase.and_then(|p| t.by_phase.get_mut(p.index())) {
-            stats.probes += 1;
-            if let Outcome::Ok { .. } = sample.outcome {
-                stats.ok += 1;
-                record(&mut stats.latency, micros(sample.latency()));
-                stats.latency_max_us = stats.latency_max_us.max(micros(sample.latency()));
-            } else {
-                stats.failed += 1;
-            }
+            stats.record(answered);
         }
         if self.judge.judges(phase) {
-            let j = &mut t.judged;
-            j.probes += 1;
-            let status = match &sample.outcome {
-                Outcome::Ok { status } => {
-                    if let Some(latency) = j.latency.as_mut() {
-                        record(latency, micros(sample.latency()));
-                    }
-                    Some(*status)
-                }
-                Outcome::BadStatus { status, .. } => Some(*status),
-                Outcome::Error { status, .. } => *status,
-            };
-            if let Some(timeline) = j.timeline.as_mut() {
-                timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
-            }
-            if !sample.outcome.is_ok() {
-                j.failed += 1;
-                earliest(&mut j.first_failure, due, || sample.outcome.describe());
-            }
-            if let Some(code) = status {
-                *j.status_counts.entry(code).or_default() += 1;
-                // Only the earliest answer per code is kept; describing it allocates, so only then.
-                if j.first_status.get(&code).is_none_or(|o| due < o.at) {
-                    j.first_status.insert(code, Offender { at: due, text: sample.outcome.describe() });
-                }
-            }
+            t.judged.record(due, sample);
         }
         if !sample.outcome.is_ok() && matches!(phase, Some(Phase::Deploy | Phase::Cooldown)) {
             t.first_deploy_failure = Some(t.first_deploy_failure.map_or(due, |d| d.min(due)));
             t.last_deploy_failure = Some(t.last_deploy_failure.map_or(due, |d| d.max(due)));
         }
-        t.probes += 1;
-        t.resent += u64::from(sample.resent);
-        match &sample.outcome {
-            Outcome::Ok { status } => {
-                t.ok += 1;
-                *t.status_counts.entry(*status).or_default() += 1;
-                record(&mut t.latency, micros(sample.latency()));
-                t.latency_max_us = t.latency_max_us.max(micros(sample.latency()));
-            }
-            Outcome::BadStatus { status, router, .. } => {
-                t.failed += 1;
-                *t.status_counts.entry(*status).or_default() += 1;
-                if let Some(router) = router {
-                    *t.router_counts.entry((*status, *router)).or_default() += 1;
-                }
-            }
-            Outcome::Error { kind, status, .. } => {
-                t.failed += 1;
-                t.error_counts[kind.index()] += 1;
-                if let Some(status) = status {
-                    *t.status_counts.entry(*status).or_default() += 1;
-                }
-            }
-        }
-        if !matches!(sample.outcome, Outcome::Error { kind: ErrorKind::Skipped, .. }) {
-            record(&mut t.send_lag, micros(sample.send_lag()));
-        }
-        t.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
-        t.wire.record(&sample.detail, sample.outcome.is_ok(), due);
-        if !sample.detail.tracked.is_empty() {
-            t.tracking.record(due, &sample.detail.tracked, sample.outcome.is_ok());
-        }
-        if sample.outcome.is_ok()
-            && let Some(recent) = t.recent.as_mut()
-        {
-            recent.record(due, micros(sample.latency()));
-        }
+        t.count(sample, due);
         let failure = sample.outcome.cause().map(|cause| ProbeFailure {
             cause,
             text: sample.outcome.describe(),
             failed_in: sample.detail.failed_in,
         });
         let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure, unobserved: false });
-        let target = sample.target;
-        let spans = self.phases.spans(Duration::MAX);
-        for transition in &transitions {
-            t.closed(transition, &spans, self.judge);
-        }
-        transitions.into_iter().map(|transition| Event { target, transition }).collect()
+        t.close_windows(&transitions, &self.phases, self.judge);
+        transitions.into_iter().map(|transition| Event { target: sample.target, transition }).collect()
     }
 
     /// A slot blip could not observe: counted apart, in its place in the outage detector's order,
@@ -402,10 +235,7 @@ impl Recorder {
         };
         t.unobserved.record(kind, &sample.outcome);
         let transitions = t.detector.observe(Observation { seq: sample.seq, due, failure: None, unobserved: true });
-        let spans = self.phases.spans(Duration::MAX);
-        for transition in &transitions {
-            t.closed(transition, &spans, self.judge);
-        }
+        t.close_windows(&transitions, &self.phases, self.judge);
         transitions.into_iter().map(|transition| Event { target: sample.target, transition }).collect()
     }
 
@@ -427,6 +257,92 @@ impl Recorder {
 }
 
 impl TargetRecorder {
+    /// Nothing counted yet for `url`, one of `urls` (their timelines share one budget).
+    /// `phased`: figures are kept per phase too; `partly_judged`: the gates judge only some.
+    fn new(url: &str, urls: usize, min_failures: u32, phased: bool, partly_judged: bool) -> TargetRecorder {
+        TargetRecorder {
+            url: url.to_string(),
+            lane: Lane::Reused,
+            label: url.to_string(),
+            probes: 0,
+            ok: 0,
+            failed: 0,
+            resent: 0,
+            cancelled: 0,
+            latency: histogram::latency(),
+            latency_max_us: 0,
+            send_lag: histogram::coarse(),
+            status_counts: BTreeMap::new(),
+            router_counts: BTreeMap::new(),
+            error_counts: [0; ErrorKind::ALL.len()],
+            timeline: Timeline::for_one_of(urls),
+            detector: OutageDetector::new(min_failures),
+            by_phase: if phased { Phase::ALL.iter().map(|_| PhaseStats::new()).collect() } else { Vec::new() },
+            first_due: None,
+            first_deploy_failure: None,
+            last_deploy_failure: None,
+            last_recovery: None,
+            recent: None,
+            wire: WireStats::default(),
+            tracking: Tracking::default(),
+            unobserved: Unobserved::default(),
+            judged: JudgedStats::new(partly_judged),
+        }
+    }
+
+    /// Counts a probe due at `due` in the URL's own figures: its outcome, latency, send lag,
+    /// timeline, wire and tracked values.
+    fn count(&mut self, sample: &Sample, due: Duration) {
+        self.probes += 1;
+        self.resent += u64::from(sample.resent);
+        match &sample.outcome {
+            Outcome::Ok { status } => {
+                self.ok += 1;
+                *self.status_counts.entry(*status).or_default() += 1;
+                histogram::record(&mut self.latency, histogram::micros(sample.latency()));
+                self.latency_max_us = self.latency_max_us.max(histogram::micros(sample.latency()));
+            }
+            Outcome::BadStatus { status, router, .. } => {
+                self.failed += 1;
+                *self.status_counts.entry(*status).or_default() += 1;
+                if let Some(router) = router {
+                    *self.router_counts.entry((*status, *router)).or_default() += 1;
+                }
+            }
+            Outcome::Error { kind, status, .. } => {
+                self.failed += 1;
+                self.error_counts[kind.index()] += 1;
+                if let Some(status) = status {
+                    *self.status_counts.entry(*status).or_default() += 1;
+                }
+            }
+        }
+        if !matches!(sample.outcome, Outcome::Error { kind: ErrorKind::Skipped, .. }) {
+            histogram::record(&mut self.send_lag, histogram::micros(sample.send_lag()));
+        }
+        self.timeline.record(due, sample.outcome.is_ok().then(|| sample.latency()));
+        self.wire.record(&sample.detail, sample.outcome.is_ok(), due);
+        if !sample.detail.tracked.is_empty() {
+            self.tracking.record(due, &sample.detail.tracked, sample.outcome.is_ok());
+        }
+        if sample.outcome.is_ok()
+            && let Some(recent) = self.recent.as_mut()
+        {
+            recent.record(due, histogram::micros(sample.latency()));
+        }
+    }
+
+    /// Books the windows that `transitions` closed. The phases' spans are built only then: a
+    /// sample that changes nothing costs none.
+    fn close_windows(&mut self, transitions: &[Transition], phases: &PhaseClock, judge: GatePhases) {
+        if transitions.iter().any(|t| matches!(t, Transition::Up(_))) {
+            let spans = phases.spans(Duration::MAX);
+            for transition in transitions {
+                self.closed(transition, &spans, judge);
+            }
+        }
+    }
+
     /// Books a closed window's downtime to the phases it spans and to the gates, and notes the
     /// last recovery.
     fn closed(&mut self, transition: &Transition, spans: &[(Phase, Duration, Duration)], judge: GatePhases) {

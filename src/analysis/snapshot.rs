@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::analysis::histogram::{self, record};
 use crate::analysis::outage::Window;
 use crate::analysis::phase::Phase;
-use crate::analysis::recorder::{Recorder, coarse_histogram, record};
+use crate::analysis::recorder::Recorder;
 use crate::analysis::timeline::Slice;
 use crate::analysis::tracking::Cutover;
 use crate::engine::detail::RequestPhase;
@@ -25,7 +26,7 @@ pub struct RecentLatency {
 impl RecentLatency {
     pub fn new() -> RecentLatency {
         // Counts of one second fit a u32 at any rate blip allows.
-        let slot = || (u64::MAX, coarse_histogram());
+        let slot = || (u64::MAX, histogram::coarse());
         RecentLatency { slots: (0..RECENT_S).map(|_| slot()).collect() }
     }
 

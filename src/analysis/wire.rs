@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::recorder::{coarse_histogram, micros, record};
+use crate::analysis::histogram::{self, micros, record};
 use crate::engine::detail::{ProbeDetail, RequestPhase};
 
 /// Peer addresses counted apart per URL; a URL behind a large pool counts the rest as `other`.
@@ -100,7 +100,7 @@ impl WireStats {
     pub fn record(&mut self, detail: &ProbeDetail, ok: bool, due: Duration) {
         for (slot, took) in self.phases.iter_mut().zip(detail.phases) {
             if let Some(took) = took {
-                record(slot.get_or_insert_with(coarse_histogram), micros(took));
+                record(slot.get_or_insert_with(histogram::coarse), micros(took));
             }
         }
         self.connections_opened += u64::from(detail.opened);

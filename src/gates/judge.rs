@@ -352,7 +352,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::recorder::PhaseStats;
+    use crate::analysis::phase::PhaseStats;
     use crate::gates::{ErrorRateLimit, ExpectNew, GatePhases, LatencyIncrease, LatencyLimit};
     use std::collections::BTreeMap;
 

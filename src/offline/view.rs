@@ -12,8 +12,8 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::judged::{Intent, Judged, JudgedStats, JudgedWindow, Offender, judged_window};
 use crate::analysis::outage::Window;
+use crate::analysis::phase::PhaseStats;
 use crate::analysis::phase::{GatePhases, Phase};
-use crate::analysis::recorder::PhaseStats;
 use crate::analysis::timeline::{Slice, Timeline};
 use crate::analysis::tracking::{Seen, SeenSource};
 use crate::engine::sample::{Cause, ErrorKind};
