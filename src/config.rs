@@ -137,56 +137,15 @@ impl Config {
             Some(n) => n as usize,
             None => default_concurrency(rate, timeout),
         };
-        // A body without a method is a POST, and without a type a form, as curl sends `-d`.
-        let method = probe.method.as_deref().unwrap_or(if body.is_some() { "POST" } else { "GET" });
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|_| bad(format!("`{method}` is not an HTTP method: fix --method")))?;
-        let mut headers = parse_headers(&probe.headers)?;
-        if body.is_some() && !headers.contains_key(reqwest::header::CONTENT_TYPE) {
-            headers.insert(
-                reqwest::header::CONTENT_TYPE,
-                reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
-            );
-        }
+        let (method, headers) = method_and_headers(probe, body.is_some())?;
         let lanes = lanes(probe)?;
         // Each URL on each lane is a target of its own in the schedule.
         let targets = urls.len() * lanes.len();
         let run_id = crate::engine::request::new_run_id();
-        let request_ids = match &probe.request_id {
-            // BLIP_REQUEST_ID=true (a switch's spelling) asks for the default header.
-            Some(name) if ["1", "true", "yes", "on"].contains(&name.to_ascii_lowercase().as_str()) => {
-                Some(RequestIds { header: request_id_header("X-Request-Id", &headers)?, run: run_id.clone(), targets })
-            }
-            Some(name) => Some(RequestIds { header: request_id_header(name, &headers)?, run: run_id.clone(), targets }),
-            None => None,
-        };
+        let request_ids = request_ids(probe, &headers, &run_id, targets)?;
         let routes = routes(probe, &urls)?;
         let track = crate::engine::track::Track::new(&probe.track_headers, probe.track_body.as_deref()).map_err(bad)?;
-        let wrap = match command {
-            [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
-            [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
-            [] if deploy.min_deploy.is_some() => {
-                return Err(bad("--min-deploy applies only to a COMMAND given after --"));
-            }
-            [] if deploy.allow_down_before_deploy => {
-                return Err(bad("--allow-down-before-deploy applies only to a COMMAND given after --"));
-            }
-            [] => None,
-            [program, ..] if program.is_empty() => return Err(bad("the COMMAND after -- is empty")),
-            _ if probe.duration.is_some() => {
-                return Err(bad(
-                    "--duration does not apply with a COMMAND: the run lasts --warmup, the command, then --cooldown",
-                ));
-            }
-            argv => Some(Wrap {
-                argv: argv.to_vec(),
-                warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
-                cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
-                label: None,
-                min_deploy: deploy.min_deploy.unwrap_or(DEFAULT_MIN_DEPLOY),
-                allow_down_before_deploy: deploy.allow_down_before_deploy,
-            }),
-        };
+        let wrap = wrap_of(command, deploy, probe)?;
         if gates.gate_phase.is_some() && wrap.is_none() {
             return Err(bad("--gate-phase applies only to a COMMAND given after --"));
         }
@@ -235,6 +194,74 @@ impl Config {
             hooks: HookCommands::default(),
         })
     }
+}
+
+/// The COMMAND to wrap, with its phases' lengths; none without one, where the deploy flags are
+/// refused.
+fn wrap_of(command: &[String], deploy: &DeployArgs, probe: &ProbeArgs) -> Result<Option<Wrap>, ConfigError> {
+    let wrap = match command {
+        [] if deploy.warmup.is_some() => return Err(bad("--warmup applies only to a COMMAND given after --")),
+        [] if deploy.cooldown.is_some() => return Err(bad("--cooldown applies only to a COMMAND given after --")),
+        [] if deploy.min_deploy.is_some() => {
+            return Err(bad("--min-deploy applies only to a COMMAND given after --"));
+        }
+        [] if deploy.allow_down_before_deploy => {
+            return Err(bad("--allow-down-before-deploy applies only to a COMMAND given after --"));
+        }
+        [] => None,
+        [program, ..] if program.is_empty() => return Err(bad("the COMMAND after -- is empty")),
+        _ if probe.duration.is_some() => {
+            return Err(bad(
+                "--duration does not apply with a COMMAND: the run lasts --warmup, the command, then --cooldown",
+            ));
+        }
+        argv => Some(Wrap {
+            argv: argv.to_vec(),
+            warmup: deploy.warmup.unwrap_or(DEFAULT_WARMUP),
+            cooldown: deploy.cooldown.unwrap_or(DEFAULT_COOLDOWN),
+            label: None,
+            min_deploy: deploy.min_deploy.unwrap_or(DEFAULT_MIN_DEPLOY),
+            allow_down_before_deploy: deploy.allow_down_before_deploy,
+        }),
+    };
+    Ok(wrap)
+}
+
+/// The probes' method and headers. A body without a method is a POST, and without a type a
+/// form, as curl sends `-d`.
+fn method_and_headers(
+    probe: &ProbeArgs,
+    has_body: bool,
+) -> Result<(reqwest::Method, reqwest::header::HeaderMap), ConfigError> {
+    let method = probe.method.as_deref().unwrap_or(if has_body { "POST" } else { "GET" });
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| bad(format!("`{method}` is not an HTTP method: fix --method")))?;
+    let mut headers = parse_headers(&probe.headers)?;
+    if has_body && !headers.contains_key(reqwest::header::CONTENT_TYPE) {
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+    }
+    Ok((method, headers))
+}
+
+/// `--request-id`: the header that carries each probe's id, the run's id they start with.
+fn request_ids(
+    probe: &ProbeArgs,
+    headers: &reqwest::header::HeaderMap,
+    run_id: &str,
+    targets: usize,
+) -> Result<Option<RequestIds>, ConfigError> {
+    let run = run_id.to_string();
+    Ok(match &probe.request_id {
+        // BLIP_REQUEST_ID=true (a switch's spelling) asks for the default header.
+        Some(name) if ["1", "true", "yes", "on"].contains(&name.to_ascii_lowercase().as_str()) => {
+            Some(RequestIds { header: request_id_header("X-Request-Id", headers)?, run, targets })
+        }
+        Some(name) => Some(RequestIds { header: request_id_header(name, headers)?, run, targets }),
+        None => None,
+    })
 }
 
 impl Config {

@@ -139,42 +139,15 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
     let clock = RunClock::now();
     // Every output that can fail is opened before the UI says a word.
     let targets = config.targets();
-    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
-    let events = match &config.output.events {
-        Some(destination) => Some(
-            output::open_events(destination, config.output.events_probes, &urls, clock)?
-                .with_lanes(targets.iter().map(|t| t.lane).collect())
-                .with_request_ids(config.request_ids.clone()),
-        ),
-        None => None,
-    };
-    let (metrics, metrics_server) = match config.output.metrics {
-        Some(addr) => {
-            let metrics = Metrics::new(&targets, &config.output.vantage);
-            let server = metrics::serve(addr, &metrics).with_context(|| format!("cannot serve --metrics on {addr}"))?;
-            (Some(metrics), Some(server))
-        }
-        None => (None, None),
-    };
+    let (beside, metrics_server) = open_beside(config, &targets, clock)?;
     let (ui_stop_tx, mut ui_stop) = mpsc::unbounded_channel();
     let mut ui = output::make_ui(config, ui_stop_tx)?;
-    if let Some(warning) = limits::raise_descriptor_limit(config) {
-        ui.notice(&warning);
-    }
-    if let Some(server) = &metrics_server {
-        ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
-        if !server.addr.ip().is_loopback() {
-            ui.notice(&format!(
-                "--metrics {} is not a loopback address: anyone who can reach it can read the metrics (URLs, versions, figures)",
-                server.addr
-            ));
-        }
-    }
+    start_notices(ui.as_mut(), config, metrics_server.as_ref());
     let (end_tx, end_rx) = watch::channel(config.duration.map(|d| clock.start + d));
     let (control, mut hook_control) = mpsc::unbounded_channel();
     let (output, mut hook_messages) = mpsc::unbounded_channel();
     let hook_tx = hooks::HookSenders { control, output };
-    let mut run = Run::new(config, program, ui, Beside { events, metrics }, clock, end_tx, hook_tx);
+    let mut run = Run::new(config, program, ui, beside, clock, end_tx, hook_tx);
     let (sample_tx, mut samples) = mpsc::unbounded_channel();
     let schedule = Schedule { start: clock.start, rate: config.rate, urls: targets.len() };
     let miss_after = scheduler::miss_after(config.rate, config.timeout);
@@ -249,6 +222,49 @@ pub async fn monitor(config: &Config, program: Option<&Path>) -> anyhow::Result<
         run.output(&line);
     }
     run.finish(&mut signals).await
+}
+
+/// The outputs beside the UI: the event log and the metrics, with the server that serves them.
+fn open_beside(
+    config: &Config,
+    targets: &[crate::engine::lane::TargetName],
+    clock: RunClock,
+) -> anyhow::Result<(Beside, Option<metrics::MetricsServer>)> {
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let events = match &config.output.events {
+        Some(destination) => Some(
+            output::open_events(destination, config.output.events_probes, &urls, clock)?
+                .with_lanes(targets.iter().map(|t| t.lane).collect())
+                .with_request_ids(config.request_ids.clone()),
+        ),
+        None => None,
+    };
+    let (metrics, server) = match config.output.metrics {
+        Some(addr) => {
+            let metrics = Metrics::new(targets, &config.output.vantage);
+            let server = metrics::serve(addr, &metrics).with_context(|| format!("cannot serve --metrics on {addr}"))?;
+            (Some(metrics), Some(server))
+        }
+        None => (None, None),
+    };
+    Ok((Beside { events, metrics }, server))
+}
+
+/// What the user hears before the first probe: a raised descriptor limit, and where the
+/// metrics are served (and that anyone can read them off loopback).
+fn start_notices(ui: &mut dyn crate::live::Ui, config: &Config, metrics: Option<&metrics::MetricsServer>) {
+    if let Some(warning) = limits::raise_descriptor_limit(config) {
+        ui.notice(&warning);
+    }
+    if let Some(server) = metrics {
+        ui.notice(&format!("serving metrics at http://{}/metrics", server.addr));
+        if !server.addr.ip().is_loopback() {
+            ui.notice(&format!(
+                "--metrics {} is not a loopback address: anyone who can reach it can read the metrics (URLs, versions, figures)",
+                server.addr
+            ));
+        }
+    }
 }
 
 /// Takes `first` and what already waits behind it (`next`), up to [`OUTPUT_BATCH`] in all, through

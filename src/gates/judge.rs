@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-use crate::analysis::judged::{Judged, Offender};
+use crate::analysis::judged::{Judged, JudgedWindow, Offender};
 use hdrhistogram::Histogram;
 
 use super::intent::judge_expect_new;
 use crate::analysis::phase::GatePhases;
 use crate::analysis::timeline::{Slice, Timeline};
-use crate::gates::{FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, VsBaseline, history_key};
+use crate::gates::{
+    ErrorRateLimit, FailedLimit, Gate, LatencyIncrease, MIN_BASELINE_PROBES, StatusSet, VsBaseline, history_key,
+};
 use crate::units::{ms, secs, us_to_ms};
 
 /// The outcome of one gate for one URL.
@@ -216,59 +218,22 @@ fn worst_window(timeline: &Timeline, width: Duration) -> Option<(RateWindow, Rat
     worst.map(|w| (w, worst_closed.unwrap_or(RateWindow { probes: 0, ..w })))
 }
 
+/// A verdict on `gate`: `settled` only when it failed and cannot come back.
+fn verdict(gate: &Gate, limit: String, observed: String, passed: bool, settled: bool) -> Verdict {
+    Verdict { limit, observed, passed, settled: !passed && settled, ..Verdict::failed(gate) }
+}
+
 /// Judges one gate on one URL's view of the run. A gate with no probe to judge fails: a run
 /// that never probed proves nothing.
 pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
-    let verdict = |limit: String, observed: String, passed: bool, settled: bool| Verdict {
-        limit,
-        observed,
-        passed,
-        settled: !passed && settled,
-        ..Verdict::failed(gate)
-    };
     if view.probes == 0 {
-        return verdict(gate.limit(), "no probe judged".to_string(), false, false);
+        return verdict(gate, gate.limit(), "no probe judged".to_string(), false, false);
     }
     match gate {
-        Gate::FailOnStatus(set) => {
-            let hits: u64 = view.status_counts.iter().filter(|(code, _)| set.contains(**code)).map(|(_, n)| n).sum();
-            let mut v = verdict(set.to_string(), format!("{hits} probes"), hits == 0, true);
-            v.first = view
-                .first_status
-                .iter()
-                .filter(|(code, _)| set.contains(**code))
-                .map(|(_, o)| o)
-                .min_by_key(|o| o.at)
-                .cloned();
-            v.windows = view
-                .windows
-                .iter()
-                .filter(|w| w.causes.iter().any(|c| c.status().is_some_and(|s| set.contains(s))))
-                .map(|w| w.index)
-                .collect();
-            v
-        }
-        Gate::MaxDowntime(limit) => {
-            let any = view.longest.is_some();
-            let passed = if limit.is_zero() { !any } else { view.downtime <= *limit };
-            let mut v =
-                verdict(humantime::format_duration(*limit).to_string(), secs(view.downtime).to_string(), passed, true);
-            v.windows = view.windows.iter().map(|w| w.index).collect();
-            v.first = view.windows.first().map(|w| Offender { at: w.start, text: w.first_error.clone() });
-            v
-        }
-        Gate::MaxOutage(limit) => {
-            let longest = view.longest.as_ref();
-            let observed = longest.map_or(Duration::ZERO, |w| w.judged);
-            let passed = observed <= *limit && !(limit.is_zero() && longest.is_some());
-            let mut v =
-                verdict(humantime::format_duration(*limit).to_string(), secs(observed).to_string(), passed, true);
-            if let Some(w) = longest {
-                v.windows = vec![w.index];
-                v.first = Some(Offender { at: w.start, text: w.first_error.clone() });
-            }
-            v
-        }
+        Gate::FailOnStatus(set) => judge_status(gate, set, view),
+        Gate::MaxDowntime(limit) => judge_downtime(gate, *limit, view),
+        Gate::MaxOutage(limit) => judge_outage(gate, *limit, view),
+        Gate::MaxOutages(limit) => judge_outages(gate, *limit, view),
         Gate::MaxFailed(limit) => {
             let (passed, settled, observed) = match limit {
                 FailedLimit::Count(n) => (view.failed <= *n, true, format!("{} probes", view.failed)),
@@ -277,7 +242,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
                     (share <= *p, false, format!("{share:.3}% ({} of {})", view.failed, view.probes))
                 }
             };
-            let mut v = verdict(limit.to_string(), observed, passed, settled);
+            let mut v = verdict(gate, limit.to_string(), observed, passed, settled);
             v.first = view.first_failure.cloned();
             v
         }
@@ -293,18 +258,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             // Without a successful probe there is no latency that could be within the limit.
             let passed = value.is_some_and(|us| Duration::from_micros(us) <= l.limit);
             // Only the maximum can never come back down.
-            verdict(humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
-        }
-        Gate::MaxOutages(limit) => {
-            // A window never un-happens: once past the limit, the gate stays failed.
-            let count = view.window_count;
-            let mut v = verdict(gate.limit(), format!("{count} windows"), count <= *limit, true);
-            if count > *limit {
-                v.windows = view.windows.iter().map(|w| w.index).collect();
-                let first = usize::try_from(*limit).ok().and_then(|n| view.windows.get(n));
-                v.first = first.map(|w| Offender { at: w.start, text: w.first_error.clone() });
-            }
-            v
+            verdict(gate, humantime::format_duration(l.limit).to_string(), observed, passed, l.percentile >= 100.0)
         }
         Gate::MaxLatencyIncrease(l) => judge_increase(gate, l, view),
         Gate::ExpectNew(mode) => judge_expect_new(gate, *mode, view),
@@ -316,7 +270,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
             judge_vs_baseline(gate, b, view, view.failed as f64, &|n| format!("{} probes", (n * 10.0).round() / 10.0))
         }
         Gate::LatencyVsBaseline(percentile, b) => match latency_ms(view.latency, *percentile) {
-            None => verdict(gate.limit(), "no successful probe".to_string(), false, false),
+            None => verdict(gate, gate.limit(), "no successful probe".to_string(), false, false),
             Some(figure) => {
                 let mut v = judge_vs_baseline(gate, b, view, figure, &|x| ms(x).to_string());
                 // A quantile other than the maximum can come back down.
@@ -324,29 +278,88 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
                 v
             }
         },
-        Gate::MaxErrorRate(limit) => {
-            let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
-                return verdict(gate.limit(), "no probe judged".to_string(), false, false);
-            };
-            let (start, end) = (worst.start.as_secs(), worst.end.as_secs());
-            let observed =
-                format!("{:.3}% ({} of {}) from {start}s to {end}s", worst.percent(), worst.failed, worst.probes);
-            let passed = worst.percent() <= limit.percent;
-            let mut v = verdict(gate.limit(), observed, passed, closed.percent() > limit.percent);
-            v.worst_window = Some(worst);
-            if !passed {
-                let text = format!("{} of {} probes failed from {start}s to {end}s", worst.failed, worst.probes);
-                v.first = Some(Offender { at: worst.start, text });
-                v.windows = view
-                    .windows
-                    .iter()
-                    .filter(|w| w.start < worst.end && w.start + w.judged > worst.start)
-                    .map(|w| w.index)
-                    .collect();
-            }
-            v
-        }
+        Gate::MaxErrorRate(limit) => judge_error_rate(gate, limit, view),
     }
+}
+
+/// `--fail-on-status`: no judged answer with a code of `set`. A probe answered never un-happens.
+fn judge_status(gate: &Gate, set: &StatusSet, view: &Judged<'_>) -> Verdict {
+    let hits: u64 = view.status_counts.iter().filter(|(code, _)| set.contains(**code)).map(|(_, n)| n).sum();
+    let mut v = verdict(gate, set.to_string(), format!("{hits} probes"), hits == 0, true);
+    v.first =
+        view.first_status.iter().filter(|(code, _)| set.contains(**code)).map(|(_, o)| o).min_by_key(|o| o.at).cloned();
+    v.windows = view
+        .windows
+        .iter()
+        .filter(|w| w.causes.iter().any(|c| c.status().is_some_and(|s| set.contains(s))))
+        .map(|w| w.index)
+        .collect();
+    v
+}
+
+/// The window a gate on windows blames first.
+fn offender(w: &JudgedWindow) -> Offender {
+    Offender { at: w.start, text: w.first_error.clone() }
+}
+
+/// `--max-downtime`: the judged windows' sum (with 0 s, any window fails). A window never
+/// un-happens: once past the limit, the gate stays failed.
+fn judge_downtime(gate: &Gate, limit: Duration, view: &Judged<'_>) -> Verdict {
+    let passed = if limit.is_zero() { view.longest.is_none() } else { view.downtime <= limit };
+    let limit = humantime::format_duration(limit).to_string();
+    let mut v = verdict(gate, limit, secs(view.downtime).to_string(), passed, true);
+    v.windows = view.windows.iter().map(|w| w.index).collect();
+    v.first = view.windows.first().map(offender);
+    v
+}
+
+/// `--max-outage`: the longest judged window.
+fn judge_outage(gate: &Gate, limit: Duration, view: &Judged<'_>) -> Verdict {
+    let longest = view.longest.as_ref();
+    let observed = longest.map_or(Duration::ZERO, |w| w.judged);
+    let passed = observed <= limit && !(limit.is_zero() && longest.is_some());
+    let mut v = verdict(gate, humantime::format_duration(limit).to_string(), secs(observed).to_string(), passed, true);
+    if let Some(w) = longest {
+        v.windows = vec![w.index];
+        v.first = Some(offender(w));
+    }
+    v
+}
+
+/// `--max-outages`: how many windows had a judged part; the first one past the limit is blamed.
+fn judge_outages(gate: &Gate, limit: u64, view: &Judged<'_>) -> Verdict {
+    let count = view.window_count;
+    let mut v = verdict(gate, gate.limit(), format!("{count} windows"), count <= limit, true);
+    if count > limit {
+        v.windows = view.windows.iter().map(|w| w.index).collect();
+        let first = usize::try_from(limit).ok().and_then(|n| view.windows.get(n));
+        v.first = first.map(offender);
+    }
+    v
+}
+
+/// `--max-error-rate`: the worst sliding window of judged probes. It is settled once a window
+/// that has closed is past the limit.
+fn judge_error_rate(gate: &Gate, limit: &ErrorRateLimit, view: &Judged<'_>) -> Verdict {
+    let Some((worst, closed)) = worst_window(view.timeline, limit.window) else {
+        return verdict(gate, gate.limit(), "no probe judged".to_string(), false, false);
+    };
+    let (start, end) = (worst.start.as_secs(), worst.end.as_secs());
+    let observed = format!("{:.3}% ({} of {}) from {start}s to {end}s", worst.percent(), worst.failed, worst.probes);
+    let passed = worst.percent() <= limit.percent;
+    let mut v = verdict(gate, gate.limit(), observed, passed, closed.percent() > limit.percent);
+    v.worst_window = Some(worst);
+    if !passed {
+        let text = format!("{} of {} probes failed from {start}s to {end}s", worst.failed, worst.probes);
+        v.first = Some(Offender { at: worst.start, text });
+        v.windows = view
+            .windows
+            .iter()
+            .filter(|w| w.start < worst.end && w.start + w.judged > worst.start)
+            .map(|w| w.index)
+            .collect();
+    }
+    v
 }
 
 #[cfg(test)]

@@ -97,55 +97,7 @@ pub fn describe(report: &Report) -> String {
 /// The runs merged into one report, not yet judged. Refused: runs from one vantage twice, and
 /// runs that do not overlap in time.
 pub fn merge(runs: &[SavedRun]) -> anyhow::Result<Report> {
-    // A merged report already sums its vantages: merging it again would count them twice.
-    if let Some(r) = runs.iter().find(|r| r.report.merged_from.is_some()) {
-        bail!(
-            "{} is itself a merge of {}: merge the runs' own reports instead",
-            r.file,
-            sanitize::line(&r.report.vantage)
-        );
-    }
-    // Each URL and lane must have been probed from every vantage, or a window seen by one
-    // vantage alone would read as the service being down.
-    let targets = |r: &SavedRun| -> Vec<(String, Lane)> {
-        let mut t: Vec<(String, Lane)> = r.report.targets.iter().map(|t| (t.url.clone(), t.connection)).collect();
-        t.sort();
-        t
-    };
-    if let Some(first) = runs.first()
-        && let Some(other) = runs.iter().find(|r| targets(r) != targets(first))
-    {
-        bail!(
-            "{} and {} probed different URLs or connection lanes: merge reports of the same URLs",
-            first.file,
-            other.file
-        );
-    }
-    for (i, a) in runs.iter().enumerate() {
-        if let Some(b) = runs[..i].iter().find(|b| b.report.vantage == a.report.vantage) {
-            bail!(
-                "{} and {} are both from vantage `{}`: merge runs from different vantages (set each run's --vantage)",
-                b.file,
-                a.file,
-                sanitize::line(&a.report.vantage)
-            );
-        }
-    }
-    let (Some(latest), Some(earliest_end)) = (runs.iter().max_by_key(|r| r.start), runs.iter().min_by_key(|r| r.end()))
-    else {
-        bail!("no report to merge");
-    };
-    if latest.start >= earliest_end.end() {
-        bail!(
-            "the runs do not overlap in time: {} ended at {} before {} started at {}; merge runs that probed at the same time",
-            earliest_end.file,
-            rfc3339_ms(earliest_end.end()),
-            latest.file,
-            rfc3339_ms(latest.start)
-        );
-    }
-    let origin = runs.iter().map(|r| r.start).min().unwrap_or(latest.start);
-    let end = runs.iter().map(SavedRun::end).max().unwrap_or(latest.start);
+    let (origin, end) = mergeable(runs)?;
     // Targets are matched by URL and connection lane.
     let mut urls: Vec<(&str, Lane)> = Vec::new();
     for r in runs {
@@ -222,6 +174,61 @@ pub(super) fn add(counts: impl Iterator<Item = u64>) -> u64 {
 
 pub(super) fn since(origin: SystemTime, at: SystemTime) -> Duration {
     at.duration_since(origin).unwrap_or_default()
+}
+
+/// Refuses runs that cannot be merged into a true report, and otherwise gives the span they
+/// cover: the earliest start and the latest end.
+fn mergeable(runs: &[SavedRun]) -> anyhow::Result<(SystemTime, SystemTime)> {
+    // A merged report already sums its vantages: merging it again would count them twice.
+    if let Some(r) = runs.iter().find(|r| r.report.merged_from.is_some()) {
+        bail!(
+            "{} is itself a merge of {}: merge the runs' own reports instead",
+            r.file,
+            sanitize::line(&r.report.vantage)
+        );
+    }
+    // Each URL and lane must have been probed from every vantage, or a window seen by one
+    // vantage alone would read as the service being down.
+    let targets = |r: &SavedRun| -> Vec<(String, Lane)> {
+        let mut t: Vec<(String, Lane)> = r.report.targets.iter().map(|t| (t.url.clone(), t.connection)).collect();
+        t.sort();
+        t
+    };
+    if let Some(first) = runs.first()
+        && let Some(other) = runs.iter().find(|r| targets(r) != targets(first))
+    {
+        bail!(
+            "{} and {} probed different URLs or connection lanes: merge reports of the same URLs",
+            first.file,
+            other.file
+        );
+    }
+    for (i, a) in runs.iter().enumerate() {
+        if let Some(b) = runs[..i].iter().find(|b| b.report.vantage == a.report.vantage) {
+            bail!(
+                "{} and {} are both from vantage `{}`: merge runs from different vantages (set each run's --vantage)",
+                b.file,
+                a.file,
+                sanitize::line(&a.report.vantage)
+            );
+        }
+    }
+    let (Some(latest), Some(earliest_end)) = (runs.iter().max_by_key(|r| r.start), runs.iter().min_by_key(|r| r.end()))
+    else {
+        bail!("no report to merge");
+    };
+    if latest.start >= earliest_end.end() {
+        bail!(
+            "the runs do not overlap in time: {} ended at {} before {} started at {}; merge runs that probed at the same time",
+            earliest_end.file,
+            rfc3339_ms(earliest_end.end()),
+            latest.file,
+            rfc3339_ms(latest.start)
+        );
+    }
+    let origin = runs.iter().map(|r| r.start).min().unwrap_or(latest.start);
+    let end = runs.iter().map(SavedRun::end).max().unwrap_or(latest.start);
+    Ok((origin, end))
 }
 
 /// One vantage's view of a target: the vantage's index, its run, and the target in its report.

@@ -22,7 +22,7 @@ use crate::report::{Report, SCHEMA_VERSION, TargetReport, bounded};
 
 mod figures;
 use crate::sanitize;
-use figures::{histogram, window};
+use figures::histogram;
 
 /// The report in the file at `path`.
 pub fn read(path: &Path) -> anyhow::Result<Report> {
@@ -332,87 +332,14 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
             bail!("downtime_ms is not the sum of its outages");
         }
     }
-    let mut in_outages = 0u64;
-    for (i, o) in t.outages.iter().enumerate() {
-        let name = |field: &str| format!("outages[{i}].{field}");
-        window(&name, (&o.start, &o.end), (o.start_offset_ms, o.end_offset_ms, o.duration_ms), run)?;
-        at_most(&name("failed_probes"), o.failed_probes, t.failed, "failed")?;
-        in_outages = in_outages.checked_add(o.failed_probes).context("outages' failed_probes overflow")?;
-        keys(&name("causes"), &o.causes, |k| crate::offline::view::cause(k).is_some())?;
-        at_most(
-            &format!("the sum of {}", name("causes")),
-            total(&name("causes"), o.causes.values())?,
-            o.failed_probes,
-            "its failed_probes",
-        )?;
-        at_most(
-            &format!("the sum of {}", name("failed_in")),
-            total(&name("failed_in"), o.failed_in.values())?,
-            o.failed_probes,
-            "its failed_probes",
-        )?;
-    }
-    at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
+    figures::outages(t, run)?;
     figures::degraded(t, run)?;
-    for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
-        for (i, w) in windows.iter().flatten().enumerate() {
-            let name = |field: &str| format!("{list}[{i}].{field}");
-            window(&name, (&w.start, &w.end), (w.start_offset_ms, w.end_offset_ms, w.duration_ms), run)?;
-            run.offset(&name("overlap_ms"), Some(w.overlap_ms))?;
-            keys(&name("causes"), &w.causes, |k| crate::offline::view::cause(k).is_some())?;
-        }
-    }
     for (vantage, a) in t.availability_by_vantage.iter().flatten() {
         number(&format!("availability_by_vantage[{}]", sanitize::line(vantage)), *a, 1.0)?;
     }
     width("timeline_width_s", t.timeline_width_s, run)?;
-    let (mut ok, mut failed) = (0u64, 0u64);
-    for (i, p) in t.timeline.iter().enumerate() {
-        // Slices are listed from the start of the run, every one, each `timeline_width_s` wide.
-        if (i as u64).checked_mul(t.timeline_width_s) != Some(p.offset_s) {
-            bail!("timeline[{i}].offset_s ({}) is not slice {i} of {} s", p.offset_s, t.timeline_width_s);
-        }
-        run.offset(&format!("timeline[{i}].offset_s"), Some(p.offset_s as f64 * 1000.0))?;
-        ok = ok.checked_add(p.ok).context("timeline overflow")?;
-        failed = failed.checked_add(p.failed).context("timeline overflow")?;
-        for (q, x) in [("p50_ms", p.p50_ms), ("p99_ms", p.p99_ms)] {
-            number(&format!("timeline[{i}].{q}"), x.unwrap_or(0.0), f64::MAX)?;
-        }
-    }
-    if (ok, failed) != (t.ok, t.failed) {
-        bail!("the timeline's ok and failed ({ok}, {failed}) are not the URL's ({}, {})", t.ok, t.failed);
-    }
-    for (phase, p) in t.phases.iter().flatten() {
-        let name = |field: &str| format!("phases.{phase}.{field}");
-        run.offset(&name("start_offset_ms"), Some(p.start_offset_ms))?;
-        run.offset(&name("end_offset_ms"), Some(p.end_offset_ms))?;
-        if p.start_offset_ms > p.end_offset_ms {
-            bail!("{} is before its start_offset_ms", name("end_offset_ms"));
-        }
-        if p.ok.checked_add(p.failed) != Some(p.probes) {
-            bail!("{}: ok + failed is not probes", name(""));
-        }
-        at_most(&name("ok"), p.ok, t.ok, "the URL's ok")?;
-        at_most(&name("failed"), p.failed, t.failed, "the URL's failed")?;
-        if p.downtime_ms > t.downtime_ms + SLACK_MS {
-            bail!("{} ({}) is more than the URL's downtime_ms", name("downtime_ms"), p.downtime_ms);
-        }
-        run.offset(&name("downtime_ms"), Some(p.downtime_ms))?;
-        if let Some(l) = &p.latency_ms {
-            for (q, x) in [("p50", l.p50), ("p99", l.p99), ("max", l.max)] {
-                number(&name(&format!("latency_ms.{q}")), x, f64::MAX)?;
-            }
-        }
-        histogram(&name("latency_histogram"), p.latency_histogram.as_deref(), p.ok)?;
-    }
-    if let Some(phases) = &t.phases {
-        at_most(
-            "the phases' probes",
-            total("phases' probes", phases.values().map(|p| &p.probes))?,
-            t.probes,
-            "probes",
-        )?;
-    }
+    figures::timeline(t, run)?;
+    figures::phases(t, run)?;
     if let Some(d) = &t.deploy_timing {
         for (name, x) in [
             ("first_failure_ms", d.first_failure_ms),
