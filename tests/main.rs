@@ -26,6 +26,7 @@ mod resend;
 mod router;
 mod routes;
 mod secrets;
+mod shape;
 mod shell;
 mod stuck;
 mod tls;

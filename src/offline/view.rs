@@ -117,6 +117,89 @@ fn empty_histogram() -> Histogram<u64> {
     h
 }
 
+/// The phases of a saved report as the recorder keeps them, in [`Phase::ALL`] order; a phase
+/// missing from the report counts nothing.
+fn saved_phases(t: &TargetReport, inexact: &mut Inexact) -> Vec<PhaseStats> {
+    let Some(phases) = &t.phases else { return Vec::new() };
+    Phase::ALL
+        .iter()
+        .map(|phase| match phases.get(phase) {
+            Some(p) => PhaseStats {
+                probes: p.probes,
+                ok: p.ok,
+                failed: p.failed,
+                latency: decoded(p.latency_histogram.as_deref()).unwrap_or_else(|| {
+                    if p.ok > 0 {
+                        inexact.latency = Some("the report has no latency_histogram".to_string());
+                    }
+                    empty_histogram()
+                }),
+                // `as` saturates: a hostile figure cannot wrap.
+                latency_max_us: p.latency_ms.map_or(0, |l| (l.max * 1000.0) as u64),
+                downtime: duration_ms(p.downtime_ms),
+            },
+            None => PhaseStats::new(),
+        })
+        .collect()
+}
+
+/// The judged windows of a saved URL, as the recorder would have kept them: each listed window's
+/// judged part, and for windows past the list what the phases' downtime still tells.
+fn judged_stats(
+    t: &TargetReport,
+    (spans, judge): (&[(Phase, Duration, Duration)], GatePhases),
+    by_phase: &[PhaseStats],
+    (probes, failed): (u64, u64),
+    inexact: &mut Inexact,
+) -> JudgedStats {
+    let phased = t.phases.is_some();
+    let judged_phase = |phase: Phase| judge.judges(Some(phase));
+    let mut windows = JudgedStats { probes, failed, ..JudgedStats::new(false) };
+    let judged_windows: Vec<JudgedWindow> = t
+        .outages
+        .iter()
+        .enumerate()
+        .filter_map(|(index, o)| {
+            let w = window(o);
+            judged_window(&w, w.end, index, spans, judge)
+        })
+        .collect();
+    for w in judged_windows {
+        windows.add_window(w);
+    }
+    let truncated = t.outage_count > t.outages.len() as u64;
+    if truncated {
+        // The report's downtime covers every window, listed or not.
+        windows.downtime = if phased {
+            Phase::ALL
+                .iter()
+                .zip(by_phase)
+                .filter(|(p, _)| judged_phase(**p))
+                .fold(Duration::ZERO, |d, (_, s)| d.saturating_add(s.downtime))
+        } else {
+            duration_ms(t.downtime_ms)
+        };
+        if phased {
+            windows.window_count = windows.window_count.saturating_add(t.outage_count - t.outages.len() as u64);
+        } else {
+            windows.window_count = t.outage_count;
+        }
+        // The judged downtime lies in windows past the list: one of them is the longest,
+        // with no more known of it than the downtime it is part of.
+        if windows.longest.is_none() && !windows.downtime.is_zero() {
+            windows.longest = Some(JudgedWindow {
+                index: t.outages.len(),
+                start: t.outages.last().map_or(Duration::ZERO, |o| duration_ms(o.end_offset_ms)),
+                judged: windows.downtime,
+                first_error: "a window past the report's list".to_string(),
+                causes: Vec::new(),
+            });
+        }
+        inexact.windows = Some(format!("the report lists {} of {} outage windows", t.outages.len(), t.outage_count));
+    }
+    windows
+}
+
 impl TargetFigures {
     /// The figures of `t` that the gates judge on the phases `judge` names (every probe when no
     /// command was wrapped); `deploy` is the report's COMMAND, if it wrapped one.
@@ -130,36 +213,7 @@ impl TargetFigures {
             .collect();
         let phased = t.phases.is_some();
         let partly = phased && judge != GatePhases::All;
-        let by_phase: Vec<PhaseStats> = match &t.phases {
-            None => Vec::new(),
-            Some(phases) => Phase::ALL
-                .iter()
-                .map(|phase| match phases.get(phase) {
-                    Some(p) => PhaseStats {
-                        probes: p.probes,
-                        ok: p.ok,
-                        failed: p.failed,
-                        latency: decoded(p.latency_histogram.as_deref()).unwrap_or_else(|| {
-                            if p.ok > 0 {
-                                inexact.latency = Some("the report has no latency_histogram".to_string());
-                            }
-                            empty_histogram()
-                        }),
-                        // `as` saturates: a hostile figure cannot wrap.
-                        latency_max_us: p.latency_ms.map_or(0, |l| (l.max * 1000.0) as u64),
-                        downtime: duration_ms(p.downtime_ms),
-                    },
-                    None => PhaseStats {
-                        probes: 0,
-                        ok: 0,
-                        failed: 0,
-                        latency: empty_histogram(),
-                        latency_max_us: 0,
-                        downtime: Duration::ZERO,
-                    },
-                })
-                .collect(),
-        };
+        let by_phase = saved_phases(t, &mut inexact);
         let judged_phase = |phase: Phase| judge.judges(Some(phase));
         let (probes, failed) = if partly {
             let judged = Phase::ALL.iter().zip(&by_phase).filter(|(p, _)| judged_phase(**p));
@@ -198,62 +252,7 @@ impl TargetFigures {
         }
         let timeline = Timeline::from_slices(t.timeline_width_s, judged_slices(t, &spans, judge, partly, &mut inexact));
 
-        let mut windows = JudgedStats {
-            probes,
-            failed,
-            status_counts: BTreeMap::new(),
-            first_status: BTreeMap::new(),
-            first_failure: None,
-            latency: None,
-            timeline: None,
-            windows: Vec::new(),
-            downtime: Duration::ZERO,
-            longest: None,
-            window_count: 0,
-        };
-        let judged_windows: Vec<JudgedWindow> = t
-            .outages
-            .iter()
-            .enumerate()
-            .filter_map(|(index, o)| {
-                let w = window(o);
-                judged_window(&w, w.end, index, &spans, judge)
-            })
-            .collect();
-        for w in judged_windows {
-            windows.add_window(w);
-        }
-        let truncated = t.outage_count > t.outages.len() as u64;
-        if truncated {
-            // The report's downtime covers every window, listed or not.
-            windows.downtime = if phased {
-                Phase::ALL
-                    .iter()
-                    .zip(&by_phase)
-                    .filter(|(p, _)| judged_phase(**p))
-                    .fold(Duration::ZERO, |d, (_, s)| d.saturating_add(s.downtime))
-            } else {
-                duration_ms(t.downtime_ms)
-            };
-            if phased {
-                windows.window_count = windows.window_count.saturating_add(t.outage_count - t.outages.len() as u64);
-            } else {
-                windows.window_count = t.outage_count;
-            }
-            // The judged downtime lies in windows past the list: one of them is the longest,
-            // with no more known of it than the downtime it is part of.
-            if windows.longest.is_none() && !windows.downtime.is_zero() {
-                windows.longest = Some(JudgedWindow {
-                    index: t.outages.len(),
-                    start: t.outages.last().map_or(Duration::ZERO, |o| duration_ms(o.end_offset_ms)),
-                    judged: windows.downtime,
-                    first_error: "a window past the report's list".to_string(),
-                    causes: Vec::new(),
-                });
-            }
-            inexact.windows =
-                Some(format!("the report lists {} of {} outage windows", t.outages.len(), t.outage_count));
-        }
+        let windows = judged_stats(t, (&spans, judge), &by_phase, (probes, failed), &mut inexact);
         // Evidence only: the first window each status and any failure were seen in.
         let mut first_status = BTreeMap::new();
         for w in &windows.windows {

@@ -54,54 +54,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{LEGEND}");
     }
     if gates > 0 {
-        let phases = report.gate_phases.map(|p| format!(" (judged on phases: {})", p.as_str())).unwrap_or_default();
-        let _ = writeln!(out, "\n### Gates{phases}\n");
-        let _ = writeln!(out, "| URL | gate | limit | observed | result |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        for t in &report.targets {
-            for g in &t.gates {
-                let result = if g.passed { "✅ passed" } else { "❌ **failed**" };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {result} |",
-                    cell(t.name()),
-                    code(&g.shown()).replace('|', "\\|"),
-                    cell(&g.limit),
-                    cell(&g.observed)
-                );
-            }
-        }
+        gates_table(&mut out, report);
     }
     if report.targets.iter().any(|t| !t.outages.is_empty()) {
-        let _ = writeln!(out, "\n### Outages\n");
-        let _ = writeln!(out, "| URL | phase | start | duration | failed probes | causes | failed in | first error |");
-        let _ = writeln!(out, "|---|---|---|---:|---:|---|---|---|");
-        for t in &report.targets {
-            for w in &t.outages {
-                let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
-                let open = if w.open { " (open at end)" } else { "" };
-                let first_error = match w.request_ids() {
-                    Some(ids) => format!("{} ({ids})", w.first_error),
-                    None => w.first_error.clone(),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} | {} |",
-                    cell(t.name()),
-                    w.phase_label().as_deref().unwrap_or("–"),
-                    cell(&w.start),
-                    secs_ms(w.start_offset_ms),
-                    secs_ms(w.duration_ms),
-                    w.failed_probes,
-                    cell(&causes.join(", ")),
-                    match crate::report::wire::failed_in_text(&w.failed_in) {
-                        text if text.is_empty() => "–".to_string(),
-                        text => cell(&text),
-                    },
-                    cell(&first_error),
-                );
-            }
-        }
+        outages_table(&mut out, report);
     }
     if report.targets.iter().any(|t| !t.degraded.is_empty()) {
         let _ = writeln!(out, "\n### Degraded\n");
@@ -124,6 +80,60 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n> warning: {}", cell(warning));
     }
     out
+}
+
+/// The gates table: every gate of every URL, with its limit and what was observed.
+fn gates_table(out: &mut String, report: &Report) {
+    let phases = report.gate_phases.map(|p| format!(" (judged on phases: {})", p.as_str())).unwrap_or_default();
+    let _ = writeln!(out, "\n### Gates{phases}\n");
+    let _ = writeln!(out, "| URL | gate | limit | observed | result |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for t in &report.targets {
+        for g in &t.gates {
+            let result = if g.passed { "✅ passed" } else { "❌ **failed**" };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {result} |",
+                cell(t.name()),
+                code(&g.shown()).replace('|', "\\|"),
+                cell(&g.limit),
+                cell(&g.observed)
+            );
+        }
+    }
+}
+
+/// The outages table: every listed window of every URL.
+fn outages_table(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "\n### Outages\n");
+    let _ = writeln!(out, "| URL | phase | start | duration | failed probes | causes | failed in | first error |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---|---|---|");
+    for t in &report.targets {
+        for w in &t.outages {
+            let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+            let open = if w.open { " (open at end)" } else { "" };
+            let first_error = match w.request_ids() {
+                Some(ids) => format!("{} ({ids})", w.first_error),
+                None => w.first_error.clone(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} (+{}) | {}{open} | {} | {} | {} | {} |",
+                cell(t.name()),
+                w.phase_label().as_deref().unwrap_or("–"),
+                cell(&w.start),
+                secs_ms(w.start_offset_ms),
+                secs_ms(w.duration_ms),
+                w.failed_probes,
+                cell(&causes.join(", ")),
+                match crate::report::wire::failed_in_text(&w.failed_in) {
+                    text if text.is_empty() => "–".to_string(),
+                    text => cell(&text),
+                },
+                cell(&first_error),
+            );
+        }
+    }
 }
 
 /// Most cells in a timeline strip: one line of a job summary, even on a narrow screen.

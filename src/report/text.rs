@@ -163,6 +163,37 @@ fn render_target(out: &mut String, t: &TargetReport) {
     if !t.error_counts.is_empty() {
         let _ = writeln!(out, "  errors     {}", counts(&t.error_counts));
     }
+    render_windows(out, t);
+    render_phases(out, t);
+    crate::report::wire::render_text(out, &t.wire);
+    let _ = writeln!(
+        out,
+        "  send lag   p50 {}  p99 {}  max {}  (how late blip sent probes)",
+        latency(t.send_lag_ms.p50),
+        latency(t.send_lag_ms.p99),
+        latency(t.send_lag_ms.max),
+    );
+    if t.cancelled > 0 {
+        let _ = writeln!(
+            out,
+            "  cancelled  {} probe{} in flight not waited for (stopped twice); neither ok nor failed",
+            t.cancelled,
+            if t.cancelled == 1 { "" } else { "s" },
+        );
+    }
+    if t.resent > 0 {
+        let _ = writeln!(
+            out,
+            "  resent     {} probe{} sent again on a new connection: a reused one closed before answering",
+            t.resent,
+            if t.resent == 1 { " was" } else { "s were" },
+        );
+    }
+    render_gates(out, t);
+}
+
+/// A URL's outage windows, one line each, and its degraded spans, one story each.
+fn render_windows(out: &mut String, t: &TargetReport) {
     for (i, w) in t.outages.iter().enumerate() {
         let label = if i == 0 { "outages" } else { "" };
         let open = if w.open { " (open at end)" } else { "" };
@@ -200,6 +231,10 @@ fn render_target(out: &mut String, t: &TargetReport) {
         let phase = d.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
         let _ = writeln!(out, "  degraded   {phase}{}", crate::report::degraded::sentence(d));
     }
+}
+
+/// A wrapped deploy's phases, one line each, and when the URL first failed and recovered.
+fn render_phases(out: &mut String, t: &TargetReport) {
     if let Some(phases) = &t.phases {
         for (i, (phase, p)) in phases.iter().enumerate() {
             let label = if i == 0 { "phases" } else { "" };
@@ -231,30 +266,10 @@ fn render_target(out: &mut String, t: &TargetReport) {
         };
         let _ = writeln!(out, "  deploy     {first}{recovered}");
     }
-    crate::report::wire::render_text(out, &t.wire);
-    let _ = writeln!(
-        out,
-        "  send lag   p50 {}  p99 {}  max {}  (how late blip sent probes)",
-        latency(t.send_lag_ms.p50),
-        latency(t.send_lag_ms.p99),
-        latency(t.send_lag_ms.max),
-    );
-    if t.cancelled > 0 {
-        let _ = writeln!(
-            out,
-            "  cancelled  {} probe{} in flight not waited for (stopped twice); neither ok nor failed",
-            t.cancelled,
-            if t.cancelled == 1 { "" } else { "s" },
-        );
-    }
-    if t.resent > 0 {
-        let _ = writeln!(
-            out,
-            "  resent     {} probe{} sent again on a new connection: a reused one closed before answering",
-            t.resent,
-            if t.resent == 1 { " was" } else { "s were" },
-        );
-    }
+}
+
+/// Each gate's verdict, with the first probe that broke it.
+fn render_gates(out: &mut String, t: &TargetReport) {
     for (i, g) in t.gates.iter().enumerate() {
         let label = if i == 0 { "gates" } else { "" };
         let mark = if g.passed { "passed" } else { "FAILED" };

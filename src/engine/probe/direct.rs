@@ -253,9 +253,15 @@ impl Client {
         let done = Instant::now();
         progress.took(RequestPhase::Transfer, done - headed);
         let peer = conn.peer;
-        // The next probe waits for the connection to be ready again (`ready` above): the body
-        // has been read to its end, so that takes no longer than the connection's own task
-        // needs to see it.
+        self.checkin(conn);
+        Ok(Answer { status: parts.status, head, done, headers: parts.headers, peer, router })
+    }
+
+    /// Puts a connection whose answer was read to its end back in the pool, unless the lane
+    /// wants fresh connections or the server closed it. The next probe waits for it to be ready
+    /// again (`ready` in [`Self::exchange`]): the body has been read to its end, so that takes no
+    /// longer than the connection's own task needs to see it.
+    fn checkin(&self, conn: Conn) {
         if !self.fresh_connections && !conn.sender.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             // The longest idle goes: the one a server's idle timeout would close first.
@@ -264,7 +270,6 @@ impl Client {
             }
             idle.push(conn);
         }
-        Ok(Answer { status: parts.status, head, done, headers: parts.headers, peer, router })
     }
 
     /// The request, with the probe's id when `--request-id` asks for one.

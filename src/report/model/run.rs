@@ -177,6 +177,68 @@ pub fn describe_end(exit_code: Option<i32>, signal: Option<&str>) -> String {
     }
 }
 
+impl super::Report {
+    /// The one constructor of a report, for a run ([`crate::report::build::report`]) and for a
+    /// merge alike: what the run knew of itself and what was measured, with the verdict
+    /// (`passed`) read from them. Every field comes from one of the two, so a new one cannot be
+    /// left as a placeholder to patch later.
+    pub fn new(facts: RunFacts, figures: RunFigures) -> super::Report {
+        let RunFacts {
+            vantage,
+            run_id,
+            default_gates,
+            measure_only,
+            allow_missed,
+            routes,
+            stop_reason,
+            deploy,
+            hooks,
+            hooks_run,
+            hooks_skipped,
+            warnings: more_warnings,
+        } = facts;
+        let RunFigures {
+            started_at,
+            duration_ms,
+            rate,
+            gate_phases,
+            mut warnings,
+            paused,
+            targets,
+            merged_from,
+            clock_offset_ms,
+        } = figures;
+        warnings.extend(more_warnings);
+        let mut report = super::Report {
+            schema_version: super::SCHEMA_VERSION,
+            blip_version: env!("CARGO_PKG_VERSION").to_string(),
+            vantage,
+            run_id,
+            started_at,
+            duration_ms,
+            rate,
+            passed: false,
+            default_gates,
+            measure_only,
+            stop_reason,
+            gate_phases,
+            warnings,
+            paused,
+            allow_missed,
+            routes,
+            deploy,
+            targets,
+            hooks,
+            hooks_run,
+            hooks_skipped,
+            merged_from,
+            clock_offset_ms,
+        };
+        report.passed = report.headline().passed;
+        report
+    }
+}
+
 /// What a run knew of itself that its figures do not hold: where it ran, how it was judged,
 /// what it wrapped, its hooks and why it stopped. Given to [`Report::new`](super::Report::new).
 #[derive(Clone, Debug)]
