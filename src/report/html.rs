@@ -22,7 +22,9 @@ use crate::report::{Report, TargetReport};
 use crate::sanitize;
 use crate::units::{latency, secs_ms};
 
+mod table;
 mod timeline;
+use table::{Cell, Table};
 use timeline::*;
 
 const STYLE: &str = include_str!("html.css");
@@ -110,25 +112,26 @@ fn name(report: &Report, t: &TargetReport) -> String {
     esc(&t.connection.label(&t.url, report.lanes_shown()))
 }
 
+/// A target as the page's tables name it: its URL, with its lane when the run has more than one.
+fn label(report: &Report, t: &TargetReport) -> Cell {
+    Cell::long(t.connection.label(&t.url, report.lanes_shown()))
+}
+
 fn gates_table(out: &mut String, report: &Report) {
     if report.targets.iter().all(|t| t.gates.is_empty()) {
         return;
     }
-    out.push_str("<div class=\"scroll\"><table><tr><th>URL</th><th>gate</th><th>observed</th><th>result</th></tr>\n");
+    let mut table = Table::new(out, &["URL", "gate", "observed", "result"]);
     for t in &report.targets {
         for g in &t.gates {
-            let result =
-                if g.passed { "<span class=\"passed\">passed</span>" } else { "<span class=\"failed\">failed</span>" };
-            let _ = writeln!(
-                out,
-                "<tr><td class=\"t\">{}</td><td><code>{}</code></td><td class=\"t\">{}</td><td>{result}</td></tr>",
-                name(report, t),
-                esc(&g.shown()),
-                esc(&g.observed)
-            );
+            let result = Cell::Markup(if g.passed {
+                "<span class=\"passed\">passed</span>"
+            } else {
+                "<span class=\"failed\">failed</span>"
+            });
+            table.row(&[label(report, t), Cell::code(g.shown()), Cell::long(&g.observed), result]);
         }
     }
-    out.push_str("</table></div>\n");
 }
 
 fn output_list(out: &mut String, report: &Report) {
@@ -155,65 +158,68 @@ fn output_list(out: &mut String, report: &Report) {
 }
 
 fn summary_tables(out: &mut String, report: &Report) {
-    out.push_str("<h3>Summary</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>probes</th><th>failed</th><th>availability</th><th>downtime</th><th>outages</th><th>p50</th><th>p99</th></tr>\n");
+    out.push_str("<h3>Summary</h3>\n");
+    let mut table = Table::new(out, &["URL", "probes", "failed", "availability", "downtime", "outages", "p50", "p99"]);
     for t in &report.targets {
         let (p50, p99) =
             t.latency_ms.map_or(("–".to_string(), "–".to_string()), |l| (latency(l.p50), latency(l.p99)));
-        let _ = writeln!(
-            out,
-            "<tr><td class=\"t\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.3}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p50}</td><td class=\"n\">{p99}</td></tr>",
-            name(report, t),
-            t.probes,
-            t.failed,
-            t.availability * 100.0,
-            secs_ms(t.downtime_ms),
-            t.outage_count
-        );
+        table.row(&[
+            label(report, t),
+            Cell::num(t.probes),
+            Cell::num(t.failed),
+            Cell::num(format!("{:.3}%", t.availability * 100.0)),
+            Cell::num(secs_ms(t.downtime_ms)),
+            Cell::num(t.outage_count),
+            Cell::num(p50),
+            Cell::num(p99),
+        ]);
     }
-    out.push_str("</table></div>\n");
+    drop(table);
     if report.targets.iter().any(|t| t.phases.is_some()) {
-        out.push_str("<h3>Phases</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>phase</th><th>from</th><th>to</th><th>probes</th><th>failed</th><th>downtime</th><th>p99</th></tr>\n");
+        out.push_str("<h3>Phases</h3>\n");
+        let mut table = Table::new(out, &["URL", "phase", "from", "to", "probes", "failed", "downtime", "p99"]);
         for t in &report.targets {
             for (phase, p) in t.phases.iter().flatten() {
-                let p99 = p.latency_ms.map_or("–".to_string(), |l| latency(l.p99));
-                let _ = writeln!(
-                    out,
-                    "<tr><td class=\"t\">{}</td><td>{phase}</td><td class=\"n\">+{}</td><td class=\"n\">+{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{p99}</td></tr>",
-                    name(report, t),
-                    secs_ms(p.start_offset_ms),
-                    secs_ms(p.end_offset_ms),
-                    p.probes,
-                    p.failed,
-                    secs_ms(p.downtime_ms)
-                );
+                table.row(&[
+                    label(report, t),
+                    Cell::text(phase),
+                    Cell::num(format!("+{}", secs_ms(p.start_offset_ms))),
+                    Cell::num(format!("+{}", secs_ms(p.end_offset_ms))),
+                    Cell::num(p.probes),
+                    Cell::num(p.failed),
+                    Cell::num(secs_ms(p.downtime_ms)),
+                    Cell::num(p.latency_ms.map_or("–".to_string(), |l| latency(l.p99))),
+                ]);
             }
         }
-        out.push_str("</table></div>\n");
     }
     if report.targets.iter().any(|t| !t.outages.is_empty()) {
-        out.push_str("<h3>Outages</h3>\n<div class=\"scroll\"><table><tr><th>URL</th><th>phase</th><th>start</th><th>duration</th><th>failed probes</th><th>causes</th><th>first error</th></tr>\n");
-        for t in &report.targets {
-            for w in &t.outages {
-                let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
-                let open = if w.open { " (open at end)" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"n\">+{}</td><td class=\"n\">{}{open}</td><td class=\"n\">{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
-                    name(report, t),
-                    w.phase_label().as_deref().unwrap_or("–"),
-                    secs_ms(w.start_offset_ms),
-                    secs_ms(w.duration_ms),
-                    w.failed_probes,
-                    esc(&causes.join(", ")),
-                    esc(&w.first_error)
-                );
-            }
+        outages_table(out, report);
+    }
+}
+
+fn outages_table(out: &mut String, report: &Report) {
+    out.push_str("<h3>Outages</h3>\n");
+    let mut table = Table::new(out, &["URL", "phase", "start", "duration", "failed probes", "causes", "first error"]);
+    for t in &report.targets {
+        for w in &t.outages {
+            let causes: Vec<String> = w.causes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+            let open = if w.open { " (open at end)" } else { "" };
+            table.row(&[
+                label(report, t),
+                Cell::text(w.phase_label().as_deref().unwrap_or("–")),
+                Cell::num(format!("+{}", secs_ms(w.start_offset_ms))),
+                Cell::num(format!("{}{open}", secs_ms(w.duration_ms))),
+                Cell::num(w.failed_probes),
+                Cell::text(causes.join(", ")),
+                Cell::long(&w.first_error),
+            ]);
         }
-        out.push_str("</table></div>\n");
-        let hidden: u64 = report.targets.iter().map(|t| t.outage_count.saturating_sub(t.outages.len() as u64)).sum();
-        if hidden > 0 {
-            let _ = writeln!(out, "<p class=\"muted\">{hidden} more windows not listed.</p>");
-        }
+    }
+    drop(table);
+    let hidden: u64 = report.targets.iter().map(|t| t.outage_count.saturating_sub(t.outages.len() as u64)).sum();
+    if hidden > 0 {
+        let _ = writeln!(out, "<p class=\"muted\">{hidden} more windows not listed.</p>");
     }
 }
 
