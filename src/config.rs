@@ -157,7 +157,7 @@ impl Config {
         if let Some(mode) = gates.expect_new {
             expect_new_applies(mode, wrap.as_ref(), !probe.track_headers.is_empty() || probe.track_body.is_some())?;
         }
-        let gate_list = Gates::new(gate_list(gates), gates.measure_only);
+        let gate_list = self::gates(gates, Vec::new());
         if probe.expect_body.as_deref() == Some("") {
             return Err(bad("--expect-body needs some text to look for"));
         }
@@ -341,6 +341,15 @@ fn expect_new_applies(mode: ExpectNew, wrap: Option<&Wrap>, tracked: bool) -> Re
 /// Whether any gate flag was given.
 pub fn gates_given(args: &GateArgs) -> bool {
     !gate_list(args).is_empty()
+}
+
+/// The gates a run or `blip judge`/`merge` judges: those asked for, then `more` (a
+/// `--baseline`'s), with the default added by [`Gates::new`] when none bounds downtime. The one
+/// place gates are made from flags.
+pub fn gates(args: &GateArgs, more: Vec<Gate>) -> Gates {
+    let mut list = gate_list(args);
+    list.extend(more);
+    Gates::new(list, args.measure_only)
 }
 
 /// The gates in the order a report lists them.

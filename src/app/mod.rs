@@ -107,9 +107,7 @@ fn with_baseline(config: &mut Config, cli: &Cli) -> anyhow::Result<()> {
     };
     let more = baseline::gates(&cli.baseline, &own, config.gate_phases)?;
     if !more.is_empty() {
-        let mut list = crate::config::gate_list(&cli.gates);
-        list.extend(more);
-        config.gates = crate::gates::Gates::new(list, config.measure_only);
+        config.gates = crate::config::gates(&cli.gates, more);
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use anyhow::bail;
 
 use crate::analysis::clock::RunClock;
 use crate::cli::JudgeArgs;
-use crate::config::gate_list;
 use crate::exit::Exit;
 use crate::gates::{Gate, Gates};
 use crate::offline::view::TargetFigures;
@@ -53,9 +52,7 @@ pub fn gates_of(args: &crate::cli::GateArgs, report: &Report, more: Vec<Gate>) -
              no tracked values (leave it out)"
         );
     }
-    let mut list = gate_list(args);
-    list.extend(more);
-    Ok(Gates::new(list, args.measure_only))
+    Ok(crate::config::gates(args, more))
 }
 
 /// `report` with every gate judged again: `gates` on the phases `phases` names (by default the
@@ -79,6 +76,7 @@ pub fn rejudge(mut report: Report, gates: &Gates, phases: Option<crate::gates::G
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::gate_list;
     use crate::report::json::render;
 
     fn gate(text: &str) -> crate::gates::Gate {
