@@ -714,11 +714,20 @@ async fn judge_and_merge_write_every_report_a_run_does() {
     let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     json["vantage"] = "elsewhere".into();
     std::fs::write(&other, serde_json::to_string(&json).unwrap()).unwrap();
-    let merged = dir.join("merged.html");
-    let out =
-        blip(&["merge", saved.to_str().unwrap(), other.to_str().unwrap(), "--html", merged.to_str().unwrap()]).await;
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    let (merged, junit) = (dir.join("merged.html"), dir.join("merged.xml"));
+    let (a, b) = (saved.to_str().unwrap(), other.to_str().unwrap());
+    let out = blip(&["merge", a, b, "--html", merged.to_str().unwrap(), "--junit", junit.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1), "the run was down 300 ms: {}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_to_string(&merged).unwrap().starts_with("<!DOCTYPE html>"));
+    // The JUnit file holds the merged verdict: no gate was given, so the default one failed.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failed: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase") && n.children().any(|c| c.has_tag_name("failure")))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert_eq!(failed, ["max-downtime 0s (default)"], "{xml}");
 
     // The job summary is appended to: never to the report being read.
     let out = tokio::process::Command::new(crate::support::BLIP)
