@@ -401,9 +401,46 @@ mod tests {
             assert!(svg.select(&sel("g.strip rect.s-ok")).count() >= 2);
             assert_eq!(svg.select(&sel("path.p50")).count(), 1);
             assert_eq!(svg.select(&sel("path.p99")).count(), 1);
+            let axis: String = svg.select(&sel("text.axis-label")).next().unwrap().text().collect();
+            assert_eq!(axis, "latency of successes");
         }
         let verdict: String = doc.select(&sel("h1")).next().unwrap().text().collect();
         assert!(verdict.contains("failed"), "{verdict}");
+    }
+
+    /// The (x, pen) points of an SVG path of `M` and `L` commands.
+    fn path_points(d: &str) -> Vec<(f64, char)> {
+        let mut points = Vec::new();
+        let mut pens = d.match_indices(['M', 'L']).map(|(i, p)| (i, p.chars().next().unwrap())).peekable();
+        while let Some((i, pen)) = pens.next() {
+            let end = pens.peek().map_or(d.len(), |(j, _)| *j);
+            let x: f64 = d[i + 1..end].split(' ').next().unwrap().parse().unwrap();
+            points.push((x, pen));
+        }
+        points
+    }
+
+    #[test]
+    fn the_latency_lines_break_at_a_window_and_hold_no_point_inside_it() {
+        // Down from mid-slice to mid-slice: the slices on either edge hold successes, so a
+        // point at their middle would lie in the window.
+        let report = deploy_run(6000, 20, |_, ms| (2300..3700).contains(&ms), &LINES);
+        let doc = Html::parse_document(&render(&report));
+        let span = report.duration_ms;
+        let w = &report.targets[0].outages[0];
+        for path in doc.select(&sel("section.target svg.timeline path.p50, section.target svg.timeline path.p99")) {
+            let points = path_points(path.value().attr("d").unwrap());
+            assert!(points.len() >= 3, "{points:?}");
+            let mut last: Option<f64> = None;
+            for (x, pen) in points {
+                let at = ms_at(x, span);
+                assert!(!(w.start_offset_ms < at && at < w.end_offset_ms), "a point at {at} ms in the window");
+                if let (Some(from), 'L') = (last, pen) {
+                    assert!(!(from < w.end_offset_ms && at > w.start_offset_ms), "{from} → {at} crosses the window");
+                }
+                last = Some(at);
+            }
+        }
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub(super) fn target_section(out: &mut String, report: &Report, t: &TargetReport
     for d in &t.degraded {
         degraded_rect(out, d, span);
     }
-    latency_lines(out, &columns, &scale, span);
+    latency_lines(out, &columns, &t.outages, &scale, span);
     marks(out, report, span);
     out.push_str("</svg>\n");
     legend(out, report);
@@ -252,6 +252,12 @@ pub(super) fn latency_axis(out: &mut String, scale: &LatencyScale) {
         decade += 1.0;
     }
     let _ = writeln!(out, "<text x=\"2\" y=\"{:.1}\">strip</text>", STRIP_Y + 13.0);
+    // The axis says what it measures: latency of the probes that succeeded, from their due time.
+    let _ = writeln!(
+        out,
+        "<text class=\"axis-label\" transform=\"rotate(-90)\" x=\"{:.1}\" y=\"12\" text-anchor=\"middle\">latency of successes</text>",
+        -(CHART_Y + CHART_H / 2.0)
+    );
 }
 
 /// The availability strip: neighbouring columns in the same state are one rectangle.
@@ -319,18 +325,29 @@ pub(super) fn degraded_rect(out: &mut String, d: &crate::report::degraded::Degra
     );
 }
 
-pub(super) fn latency_lines(out: &mut String, columns: &[Column], scale: &LatencyScale, span: f64) {
+/// The p50 and p99 lines, a point per column at its middle. The service did not answer during a
+/// window, so no point lies inside one and no segment crosses one: the line breaks there, and a
+/// column with no success draws nothing.
+pub(super) fn latency_lines(
+    out: &mut String,
+    columns: &[Column],
+    windows: &[OutageReport],
+    scale: &LatencyScale,
+    span: f64,
+) {
+    let within = |from: f64, to: f64| windows.iter().any(|w| w.start_offset_ms < to && w.end_offset_ms > from);
     for (class, value) in [("p99", (|c: &Column| c.p99_ms) as fn(&Column) -> Option<f64>), ("p50", |c| c.p50_ms)] {
         let mut d = String::new();
-        let mut pen_down = false;
+        let mut last: Option<f64> = None;
         for c in columns {
+            let at = (c.start_ms + c.end_ms) / 2.0;
             match value(c) {
-                Some(ms) => {
-                    let cx = x((c.start_ms + c.end_ms) / 2.0, span);
-                    let _ = write!(d, "{}{cx:.1} {:.1}", if pen_down { "L" } else { "M" }, scale.y(ms));
-                    pen_down = true;
+                Some(ms) if !within(at, at) => {
+                    let pen = if last.is_some_and(|from| !within(from, at)) { "L" } else { "M" };
+                    let _ = write!(d, "{pen}{:.1} {:.1}", x(at, span), scale.y(ms));
+                    last = Some(at);
                 }
-                None => pen_down = false,
+                _ => last = None,
             }
         }
         if !d.is_empty() {
