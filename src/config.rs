@@ -358,6 +358,7 @@ pub fn gate_list(args: &GateArgs) -> Vec<Gate> {
     gates.extend(args.max_downtime.map(Gate::MaxDowntime));
     gates.extend(args.max_outage.map(Gate::MaxOutage));
     gates.extend(args.max_outages.map(Gate::MaxOutages));
+    gates.extend(args.max_degraded.map(Gate::MaxDegraded));
     gates.extend(args.max_error_rate.map(Gate::MaxErrorRate));
     gates.extend(args.max_latency_increase.iter().copied().map(Gate::MaxLatencyIncrease));
     gates.extend(args.expect_new.map(Gate::ExpectNew));

@@ -301,3 +301,53 @@ async fn a_stall_that_still_answers_is_one_slow_span() {
     assert!(d.p50_ms.unwrap() >= 700.0 && d.limit_ms.unwrap() >= 50.0, "{d:?}");
     assert_eq!(d.phase.as_deref(), Some("deploy"));
 }
+
+/// `--max-degraded`: the brownout's span is judged against the limit, in the run and again by
+/// `blip judge` of its report, and the gate leaves the default downtime gate on.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_degraded_judges_the_brownouts_span_and_keeps_the_default_gate() {
+    let server = TestServer::start().await;
+    let dir = tempdir("max-degraded");
+    let saved = dir.join("run.json");
+    let run =
+        blip(&["-r", "50", "-d", "4s", "--max-degraded", "500ms", "--json", saved.to_str().unwrap(), &server.url("/")]);
+    let (out, (start, end)) =
+        tokio::join!(run, server.inject(Duration::from_secs(1), Mode::Alternate(503), Duration::from_secs(2)));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: crate::support::Report = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let t = &report.targets[0];
+    let [d] = &t.degraded[..] else { panic!("one span: {:?}", t.degraded) };
+    let gates: Vec<(&str, bool, bool)> = t.gates.iter().map(|g| (g.gate.as_str(), g.passed, g.default)).collect();
+    assert_eq!(gates, [("max-degraded 500ms", false, false), ("max-downtime 0s", false, true)], "{:#?}", t.gates);
+    let g = &t.gates[0];
+    let shown = format!("{:.3} s in 1 span", d.duration_ms / 1000.0);
+    assert_eq!(g.observed, shown, "the span the report holds");
+    let truth = crate::support::ms(end - start);
+    assert!((d.duration_ms - truth).abs() <= 2.0 * tolerance(50.0), "{d:?}: the fault lasted {truth:.0} ms");
+    let first = g.evidence.as_ref().and_then(|e| e.first_offset_ms).unwrap();
+    assert_eq!(first, d.start_offset_ms, "the evidence is the span");
+
+    // Judged again: the same span fails a tighter limit and passes a looser one.
+    let judged = |limit: &'static str| {
+        let saved = saved.clone();
+        async move {
+            let path = saved.with_file_name(format!("judged-{limit}.json"));
+            let out = blip(&[
+                "judge",
+                saved.to_str().unwrap(),
+                "--max-degraded",
+                limit,
+                "--max-failed",
+                "100%",
+                "--json",
+                path.to_str().unwrap(),
+            ])
+            .await;
+            let report: crate::support::Report =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            (out.status.code(), report.targets[0].gates[0].passed, report.targets[0].gates[0].observed.clone())
+        }
+    };
+    assert_eq!(judged("1s").await, (Some(1), false, shown.clone()));
+    assert_eq!(judged("10s").await, (Some(0), true, shown));
+}

@@ -67,6 +67,17 @@ pub struct Judged<'a> {
     pub phases: GatePhases,
     /// What `--expect-new` judges.
     pub intent: Intent,
+    /// `--max-degraded`: the degraded spans that began in judged phases, once the report has
+    /// them (`report::degraded` draws them from the whole run); `None` while the run goes on.
+    pub degraded: Option<Degraded>,
+}
+
+/// The degraded spans a gate judges: their total length, how many, and the first of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Degraded {
+    pub total: Duration,
+    pub spans: u64,
+    pub first: Option<Offender>,
 }
 
 /// What `--expect-new` judges of a URL: its tracked sources, and when the deploy and the
@@ -232,6 +243,7 @@ impl Recorder {
                         cooldown_ran: self.phases.cooldown_ran(),
                         warmup_probes: t.by_phase.first().map_or(0, |w| w.probes),
                     },
+                    degraded: None,
                 };
                 if let (Some(now), Some(open)) = (now, t.detector.current()) {
                     let spans = self.phases.spans(now);

@@ -36,6 +36,11 @@ pub struct GateArgs {
     #[arg(long, value_name = "pNN=DUR", value_parser = parse_latency_limit, help_heading = "Gates")]
     pub max_latency: Vec<LatencyLimit>,
 
+    /// Fail if the degraded spans (a share of probes failing, or answers slow, but not down)
+    /// last more than DUR in all; not a bound on downtime, so the default gate stays.
+    #[arg(long, value_name = "DUR", value_parser = duration_up_to(MAX_RUN), help_heading = "Gates")]
+    pub max_degraded: Option<Duration>,
+
     /// Fail if more than N outage windows opened: a URL that flaps between up and down.
     #[arg(long, value_name = "N", help_heading = "Gates")]
     pub max_outages: Option<u64>,
@@ -76,7 +81,7 @@ pub struct GateArgs {
     /// Without it, and unless a gate given bounds downtime or failures (--max-downtime,
     /// --max-outage, --max-failed, --max-error-rate, --max-outages), blip judges zero downtime
     /// (max-downtime 0s, shown as the default).
-    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_error_rate", "max_latency_increase", "expect_new", "fail_fast"])]
+    #[arg(long, help_heading = "Gates", conflicts_with_all = ["fail_on_status", "max_downtime", "max_outage", "max_failed", "max_latency", "max_outages", "max_degraded", "max_error_rate", "max_latency_increase", "expect_new", "fail_fast"])]
     pub measure_only: bool,
 }
 

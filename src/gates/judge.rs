@@ -234,6 +234,7 @@ pub fn judge(gate: &Gate, view: &Judged<'_>) -> Verdict {
         Gate::MaxDowntime(limit) => judge_downtime(gate, *limit, view),
         Gate::MaxOutage(limit) => judge_outage(gate, *limit, view),
         Gate::MaxOutages(limit) => judge_outages(gate, *limit, view),
+        Gate::MaxDegraded(limit) => judge_degraded(gate, *limit, view),
         Gate::MaxFailed(limit) => {
             let (passed, settled, observed) = match limit {
                 FailedLimit::Count(n) => (view.failed <= *n, true, format!("{} probes", view.failed)),
@@ -338,6 +339,22 @@ fn judge_outages(gate: &Gate, limit: u64, view: &Judged<'_>) -> Verdict {
     v
 }
 
+/// `--max-degraded`: the degraded spans' total. They are drawn from the whole run once it has
+/// ended, so while it goes on the gate waits (passing, never settled).
+fn judge_degraded(gate: &Gate, limit: Duration, view: &Judged<'_>) -> Verdict {
+    let limit_text = humantime::format_duration(limit).to_string();
+    let Some(d) = &view.degraded else {
+        return verdict(gate, limit_text, "judged when the run ends".to_string(), true, false);
+    };
+    let spans = if d.spans == 1 { "1 span".to_string() } else { format!("{} spans", d.spans) };
+    let passed = d.total <= limit;
+    let mut v = verdict(gate, limit_text, format!("{} in {spans}", secs(d.total)), passed, false);
+    if !passed {
+        v.first.clone_from(&d.first);
+    }
+    v
+}
+
 /// `--max-error-rate`: the worst sliding window of judged probes. It is settled once a window
 /// that has closed is past the limit.
 fn judge_error_rate(gate: &Gate, limit: &ErrorRateLimit, view: &Judged<'_>) -> Verdict {
@@ -433,6 +450,7 @@ mod tests {
             intent: Default::default(),
             lane: "reused",
             label: "http://a/",
+            degraded: None,
         }
     }
 
@@ -462,6 +480,30 @@ mod tests {
         assert_eq!(v.first, Some(Offender { at: MS * 404, text: "404 text".into() }));
         assert_eq!(v.windows, [0]);
         assert!(!judge(&gate("fail-on-status", "4xx"), &view(&dirty, 101, 1, &[])).passed);
+    }
+
+    #[test]
+    fn max_degraded_waits_for_the_spans_then_judges_their_total() {
+        let f = fixture(&[], &[]);
+        let gate = Gate::MaxDegraded(MS * 1000);
+        let live = judge(&gate, &view(&f, 10, 0, &[]));
+        assert!(live.passed && !live.settled && live.observed == "judged when the run ends", "{live:?}");
+        let span = |ms: u32, spans| crate::analysis::judged::Degraded {
+            total: MS * ms,
+            spans,
+            first: Some(Offender { at: MS * 3500, text: "+3.500 s → …".into() }),
+        };
+        let mut v = view(&f, 10, 0, &[]);
+        v.degraded = Some(span(1000, 1));
+        let at = judge(&gate, &v);
+        assert!(at.passed && at.first.is_none(), "exactly at the limit passes: {at:?}");
+        v.degraded = Some(span(2745, 2));
+        let over = judge(&gate, &v);
+        assert!(!over.passed && !over.settled, "{over:?}");
+        assert_eq!(over.observed, "2.745 s in 2 spans");
+        assert_eq!(over.first.map(|o| o.at), Some(MS * 3500));
+        assert!(!gate.bounds_downtime(), "the default gate stays beside it");
+        assert_eq!(gate.name(), "max-degraded 1s");
     }
 
     #[test]

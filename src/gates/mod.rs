@@ -80,6 +80,8 @@ pub enum Gate {
     MaxDowntime(Duration),
     /// The longest window above this fails.
     MaxOutage(Duration),
+    /// Degraded spans (failing or slow, not down) longer than this in all fail.
+    MaxDegraded(Duration),
     MaxFailed(FailedLimit),
     MaxLatency(LatencyLimit),
     /// More windows than this fails: a URL that flaps.
@@ -374,7 +376,9 @@ impl Gate {
     pub fn limit(&self) -> String {
         match self {
             Gate::FailOnStatus(set) => set.to_string(),
-            Gate::MaxDowntime(d) | Gate::MaxOutage(d) => humantime::format_duration(*d).to_string(),
+            Gate::MaxDowntime(d) | Gate::MaxOutage(d) | Gate::MaxDegraded(d) => {
+                humantime::format_duration(*d).to_string()
+            }
             Gate::MaxFailed(limit) => limit.to_string(),
             Gate::MaxLatency(l) => humantime::format_duration(l.limit).to_string(),
             Gate::MaxOutages(n) => format!("{n} windows"),
@@ -399,6 +403,7 @@ impl Gate {
             Gate::FailOnStatus(set) => format!("fail-on-status {set}"),
             Gate::MaxDowntime(d) => format!("max-downtime {}", humantime::format_duration(*d)),
             Gate::MaxOutage(d) => format!("max-outage {}", humantime::format_duration(*d)),
+            Gate::MaxDegraded(d) => format!("max-degraded {}", humantime::format_duration(*d)),
             Gate::MaxFailed(limit) => format!("max-failed {limit}"),
             Gate::MaxLatency(l) => format!("max-latency {}={}", l.quantile_name(), humantime::format_duration(l.limit)),
             Gate::MaxOutages(n) => format!("max-outages {n}"),

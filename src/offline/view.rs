@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::judged::{Intent, Judged, JudgedStats, JudgedWindow, Offender, judged_window};
+use crate::analysis::judged::{Degraded, Intent, Judged, JudgedStats, JudgedWindow, Offender, judged_window};
 use crate::analysis::outage::Window;
 use crate::analysis::phase::PhaseStats;
 use crate::analysis::phase::{GatePhases, Phase};
@@ -38,6 +38,8 @@ pub struct TargetFigures {
     pub windows: JudgedStats,
     pub phases: GatePhases,
     pub intent: Intent,
+    /// The report's degraded spans as `--max-degraded` judges them.
+    pub degraded: Degraded,
     pub inexact: Inexact,
 }
 
@@ -59,8 +61,10 @@ impl Inexact {
             Gate::MaxOutage(_) | Gate::MaxOutages(_) => self.windows.as_deref(),
             Gate::MaxLatency(_) | Gate::MaxLatencyIncrease(_) | Gate::LatencyVsBaseline(..) => self.latency.as_deref(),
             Gate::MaxErrorRate(_) => self.timeline.as_deref(),
-            // The report keeps each tracked value's times as the run had them.
+            // The report keeps each tracked value's times as the run had them, and its degraded
+            // spans as the run drew them.
             Gate::MaxDowntime(_)
+            | Gate::MaxDegraded(_)
             | Gate::MaxFailed(_)
             | Gate::ExpectNew(_)
             | Gate::DowntimeVsBaseline(_)
@@ -277,6 +281,7 @@ impl TargetFigures {
             windows,
             phases: judge,
             intent: intent(t, deploy.map(|d| d.cooldown_ms)),
+            degraded: crate::report::degraded::judged(&t.degraded, judge),
             inexact,
         }
     }
@@ -301,6 +306,7 @@ impl TargetFigures {
             by_phase: &self.by_phase,
             phases: self.phases,
             intent: self.intent.clone(),
+            degraded: Some(self.degraded.clone()),
         }
     }
 }

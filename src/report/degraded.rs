@@ -16,10 +16,12 @@
 //!   are the slices', to the second.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::phase::Phase;
+use crate::analysis::judged::{Degraded, Offender};
+use crate::analysis::phase::{GatePhases, Phase};
 use crate::report::{OutageReport, TargetReport, TimelinePoint};
 
 /// A slice with more than this share of failed probes (and not all) is failing.
@@ -197,6 +199,18 @@ fn slow(t: &TargetReport, width_ms: f64) -> Vec<DegradedReport> {
 fn phase_at(t: &TargetReport, at_ms: f64) -> Option<Phase> {
     let phases = t.phases.as_ref()?;
     phases.iter().find(|(_, p)| p.start_offset_ms <= at_ms && at_ms < p.end_offset_ms).map(|(phase, _)| *phase)
+}
+
+/// What `--max-degraded` judges of `spans`: those that began in a phase `judge` names (every
+/// span without a COMMAND), their total length and the first of them.
+pub fn judged(spans: &[DegradedReport], judge: GatePhases) -> Degraded {
+    let judged: Vec<&DegradedReport> = spans.iter().filter(|d| judge.judges(d.phase)).collect();
+    let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+    Degraded {
+        total: judged.iter().map(|d| ms(d.duration_ms)).sum(),
+        spans: judged.len() as u64,
+        first: judged.first().map(|d| Offender { at: ms(d.start_offset_ms), text: sentence(d) }),
+    }
 }
 
 /// The summary's sentence for a span: `+3.525 s → +6.270 s (2.745 s): 52 % of probes failed

@@ -36,7 +36,8 @@ pub struct Evidence {
     /// (`--fail-on-status`) or that failed (`--max-failed`); the first judged instant of the
     /// first window (`--max-downtime`), of the longest (`--max-outage`) or of the first past the
     /// limit (`--max-outages`); the start of `worst_window` (`--max-error-rate`); the start of
-    /// the first window (`answered at least once`). Null for `--max-latency` and
+    /// the first judged degraded span (`--max-degraded`, whose `first_error` is the span's
+    /// sentence); the start of the first window (`answered at least once`). Null for `--max-latency` and
     /// `--max-latency-increase`, and when no probe was judged.
     pub first_at: Option<String>,
     /// `first_at`, from the start of the run, ms.
