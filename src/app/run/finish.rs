@@ -1,6 +1,6 @@
-//! The end of a run: the recorder's books closed at the schedule's end, the Report built and
-//! completed with what the run knew (the deploy, its warnings, the hooks, the stop), the
-//! summary shown and every report written.
+//! The end of a run: the recorder's books closed at the schedule's end, the Report built from
+//! them and from what the run knew of itself (the deploy, its warnings, the hooks, the stop:
+//! [`RunFacts`]), the summary shown and every report written.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
-//! The checks of a URL's windows and histograms, its wire figures (phases, peers, DNS changes,
-//! tracked values) and its degraded spans, against its probes and the run, as the rest of a
-//! saved report is checked.
+//! The checks of a URL's windows (and a merge's), timeline, phases and histograms, its wire
+//! figures (request phases, peers, DNS changes, tracked values) and its degraded spans, against
+//! its probes and the run, as the rest of a saved report is checked.
 
 use anyhow::{Context, bail};
 
@@ -163,8 +163,7 @@ pub(super) fn histogram(name: &str, text: Option<&str>, ok: u64) -> anyhow::Resu
     at_most(&format!("{name}'s count"), h.len(), ok, "ok")
 }
 
-/// A URL's outage windows (and a merge's windows seen by all and by some): each within the run,
-/// its failed probes and causes within the URL's.
+/// A URL's outage windows: each within the run, its failed probes and causes within the URL's.
 pub(super) fn outages(t: &TargetReport, run: &Run) -> anyhow::Result<()> {
     let mut in_outages = 0u64;
     for (i, o) in t.outages.iter().enumerate() {
@@ -187,6 +186,11 @@ pub(super) fn outages(t: &TargetReport, run: &Run) -> anyhow::Result<()> {
         )?;
     }
     at_most("the sum of outages' failed_probes", in_outages, t.failed, "failed")?;
+    Ok(())
+}
+
+/// A merge's windows seen by all and by some: each within the run, with known causes.
+pub(super) fn merged_windows(t: &TargetReport, run: &Run) -> anyhow::Result<()> {
     for (list, windows) in [("windows_all", &t.windows_all), ("windows_some", &t.windows_some)] {
         for (i, w) in windows.iter().flatten().enumerate() {
             let name = |field: &str| format!("{list}[{i}].{field}");

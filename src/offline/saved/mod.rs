@@ -334,6 +334,7 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
     }
     figures::outages(t, run)?;
     figures::degraded(t, run)?;
+    figures::merged_windows(t, run)?;
     for (vantage, a) in t.availability_by_vantage.iter().flatten() {
         number(&format!("availability_by_vantage[{}]", sanitize::line(vantage)), *a, 1.0)?;
     }
