@@ -391,6 +391,11 @@ mod tests {
             assert!((ms_at(x0 + w, span) - 3500.0).abs() <= slice_ms, "{}", ms_at(x0 + w, span));
             let title: String = outages[0].text().collect();
             assert!(title.contains("404 ×75") && title.contains("first error: 404 Not Found: <no route>"), "{title}");
+            // Labelled on the chart with its length and cause, at its start.
+            let labels: Vec<_> = svg.select(&sel("text.outage-label")).collect();
+            let [label] = &labels[..] else { panic!("one label: {labels:?}") };
+            assert_eq!(label.text().collect::<String>(), "1.500 s · 404");
+            assert!((attr(*label, "x") - x0 - 3.0).abs() < 0.1);
             // The slices of the outage are on the strip as failed, the rest as ok.
             let down: Vec<_> = svg.select(&sel("g.strip rect.s-down, g.strip rect.s-some")).collect();
             assert!(!down.is_empty());

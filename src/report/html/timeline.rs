@@ -24,6 +24,9 @@ pub(super) const MARK_Y: f64 = CHART_Y + CHART_H + 8.0;
 pub(super) const MARK_H: f64 = 14.0;
 pub(super) const AXIS_Y: f64 = MARK_Y + MARK_H + 16.0;
 pub(super) const HEIGHT: f64 = AXIS_Y + 6.0;
+/// The width of a label's character in drawing units, generous: a label is drawn only where
+/// its text fits inside what it labels.
+const LABEL_CHAR_W: f64 = 7.0;
 
 /// A group of neighbouring slices drawn as one column.
 #[derive(Clone, Copy, Debug)]
@@ -306,6 +309,17 @@ pub(super) fn outage_rect(out: &mut String, w: &OutageReport, span: f64) {
         esc(&causes.join(", ")),
         esc(&w.first_error)
     );
+    // Its length and main cause on the chart, where they fit: the table below has the rest.
+    let label = format!("{} · {}", secs_ms(w.duration_ms), w.main_cause);
+    if label.chars().count() as f64 * LABEL_CHAR_W + 6.0 <= x1 - x0 {
+        let _ = writeln!(
+            out,
+            "<text class=\"outage-label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            x0 + 3.0,
+            CHART_Y + 12.0,
+            esc(&label)
+        );
+    }
 }
 
 /// A degraded span as a bar just above the strip, its sentence on hover: a brownout or a stall
