@@ -38,32 +38,37 @@ impl Cell {
     }
 }
 
-/// A table in a box that scrolls sideways on a narrow screen, written to `out` row by row and
-/// closed when dropped.
+/// A table written to `out` row by row and closed when dropped. On a wide screen it is a table
+/// (in a box that scrolls sideways if it must); below 640 px each row is a card whose cells
+/// are named by their column (`data-label`, html.css), so no column is off-screen on a phone.
 pub(super) struct Table<'a> {
     out: &'a mut String,
+    /// The column headers, escaped, for each cell's `data-label`.
+    labels: Vec<String>,
 }
 
 impl<'a> Table<'a> {
     /// Opens a table with these column headers.
     pub(super) fn new(out: &'a mut String, headers: &[&str]) -> Table<'a> {
-        out.push_str("<div class=\"scroll\"><table><tr>");
-        for h in headers {
-            let _ = write!(out, "<th>{}</th>", esc(h));
+        out.push_str("<div class=\"scroll\"><table class=\"cards\"><tr>");
+        let labels: Vec<String> = headers.iter().map(|h| esc(h)).collect();
+        for h in &labels {
+            let _ = write!(out, "<th>{h}</th>");
         }
         out.push_str("</tr>\n");
-        Table { out }
+        Table { out, labels }
     }
 
     pub(super) fn row(&mut self, cells: &[Cell]) {
         self.out.push_str("<tr>");
-        for cell in cells {
+        for (i, cell) in cells.iter().enumerate() {
+            let label = self.labels.get(i).map(String::as_str).unwrap_or_default();
             let _ = match cell {
-                Cell::Text(text) => write!(self.out, "<td>{}</td>", esc(text)),
-                Cell::Num(text) => write!(self.out, "<td class=\"n\">{}</td>", esc(text)),
-                Cell::Long(text) => write!(self.out, "<td class=\"t\">{}</td>", esc(text)),
-                Cell::Code(text) => write!(self.out, "<td><code>{}</code></td>", esc(text)),
-                Cell::Markup(html) => write!(self.out, "<td>{html}</td>"),
+                Cell::Text(text) => write!(self.out, "<td data-label=\"{label}\">{}</td>", esc(text)),
+                Cell::Num(text) => write!(self.out, "<td class=\"n\" data-label=\"{label}\">{}</td>", esc(text)),
+                Cell::Long(text) => write!(self.out, "<td class=\"t\" data-label=\"{label}\">{}</td>", esc(text)),
+                Cell::Code(text) => write!(self.out, "<td data-label=\"{label}\"><code>{}</code></td>", esc(text)),
+                Cell::Markup(html) => write!(self.out, "<td data-label=\"{label}\">{html}</td>"),
             };
         }
         self.out.push_str("</tr>\n");
@@ -90,9 +95,11 @@ mod tests {
         }
         assert_eq!(
             out,
-            "<div class=\"scroll\"><table><tr><th>URL</th><th>result</th></tr>\n\
-             <tr><td class=\"t\">http://a/&lt;script&gt;</td><td><span class=\"passed\">passed</span></td></tr>\n\
-             <tr><td class=\"n\">3</td><td><code>--fail-on-status &#39;5xx&#39;</code></td></tr>\n\
+            "<div class=\"scroll\"><table class=\"cards\"><tr><th>URL</th><th>result</th></tr>\n\
+             <tr><td class=\"t\" data-label=\"URL\">http://a/&lt;script&gt;</td>\
+             <td data-label=\"result\"><span class=\"passed\">passed</span></td></tr>\n\
+             <tr><td class=\"n\" data-label=\"URL\">3</td>\
+             <td data-label=\"result\"><code>--fail-on-status &#39;5xx&#39;</code></td></tr>\n\
              </table></div>\n"
         );
     }
