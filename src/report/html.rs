@@ -446,6 +446,23 @@ mod tests {
                 last = Some(at);
             }
         }
+        // A point with no neighbour is a dot: outside the window too, and drawn.
+        let dots: Vec<f64> = doc.select(&sel("svg.timeline circle.dot")).map(|c| ms_at(attr(c, "cx"), span)).collect();
+        for at in &dots {
+            assert!(!(w.start_offset_ms < *at && *at < w.end_offset_ms), "a dot at {at} ms in the window");
+        }
+    }
+
+    #[test]
+    fn a_lone_point_between_windows_is_a_dot() {
+        // Down 1.3-2.4 s and 2.6-3.7 s: the slices on either side have their middles in a
+        // window, so the middle of the slice 2-3 s has no neighbour to join.
+        let report = deploy_run(6000, 20, |_, ms| (1300..2400).contains(&ms) || (2600..3700).contains(&ms), &LINES);
+        let doc = Html::parse_document(&render(&report));
+        let span = report.duration_ms;
+        let svg = doc.select(&sel("section.target svg.timeline")).next().unwrap();
+        let dots: Vec<f64> = svg.select(&sel("circle.dot.p50")).map(|c| ms_at(attr(c, "cx"), span)).collect();
+        assert!(dots.iter().any(|at| (at - 2500.0).abs() < 1.0), "{dots:?}");
     }
 
     #[test]

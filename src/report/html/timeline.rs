@@ -341,7 +341,7 @@ pub(super) fn degraded_rect(out: &mut String, d: &crate::report::degraded::Degra
 
 /// The p50 and p99 lines, a point per column at its middle. The service did not answer during a
 /// window, so no point lies inside one and no segment crosses one: the line breaks there, and a
-/// column with no success draws nothing.
+/// column with no success draws nothing. A point with no neighbour to join is drawn as a dot.
 pub(super) fn latency_lines(
     out: &mut String,
     columns: &[Column],
@@ -351,21 +351,33 @@ pub(super) fn latency_lines(
 ) {
     let within = |from: f64, to: f64| windows.iter().any(|w| w.start_offset_ms < to && w.end_offset_ms > from);
     for (class, value) in [("p99", (|c: &Column| c.p99_ms) as fn(&Column) -> Option<f64>), ("p50", |c| c.p50_ms)] {
-        let mut d = String::new();
+        // Runs of points that join, each (x, y).
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
         let mut last: Option<f64> = None;
         for c in columns {
             let at = (c.start_ms + c.end_ms) / 2.0;
             match value(c) {
                 Some(ms) if !within(at, at) => {
-                    let pen = if last.is_some_and(|from| !within(from, at)) { "L" } else { "M" };
-                    let _ = write!(d, "{pen}{:.1} {:.1}", x(at, span), scale.y(ms));
+                    if last.is_none_or(|from| within(from, at)) {
+                        runs.push(Vec::new());
+                    }
+                    runs.last_mut().expect("a run was just begun").push((x(at, span), scale.y(ms)));
                     last = Some(at);
                 }
                 _ => last = None,
             }
         }
+        let mut d = String::new();
+        for run in runs.iter().filter(|run| run.len() > 1) {
+            for (i, (cx, cy)) in run.iter().enumerate() {
+                let _ = write!(d, "{}{cx:.1} {cy:.1}", if i == 0 { "M" } else { "L" });
+            }
+        }
         if !d.is_empty() {
             let _ = writeln!(out, "<path class=\"{class}\" d=\"{d}\"><title>{class} latency per slice</title></path>");
+        }
+        for &(cx, cy) in runs.iter().filter(|run| run.len() == 1).flatten() {
+            let _ = writeln!(out, "<circle class=\"dot {class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"2.5\"/>");
         }
     }
 }
