@@ -749,6 +749,7 @@ async fn judge_and_merge_write_every_report_a_run_does() {
         (&["judge", saved, "--html", saved], "is a report being read"),
         (&["judge", saved, "--html", "-"], "--html writes a file"),
         (&["merge", saved, saved, "--junit", ""], "--junit needs a path"),
+        (&["merge", saved, saved, "--max-degraded", "1s"], "a merged report does not have"),
     ])
     .await;
 }
@@ -782,6 +783,18 @@ async fn hostile_degraded_spans_are_refused_naming_the_field() {
         std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
         assert_refused(&[(&["judge", path.to_str().unwrap()], says)]).await;
     }
+    // A slow span's latency longer than any run, said in one short line.
+    let slow = serde_json::json!({
+        "kind": "slow", "start_offset_ms": 0.0, "duration_ms": 1000.0, "failed_share": null,
+        "causes": {}, "windows": 0, "p50_ms": 1e308, "max_ms": 1e308, "limit_ms": 50.0, "phase": null
+    });
+    let mut report = json.clone();
+    report["targets"][0]["degraded"] = serde_json::json!([slow]);
+    let path = dir.join("slow.json");
+    std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+    assert_refused(&[(&["judge", path.to_str().unwrap()], "degraded[0].p50_ms")]).await;
+    let out = blip(&["judge", path.to_str().unwrap()]).await;
+    assert!(out.stderr.len() < 400, "one short line: {}", String::from_utf8_lossy(&out.stderr));
     // Two spans of one kind that overlap.
     let mut report = json.clone();
     report["targets"][0]["degraded"] = serde_json::json!([span.clone(), span]);

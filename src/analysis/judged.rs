@@ -67,7 +67,7 @@ pub struct Judged<'a> {
     pub phases: GatePhases,
     /// What `--expect-new` judges.
     pub intent: Intent,
-    /// `--max-degraded`: the degraded spans that began in judged phases, once the report has
+    /// `--max-degraded`: the degraded spans' parts in judged phases, once the report has
     /// them (`report::degraded` draws them from the whole run); `None` while the run goes on.
     pub degraded: Option<Degraded>,
 }

@@ -281,7 +281,7 @@ impl TargetFigures {
             windows,
             phases: judge,
             intent: intent(t, deploy.map(|d| d.cooldown_ms)),
-            degraded: crate::report::degraded::judged(&t.degraded, judge),
+            degraded: crate::report::degraded::judged(t, judge),
             inexact,
         }
     }

@@ -39,7 +39,7 @@ pub fn report(recorder: &Recorder, end: Instant, gate_list: &Gates, facts: RunFa
         report.degraded = crate::report::degraded::spans(report, recorder.rate);
     }
     for (report, mut view) in targets.iter_mut().zip(recorder.judged_views(None)) {
-        view.degraded = Some(crate::report::degraded::judged(&report.degraded, recorder.judge));
+        view.degraded = Some(crate::report::degraded::judged(report, recorder.judge));
         report.gates = gate_list.judge(&view).into_iter().map(|v| gate_report(&recorder.clock, v)).collect();
         if !gate_list.is_empty()
             && let Some(never) = never_answered(report)

@@ -201,15 +201,29 @@ fn phase_at(t: &TargetReport, at_ms: f64) -> Option<Phase> {
     phases.iter().find(|(_, p)| p.start_offset_ms <= at_ms && at_ms < p.end_offset_ms).map(|(phase, _)| *phase)
 }
 
-/// What `--max-degraded` judges of `spans`: those that began in a phase `judge` names (every
-/// span without a COMMAND), their total length and the first of them.
-pub fn judged(spans: &[DegradedReport], judge: GatePhases) -> Degraded {
-    let judged: Vec<&DegradedReport> = spans.iter().filter(|d| judge.judges(d.phase)).collect();
+/// What `--max-degraded` judges of a URL's spans: the part of each that lies in a phase `judge`
+/// names (the whole span without a COMMAND), as a window's judged part is; their total, how
+/// many spans have such a part, and the first of them. A brownout that began in the warmup and
+/// ran into the deploy counts from the deploy's start.
+pub fn judged(t: &TargetReport, judge: GatePhases) -> Degraded {
+    let judged_part = |d: &DegradedReport| -> f64 {
+        let (start, end) = (d.start_offset_ms, d.start_offset_ms + d.duration_ms);
+        match &t.phases {
+            None => d.duration_ms,
+            Some(phases) => phases
+                .iter()
+                .filter(|(phase, _)| judge.judges(Some(**phase)))
+                .map(|(_, p)| (end.min(p.end_offset_ms) - start.max(p.start_offset_ms)).max(0.0))
+                .sum(),
+        }
+    };
     let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+    let judged: Vec<(&DegradedReport, f64)> =
+        t.degraded.iter().map(|d| (d, judged_part(d))).filter(|(_, part)| *part > 0.0).collect();
     Degraded {
-        total: judged.iter().map(|d| ms(d.duration_ms)).sum(),
+        total: judged.iter().map(|(_, part)| ms(*part)).sum(),
         spans: judged.len() as u64,
-        first: judged.first().map(|d| Offender { at: ms(d.start_offset_ms), text: sentence(d) }),
+        first: judged.first().map(|(d, _)| Offender { at: ms(d.start_offset_ms), text: sentence(d) }),
     }
 }
 
@@ -250,6 +264,35 @@ fn rounded(ms: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_counts_its_part_in_judged_phases() {
+        // Warmup 0-1.5 s, deploy 1.5-5 s, cooldown 5-10 s; a brownout from +0.5 s to +2.5 s.
+        let mut report = crate::report::fixtures::deploy_report();
+        let t = &mut report.targets[1];
+        let span = |start: f64, duration: f64| DegradedReport {
+            kind: DegradedKind::Failing,
+            start_offset_ms: start,
+            duration_ms: duration,
+            failed_share: Some(0.5),
+            causes: BTreeMap::new(),
+            windows: 2,
+            p50_ms: None,
+            max_ms: None,
+            limit_ms: None,
+            phase: Some(Phase::Warmup),
+        };
+        t.degraded = vec![span(500.0, 2000.0), span(9000.0, 2000.0), span(200.0, 300.0)];
+        let d = judged(t, GatePhases::DeployCooldown);
+        // 1 s in the deploy; 1 s of the second in the cooldown (it runs past the run's end); the
+        // third lies wholly in the warmup.
+        assert_eq!((d.total, d.spans), (Duration::from_secs(2), 2), "{d:?}");
+        assert_eq!(d.first.map(|o| o.at), Some(Duration::from_millis(500)));
+        assert_eq!(judged(t, GatePhases::Deploy).total, Duration::from_secs(1));
+        assert_eq!(judged(t, GatePhases::All).total, Duration::from_millis(3300), "in the phases, all of them");
+        t.phases = None;
+        assert_eq!(judged(t, GatePhases::DeployCooldown).total, Duration::from_millis(4300), "no COMMAND: all");
+    }
 
     fn point(offset_s: u64, ok: u64, failed: u64, p50: Option<f64>) -> TimelinePoint {
         TimelinePoint { offset_s, ok, failed, p50_ms: p50, p99_ms: p50.map(|p| p * 1.2) }

@@ -52,6 +52,13 @@ impl SavedRun {
 
 /// Runs `blip merge`.
 pub fn run(args: &MergeArgs) -> anyhow::Result<Exit> {
+    // A merged report has no degraded spans (each vantage keeps its own): the gate would pass
+    // on nothing.
+    if args.gates.max_degraded.is_some() {
+        bail!(
+            "--max-degraded judges degraded spans, which a merged report does not have: judge each vantage's report with blip judge"
+        );
+    }
     let reports = check_paths(&args.output, &args.reports.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     let runs = args.reports.iter().map(|path| SavedRun::read(path)).collect::<anyhow::Result<Vec<SavedRun>>>()?;
     let merged = merge(&runs)?;

@@ -221,6 +221,12 @@ impl Run {
 /// Checks that `x` is a finite number from 0 to `max`.
 fn number(name: &str, x: f64, max: f64) -> anyhow::Result<()> {
     if !(x.is_finite() && (0.0..=max).contains(&x)) {
+        // A float written out can be 309 digits: large ones are shown as 1e308, and a bound
+        // that large is no bound to name.
+        let x = if x.abs() < 1e15 { x.to_string() } else { format!("{x:e}") };
+        if max >= 1e15 {
+            bail!("{name} ({x}) is not a finite number of 0 or more");
+        }
         bail!("{name} ({x}) is not a number from 0 to {max}");
     }
     Ok(())
