@@ -65,9 +65,10 @@ pub fn latency_brief(d: Duration) -> String {
     if ms >= 1000.0 { format!("{:.2} s", ms / 1000.0) } else { format!("{ms:.2} ms") }
 }
 
-/// The report's milliseconds as a Duration.
+/// The report's milliseconds as a Duration, to the microsecond. Never a panic on a saved
+/// report's figure: a negative or NaN one reads as zero, a huge one as the longest Duration.
 pub fn from_ms(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms / 1000.0)
+    Duration::from_micros((ms.max(0.0) * 1000.0).round() as u64)
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use crate::analysis::timeline::{Slice, Timeline};
 use crate::analysis::tracking::{Seen, SeenSource};
 use crate::engine::sample::{Cause, ErrorKind};
 use crate::gates::{Gate, Verdict};
-use crate::offline::saved::duration_ms;
 use crate::report::{DeployReport, OutageReport, TargetReport, histogram};
+use crate::units::from_ms;
 
 /// What the gates judge of one URL of a saved report, owned, with what could not be rebuilt
 /// exactly.
@@ -97,8 +97,8 @@ pub fn cause(name: &str) -> Option<Cause> {
 pub fn window(o: &OutageReport) -> Window {
     let causes: BTreeMap<Cause, u64> = o.causes.iter().filter_map(|(name, n)| Some((cause(name)?, *n))).collect();
     Window {
-        start: duration_ms(o.start_offset_ms),
-        end: duration_ms(o.end_offset_ms),
+        start: from_ms(o.start_offset_ms),
+        end: from_ms(o.end_offset_ms),
         failed_probes: o.failed_probes,
         first_cause: causes.keys().next().copied().unwrap_or(Cause::Error(ErrorKind::Other)),
         causes,
@@ -140,7 +140,7 @@ fn saved_phases(t: &TargetReport, inexact: &mut Inexact) -> Vec<PhaseStats> {
                 }),
                 // `as` saturates: a hostile figure cannot wrap.
                 latency_max_us: p.latency_ms.map_or(0, |l| (l.max * 1000.0) as u64),
-                downtime: duration_ms(p.downtime_ms),
+                downtime: from_ms(p.downtime_ms),
             },
             None => PhaseStats::new(),
         })
@@ -181,7 +181,7 @@ fn judged_stats(
                 .filter(|(p, _)| judged_phase(**p))
                 .fold(Duration::ZERO, |d, (_, s)| d.saturating_add(s.downtime))
         } else {
-            duration_ms(t.downtime_ms)
+            from_ms(t.downtime_ms)
         };
         if phased {
             windows.window_count = windows.window_count.saturating_add(t.outage_count - t.outages.len() as u64);
@@ -193,7 +193,7 @@ fn judged_stats(
         if windows.longest.is_none() && !windows.downtime.is_zero() {
             windows.longest = Some(JudgedWindow {
                 index: t.outages.len(),
-                start: t.outages.last().map_or(Duration::ZERO, |o| duration_ms(o.end_offset_ms)),
+                start: t.outages.last().map_or(Duration::ZERO, |o| from_ms(o.end_offset_ms)),
                 judged: windows.downtime,
                 first_error: "a window past the report's list".to_string(),
                 causes: Vec::new(),
@@ -209,12 +209,7 @@ impl TargetFigures {
     /// command was wrapped); `deploy` is the report's COMMAND, if it wrapped one.
     pub fn of(t: &TargetReport, judge: GatePhases, deploy: Option<&DeployReport>) -> TargetFigures {
         let mut inexact = Inexact::default();
-        let spans: Vec<(Phase, Duration, Duration)> = t
-            .phases
-            .iter()
-            .flatten()
-            .map(|(phase, p)| (*phase, duration_ms(p.start_offset_ms), duration_ms(p.end_offset_ms)))
-            .collect();
+        let spans = t.phase_spans();
         let phased = t.phases.is_some();
         let partly = phased && judge != GatePhases::All;
         let by_phase = saved_phases(t, &mut inexact);
@@ -313,7 +308,7 @@ impl TargetFigures {
 
 /// What `--expect-new` judges of `t`: its tracked values and when its deploy and cooldown began.
 fn intent(t: &TargetReport, report_cooldown_ms: Option<f64>) -> Intent {
-    let start = |phase| t.phases.as_ref()?.get(&phase).map(|p| duration_ms(p.start_offset_ms));
+    let start = |phase| t.phases.as_ref()?.get(&phase).map(|p| from_ms(p.start_offset_ms));
     let sources = t
         .wire
         .tracked
@@ -325,9 +320,9 @@ fn intent(t: &TargetReport, report_cooldown_ms: Option<f64>) -> Intent {
                 .iter()
                 .map(|v| Seen {
                     value: v.value.clone(),
-                    first_seen: duration_ms(v.first_seen_offset_ms),
-                    last_seen: duration_ms(v.last_seen_offset_ms),
-                    first_ok: v.first_ok_offset_ms.map(duration_ms),
+                    first_seen: from_ms(v.first_seen_offset_ms),
+                    last_seen: from_ms(v.last_seen_offset_ms),
+                    first_ok: v.first_ok_offset_ms.map(from_ms),
                 })
                 .collect(),
             other: s.other.probes,

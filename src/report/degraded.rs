@@ -21,8 +21,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::judged::{Degraded, Offender};
-use crate::analysis::phase::{GatePhases, Phase};
+use crate::analysis::phase::{GatePhases, Phase, split};
 use crate::report::{OutageReport, TargetReport, TimelinePoint};
+use crate::units::from_ms;
 
 /// A slice with more than this share of failed probes (and not all) is failing.
 pub const FAILING_SHARE: f64 = 0.10;
@@ -203,27 +204,30 @@ fn phase_at(t: &TargetReport, at_ms: f64) -> Option<Phase> {
 
 /// What `--max-degraded` judges of a URL's spans: the part of each that lies in a phase `judge`
 /// names (the whole span without a COMMAND), as a window's judged part is; their total, how
-/// many spans have such a part, and the first of them. A brownout that began in the warmup and
-/// ran into the deploy counts from the deploy's start.
+/// many spans have such a part, and the first of them at its first judged instant. A brownout
+/// that began in the warmup and ran into the deploy counts from the deploy's start.
 pub fn judged(t: &TargetReport, judge: GatePhases) -> Degraded {
-    let judged_part = |d: &DegradedReport| -> f64 {
-        let (start, end) = (d.start_offset_ms, d.start_offset_ms + d.duration_ms);
-        match &t.phases {
-            None => d.duration_ms,
-            Some(phases) => phases
-                .iter()
-                .filter(|(phase, _)| judge.judges(Some(**phase)))
-                .map(|(_, p)| (end.min(p.end_offset_ms) - start.max(p.start_offset_ms)).max(0.0))
-                .sum(),
-        }
-    };
-    let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1000.0);
-    let judged: Vec<(&DegradedReport, f64)> =
-        t.degraded.iter().map(|d| (d, judged_part(d))).filter(|(_, part)| *part > 0.0).collect();
+    let phased = t.phases.is_some();
+    let judged: Vec<(Phase, Duration, Duration)> =
+        t.phase_spans().into_iter().filter(|(phase, _, _)| judge.judges(Some(*phase))).collect();
+    // Each span's judged part, and its first judged instant.
+    let parts: Vec<(&DegradedReport, Duration, Duration)> = t
+        .degraded
+        .iter()
+        .filter_map(|d| {
+            let (start, end) = (from_ms(d.start_offset_ms), from_ms(d.start_offset_ms + d.duration_ms));
+            if !phased {
+                return (end > start).then_some((d, end - start, start));
+            }
+            let part: Duration = split(&judged, start, end).iter().map(|(_, overlap)| *overlap).sum();
+            let first = judged.iter().filter(|(_, _, e)| *e > start).map(|(_, s, _)| start.max(*s)).min();
+            (!part.is_zero()).then(|| (d, part, first.unwrap_or(start)))
+        })
+        .collect();
     Degraded {
-        total: judged.iter().map(|(_, part)| ms(*part)).sum(),
-        spans: judged.len() as u64,
-        first: judged.first().map(|(d, _)| Offender { at: ms(d.start_offset_ms), text: sentence(d) }),
+        total: parts.iter().map(|(_, part, _)| *part).sum(),
+        spans: parts.len() as u64,
+        first: parts.first().map(|(d, _, at)| Offender { at: *at, text: sentence(d) }),
     }
 }
 
@@ -287,7 +291,8 @@ mod tests {
         // 1 s in the deploy; 1 s of the second in the cooldown (it runs past the run's end); the
         // third lies wholly in the warmup.
         assert_eq!((d.total, d.spans), (Duration::from_secs(2), 2), "{d:?}");
-        assert_eq!(d.first.map(|o| o.at), Some(Duration::from_millis(500)));
+        // The evidence is the first judged instant, as a window's is: the deploy's start.
+        assert_eq!(d.first.map(|o| o.at), Some(Duration::from_millis(1500)));
         assert_eq!(judged(t, GatePhases::Deploy).total, Duration::from_secs(1));
         assert_eq!(judged(t, GatePhases::All).total, Duration::from_millis(3300), "in the phases, all of them");
         t.phases = None;

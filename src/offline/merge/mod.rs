@@ -20,11 +20,12 @@ use hdrhistogram::Histogram;
 use crate::analysis::clock::rfc3339_ms;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::offline::saved::{self, duration_ms};
+use crate::offline::saved;
 use crate::offline::{check_paths, judge, write_outputs};
 use crate::report::build::latency;
 use crate::report::{MergedRun, Report, RunFacts, RunFigures, SendLag, TargetReport, histogram};
 use crate::sanitize;
+use crate::units::from_ms;
 use crate::units::{millis, secs_ms};
 
 mod windows;
@@ -46,7 +47,7 @@ impl SavedRun {
     }
 
     fn end(&self) -> SystemTime {
-        self.start + duration_ms(self.report.duration_ms)
+        self.start + from_ms(self.report.duration_ms)
     }
 }
 

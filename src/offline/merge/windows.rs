@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{Observed, SavedRun, add, since};
 use crate::analysis::clock::rfc3339_ms;
-use crate::offline::saved::duration_ms;
 use crate::report::{MergedWindow, OutageReport, TimelinePoint};
+use crate::units::from_ms;
 use crate::units::millis;
 
 /// One vantage's outage window on the merged time line.
@@ -52,7 +52,7 @@ pub(super) fn clusters<'a>(url: &str, seen: &[Observed<'a>], origin: SystemTime)
         }
         let offset = since(origin, r.start);
         for o in &t.outages {
-            let (start, end) = (offset + duration_ms(o.start_offset_ms), offset + duration_ms(o.end_offset_ms));
+            let (start, end) = (offset + from_ms(o.start_offset_ms), offset + from_ms(o.end_offset_ms));
             windows.push(Seen { vantage: i, start, end, outage: o });
         }
     }
@@ -89,7 +89,7 @@ pub(super) fn split(clusters: &[Cluster<'_>], seen: &[Observed<'_>], runs: &[Sav
         // Vantages probing this URL when the window began (within a probe interval).
         let probing = seen.iter().filter(|(_, r, _)| {
             let offset = since(origin, r.start);
-            offset <= start + slack && offset + duration_ms(r.report.duration_ms) + slack >= start
+            offset <= start + slack && offset + from_ms(r.report.duration_ms) + slack >= start
         });
         let everyone = probing.clone().all(|(i, _, _)| c.seen.iter().any(|s| s.vantage == *i));
         if everyone && probing.count() > 1 {

@@ -147,7 +147,9 @@ fn consistent(report: &Report) -> anyhow::Result<()> {
         bail!("its rate ({}) is not from {} to {max_rate} probes per second", report.rate, crate::cli::MIN_RATE);
     }
     let last = humantime::parse_rfc3339("9999-12-31T23:59:59Z").unwrap_or(SystemTime::UNIX_EPOCH);
-    if started_at(report)?.checked_add(duration_ms(report.duration_ms) + Duration::from_secs(86_400)) > Some(last) {
+    if started_at(report)?.checked_add(crate::units::from_ms(report.duration_ms) + Duration::from_secs(86_400))
+        > Some(last)
+    {
         bail!("its started_at `{}` is too close to the year 10000", sanitize::line(&report.started_at));
     }
     // A route is a flag's value as given: a line, not a text.
@@ -364,11 +366,6 @@ fn target(t: &TargetReport, run: &Run, max_probes: u64) -> anyhow::Result<()> {
 pub fn started_at(report: &Report) -> anyhow::Result<SystemTime> {
     humantime::parse_rfc3339(&report.started_at)
         .with_context(|| format!("its started_at `{}` is not an RFC 3339 time", report.started_at))
-}
-
-/// A duration the report gives in milliseconds (to the microsecond).
-pub fn duration_ms(ms: f64) -> Duration {
-    Duration::from_micros((ms.max(0.0) * 1000.0).round() as u64)
 }
 
 #[cfg(test)]

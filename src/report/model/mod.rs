@@ -120,6 +120,17 @@ impl TargetReport {
     pub fn name(&self) -> &str {
         if self.label.is_empty() { &self.url } else { &self.label }
     }
+
+    /// The phases of a wrapped deploy as the recorder spans them, from the start of the run;
+    /// empty without a COMMAND.
+    pub fn phase_spans(&self) -> Vec<(Phase, std::time::Duration, std::time::Duration)> {
+        let from_ms = crate::units::from_ms;
+        self.phases
+            .iter()
+            .flatten()
+            .map(|(phase, p)| (*phase, from_ms(p.start_offset_ms), from_ms(p.end_offset_ms)))
+            .collect()
+    }
 }
 
 impl OutageReport {
