@@ -454,6 +454,16 @@ mod tests {
     }
 
     #[test]
+    fn a_window_too_narrow_for_its_label_has_none() {
+        // 100 ms of a 6 s run is about 15 units wide: `0.100 s · 404` does not fit.
+        let report = deploy_run(6000, 20, |_, ms| (2000..2100).contains(&ms), &LINES);
+        let doc = Html::parse_document(&render(&report));
+        let svg = doc.select(&sel("section.target svg.timeline")).next().unwrap();
+        assert_eq!(svg.select(&sel("rect.outage")).count(), 1);
+        assert_eq!(svg.select(&sel("text.outage-label")).count(), 0, "the hover title still says it");
+    }
+
+    #[test]
     fn a_lone_point_between_windows_is_a_dot() {
         // Down 1.3-2.4 s and 2.6-3.7 s: the slices on either side have their middles in a
         // window, so the middle of the slice 2-3 s has no neighbour to join.
